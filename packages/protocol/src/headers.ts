@@ -1,0 +1,10 @@
+// NATS header names Drover sets. Headers, not payload fields, so that every
+// route carries them without each schema repeating them.
+export const Header = {
+  /** Same value on every try of one reliableAsk: the receiver dedupes on it. */
+  IDEMPOTENCY_KEY: 'Drover-Idempotency-Key',
+  /** 1 for the first try, 2 for the first retry, ... */
+  ATTEMPT: 'Drover-Attempt',
+  /** Carried from trigger to task, for tracing later. */
+  TRACE_ID: 'Drover-Trace-Id',
+} as const;

@@ -1,0 +1,50 @@
+import { z } from 'zod';
+import { enumValues, TaskStatus } from '../enums.js';
+import { Count, DecimalId, EpochMs, OpaqueId } from '../tokens.js';
+
+// Wire schemas are lenient to unknown fields (z.object strips them), so a newer
+// peer can add fields during a rolling upgrade without breaking an older one.
+
+/** Progress counts of one instance's tasks. */
+export const TaskProgress = z.object({
+  total: Count,
+  succeeded: Count,
+  failed: Count,
+  running: Count,
+});
+
+/** Retry policy for tasks and instances, in the shape users read. */
+export const RetryPolicy = z.object({
+  maximumAttempts: z.number().int().min(1).max(1000),
+  initialIntervalMs: z.number().int().min(0),
+  backoffCoefficient: z.number().min(1).max(100),
+  maximumIntervalMs: z.number().int().min(0),
+});
+
+/** User data carried opaquely (task payloads, params); msgpack-decoded, never code. */
+export const UserData = z.unknown();
+
+/** One task handed to a ProcessorTracker. */
+export const TaskEnvelope = z.object({
+  taskId: OpaqueId,
+  taskName: z.string().max(256),
+  attempt: z.number().int().min(1),
+  payload: UserData,
+});
+
+/** The outcome of one attempt of one task. */
+export const TaskResult = z.object({
+  taskId: OpaqueId,
+  attempt: z.number().int().min(1),
+  status: z.enum(enumValues(TaskStatus)),
+  result: z.string().max(65_536).optional(),
+  /** Set when the processor marked its failure as not worth retrying. */
+  nonRetryable: z.boolean().optional(),
+});
+
+export const InstanceRef = z.object({
+  instanceId: DecimalId,
+  epoch: Count,
+});
+
+export const Timestamped = z.object({ sentAt: EpochMs });

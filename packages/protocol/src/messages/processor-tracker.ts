@@ -1,0 +1,21 @@
+import { z } from 'zod';
+import { Count, DecimalId, WorkerId } from '../tokens.js';
+import { InstanceRef, TaskEnvelope, UserData } from './common.js';
+
+// Messages handled by a worker's ProcessorTracker actors (one per instance and worker).
+
+export const StartTasks = InstanceRef.extend({
+  /** Where results and heartbeats go. */
+  taskTrackerWorkerId: WorkerId,
+  processorName: z.string().min(1).max(256),
+  jobParams: UserData,
+  instanceParams: UserData,
+  tasks: z.array(TaskEnvelope).min(1),
+});
+export const StartTasksReply = z.object({ accepted: Count });
+
+export const StopProcessors = z.object({
+  instanceId: DecimalId,
+  reason: z.string().max(1024),
+});
+export const StopProcessorsReply = z.object({ stopped: z.boolean() });

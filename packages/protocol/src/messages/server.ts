@@ -1,0 +1,75 @@
+import { z } from 'zod';
+import { enumValues, InstanceStatus } from '../enums.js';
+import { AppName, Count, DecimalId, EpochMs, OpaqueId, WorkerId } from '../tokens.js';
+import { TaskProgress } from './common.js';
+
+// Messages handled by servers.
+
+export const WorkerMetrics = z.object({
+  /** 1-minute load average divided by cores. */
+  cpuLoad: z.number().nonnegative(),
+  cpuCores: z.number().int().positive(),
+  memoryUsedBytes: Count,
+  memoryTotalBytes: Count,
+  freeSlots: Count,
+  totalSlots: Count,
+});
+
+export const WorkerHeartbeat = z.object({
+  app: AppName,
+  workerId: WorkerId,
+  version: z.string().max(64),
+  tags: z.array(z.string().max(64)).max(64),
+  processors: z.array(z.string().max(256)).max(10_000),
+  startedAt: EpochMs,
+  sentAt: EpochMs,
+  metrics: WorkerMetrics,
+  /** Instances this worker's TaskTrackers own, so the server can spot orphans. */
+  trackedInstances: z.array(DecimalId).max(100_000),
+});
+
+export const ReportInstanceStatus = z.object({
+  instanceId: DecimalId,
+  epoch: Count,
+  workerId: WorkerId,
+  status: z.enum(enumValues(InstanceStatus)),
+  progress: TaskProgress,
+  result: z.string().max(65_536).optional(),
+  reportedAt: EpochMs,
+});
+
+export const ReportInstanceStatusReply = z.object({
+  accepted: z.boolean(),
+  /** Set when the server wants this TaskTracker to stop (stale epoch, final instance). */
+  stop: z.boolean(),
+  reason: z.string().optional(),
+});
+
+export const LogLine = z.object({
+  ts: EpochMs,
+  level: z.enum(['debug', 'info', 'warn', 'error']),
+  message: z.string().max(65_536),
+  taskId: OpaqueId.optional(),
+});
+
+export const ReportLog = z.object({
+  instanceId: DecimalId,
+  workerId: WorkerId,
+  /** Unique per batch: a retried batch is stored once. */
+  batchId: OpaqueId,
+  lines: z.array(LogLine).min(1).max(10_000),
+});
+
+export const ReportLogReply = z.object({ stored: Count });
+
+export const QueryCluster = z.object({});
+
+export const WorkerSummary = z.object({
+  workerId: WorkerId,
+  version: z.string(),
+  tags: z.array(z.string()),
+  lastSeenAt: EpochMs,
+  metrics: WorkerMetrics,
+});
+
+export const QueryClusterReply = z.object({ workers: z.array(WorkerSummary) });

@@ -1,0 +1,60 @@
+import { z } from 'zod';
+import { ExecuteType, enumValues, InstanceStatus } from '../enums.js';
+import { Count, DecimalId, EpochMs, OpaqueId, WorkerId } from '../tokens.js';
+import { InstanceRef, RetryPolicy, TaskProgress, TaskResult, UserData } from './common.js';
+
+// Messages handled by a worker's TaskTracker actors (one per instance).
+
+export const RunJob = InstanceRef.extend({
+  jobId: DecimalId,
+  executeType: z.enum(enumValues(ExecuteType)),
+  processorName: z.string().min(1).max(256),
+  jobParams: UserData,
+  instanceParams: UserData,
+  timeoutMs: z.number().int().positive(),
+  taskRetry: RetryPolicy,
+  concurrencyPerWorker: z.number().int().positive().optional(),
+  /** Workers whose ProcessorTrackers may run this instance's tasks. */
+  workers: z.array(z.string()).max(10_000),
+  logLevel: z.enum(['debug', 'info', 'warn', 'error']),
+});
+export const RunJobReply = z.object({ accepted: z.boolean(), reason: z.string().optional() });
+
+export const StopInstance = z.object({
+  instanceId: DecimalId,
+  /** When set, only a TaskTracker running this epoch stops. */
+  epoch: Count.optional(),
+  reason: z.string().max(1024),
+});
+export const StopInstanceReply = z.object({ stopped: z.boolean() });
+
+export const QueryInstanceStatus = z.object({ instanceId: DecimalId });
+export const QueryInstanceStatusReply = InstanceRef.extend({
+  status: z.enum(enumValues(InstanceStatus)),
+  progress: TaskProgress,
+});
+
+export const MapTask = z.object({
+  instanceId: DecimalId,
+  /** Unique per batch and reused on every retry: stored exactly once. */
+  batchId: OpaqueId,
+  parentTaskId: OpaqueId,
+  taskName: z.string().min(1).max(256),
+  tasks: z.array(z.object({ taskId: OpaqueId, payload: UserData })).min(1),
+});
+export const MapTaskReply = z.object({ stored: Count, duplicate: z.boolean() });
+
+export const ReportTaskStatus = z.object({
+  instanceId: DecimalId,
+  workerId: WorkerId,
+  results: z.array(TaskResult).min(1),
+});
+export const ReportTaskStatusReply = z.object({ applied: Count });
+
+export const PtHeartbeat = z.object({
+  instanceId: DecimalId,
+  workerId: WorkerId,
+  freeSlots: Count,
+  running: Count,
+  sentAt: EpochMs,
+});

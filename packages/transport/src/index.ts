@@ -1,0 +1,15 @@
+export type { AskOptions } from './ask.js';
+export { ask } from './ask.js';
+export { Bus } from './bus.js';
+export type { ConnectOptions } from './connect.js';
+export { connectNats } from './connect.js';
+export type { HandleOptions, Handler, HandlerContext, HandlerFn } from './handle.js';
+export { handle } from './handle.js';
+export type { MessageMeta } from './headers.js';
+export { fromHeaders, toHeaders } from './headers.js';
+export { zodIssues } from './issues.js';
+export { LogLimiter } from './log-limiter.js';
+export { encodeChecked, maxPayload } from './payload.js';
+export type { ReliableAskOptions } from './reliable-ask.js';
+export { reliableAsk } from './reliable-ask.js';
+export { tell } from './tell.js';

@@ -1,0 +1,14 @@
+import { benchTransport } from './transport.js';
+
+// `pnpm bench <name>`: runs one benchmark and prints its figures as one JSON line.
+const benches: Record<string, () => Promise<Record<string, unknown>>> = {
+  transport: benchTransport,
+};
+
+const name = process.argv[2] ?? 'transport';
+const bench = benches[name];
+if (!bench) {
+  console.error(`unknown benchmark "${name}"; choose one of: ${Object.keys(benches).join(', ')}`);
+  process.exit(2);
+}
+console.log(JSON.stringify(await bench()));

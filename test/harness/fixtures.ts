@@ -1,0 +1,71 @@
+import { randomBytes } from 'node:crypto';
+import { Bus, connectNats } from '@drover/transport';
+import type { NatsConnection } from '@nats-io/nats-core';
+import pg from 'pg';
+import { afterAll, beforeAll, inject } from 'vitest';
+import { testLogger } from './logger.js';
+import { databaseUrl } from './template.js';
+
+/** A name no other test file uses: isolates subjects (`drover.<app>.…`) and databases. */
+export function uniqueName(prefix: string): string {
+  return `${prefix}_${randomBytes(6).toString('hex')}`;
+}
+
+export interface NatsFixture {
+  app: string;
+  nc: NatsConnection;
+  bus: Bus;
+  /** Another connection, for the other side of a conversation. */
+  connect(name: string): Promise<Bus>;
+}
+
+/** A connection to the run's nats-server and an app name of this file's own. */
+export function useNats(): NatsFixture {
+  const app = uniqueName('t');
+  const opened: NatsConnection[] = [];
+  const connect = async (name: string) => {
+    const nc = await connectNats({ servers: inject('natsUrl'), name, log: testLogger(name) });
+    opened.push(nc);
+    return new Bus(nc, testLogger(name));
+  };
+  const fixture = { app, connect } as NatsFixture;
+  beforeAll(async () => {
+    fixture.bus = await connect('test');
+    fixture.nc = fixture.bus.nc;
+  });
+  afterAll(async () => {
+    await Promise.all(opened.map((nc) => nc.close()));
+  });
+  return fixture;
+}
+
+export interface DatabaseFixture {
+  url: string;
+  name: string;
+}
+
+/** A database cloned from the migrated template, dropped after the file. */
+export function useDatabase(): DatabaseFixture {
+  const name = uniqueName('drover_test');
+  const fixture: DatabaseFixture = { name, url: databaseUrl(inject('pgAdminUrl'), name) };
+  const admin = () => new pg.Client({ connectionString: inject('pgAdminUrl') });
+  beforeAll(async () => {
+    const client = admin();
+    await client.connect();
+    try {
+      await client.query(`CREATE DATABASE ${name} TEMPLATE ${inject('pgTemplate')}`);
+    } finally {
+      await client.end();
+    }
+  });
+  afterAll(async () => {
+    const client = admin();
+    await client.connect();
+    try {
+      await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    } finally {
+      await client.end();
+    }
+  });
+  return fixture;
+}

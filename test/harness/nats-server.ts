@@ -1,0 +1,51 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type ReadyProcess, spawnReady, stopProcess } from './process.js';
+
+export interface NatsServerOptions {
+  /** Extra lines for the server's config file (e.g. `max_payload: 65536`). */
+  config?: string;
+  /** Reuse a port, e.g. to restart a server in place. */
+  port?: number;
+}
+
+export interface NatsServer {
+  url: string;
+  port: number;
+  process: ReadyProcess;
+  stop(): Promise<void>;
+}
+
+const BIN = process.env.NATS_SERVER_BIN ?? 'nats-server';
+
+/** Starts a real nats-server on a free loopback port (`-p -1`), reading its port from its log. */
+export async function startNatsServer(options: NatsServerOptions = {}): Promise<NatsServer> {
+  const dir = await mkdtemp(join(tmpdir(), 'drover-nats-'));
+  const configFile = join(dir, 'nats.conf');
+  await writeFile(configFile, options.config ?? '');
+  const args = ['-c', configFile, '-a', '127.0.0.1', '-p', String(options.port ?? -1)];
+  let proc: ReadyProcess;
+  try {
+    proc = await spawnReady(BIN, args, {
+      ready: /Server is ready/,
+      timeoutMs: 20_000,
+    });
+  } catch (err) {
+    await rm(dir, { recursive: true, force: true });
+    const hint = (err as Error).message.includes('ENOENT')
+      ? ' (install it: apt-get install -y nats-server, or set NATS_SERVER_BIN)'
+      : '';
+    throw new Error(`${(err as Error).message}${hint}`);
+  }
+  const port = Number(proc.find(/Listening for client connections on 127\.0\.0\.1:(\d+)/));
+  return {
+    url: `nats://127.0.0.1:${port}`,
+    port,
+    process: proc,
+    async stop() {
+      await stopProcess(proc);
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}

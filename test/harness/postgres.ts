@@ -1,0 +1,114 @@
+import { execFile, execFileSync } from 'node:child_process';
+import { chown, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { type ReadyProcess, spawnReady, stopProcess } from './process.js';
+
+const execFileAsync = promisify(execFile);
+
+export interface PostgresServer {
+  /** Superuser URL of the `postgres` database, for creating databases. */
+  adminUrl: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+/** Folder of the Postgres server binaries: $PG_BINDIR, `pg_config --bindir`, or the newest under /usr/lib/postgresql. */
+async function pgBinDir(): Promise<string> {
+  if (process.env.PG_BINDIR) return process.env.PG_BINDIR;
+  try {
+    return execFileSync('pg_config', ['--bindir'], { encoding: 'utf8' }).trim();
+  } catch {
+    const versions = await readdir('/usr/lib/postgresql').catch(() => []);
+    const newest = versions.sort((a, b) => Number(b) - Number(a))[0];
+    if (!newest) {
+      throw new Error(
+        'PostgreSQL server binaries not found: apt-get install -y postgresql, or set PG_BINDIR',
+      );
+    }
+    return `/usr/lib/postgresql/${newest}/bin`;
+  }
+}
+
+/** initdb refuses to run as root: run the cluster as the `postgres` user then. */
+function runAs(): { uid?: number; gid?: number } {
+  if (process.getuid?.() !== 0) return {};
+  const uid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim());
+  const gid = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim());
+  return { uid, gid };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const address = srv.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** A throwaway Postgres cluster on a free loopback port, tuned for tests (no fsync). */
+export async function startPostgres(): Promise<PostgresServer> {
+  const bin = await pgBinDir();
+  const user = runAs();
+  const dir = await mkdtemp(join(tmpdir(), 'drover-pg-'));
+  if (user.uid !== undefined && user.gid !== undefined) await chown(dir, user.uid, user.gid);
+  const data = join(dir, 'data');
+  await execFileAsync(
+    join(bin, 'initdb'),
+    ['-D', data, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--no-sync', '--locale=C'],
+    { ...user, timeout: 120_000 },
+  ).catch((err: Error & { stderr?: string }) => {
+    throw new Error(`initdb failed: ${err.message}\n${err.stderr ?? ''}`);
+  });
+
+  // A free port can be taken between probing and binding: try a few.
+  let lastError: unknown;
+  for (let tries = 0; tries < 5; tries++) {
+    const port = await freePort();
+    let proc: ReadyProcess;
+    try {
+      proc = await spawnReady(
+        join(bin, 'postgres'),
+        [
+          '-D',
+          data,
+          '-p',
+          String(port),
+          '-k',
+          dir,
+          '-c',
+          'listen_addresses=127.0.0.1',
+          '-c',
+          'fsync=off',
+          '-c',
+          'synchronous_commit=off',
+          '-c',
+          'full_page_writes=off',
+          '-c',
+          'max_connections=300',
+        ],
+        { ...user, ready: /database system is ready to accept connections/, timeoutMs: 60_000 },
+      );
+    } catch (err) {
+      lastError = err;
+      continue;
+    }
+    return {
+      adminUrl: `postgres://postgres@127.0.0.1:${port}/postgres`,
+      port,
+      async stop() {
+        // SIGINT is Postgres's "fast shutdown".
+        await stopProcess(proc, 'SIGINT');
+        await rm(dir, { recursive: true, force: true });
+      },
+    };
+  }
+  await rm(dir, { recursive: true, force: true });
+  throw lastError;
+}

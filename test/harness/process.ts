@@ -1,0 +1,102 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+
+export interface SpawnReadyOptions {
+  /** Resolves once a line of stdout or stderr matches. */
+  ready: RegExp;
+  env?: NodeJS.ProcessEnv;
+  uid?: number;
+  gid?: number;
+  cwd?: string;
+  /** Fail if not ready by then. */
+  timeoutMs?: number;
+}
+
+export interface ReadyProcess {
+  child: ChildProcess;
+  /** The line that matched `ready`. */
+  match: RegExpMatchArray;
+  /** Last lines of output, for error messages. */
+  tail(): string;
+  /** First capture of `pattern` in the output so far, if any. */
+  find(pattern: RegExp): string | undefined;
+  /** Resolves once the process has exited. */
+  exited: Promise<number | null>;
+}
+
+/**
+ * Starts a process and waits for the log line that says it is ready, so no
+ * test sleeps and hopes. Rejects with the output's tail if it exits first.
+ */
+export function spawnReady(
+  cmd: string,
+  args: string[],
+  options: SpawnReadyOptions,
+): Promise<ReadyProcess> {
+  const child = spawn(cmd, args, {
+    env: options.env ?? process.env,
+    uid: options.uid,
+    gid: options.gid,
+    cwd: options.cwd,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines: string[] = [];
+  const tail = () => lines.slice(-30).join('\n');
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => resolve(code)),
+  );
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const timer = setTimeout(() => {
+      if (settled) return;
+      settled = true;
+      child.kill('SIGKILL');
+      reject(new Error(`${cmd} not ready within ${options.timeoutMs ?? 30_000} ms:\n${tail()}`));
+    }, options.timeoutMs ?? 30_000);
+    const onLine = (line: string) => {
+      lines.push(line);
+      if (lines.length > 200) lines.shift();
+      const match = line.match(options.ready);
+      if (match && !settled) {
+        settled = true;
+        clearTimeout(timer);
+        const find = (pattern: RegExp) => {
+          for (const l of lines) {
+            const m = l.match(pattern);
+            if (m) return m[1];
+          }
+          return undefined;
+        };
+        resolve({ child, match, tail, find, exited });
+      }
+    };
+    for (const stream of [child.stdout, child.stderr]) {
+      if (stream) createInterface({ input: stream }).on('line', onLine);
+    }
+    child.once('error', (err) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      reject(new Error(`could not start ${cmd}: ${err.message}`));
+    });
+    void exited.then((code) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      reject(new Error(`${cmd} exited with ${code} before it was ready:\n${tail()}`));
+    });
+  });
+}
+
+/** Sends a signal and waits for the exit; SIGKILL if it outlives `graceMs`. */
+export async function stopProcess(
+  p: ReadyProcess,
+  signal: NodeJS.Signals = 'SIGTERM',
+  graceMs = 10_000,
+): Promise<void> {
+  if (p.child.exitCode !== null || p.child.signalCode !== null) return;
+  p.child.kill(signal);
+  const timer = setTimeout(() => p.child.kill('SIGKILL'), graceMs);
+  await p.exited;
+  clearTimeout(timer);
+}
