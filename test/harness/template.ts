@@ -1,4 +1,6 @@
+import { migrate } from '@drover/server';
 import pg from 'pg';
+import { testLogger } from './logger.js';
 
 /** Name of the migrated database every test file clones. */
 export const TEMPLATE_DB = 'drover_template';
@@ -15,6 +17,12 @@ export async function prepareTemplate(adminUrl: string): Promise<void> {
     await admin.query(`CREATE DATABASE ${TEMPLATE_DB}`);
   } finally {
     await admin.end();
+  }
+  const pool = new pg.Pool({ connectionString: databaseUrl(adminUrl, TEMPLATE_DB), max: 1 });
+  try {
+    await migrate(pool, testLogger('migrate'));
+  } finally {
+    await pool.end();
   }
 }
 

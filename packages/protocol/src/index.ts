@@ -41,12 +41,15 @@ export { defineRoute, routeQueue, routeSubject, SERVER_QUEUE_GROUP } from './rou
 export { allRoutes, routes } from './routes.js';
 export type { Actor, AddressOf, ServerAddress, WorkerAddress } from './subjects.js';
 export {
+  ANY_APP,
+  appOfSubject,
   appWildcard,
   eventsSubject,
   SUBJECT_ROOT,
   serverSubject,
   workerSubject,
 } from './subjects.js';
+export { Timing } from './timing.js';
 export {
   AppName,
   Count,

@@ -8,6 +8,9 @@ import { isSubjectToken } from './tokens.js';
 
 export const SUBJECT_ROOT = 'drover';
 
+/** Subscribe-only app token: a server serves every app's subjects. */
+export const ANY_APP = '*';
+
 export type Actor = 'server' | 'tt' | 'pt';
 
 export interface ServerAddress {
@@ -20,6 +23,7 @@ export interface WorkerAddress {
 export type AddressOf<A extends Actor> = A extends 'server' ? ServerAddress : WorkerAddress;
 
 function token(name: string, value: string): string {
+  if (name === 'app' && value === ANY_APP) return value;
   if (!isSubjectToken(value)) {
     throw new TypeError(
       `${name} "${value}" is not a valid subject token (letters, digits, _ and -)`,
@@ -43,6 +47,11 @@ export function workerSubject(
 
 export function eventsSubject(app: string, kind: string): string {
   return `${SUBJECT_ROOT}.${token('app', app)}.events.${kind}`;
+}
+
+/** The app token of a Drover subject (`drover.<app>.…`). */
+export function appOfSubject(subject: string): string {
+  return subject.split('.', 3)[1] ?? '';
 }
 
 /** Wildcard covering every subject of one app, for permissions and monitors. */

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import {
+  ANY_APP,
   allRoutes,
+  appOfSubject,
   eventsSubject,
   routeQueue,
   routeSubject,
@@ -42,12 +44,19 @@ describe('routing table', () => {
   });
 
   it('refuses tokens that would escape an app', () => {
-    for (const bad of ['a.b', '*', '>', 'a b', '', 'x'.repeat(65)]) {
+    for (const bad of ['a.b', '>', 'a b', '', 'x'.repeat(65)]) {
       expect(() => routeSubject(routes.server.reportLog, { app: bad })).toThrow(/app/);
       expect(() => routeSubject(routes.tt.runJob, { app: 'ok', workerId: bad })).toThrow(
         /workerId/,
       );
     }
+  });
+
+  it('lets a server subscribe for every app, and reads the app back', () => {
+    const subject = routeSubject(routes.server.reportLog, { app: ANY_APP });
+    expect(subject).toBe('drover.*.server.report_log');
+    expect(appOfSubject('drover.billing.server.report_log')).toBe('billing');
+    expect(() => routeSubject(routes.tt.runJob, { app: 'ok', workerId: '*' })).toThrow(/workerId/);
   });
 
   it('queues server handlers except the heartbeat every server must see', () => {

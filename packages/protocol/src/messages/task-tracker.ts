@@ -11,12 +11,17 @@ export const RunJob = InstanceRef.extend({
   processorName: z.string().min(1).max(256),
   jobParams: UserData,
   instanceParams: UserData,
-  timeoutMs: z.number().int().positive(),
+  /** 0 means no timeout. */
+  timeoutMs: z.number().int().nonnegative(),
   taskRetry: RetryPolicy,
   concurrencyPerWorker: z.number().int().positive().optional(),
   /** Workers whose ProcessorTrackers may run this instance's tasks. */
   workers: z.array(z.string()).max(10_000),
   logLevel: z.enum(['debug', 'info', 'warn', 'error']),
+  /** Set for FIXED_RATE / FIXED_DELAY jobs: the TaskTracker fires the processor every interval. */
+  frequency: z
+    .object({ type: z.enum(['FIXED_RATE', 'FIXED_DELAY']), intervalMs: z.number().int().min(100) })
+    .optional(),
 });
 export const RunJobReply = z.object({ accepted: z.boolean(), reason: z.string().optional() });
 

@@ -1,0 +1,42 @@
+import type pg from 'pg';
+import type { DispatchTimers } from '../dispatch/dispatch-timers.js';
+import type { Dispatcher } from '../dispatch/dispatcher.js';
+import type { WorkerRegistry } from '../dispatch/worker-registry.js';
+import type { InstanceEvents } from '../lifecycle/instance-events.js';
+import type { Scheduler } from '../scheduling/scheduler.js';
+import type { AppAuthenticator } from '../store/apps.js';
+import { ApiError } from './api-error.js';
+
+/** What the API routes work with, available once the server is ready. */
+export interface Core {
+  pool: pg.Pool;
+  auth: AppAuthenticator;
+  registry: WorkerRegistry;
+  dispatcher: Dispatcher;
+  timers: DispatchTimers;
+  scheduler: Scheduler;
+  events: InstanceEvents;
+}
+
+export interface Readiness {
+  nats: boolean;
+  database: boolean;
+}
+
+export interface ApiContext {
+  adminToken?: string;
+  readiness(): Readiness;
+  /** The core, or a 503 while NATS or Postgres is not reachable yet. */
+  core(): Core;
+}
+
+export function unavailable(readiness: Readiness): ApiError {
+  const missing = [!readiness.database && 'Postgres', !readiness.nats && 'NATS']
+    .filter(Boolean)
+    .join(' and ');
+  return new ApiError(
+    503,
+    'UNAVAILABLE',
+    `server not ready: ${missing || 'starting'} not reachable yet`,
+  );
+}

@@ -1,0 +1,71 @@
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
+import type { Logger } from 'pino';
+
+export interface Issue {
+  path: string;
+  message: string;
+}
+
+/** An error the API answers with as `{error: {code, message, issues?}}`. */
+export class ApiError extends Error {
+  constructor(
+    readonly statusCode: number,
+    readonly code: string,
+    message: string,
+    readonly issues?: Issue[],
+  ) {
+    super(message);
+  }
+}
+
+export const notFound = (what: string) => new ApiError(404, 'NOT_FOUND', `${what} not found`);
+
+function isDatabaseDown(err: unknown): boolean {
+  const code = (err as { code?: string }).code ?? '';
+  return (
+    ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', '57P01', '57P03', '08006', '08001'].includes(
+      code,
+    ) ||
+    /Connection terminated|timeout exceeded when trying to connect/i.test(
+      (err as Error).message ?? '',
+    )
+  );
+}
+
+export function errorHandler(log: Logger) {
+  return (err: FastifyError | ApiError | Error, request: FastifyRequest, reply: FastifyReply) => {
+    if (hasZodFastifySchemaValidationErrors(err)) {
+      const where = (err as { validationContext?: string }).validationContext ?? 'body';
+      const issues = err.validation.map((v) => ({
+        path: [where, ...v.instancePath.split('/').filter(Boolean)].join('.'),
+        message: v.message ?? 'invalid',
+      }));
+      return reply.status(400).send({
+        error: {
+          code: 'INVALID_INPUT',
+          message: issues.map((i) => `${i.path}: ${i.message}`).join('; '),
+          issues,
+        },
+      });
+    }
+    if (err instanceof ApiError) {
+      return reply
+        .status(err.statusCode)
+        .send({ error: { code: err.code, message: err.message, issues: err.issues } });
+    }
+    const status = (err as FastifyError).statusCode;
+    if (status && status >= 400 && status < 500) {
+      return reply.status(status).send({
+        error: { code: (err as FastifyError).code ?? 'BAD_REQUEST', message: err.message },
+      });
+    }
+    if (isDatabaseDown(err)) {
+      return reply
+        .status(503)
+        .send({ error: { code: 'UNAVAILABLE', message: 'database not reachable; try again' } });
+    }
+    log.error({ err, url: request.url }, 'request failed');
+    return reply.status(500).send({ error: { code: 'INTERNAL', message: 'internal error' } });
+  };
+}

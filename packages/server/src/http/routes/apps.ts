@@ -1,0 +1,47 @@
+import { AppName } from '@drover/protocol';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { createApp } from '../../store/apps.js';
+import type { ApiContext } from '../api-context.js';
+import { ApiError } from '../api-error.js';
+import { authenticateApp, requireAdmin } from '../auth.js';
+import { AppView, ErrorView } from '../views.js';
+
+export function appRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
+  return async (api) => {
+    api.post(
+      '/apps',
+      {
+        schema: {
+          tags: ['apps'],
+          summary: 'Create an app; its workers and API callers authenticate with its secret',
+          body: z.strictObject({
+            name: AppName,
+            secret: z.string().min(12, 'must be at least 12 characters').max(256),
+          }),
+          response: { 201: AppView, 400: ErrorView, 401: ErrorView, 409: ErrorView },
+        },
+      },
+      async (request, reply) => {
+        requireAdmin(ctx, request);
+        const app = await createApp(ctx.core().pool, request.body.name, request.body.secret);
+        if (!app)
+          throw new ApiError(409, 'CONFLICT', `an app named "${request.body.name}" already exists`);
+        return reply.status(201).send(app);
+      },
+    );
+
+    api.get(
+      '/apps/:app',
+      {
+        schema: {
+          tags: ['apps'],
+          summary: 'The app the secret belongs to',
+          params: z.object({ app: AppName }),
+          response: { 200: AppView, 401: ErrorView },
+        },
+      },
+      async (request) => authenticateApp(ctx, request, request.params.app),
+    );
+  };
+}

@@ -1,0 +1,261 @@
+import { AppName } from '@drover/protocol';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { JobSpecInput } from '../../jobs/job-spec.js';
+import { isFrequent, previewTriggers } from '../../jobs/time-expression.js';
+import { stopInstance } from '../../store/instance-transitions.js';
+import { createInstance, listInstances } from '../../store/instances.js';
+import {
+  deleteJob,
+  getJob,
+  insertJob,
+  JobNameTakenError,
+  listJobs,
+  replaceJob,
+  scheduleOf,
+  setJobEnabled,
+} from '../../store/jobs.js';
+import type { ApiContext } from '../api-context.js';
+import { ApiError, notFound } from '../api-error.js';
+import { authenticateApp } from '../auth.js';
+import { ErrorView, Id, InstanceView, JobView, jobView, Limit } from '../views.js';
+
+const AppParams = z.object({ app: AppName });
+const JobParams = z.object({ app: AppName, jobId: Id });
+const Preview = z.object({ times: z.array(z.number()) });
+const RunBody = z.strictObject({
+  params: z.json().optional(),
+  delayMs: z
+    .number()
+    .int()
+    .min(0)
+    .max(365 * 24 * 3_600_000)
+    .default(0),
+  /** A second run with the same key returns the first run's instance. */
+  idempotencyKey: z.string().min(1).max(128).optional(),
+});
+
+async function withConflict<T>(work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (err) {
+    if (err instanceof JobNameTakenError) {
+      throw new ApiError(409, 'CONFLICT', err.message, [
+        { path: 'body.name', message: err.message },
+      ]);
+    }
+    throw err;
+  }
+}
+
+export function jobRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
+  return async (api) => {
+    const errors = { 400: ErrorView, 401: ErrorView, 404: ErrorView, 409: ErrorView };
+
+    api.post(
+      '/apps/:app/jobs',
+      {
+        schema: {
+          tags: ['jobs'],
+          summary: 'Create a job',
+          params: AppParams,
+          body: JobSpecInput,
+          response: { 201: JobView, ...errors },
+        },
+      },
+      async (request, reply) => {
+        const app = await authenticateApp(ctx, request, request.params.app);
+        const job = await withConflict(insertJob(ctx.core().pool, app.id, request.body));
+        ctx.core().scheduler.poke();
+        return reply.status(201).send(jobView(job));
+      },
+    );
+
+    api.post(
+      '/apps/:app/jobs/preview',
+      {
+        schema: {
+          tags: ['jobs'],
+          summary: 'Next 5 fire times of a job spec, without saving it',
+          params: AppParams,
+          body: JobSpecInput,
+          response: { 200: Preview, ...errors },
+        },
+      },
+      async (request) => {
+        await authenticateApp(ctx, request, request.params.app);
+        return { times: previewTriggers(scheduleOf(request.body, Date.now()), Date.now(), 5) };
+      },
+    );
+
+    api.get(
+      '/apps/:app/jobs',
+      {
+        schema: {
+          tags: ['jobs'],
+          summary: 'List jobs by id, paged with `after`',
+          params: AppParams,
+          querystring: z.object({ after: Id.optional(), limit: Limit }),
+          response: {
+            200: z.object({ jobs: z.array(JobView), next: z.string().nullable() }),
+            ...errors,
+          },
+        },
+      },
+      async (request) => {
+        const app = await authenticateApp(ctx, request, request.params.app);
+        const jobs = await listJobs(ctx.core().pool, app.id, {
+          afterId: request.query.after,
+          limit: request.query.limit,
+        });
+        return {
+          jobs: jobs.map(jobView),
+          next: jobs.length === request.query.limit ? (jobs.at(-1)?.id ?? null) : null,
+        };
+      },
+    );
+
+    api.get(
+      '/apps/:app/jobs/:jobId',
+      {
+        schema: {
+          tags: ['jobs'],
+          summary: 'A job with its next 5 fire times',
+          params: JobParams,
+          response: { 200: JobView.extend({ nextTriggers: z.array(z.number()) }), ...errors },
+        },
+      },
+      async (request) => {
+        const app = await authenticateApp(ctx, request, request.params.app);
+        const job = await getJob(ctx.core().pool, app.id, request.params.jobId);
+        if (!job) throw notFound(`job ${request.params.jobId}`);
+        const nextTriggers = job.enabled
+          ? previewTriggers(scheduleOf(job.spec, job.updatedAt), Date.now(), 5)
+          : [];
+        return { ...jobView(job), nextTriggers };
+      },
+    );
+
+    api.put(
+      '/apps/:app/jobs/:jobId',
+      {
+        schema: {
+          tags: ['jobs'],
+          summary: 'Replace a job’s options',
+          params: JobParams,
+          body: JobSpecInput,
+          response: { 200: JobView, ...errors },
+        },
+      },
+      async (request) => {
+        const app = await authenticateApp(ctx, request, request.params.app);
+        const job = await withConflict(
+          replaceJob(ctx.core().pool, app.id, request.params.jobId, request.body),
+        );
+        if (!job) throw notFound(`job ${request.params.jobId}`);
+        ctx.core().scheduler.poke();
+        return jobView(job);
+      },
+    );
+
+    for (const enabled of [true, false]) {
+      api.post(
+        `/apps/:app/jobs/:jobId/${enabled ? 'enable' : 'disable'}`,
+        {
+          schema: {
+            tags: ['jobs'],
+            summary: enabled ? 'Enable a job' : 'Disable a job (stops its frequent run)',
+            params: JobParams,
+            response: { 200: JobView, ...errors },
+          },
+        },
+        async (request) => {
+          const app = await authenticateApp(ctx, request, request.params.app);
+          const { pool, scheduler } = ctx.core();
+          const job = await setJobEnabled(pool, app.id, request.params.jobId, enabled);
+          if (!job) throw notFound(`job ${request.params.jobId}`);
+          if (!enabled && isFrequent(job.spec.timeExpressionType))
+            await stopFrequentRuns(ctx, app.id, job.id);
+          scheduler.poke();
+          return jobView(job);
+        },
+      );
+    }
+
+    api.delete(
+      '/apps/:app/jobs/:jobId',
+      {
+        schema: {
+          tags: ['jobs'],
+          summary: 'Delete a job and its history',
+          params: JobParams,
+          response: { 204: z.null(), ...errors },
+        },
+      },
+      async (request, reply) => {
+        const app = await authenticateApp(ctx, request, request.params.app);
+        await stopFrequentRuns(ctx, app.id, request.params.jobId);
+        if (!(await deleteJob(ctx.core().pool, app.id, request.params.jobId)))
+          throw notFound(`job ${request.params.jobId}`);
+        return reply.status(204).send(null);
+      },
+    );
+
+    api.post(
+      '/apps/:app/jobs/:jobId/run',
+      {
+        schema: {
+          tags: ['jobs'],
+          summary: 'Run a job now or after a delay, with instance params',
+          params: JobParams,
+          body: RunBody,
+          response: { 200: InstanceView, 202: InstanceView, ...errors },
+        },
+      },
+      async (request, reply) => {
+        const app = await authenticateApp(ctx, request, request.params.app);
+        const { pool, timers } = ctx.core();
+        const job = await getJob(pool, app.id, request.params.jobId);
+        if (!job) throw notFound(`job ${request.params.jobId}`);
+        const { instance, created } = await createInstance(pool, {
+          appId: app.id,
+          jobId: job.id,
+          triggerType: 'API',
+          params: request.body.params,
+          runAt: new Date(Date.now() + request.body.delayMs),
+          idempotencyKey: request.body.idempotencyKey,
+        });
+        if (created) timers.arm(instance.id, request.body.delayMs);
+        return reply.status(created ? 202 : 200).send(instance);
+      },
+    );
+  };
+}
+
+/** Disabling or deleting a frequent job ends its long-lived run. */
+async function stopFrequentRuns(ctx: ApiContext, appId: string, jobId: string): Promise<void> {
+  const { pool, dispatcher } = ctx.core();
+  const running = await listInstances(pool, {
+    appId,
+    jobId,
+    statuses: ['WAITING_DISPATCH', 'WAITING_WORKER', 'WAITING_WORKER_RECEIVE', 'RUNNING'],
+    limit: 100,
+  });
+  for (const instance of running.filter(
+    (i) => i.triggerType === 'FIXED_RATE' || i.triggerType === 'FIXED_DELAY',
+  )) {
+    const stopped = await stopInstance(pool, instance.id, appId, 'job disabled');
+    if (stopped?.workerId) {
+      const { rows } = await pool.query<{ name: string }>('SELECT name FROM apps WHERE id = $1', [
+        appId,
+      ]);
+      await dispatcher.stopTracker(
+        rows[0]?.name ?? '',
+        stopped.workerId,
+        stopped.id,
+        undefined,
+        'job disabled',
+      );
+    }
+  }
+}

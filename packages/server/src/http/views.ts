@@ -1,0 +1,95 @@
+import { enumValues, InstanceStatus } from '@drover/protocol';
+import { z } from 'zod';
+import type { JobRow } from '../store/jobs.js';
+
+// Response shapes, which double as the OpenAPI document's schemas.
+
+export const ErrorView = z.object({
+  error: z.object({
+    code: z.string(),
+    message: z.string(),
+    issues: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+  }),
+});
+
+export const AppView = z.object({ id: z.string(), name: z.string(), createdAt: z.number() });
+
+export const JobView = z.object({
+  id: z.string(),
+  enabled: z.boolean(),
+  nextTriggerAt: z.number().nullable(),
+  createdAt: z.number(),
+  updatedAt: z.number(),
+  spec: z.record(z.string(), z.unknown()),
+});
+
+export function jobView(job: JobRow): z.input<typeof JobView> {
+  return {
+    id: job.id,
+    enabled: job.enabled,
+    nextTriggerAt: job.nextTriggerAt,
+    createdAt: job.createdAt,
+    updatedAt: job.updatedAt,
+    spec: job.spec as unknown as Record<string, unknown>,
+  };
+}
+
+const Progress = z.object({
+  total: z.number(),
+  succeeded: z.number(),
+  failed: z.number(),
+  running: z.number(),
+});
+
+export const InstanceView = z.object({
+  id: z.string(),
+  jobId: z.string(),
+  status: z.enum(enumValues(InstanceStatus)),
+  triggerType: z.string(),
+  expectedTriggerAt: z.number().nullable(),
+  params: z.unknown(),
+  epoch: z.number(),
+  runAttempt: z.number(),
+  workerId: z.string().nullable(),
+  nextDispatchAt: z.number(),
+  dispatchedAt: z.number().nullable(),
+  startedAt: z.number().nullable(),
+  lastReportAt: z.number().nullable(),
+  deadlineAt: z.number().nullable(),
+  finishedAt: z.number().nullable(),
+  progress: Progress.nullable(),
+  result: z.string().nullable(),
+  reason: z.string().nullable(),
+  retryOf: z.string().nullable(),
+  createdAt: z.number(),
+});
+
+export const LogLineView = z.object({
+  id: z.string(),
+  ts: z.number(),
+  level: z.string(),
+  message: z.string(),
+  workerId: z.string(),
+  taskId: z.string().nullable(),
+});
+
+export const WorkerView = z.object({
+  workerId: z.string(),
+  alive: z.boolean(),
+  version: z.string(),
+  tags: z.array(z.string()),
+  processors: z.array(z.string()),
+  lastSeenAt: z.number(),
+  metrics: z.object({
+    cpuLoad: z.number(),
+    cpuCores: z.number(),
+    memoryUsedBytes: z.number(),
+    memoryTotalBytes: z.number(),
+    freeSlots: z.number(),
+    totalSlots: z.number(),
+  }),
+});
+
+/** Path and query parameters. */
+export const Id = z.string().regex(/^[0-9]{1,18}$/, 'must be a numeric id');
+export const Limit = z.coerce.number().int().min(1).max(1_000).default(50);

@@ -1,0 +1,114 @@
+import {
+  common,
+  DispatchStrategy,
+  ExecuteType,
+  enumValues,
+  TimeExpressionType,
+} from '@drover/protocol';
+import { z } from 'zod';
+import { validateTimeExpression } from './time-expression.js';
+
+// What users write to create or replace a job. Strict: a misspelt option is an
+// error naming it, not silently ignored.
+
+const RetryPolicyInput = common.RetryPolicy.partial().strict();
+
+const DEFAULT_INSTANCE_RETRY = {
+  maximumAttempts: 1,
+  initialIntervalMs: 1_000,
+  backoffCoefficient: 2,
+  maximumIntervalMs: 60_000,
+};
+
+function isTimeZone(value: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: value });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const Instant = z.union([z.number().int().nonnegative(), z.iso.datetime({ offset: true })]);
+
+export const JobSpecInput = z
+  .strictObject({
+    name: z.string().trim().min(1).max(128),
+    description: z.string().max(2_000).default(''),
+    jobParams: z.json().optional(),
+    timeExpressionType: z.enum(enumValues(TimeExpressionType)),
+    /** CRON pattern; interval in ms for FIXED_RATE/FIXED_DELAY; ISO time or delay ms for ONE_SHOT. */
+    timeExpression: z.string().trim().max(256).optional(),
+    timeZone: z
+      .string()
+      .refine(isTimeZone, 'must be an IANA time zone such as Europe/Paris')
+      .default('UTC'),
+    executeType: z.enum(enumValues(ExecuteType)).default(ExecuteType.STANDALONE),
+    processorName: z.string().trim().min(1).max(256),
+    /** 0 means no limit. */
+    maxConcurrentInstances: z.number().int().min(0).max(10_000).default(0),
+    /** What happens to a run beyond maxConcurrentInstances: wait its turn, or fail at once. */
+    concurrencyOverflow: z.enum(['QUEUE', 'FAIL']).default('QUEUE'),
+    concurrencyPerWorker: z.number().int().min(1).max(1_024).default(5),
+    /** 0 means no timeout (liveness checks still end a run whose TaskTracker vanished). */
+    instanceTimeoutMs: z
+      .number()
+      .int()
+      .min(0)
+      .max(30 * 24 * 3_600_000)
+      .default(0),
+    instanceRetry: RetryPolicyInput.default({}).transform((r) => ({
+      ...DEFAULT_INSTANCE_RETRY,
+      ...r,
+    })),
+    taskRetry: RetryPolicyInput.default({}).transform((r) => ({ ...DEFAULT_INSTANCE_RETRY, ...r })),
+    designatedWorkers: z.array(z.string().min(1).max(64)).max(1_000).default([]),
+    tags: z.array(z.string().min(1).max(64)).max(64).default([]),
+    dispatchStrategy: z.enum(enumValues(DispatchStrategy)).default(DispatchStrategy.HEALTH_FIRST),
+    minCpuCores: z.number().min(0).max(1_024).default(0),
+    minMemoryMb: z
+      .number()
+      .int()
+      .min(0)
+      .max(16 * 1_024 * 1_024)
+      .default(0),
+    /** 0 means every eligible worker may take part. */
+    maxWorkerCount: z.number().int().min(0).max(10_000).default(0),
+    lifecycle: z.strictObject({ start: Instant.optional(), end: Instant.optional() }).optional(),
+    logLevel: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+    enabled: z.boolean().default(true),
+  })
+  .superRefine((spec, ctx) => {
+    const problem = validateTimeExpression(
+      spec.timeExpressionType,
+      spec.timeExpression,
+      spec.timeZone,
+    );
+    if (problem) ctx.addIssue({ code: 'custom', path: ['timeExpression'], message: problem });
+    if (
+      spec.dispatchStrategy === 'SPECIFY' &&
+      !spec.designatedWorkers.length &&
+      !spec.tags.length
+    ) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['dispatchStrategy'],
+        message: 'SPECIFY needs designatedWorkers or tags',
+      });
+    }
+    const start = spec.lifecycle?.start;
+    const end = spec.lifecycle?.end;
+    if (start !== undefined && end !== undefined && toMs(start) >= toMs(end)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['lifecycle', 'end'],
+        message: 'must be after lifecycle.start',
+      });
+    }
+  });
+
+export type JobSpec = z.output<typeof JobSpecInput>;
+
+export function toMs(instant: number | string): number {
+  return typeof instant === 'number' ? instant : Date.parse(instant);
+}

@@ -1,0 +1,78 @@
+import type { InstanceStatus } from '@drover/protocol';
+import type pg from 'pg';
+import { inTransaction } from '../db/pool.js';
+import type { JobSpec } from '../jobs/job-spec.js';
+import type { Instance } from '../store/instance-row.js';
+import { finish, lockUnfinished, scheduleRetry } from '../store/instance-transitions.js';
+import { getInstance } from '../store/instances.js';
+import { retryDelayMs } from './retry-delay.js';
+
+export interface Outcome {
+  status: Extract<InstanceStatus, 'SUCCEEDED' | 'FAILED' | 'STOPPED'>;
+  result?: string;
+  reason?: string;
+  progress?: Instance['progress'];
+}
+
+export type Settled =
+  | { kind: 'final'; instance: Instance }
+  | { kind: 'retry'; instance: Instance }
+  /** Already final with this epoch: a duplicate report, harmless. */
+  | { kind: 'duplicate'; instance: Instance }
+  /** Another epoch owns the instance, or it was final already. */
+  | { kind: 'rejected'; reason: string; instance: Instance | null };
+
+/**
+ * Ends one run of an instance: a FAILED run is retried while the job's retry
+ * policy allows, anything else is final. `epoch` null means any epoch (the
+ * sweeper acting on what it read, re-checked under the row lock).
+ */
+export async function settle(
+  pool: pg.Pool,
+  id: string,
+  epoch: number | null,
+  outcome: Outcome,
+): Promise<Settled> {
+  return inTransaction(pool, async (tx) => {
+    const current = await lockUnfinished(tx, id);
+    if (!current) {
+      const done = await getInstance(tx, id);
+      if (done && epoch !== null && done.epoch === epoch && done.status === outcome.status) {
+        return { kind: 'duplicate', instance: done };
+      }
+      return {
+        kind: 'rejected',
+        reason: done ? `instance is already ${done.status}` : 'no such instance',
+        instance: done,
+      };
+    }
+    if (epoch !== null && current.epoch !== epoch) {
+      return {
+        kind: 'rejected',
+        reason: `stale epoch ${epoch}, current is ${current.epoch}`,
+        instance: current,
+      };
+    }
+    if (outcome.status === 'FAILED') {
+      const { rows } = await tx.query<{ spec: JobSpec }>('SELECT spec FROM jobs WHERE id = $1', [
+        current.jobId,
+      ]);
+      const policy = rows[0]?.spec.instanceRetry;
+      if (policy && current.runAttempt < policy.maximumAttempts) {
+        const reason = `run ${current.runAttempt} failed: ${outcome.reason ?? outcome.result ?? 'unknown'}`;
+        const retried = await scheduleRetry(
+          tx,
+          id,
+          current.epoch,
+          retryDelayMs(policy, current.runAttempt),
+          reason,
+        );
+        if (retried) return { kind: 'retry', instance: retried };
+      }
+    }
+    const final = await finish(tx, id, current.epoch, outcome.status, outcome);
+    if (!final)
+      return { kind: 'rejected', reason: 'instance changed concurrently', instance: current };
+    return { kind: 'final', instance: final };
+  });
+}

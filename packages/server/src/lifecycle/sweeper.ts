@@ -1,0 +1,161 @@
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import type { Dispatcher } from '../dispatch/dispatcher.js';
+import { failWaiting, requeue } from '../store/instance-transitions.js';
+import type { InstanceEvents } from './instance-events.js';
+import { settle } from './settle.js';
+
+export interface SweeperOptions {
+  intervalMs: number;
+  /** A dispatch not confirmed within this is taken back (lost accept). */
+  acceptTimeoutMs: number;
+  /** A RUNNING instance with no report for this long has lost its TaskTracker. */
+  silentMs: number;
+  /** A run still waiting for a worker after this long fails. */
+  waitingGiveUpMs: number;
+  /** Finished instances (and their logs) older than this are deleted. */
+  retentionMs: number;
+}
+
+interface Stuck {
+  id: string;
+  epoch: number;
+  worker_id: string | null;
+  app: string;
+}
+
+const BATCH = 200;
+
+/**
+ * Drives every unfinished instance to a final state within its bound: an
+ * in-process loop (never a queued job), idempotent, safe to run on every
+ * server at once (each change is fenced by status and epoch).
+ */
+export class Sweeper {
+  private timer: NodeJS.Timeout | undefined;
+  private round: Promise<void> = Promise.resolve();
+  private stopped = false;
+
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly dispatcher: Dispatcher,
+    private readonly events: InstanceEvents,
+    private readonly log: Logger,
+    private readonly options: SweeperOptions,
+  ) {}
+
+  start(): void {
+    this.stopped = false;
+    this.schedule();
+  }
+
+  private schedule(): void {
+    this.timer = setTimeout(() => {
+      this.round = this.sweep().finally(() => {
+        if (!this.stopped) this.schedule();
+      });
+    }, this.options.intervalMs);
+  }
+
+  /** One full pass; each step survives the others' errors. */
+  async sweep(): Promise<void> {
+    for (const step of [
+      this.lostAccepts,
+      this.silentTrackers,
+      this.timeouts,
+      this.giveUps,
+      this.prune,
+    ]) {
+      try {
+        await step.call(this);
+      } catch (err) {
+        this.log.warn(
+          { err: (err as Error).message, step: step.name },
+          'sweeper step failed; retrying next round',
+        );
+      }
+    }
+  }
+
+  private async stuck(where: string, params: unknown[] = []): Promise<Stuck[]> {
+    const { rows } = await this.pool.query<Stuck>(
+      `SELECT i.id, i.epoch, i.worker_id, a.name AS app FROM instances i JOIN apps a ON a.id = i.app_id
+       WHERE ${where} LIMIT ${BATCH}`,
+      params,
+    );
+    return rows;
+  }
+
+  private async lostAccepts(): Promise<void> {
+    const rows = await this.stuck(
+      `i.status = 'WAITING_WORKER_RECEIVE' AND i.dispatched_at < now() - make_interval(secs => $1 / 1000.0)`,
+      [this.options.acceptTimeoutMs],
+    );
+    for (const r of rows) {
+      const reason = `worker ${r.worker_id} never confirmed the dispatch; dispatching again`;
+      if (await requeue(this.pool, r.id, r.epoch, 0, reason)) {
+        if (r.worker_id)
+          await this.dispatcher.stopTracker(r.app, r.worker_id, r.id, r.epoch, reason);
+      }
+    }
+  }
+
+  private async silentTrackers(): Promise<void> {
+    const rows = await this.stuck(
+      `i.status = 'RUNNING' AND i.last_report_at < now() - make_interval(secs => $1 / 1000.0)`,
+      [this.options.silentMs],
+    );
+    for (const r of rows) {
+      const reason = `TaskTracker on worker ${r.worker_id} silent for over ${this.options.silentMs} ms`;
+      await this.end(r, reason);
+    }
+  }
+
+  private async timeouts(): Promise<void> {
+    const rows = await this.stuck(`i.status = 'RUNNING' AND i.deadline_at < now()`);
+    for (const r of rows) await this.end(r, 'instance timed out');
+  }
+
+  private async end(r: Stuck, reason: string): Promise<void> {
+    if (r.worker_id) await this.dispatcher.stopTracker(r.app, r.worker_id, r.id, r.epoch, reason);
+    const settled = await settle(this.pool, r.id, r.epoch, { status: 'FAILED', reason });
+    if (settled.kind === 'final' || settled.kind === 'retry') {
+      this.log.info(
+        { instanceId: r.id, outcome: settled.kind, reason },
+        'sweeper settled instance',
+      );
+      this.events.changed(settled.instance);
+    }
+  }
+
+  private async giveUps(): Promise<void> {
+    const rows = await this.stuck(
+      `i.status IN ('WAITING_DISPATCH', 'WAITING_WORKER') AND i.created_at < now() - make_interval(secs => $1 / 1000.0)`,
+      [this.options.waitingGiveUpMs],
+    );
+    for (const r of rows) {
+      const done = await failWaiting(
+        this.pool,
+        r.id,
+        `not started within ${this.options.waitingGiveUpMs} ms (no worker took it)`,
+      );
+      if (done) this.events.changed(done);
+    }
+  }
+
+  private async prune(): Promise<void> {
+    const { rowCount } = await this.pool.query(
+      `DELETE FROM instances WHERE id IN (
+         SELECT id FROM instances WHERE finished_at < now() - make_interval(secs => $1 / 1000.0)
+         ORDER BY finished_at LIMIT 1000)`,
+      [this.options.retentionMs],
+    );
+    if (rowCount) this.log.info({ pruned: rowCount }, 'pruned finished instances past retention');
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.round;
+  }
+}

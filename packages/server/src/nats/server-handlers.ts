@@ -1,0 +1,81 @@
+import { ANY_APP, appOfSubject, routes } from '@drover/protocol';
+import type { Bus, Handler } from '@drover/transport';
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import type { WorkerRegistry } from '../dispatch/worker-registry.js';
+import type { InstanceEvents } from '../lifecycle/instance-events.js';
+import { settle } from '../lifecycle/settle.js';
+import { recordProgress } from '../store/instance-transitions.js';
+import { getInstance } from '../store/instances.js';
+import { insertLogBatch } from '../store/logs.js';
+
+/** The app that owns an instance, so one app cannot report on another's runs. */
+async function ownerApp(pool: pg.Pool, instanceId: string): Promise<string | undefined> {
+  const { rows } = await pool.query<{ name: string }>(
+    'SELECT a.name FROM instances i JOIN apps a ON a.id = i.app_id WHERE i.id = $1',
+    [instanceId],
+  );
+  return rows[0]?.name;
+}
+
+/** Subscribes the server's NATS handlers for every app; returns them for draining. */
+export function serveServerRoutes(deps: {
+  bus: Bus;
+  pool: pg.Pool;
+  registry: WorkerRegistry;
+  events: InstanceEvents;
+  log: Logger;
+}): Handler[] {
+  const { bus, pool, registry, events } = deps;
+  const anyApp = { app: ANY_APP };
+
+  const heartbeat = bus.handle(routes.server.workerHeartbeat, anyApp, (hb, ctx) => {
+    if (hb.app === appOfSubject(ctx.subject)) registry.record(hb);
+    return null;
+  });
+
+  const report = bus.handle(routes.server.reportInstanceStatus, anyApp, async (req, ctx) => {
+    if ((await ownerApp(pool, req.instanceId)) !== appOfSubject(ctx.subject)) {
+      return { accepted: false, stop: true, reason: 'no such instance in this app' };
+    }
+    if (req.status === 'RUNNING') {
+      if (await recordProgress(pool, req.instanceId, req.epoch, req.progress))
+        return { accepted: true, stop: false };
+      const current = await getInstance(pool, req.instanceId);
+      const reason =
+        current && current.epoch !== req.epoch
+          ? `stale epoch ${req.epoch}, current is ${current.epoch}`
+          : `instance is ${current?.status ?? 'gone'}`;
+      return { accepted: false, stop: true, reason };
+    }
+    if (req.status !== 'SUCCEEDED' && req.status !== 'FAILED' && req.status !== 'STOPPED') {
+      return { accepted: false, stop: false, reason: `a TaskTracker cannot report ${req.status}` };
+    }
+    const settled = await settle(pool, req.instanceId, req.epoch, {
+      status: req.status,
+      result: req.result,
+      progress: req.progress,
+    });
+    if (settled.kind === 'rejected') return { accepted: false, stop: true, reason: settled.reason };
+    if (settled.kind !== 'duplicate') events.changed(settled.instance);
+    return { accepted: true, stop: false };
+  });
+
+  const logs = bus.handle(routes.server.reportLog, anyApp, async (batch, ctx) => {
+    if ((await ownerApp(pool, batch.instanceId)) !== appOfSubject(ctx.subject))
+      return { stored: 0 };
+    return { stored: await insertLogBatch(pool, batch) };
+  });
+
+  const cluster = bus.handle(routes.server.queryCluster, anyApp, (_req, ctx) => ({
+    workers: registry.alive(appOfSubject(ctx.subject)).map((w) => ({
+      workerId: w.workerId,
+      version: w.version,
+      tags: w.tags,
+      lastSeenAt: w.lastSeenAt,
+      metrics: w.metrics,
+    })),
+  }));
+
+  return [heartbeat, report, logs, cluster];
+}

@@ -1,0 +1,112 @@
+import type pg from 'pg';
+import type { JobSpec } from '../jobs/job-spec.js';
+import { isFrequent, nextTrigger } from '../jobs/time-expression.js';
+import { FINAL_SQL } from '../store/instance-row.js';
+import { scheduleOf } from '../store/jobs.js';
+
+// Slots older than this when claimed were missed (servers down): only the
+// latest missed one still runs, so a long outage does not fire a burst.
+const MISFIRE_MS = 5_000;
+const MAX_SLOTS_PER_JOB = 200;
+// A frequent job is checked this often for a live instance.
+const FREQUENT_RECHECK_MS = 5_000;
+
+interface DueJob {
+  id: string;
+  app_id: string;
+  spec: JobSpec;
+  next_trigger_at: Date;
+  updated_at: Date;
+}
+
+/**
+ * Slots from `first` up to `until`. Slots missed by more than MISFIRE_MS
+ * (servers down) collapse into one catch-up run, so an outage does not end
+ * in a burst.
+ */
+export function slotsToFire(
+  spec: JobSpec,
+  anchorMs: number,
+  first: number,
+  until: number,
+  now: number,
+) {
+  const schedule = scheduleOf(spec, anchorMs);
+  const slots: number[] = [];
+  let at: number | null = first;
+  if (first < now - MISFIRE_MS) {
+    slots.push(first);
+    at = nextTrigger(schedule, now - MISFIRE_MS);
+  }
+  while (at !== null && at <= until && slots.length < MAX_SLOTS_PER_JOB) {
+    slots.push(at);
+    at = nextTrigger(schedule, at);
+  }
+  return { slots, next: at };
+}
+
+/**
+ * One claim round, in one transaction: locks due jobs other servers are not
+ * holding (SKIP LOCKED), inserts an instance per slot in the look-ahead window
+ * (ON CONFLICT DO NOTHING: a slot is fired once, whoever claims it), and moves
+ * each job's next_trigger_at past the window.
+ */
+export async function claimDueJobs(
+  client: pg.PoolClient,
+  lookaheadMs: number,
+  batch = 200,
+): Promise<number> {
+  await client.query('BEGIN');
+  try {
+    const now =
+      (await client.query<{ now: Date }>('SELECT now()')).rows[0]?.now.getTime() ?? Date.now();
+    const { rows } = await client.query<DueJob>(
+      `SELECT id, app_id, spec, next_trigger_at, updated_at FROM jobs
+       WHERE enabled AND next_trigger_at <= $1 ORDER BY next_trigger_at LIMIT $2 FOR UPDATE SKIP LOCKED`,
+      [new Date(now + lookaheadMs), batch],
+    );
+    let created = 0;
+    for (const job of rows) {
+      if (isFrequent(job.spec.timeExpressionType)) {
+        const inserted = await client.query(
+          `INSERT INTO instances (app_id, job_id, status, trigger_type, expected_trigger_at, next_dispatch_at)
+           SELECT $1, $2, 'WAITING_DISPATCH', $3, $4, $4
+           WHERE NOT EXISTS (SELECT 1 FROM instances WHERE job_id = $2 AND status NOT IN ${FINAL_SQL})
+           ON CONFLICT DO NOTHING`,
+          [job.app_id, job.id, job.spec.timeExpressionType, new Date(now)],
+        );
+        created += inserted.rowCount ?? 0;
+        await client.query('UPDATE jobs SET next_trigger_at = $2 WHERE id = $1', [
+          job.id,
+          new Date(now + FREQUENT_RECHECK_MS),
+        ]);
+        continue;
+      }
+      const { slots, next } = slotsToFire(
+        job.spec,
+        job.updated_at.getTime(),
+        job.next_trigger_at.getTime(),
+        now + lookaheadMs,
+        now,
+      );
+      if (slots.length) {
+        const inserted = await client.query(
+          `INSERT INTO instances (app_id, job_id, status, trigger_type, expected_trigger_at, next_dispatch_at)
+           SELECT $1, $2, 'WAITING_DISPATCH', $3, s, s FROM unnest($4::timestamptz[]) AS s
+           ON CONFLICT (job_id, expected_trigger_at) DO NOTHING`,
+          [job.app_id, job.id, job.spec.timeExpressionType, slots.map((s) => new Date(s))],
+        );
+        created += inserted.rowCount ?? 0;
+      }
+      await client.query('UPDATE jobs SET next_trigger_at = $2 WHERE id = $1', [
+        job.id,
+        next === null ? null : new Date(next),
+      ]);
+    }
+    await client.query('COMMIT');
+    return created;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  }
+}

@@ -1,0 +1,188 @@
+import { Bus, connectNats, type Handler } from '@drover/transport';
+import type { NatsConnection } from '@nats-io/nats-core';
+import type { FastifyInstance } from 'fastify';
+import pRetry from 'p-retry';
+import type { Logger } from 'pino';
+import { ServerConfig, type ServerConfigInput } from './config.js';
+import { migrate } from './db/migrate.js';
+import { createPool, waitForDatabase } from './db/pool.js';
+import { DispatchTimers } from './dispatch/dispatch-timers.js';
+import { Dispatcher } from './dispatch/dispatcher.js';
+import { WorkerRegistry } from './dispatch/worker-registry.js';
+import type { ApiContext, Core, Readiness } from './http/api-context.js';
+import { unavailable } from './http/api-context.js';
+import { buildApi } from './http/build-api.js';
+import { InstanceEvents } from './lifecycle/instance-events.js';
+import { Sweeper } from './lifecycle/sweeper.js';
+import { serveServerRoutes } from './nats/server-handlers.js';
+import { Scheduler } from './scheduling/scheduler.js';
+import { AppAuthenticator } from './store/apps.js';
+
+const HEALTH_CHECK_MS = 2_000;
+
+export interface DroverServer {
+  /** Base URL of the HTTP API. */
+  url: string;
+  config: ServerConfig;
+  /** Resolves once NATS and Postgres are reachable and the server works. */
+  ready: Promise<void>;
+  readiness(): Readiness;
+  /** Drains: stops scheduling and handlers, waits for in-flight work, closes connections. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a server. The HTTP API (with /healthz and /readyz) is up at once;
+ * NATS and Postgres are waited for with backoff, so a server started before
+ * them does not crash-loop.
+ */
+export async function startServer(
+  input: ServerConfigInput,
+  rootLog: Logger,
+): Promise<DroverServer> {
+  const config = ServerConfig.parse(input);
+  const log = rootLog.child({ serverId: config.serverId });
+  const abort = new AbortController();
+  const readiness: Readiness = { nats: false, database: false };
+  const pool = createPool(config.databaseUrl, config.databasePoolSize, log);
+  let core: Core | undefined;
+  let nc: NatsConnection | undefined;
+  let parts:
+    | { scheduler: Scheduler; sweeper: Sweeper; timers: DispatchTimers; handlers: Handler[] }
+    | undefined;
+  let healthTimer: NodeJS.Timeout | undefined;
+
+  const ctx: ApiContext = {
+    adminToken: config.adminToken,
+    readiness: () => ({ ...readiness }),
+    core: () => {
+      if (!core) throw unavailable(readiness);
+      return core;
+    },
+  };
+  const api: FastifyInstance = await buildApi(ctx, log);
+  const address = await api.listen({ host: config.httpHost, port: config.httpPort });
+
+  const watchNats = async (conn: NatsConnection) => {
+    for await (const status of conn.status()) {
+      if (status.type === 'disconnect') readiness.nats = false;
+      if (status.type === 'reconnect') readiness.nats = true;
+    }
+  };
+
+  const checkDatabase = () => {
+    pool
+      .query('SELECT 1')
+      .then(
+        () => {
+          readiness.database = true;
+        },
+        () => {
+          readiness.database = false;
+        },
+      )
+      .finally(() => {
+        if (!abort.signal.aborted) healthTimer = setTimeout(checkDatabase, HEALTH_CHECK_MS);
+      });
+  };
+
+  const start = async () => {
+    const [conn] = await Promise.all([
+      connectNats({
+        servers: config.natsUrl,
+        name: config.serverId,
+        user: config.natsUser,
+        pass: config.natsPass,
+        log,
+        signal: abort.signal,
+      }),
+      (async () => {
+        await waitForDatabase(pool, log, abort.signal);
+        // A migration can fail while Postgres restarts: retry it too.
+        await pRetry(() => migrate(pool, log), {
+          retries: Number.POSITIVE_INFINITY,
+          maxTimeout: 5_000,
+          randomize: true,
+          signal: abort.signal,
+        });
+      })(),
+    ]);
+    nc = conn;
+    if (abort.signal.aborted) return;
+    void watchNats(conn).catch(() => undefined);
+    const bus = new Bus(conn, log.child({ actor: 'bus' }));
+    const registry = new WorkerRegistry(config.workerDeadMs);
+    const events = new InstanceEvents();
+    const dispatcher = new Dispatcher(pool, bus, registry, log.child({ actor: 'dispatcher' }));
+    const timers = new DispatchTimers(dispatcher);
+    const scheduler = new Scheduler(pool, timers, log.child({ actor: 'scheduler' }), {
+      scanIntervalMs: config.scanIntervalMs,
+      lookaheadMs: config.lookaheadMs,
+    });
+    const sweeper = new Sweeper(pool, dispatcher, events, log.child({ actor: 'sweeper' }), {
+      intervalMs: config.sweepIntervalMs,
+      acceptTimeoutMs: config.acceptTimeoutMs,
+      silentMs: config.silentMs,
+      waitingGiveUpMs: config.waitingGiveUpMs,
+      retentionMs: config.retentionMs,
+    });
+    // A finished run frees a concurrency slot, a retry waits for its backoff: both need a scan.
+    events.onChange(() => scheduler.poke());
+    registry.onJoined((worker) => {
+      pool
+        .query(
+          `UPDATE instances SET next_dispatch_at = now() WHERE status = 'WAITING_WORKER'
+           AND app_id = (SELECT id FROM apps WHERE name = $1)`,
+          [worker.app],
+        )
+        .then(
+          () => scheduler.poke(),
+          (err: Error) => log.warn({ err: err.message }, 'could not wake waiting runs'),
+        );
+    });
+    const handlers = serveServerRoutes({ bus, pool, registry, events, log });
+    await conn.flush();
+    parts = { scheduler, sweeper, timers, handlers };
+    core = {
+      pool,
+      auth: new AppAuthenticator(pool),
+      registry,
+      dispatcher,
+      timers,
+      scheduler,
+      events,
+    };
+    readiness.nats = true;
+    readiness.database = true;
+    scheduler.start();
+    sweeper.start();
+    healthTimer = setTimeout(checkDatabase, HEALTH_CHECK_MS);
+    log.info({ http: address }, 'server ready');
+  };
+
+  const ready = start();
+  ready.catch((err: unknown) => {
+    if (!abort.signal.aborted) log.error({ err }, 'server failed to start');
+  });
+
+  return {
+    url: address,
+    config,
+    ready,
+    readiness: ctx.readiness,
+    async stop() {
+      abort.abort();
+      clearTimeout(healthTimer);
+      await ready.catch(() => undefined);
+      if (parts) {
+        await Promise.all([parts.scheduler.stop(), parts.sweeper.stop()]);
+        await Promise.all(parts.handlers.map((h) => h.stop()));
+        await parts.timers.close();
+      }
+      await api.close();
+      await nc?.drain().catch(() => nc?.close());
+      await pool.end();
+      log.info('server stopped');
+    },
+  };
+}

@@ -1,0 +1,185 @@
+import type { InstanceStatus } from '@drover/protocol';
+import type { Queryable } from '../db/pool.js';
+import {
+  FINAL_SQL,
+  INSTANCE_COLUMNS,
+  type Instance,
+  type RawInstance,
+  toInstance,
+} from './instance-row.js';
+
+// Every state change of an instance, each one fenced: it applies only from the
+// states (and, once dispatched, the epoch) it expects, so a late or duplicate
+// message can never move an instance backwards or out of a final state.
+
+// Fence for instances not dispatched yet (epoch null), or bound to one
+// worker at a given epoch and not confirmed: a dispatcher that lost a race
+// must not move an instance another dispatcher has just claimed.
+const UNCLAIMED_OR_AT_EPOCH = `(($2::int IS NULL AND status IN ('WAITING_DISPATCH', 'WAITING_WORKER'))
+       OR ($2::int IS NOT NULL AND epoch = $2 AND status = 'WAITING_WORKER_RECEIVE'))`;
+
+async function one(db: Queryable, sql: string, params: unknown[]): Promise<Instance | null> {
+  const { rows } = await db.query<RawInstance>(`${sql} RETURNING ${INSTANCE_COLUMNS}`, params);
+  return rows[0] ? toInstance(rows[0]) : null;
+}
+
+/**
+ * Binds the instance to a worker under a new epoch. From a waiting state when
+ * `fromEpoch` is null; from the given epoch when moving on to the next candidate.
+ */
+export function claimForDispatch(
+  db: Queryable,
+  id: string,
+  workerId: string,
+  fromEpoch: number | null,
+) {
+  return one(
+    db,
+    `UPDATE instances SET status = 'WAITING_WORKER_RECEIVE', epoch = epoch + 1, worker_id = $3,
+       dispatched_at = now(), reason = NULL
+     WHERE id = $1 AND ${UNCLAIMED_OR_AT_EPOCH}`,
+    [id, fromEpoch, workerId],
+  );
+}
+
+/** The TaskTracker accepted: RUNNING, with the run's deadline if the job has a timeout. */
+export function markAccepted(db: Queryable, id: string, epoch: number, timeoutMs: number) {
+  return one(
+    db,
+    `UPDATE instances SET status = 'RUNNING', started_at = coalesce(started_at, now()),
+       last_report_at = now(), dispatch_failures = 0,
+       deadline_at = CASE WHEN $3::int > 0 THEN now() + make_interval(secs => $3::int / 1000.0) END
+     WHERE id = $1 AND epoch = $2 AND status IN ('WAITING_WORKER_RECEIVE', 'RUNNING')`,
+    [id, epoch, timeoutMs],
+  );
+}
+
+/** No worker took it: wait, and try again after a backoff. */
+export function waitForWorker(
+  db: Queryable,
+  id: string,
+  epoch: number | null,
+  retryInMs: number,
+  reason: string,
+) {
+  return one(
+    db,
+    `UPDATE instances SET status = 'WAITING_WORKER', worker_id = NULL, reason = $4,
+       dispatch_failures = dispatch_failures + 1,
+       next_dispatch_at = now() + make_interval(secs => $3::int / 1000.0)
+     WHERE id = $1 AND ${UNCLAIMED_OR_AT_EPOCH}`,
+    [id, epoch, retryInMs, reason],
+  );
+}
+
+/** Back to the queue without using a retry (e.g. the accept was lost, or a concurrency limit). */
+export function requeue(
+  db: Queryable,
+  id: string,
+  epoch: number | null,
+  delayMs: number,
+  reason: string,
+) {
+  return one(
+    db,
+    `UPDATE instances SET status = 'WAITING_DISPATCH', worker_id = NULL, reason = $4,
+       next_dispatch_at = now() + make_interval(secs => $3::int / 1000.0)
+     WHERE id = $1 AND ${UNCLAIMED_OR_AT_EPOCH}`,
+    [id, epoch, delayMs, reason],
+  );
+}
+
+/** Fails a run that never reached a worker (concurrency fail-fast, waited too long). */
+export function failWaiting(db: Queryable, id: string, reason: string) {
+  return one(
+    db,
+    `UPDATE instances SET status = 'FAILED', finished_at = now(), reason = $2
+     WHERE id = $1 AND status IN ('WAITING_DISPATCH', 'WAITING_WORKER')`,
+    [id, reason],
+  );
+}
+
+/** A RUNNING report from the TaskTracker of the current epoch. */
+export function recordProgress(
+  db: Queryable,
+  id: string,
+  epoch: number,
+  progress: Instance['progress'],
+) {
+  return one(
+    db,
+    `UPDATE instances SET status = 'RUNNING', progress = $3, last_report_at = now(),
+       started_at = coalesce(started_at, now())
+     WHERE id = $1 AND epoch = $2 AND status IN ('WAITING_WORKER_RECEIVE', 'RUNNING')`,
+    [id, epoch, JSON.stringify(progress)],
+  );
+}
+
+/** Locks an unfinished instance for a decision (settle); null if final or gone. */
+export async function lockUnfinished(db: Queryable, id: string): Promise<Instance | null> {
+  const { rows } = await db.query<RawInstance>(
+    `SELECT ${INSTANCE_COLUMNS} FROM instances WHERE id = $1 AND status NOT IN ${FINAL_SQL} FOR UPDATE`,
+    [id],
+  );
+  return rows[0] ? toInstance(rows[0]) : null;
+}
+
+export function finish(
+  db: Queryable,
+  id: string,
+  epoch: number | null,
+  status: InstanceStatus,
+  fields: { result?: string | null; reason?: string | null; progress?: Instance['progress'] },
+) {
+  return one(
+    db,
+    `UPDATE instances SET status = $3, finished_at = now(), result = coalesce($4, result),
+       reason = coalesce($5, reason), progress = coalesce($6, progress)
+     WHERE id = $1 AND ($2::int IS NULL OR epoch = $2) AND status NOT IN ${FINAL_SQL}`,
+    [
+      id,
+      epoch,
+      status,
+      fields.result ?? null,
+      fields.reason ?? null,
+      fields.progress ? JSON.stringify(fields.progress) : null,
+    ],
+  );
+}
+
+/** An instance retry under its retry policy: same row, next run attempt, after a backoff. */
+export function scheduleRetry(
+  db: Queryable,
+  id: string,
+  epoch: number | null,
+  delayMs: number,
+  reason: string,
+) {
+  return one(
+    db,
+    `UPDATE instances SET status = 'WAITING_DISPATCH', run_attempt = run_attempt + 1, worker_id = NULL,
+       reason = $4, deadline_at = NULL, next_dispatch_at = now() + make_interval(secs => $3::int / 1000.0)
+     WHERE id = $1 AND ($2::int IS NULL OR epoch = $2) AND status NOT IN ${FINAL_SQL}`,
+    [id, epoch, delayMs, reason],
+  );
+}
+
+/** Stop from a user or a disabled job: any unfinished instance, any epoch. */
+export function stopInstance(db: Queryable, id: string, appId: string, reason: string) {
+  return one(
+    db,
+    `UPDATE instances SET status = 'STOPPED', finished_at = now(), reason = $3
+     WHERE id = $1 AND app_id = $2 AND status NOT IN ${FINAL_SQL}`,
+    [id, appId, reason],
+  );
+}
+
+/** Cancel: only a run that has not reached a worker yet. */
+export function cancelInstance(db: Queryable, id: string, appId: string, reason: string) {
+  return one(
+    db,
+    `UPDATE instances SET status = 'CANCELED', finished_at = now(), reason = $3
+     WHERE id = $1 AND app_id = $2 AND status IN ('WAITING_DISPATCH', 'WAITING_WORKER')`,
+    [id, appId, reason],
+  );
+}

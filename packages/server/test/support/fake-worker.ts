@@ -1,0 +1,150 @@
+import { routes, type ttMessages } from '@drover/protocol';
+import type { Bus, Handler } from '@drover/transport';
+import type { z } from 'zod';
+
+type RunJob = z.output<typeof ttMessages.RunJob>;
+export type RunJobAnswer = 'accept' | 'refuse' | 'ignore';
+
+export interface FakeWorkerOptions {
+  app: string;
+  workerId: string;
+  processors?: string[];
+  tags?: string[];
+  freeSlots?: number;
+  /** What to answer run_job with; accept by default. */
+  onRunJob?: (req: RunJob) => RunJobAnswer;
+  /** Report RUNNING for accepted runs every 300 ms, as a TaskTracker does (default true). */
+  reportProgress?: boolean;
+}
+
+/**
+ * A stand-in for a worker's TaskTracker over real NATS, so server tests can
+ * script what a worker does (accept, refuse, go silent, report late).
+ */
+export class FakeWorker {
+  readonly runs: RunJob[] = [];
+  readonly stops: { instanceId: string; epoch?: number; reason: string }[] = [];
+  private readonly handlers: Handler[] = [];
+  private beat: NodeJS.Timeout | undefined;
+  /** Accepted runs not yet reported final or stopped: key instanceId, value epoch. */
+  readonly active = new Map<string, number>();
+  private readonly waiters: { predicate: () => boolean; resolve: () => void }[] = [];
+
+  constructor(
+    readonly bus: Bus,
+    readonly options: FakeWorkerOptions,
+  ) {}
+
+  async start(): Promise<this> {
+    const address = { app: this.options.app, workerId: this.options.workerId };
+    this.handlers.push(
+      this.bus.handle(routes.tt.runJob, address, async (req) => {
+        const answer = this.options.onRunJob?.(req) ?? 'accept';
+        if (answer === 'ignore') await new Promise((r) => setTimeout(r, 60_000));
+        if (answer === 'accept') {
+          this.runs.push(req);
+          this.active.set(req.instanceId, req.epoch);
+        }
+        this.notify();
+        return { accepted: answer === 'accept', reason: answer === 'refuse' ? 'busy' : undefined };
+      }),
+      this.bus.handle(routes.tt.stopInstance, address, (req) => {
+        this.stops.push(req);
+        if (req.epoch === undefined || this.active.get(req.instanceId) === req.epoch)
+          this.active.delete(req.instanceId);
+        this.notify();
+        return { stopped: true };
+      }),
+    );
+    await this.bus.nc.flush();
+    this.heartbeat();
+    this.beat = setInterval(() => {
+      this.heartbeat();
+      if (this.options.reportProgress !== false) this.reportActive();
+    }, 200);
+    return this;
+  }
+
+  heartbeat(): void {
+    this.bus.tell(
+      routes.server.workerHeartbeat,
+      { app: this.options.app },
+      {
+        app: this.options.app,
+        workerId: this.options.workerId,
+        version: 'test',
+        tags: this.options.tags ?? [],
+        processors: this.options.processors ?? ['noop'],
+        startedAt: Date.now(),
+        sentAt: Date.now(),
+        metrics: {
+          cpuLoad: 0.1,
+          cpuCores: 2,
+          memoryUsedBytes: 1e9,
+          memoryTotalBytes: 8e9,
+          freeSlots: this.options.freeSlots ?? 4,
+          totalSlots: 4,
+        },
+        trackedInstances: [],
+      },
+    );
+  }
+
+  private reportActive(): void {
+    for (const [instanceId, epoch] of this.active) {
+      this.report({ instanceId, epoch }, 'RUNNING').catch(() => undefined);
+    }
+  }
+
+  /** Reports a status for a run as its TaskTracker would. */
+  async report(
+    run: { instanceId: string; epoch: number },
+    status: 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'STOPPED',
+    result?: string,
+  ) {
+    if (status !== 'RUNNING') this.active.delete(run.instanceId);
+    const reply = await this.bus.ask(
+      routes.server.reportInstanceStatus,
+      { app: this.options.app },
+      {
+        instanceId: run.instanceId,
+        epoch: run.epoch,
+        workerId: this.options.workerId,
+        status,
+        progress: {
+          total: 1,
+          succeeded: status === 'SUCCEEDED' ? 1 : 0,
+          failed: status === 'FAILED' ? 1 : 0,
+          running: 0,
+        },
+        result,
+        reportedAt: Date.now(),
+      },
+    );
+    if (reply.stop && this.active.get(run.instanceId) === run.epoch)
+      this.active.delete(run.instanceId);
+    return reply;
+  }
+
+  /** Resolves when the predicate holds after a run or stop arrives. */
+  until(predicate: () => boolean): Promise<void> {
+    if (predicate()) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push({ predicate, resolve }));
+  }
+
+  private notify(): void {
+    for (const w of [...this.waiters]) {
+      if (w.predicate()) {
+        this.waiters.splice(this.waiters.indexOf(w), 1);
+        w.resolve();
+      }
+    }
+  }
+
+  /** Stops heartbeats and handlers, like a worker that vanished. */
+  async vanish(): Promise<void> {
+    clearInterval(this.beat);
+    this.active.clear();
+    await Promise.all(this.handlers.splice(0).map((h) => h.stop()));
+  }
+}

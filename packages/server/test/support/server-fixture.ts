@@ -1,0 +1,65 @@
+import { randomBytes } from 'node:crypto';
+import { inject } from 'vitest';
+import { testLogger } from '../../../../test/harness/logger.js';
+import type { DroverServer, ServerConfigInput } from '../../src/index.js';
+import { startServer } from '../../src/index.js';
+import { ApiClient } from './api-client.js';
+
+/** Short bounds so tests see the sweeper act in seconds. */
+export const FAST: Partial<ServerConfigInput> = {
+  scanIntervalMs: 100,
+  lookaheadMs: 1_000,
+  sweepIntervalMs: 200,
+  acceptTimeoutMs: 1_500,
+  silentMs: 1_500,
+  workerDeadMs: 2_000,
+};
+
+export async function startTestServer(
+  databaseUrl: string,
+  overrides: Partial<ServerConfigInput> = {},
+): Promise<DroverServer> {
+  const server = await startServer(
+    {
+      natsUrl: inject('natsUrl'),
+      databaseUrl,
+      httpPort: 0,
+      serverId: `test-${randomBytes(3).toString('hex')}`,
+      ...FAST,
+      ...overrides,
+    },
+    testLogger('server'),
+  );
+  return server;
+}
+
+export interface TestApp {
+  name: string;
+  secret: string;
+  api: ApiClient;
+}
+
+export async function createTestApp(server: DroverServer, name: string): Promise<TestApp> {
+  const secret = randomBytes(16).toString('hex');
+  const res = await new ApiClient(server.url).post('/api/v1/apps', { name, secret });
+  if (res.status !== 201)
+    throw new Error(`could not create app: ${res.status} ${JSON.stringify(res.body)}`);
+  return { name, secret, api: new ApiClient(server.url, secret) };
+}
+
+/** Polls the API until the instance satisfies `done`; the event here is a database row, so polling is the only way. */
+export async function waitForInstance(
+  app: TestApp,
+  instanceId: string,
+  done: (i: { status: string; [k: string]: unknown }) => boolean,
+  timeoutMs = 20_000,
+): Promise<{ status: string; [k: string]: unknown }> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const res = await app.api.get(`/api/v1/apps/${app.name}/instances/${instanceId}`);
+    if (res.status === 200 && done(res.body)) return res.body;
+    if (Date.now() > until)
+      throw new Error(`instance ${instanceId} still ${JSON.stringify(res.body)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
