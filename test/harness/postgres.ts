@@ -40,7 +40,7 @@ function runAs(): { uid?: number; gid?: number } {
   return { uid, gid };
 }
 
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.once('error', reject);

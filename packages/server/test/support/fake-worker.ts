@@ -13,6 +13,8 @@ export interface FakeWorkerOptions {
   freeSlots?: number;
   /** What to answer run_job with; accept by default. */
   onRunJob?: (req: RunJob) => RunJobAnswer;
+  /** Report SUCCEEDED right after accepting (a no-op processor). */
+  autoSucceed?: boolean;
   /** Report RUNNING for accepted runs every 300 ms, as a TaskTracker does (default true). */
   reportProgress?: boolean;
 }
@@ -26,6 +28,10 @@ export class FakeWorker {
   readonly stops: { instanceId: string; epoch?: number; reason: string }[] = [];
   private readonly handlers: Handler[] = [];
   private beat: NodeJS.Timeout | undefined;
+  private markVanished: () => void = () => {};
+  private readonly vanished = new Promise<void>((resolve) => {
+    this.markVanished = resolve;
+  });
   /** Accepted runs not yet reported final or stopped: key instanceId, value epoch. */
   readonly active = new Map<string, number>();
   private readonly waiters: { predicate: () => boolean; resolve: () => void }[] = [];
@@ -40,10 +46,16 @@ export class FakeWorker {
     this.handlers.push(
       this.bus.handle(routes.tt.runJob, address, async (req) => {
         const answer = this.options.onRunJob?.(req) ?? 'accept';
-        if (answer === 'ignore') await new Promise((r) => setTimeout(r, 60_000));
+        // A worker that never answers: the ask times out on the server's side.
+        if (answer === 'ignore') await this.vanished;
         if (answer === 'accept') {
           this.runs.push(req);
           this.active.set(req.instanceId, req.epoch);
+          if (this.options.autoSucceed) {
+            setImmediate(() => {
+              this.report(req, 'SUCCEEDED', 'ok').catch(() => undefined);
+            });
+          }
         }
         this.notify();
         return { accepted: answer === 'accept', reason: answer === 'refuse' ? 'busy' : undefined };
@@ -145,6 +157,7 @@ export class FakeWorker {
   async vanish(): Promise<void> {
     clearInterval(this.beat);
     this.active.clear();
+    this.markVanished();
     await Promise.all(this.handlers.splice(0).map((h) => h.stop()));
   }
 }

@@ -10,7 +10,7 @@ export const FAST: Partial<ServerConfigInput> = {
   scanIntervalMs: 100,
   lookaheadMs: 1_000,
   sweepIntervalMs: 200,
-  acceptTimeoutMs: 1_500,
+  acceptTimeoutMs: 4_000,
   silentMs: 1_500,
   workerDeadMs: 2_000,
 };

@@ -1,0 +1,80 @@
+#!/usr/bin/env node
+import { Command, InvalidArgumentError } from 'commander';
+import { pino } from 'pino';
+import { z } from 'zod';
+import { ServerConfig } from './config.js';
+import { startServer } from './server.js';
+
+// `drover-server`: flags, with DROVER_* environment variables as defaults.
+
+function int(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n)) throw new InvalidArgumentError('must be an integer');
+  return n;
+}
+
+const env = process.env;
+const program = new Command('drover-server')
+  .description(
+    'Drover server: keeps jobs in Postgres, fires them on time, dispatches runs to workers',
+  )
+  .option('--nats <url>', 'NATS server URL (DROVER_NATS_URL)', env.DROVER_NATS_URL)
+  .option('--nats-user <user>', 'NATS user (DROVER_NATS_USER)', env.DROVER_NATS_USER)
+  .option('--database <url>', 'Postgres URL (DROVER_DATABASE_URL)', env.DROVER_DATABASE_URL)
+  .option('--http-host <host>', 'HTTP API host (DROVER_HTTP_HOST)', env.DROVER_HTTP_HOST)
+  .option(
+    '--http-port <port>',
+    'HTTP API port, 0 for any (DROVER_HTTP_PORT)',
+    int,
+    env.DROVER_HTTP_PORT ? int(env.DROVER_HTTP_PORT) : undefined,
+  )
+  .option(
+    '--server-id <id>',
+    'name of this server in logs (DROVER_SERVER_ID)',
+    env.DROVER_SERVER_ID,
+  )
+  .option('--log-level <level>', 'pino level (DROVER_LOG_LEVEL)', env.DROVER_LOG_LEVEL)
+  .showHelpAfterError();
+program.parse();
+const flags = program.opts<Record<string, string | number | undefined>>();
+
+const parsed = ServerConfig.safeParse({
+  natsUrl: flags.nats,
+  natsUser: flags.natsUser,
+  // Secrets come from the environment only, never from flags (visible in `ps`).
+  natsPass: env.DROVER_NATS_PASS,
+  adminToken: env.DROVER_ADMIN_TOKEN,
+  databaseUrl: flags.database,
+  httpHost: flags.httpHost,
+  httpPort: flags.httpPort,
+  serverId: flags.serverId,
+  logLevel: flags.logLevel,
+});
+if (!parsed.success) {
+  console.error(`drover-server: invalid settings\n${z.prettifyError(parsed.error)}`);
+  process.exit(2);
+}
+const config = parsed.data;
+const log = pino({
+  level: config.logLevel,
+  redact: ['natsPass', 'adminToken', 'secret', 'req.headers.authorization'],
+});
+process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection'));
+
+const server = await startServer(config, log);
+log.info({ http: server.url }, 'drover-server listening');
+let stopping = false;
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  process.on(signal, () => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'draining');
+    server.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ err }, 'unclean stop');
+        process.exit(1);
+      },
+    );
+  });
+}

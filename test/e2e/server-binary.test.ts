@@ -1,0 +1,61 @@
+import { describe, expect, it } from 'vitest';
+import { ApiClient } from '../../packages/server/test/support/api-client.js';
+import { spawnDrover } from '../harness/drover-process.js';
+import { useDatabase } from '../harness/fixtures.js';
+import { startNatsServer } from '../harness/nats-server.js';
+import { freePort } from '../harness/postgres.js';
+import { stopProcess } from '../harness/process.js';
+
+const db = useDatabase();
+
+async function readyz(api: ApiClient, want: boolean) {
+  for (;;) {
+    const res = await api.get('/readyz');
+    if (res.body.ready === want) return res.body;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe('drover-server binary', () => {
+  it('starts before NATS exists, becomes ready when it appears, and drains on SIGTERM', async () => {
+    const natsPort = await freePort();
+    const server = await spawnDrover(
+      'server',
+      ['--http-port', '0', '--server-id', 'e2e-server'],
+      {
+        DROVER_NATS_URL: `nats://127.0.0.1:${natsPort}`,
+        DROVER_DATABASE_URL: db.url,
+        DROVER_LOG_LEVEL: 'info',
+      },
+      /"msg":"drover-server listening"/,
+    );
+    const url = server.find(/"http":"(http:\/\/[^"]+)"/) as string;
+    const api = new ApiClient(url);
+    const waiting = await api.get('/readyz');
+    expect(waiting.body).toMatchObject({ ready: false, nats: false });
+    // Still alive while NATS is away: it retries instead of crash-looping.
+    expect(server.child.exitCode).toBeNull();
+
+    const nats = await startNatsServer({ port: natsPort });
+    try {
+      await readyz(api, true);
+      expect(server.tail()).toMatch(/NATS not reachable yet, retrying/);
+      server.child.kill('SIGTERM');
+      expect(await server.exited).toBe(0);
+      expect(server.tail()).toMatch(/"msg":"server stopped"/);
+    } finally {
+      await stopProcess(server, 'SIGKILL');
+      await nats.stop();
+    }
+  });
+
+  it('exits with a message naming the missing setting', async () => {
+    const run = spawnDrover(
+      'server',
+      [],
+      { DROVER_DATABASE_URL: '', DROVER_NATS_URL: '' },
+      /never/,
+    );
+    await expect(run).rejects.toThrow(/databaseUrl/);
+  });
+});
