@@ -140,7 +140,8 @@ export async function startServer(
           (err: Error) => log.warn({ err: err.message }, 'could not wake waiting runs'),
         );
     });
-    const handlers = serveServerRoutes({ bus, pool, registry, events, log });
+    const auth = new AppAuthenticator(pool);
+    const handlers = serveServerRoutes({ bus, pool, registry, events, auth, log });
     await conn.flush();
     parts = { scheduler, sweeper, timers, handlers };
     core = {

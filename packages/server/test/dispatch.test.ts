@@ -20,6 +20,7 @@ async function worker(
 ): Promise<FakeWorker> {
   const w = await new FakeWorker(await nats.connect('worker'), {
     app: app.name,
+    secret: app.secret,
     workerId: uniqueName('w'),
     ...options,
   }).start();
@@ -100,6 +101,7 @@ describe('dispatch', () => {
     const ghostId = uniqueName('ghost');
     const ghost = new FakeWorker(await nats.connect('ghost'), {
       app: app.name,
+      secret: app.secret,
       workerId: ghostId,
       processors: ['solo'],
       freeSlots: 100,
@@ -159,6 +161,19 @@ describe('dispatch', () => {
     const failed = await waitForInstance(app, d.id, (i) => i.status === 'FAILED');
     expect(failed.reason).toMatch(/maxConcurrentInstances/);
     await w.vanish();
+  });
+
+  it('gives no work to a worker without the app secret, and ignores its reports', async () => {
+    const impostor = await worker({ processors: ['guarded'], secret: 'not-the-secret' });
+    const instance = await run(await createJob({ processorName: 'guarded' }));
+    const waiting = await waitForInstance(app, instance.id, (i) => i.status === 'WAITING_WORKER');
+    expect(waiting.reason).toMatch(/no alive worker has a processor named "guarded"/);
+    expect(impostor.runs).toHaveLength(0);
+    const err = await impostor
+      .report({ instanceId: instance.id, epoch: 0 }, 'SUCCEEDED')
+      .catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'UNKNOWN_WORKER', retryable: true });
+    await impostor.vanish();
   });
 
   it('sends frequent jobs as one long-lived run with their interval', async () => {

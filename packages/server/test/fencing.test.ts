@@ -99,7 +99,11 @@ describe('epoch fencing', () => {
     const instance = await s.run(await s.createJob({ processorName: 'mine' }));
     await w.until(() => w.runs.some((r) => r.instanceId === instance.id));
     const { FakeWorker } = await import('./support/fake-worker.js');
-    const intruder = new FakeWorker(w.bus, { app: 'another_app', workerId: 'x' });
+    const intruder = new FakeWorker(w.bus, {
+      app: 'another_app',
+      secret: 'whatever',
+      workerId: 'x',
+    });
     const reply = await intruder.report({ instanceId: instance.id, epoch: 1 }, 'SUCCEEDED');
     expect(reply).toMatchObject({ accepted: false, stop: true });
     expect((await waitForInstance(s.app, instance.id, () => true)).status).not.toBe('SUCCEEDED');

@@ -22,6 +22,7 @@ function heartbeat(workerId: string): z.input<typeof serverMessages.WorkerHeartb
   return {
     app: nats.app,
     workerId,
+    secret: 'app-secret',
     version: '0.1.0',
     tags: ['gpu'],
     processors: ['sum'],

@@ -18,6 +18,8 @@ export const WorkerMetrics = z.object({
 export const WorkerHeartbeat = z.object({
   app: AppName,
   workerId: WorkerId,
+  /** The app's secret: only workers that know it are given work. Never logged. */
+  secret: z.string().min(1).max(256),
   version: z.string().max(64),
   tags: z.array(z.string().max(64)).max(64),
   processors: z.array(z.string().max(256)).max(10_000),

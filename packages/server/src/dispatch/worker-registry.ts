@@ -3,7 +3,8 @@ import type { z } from 'zod';
 
 type Heartbeat = z.output<typeof serverMessages.WorkerHeartbeat>;
 
-export interface WorkerInfo extends Heartbeat {
+/** What the registry keeps of a heartbeat: everything but the secret. */
+export interface WorkerInfo extends Omit<Heartbeat, 'secret'> {
   /** This server's clock when the last heartbeat arrived. */
   lastSeenAt: number;
 }
@@ -21,7 +22,8 @@ export class WorkerRegistry {
   record(heartbeat: Heartbeat, now = Date.now()): void {
     const key = `${heartbeat.app}/${heartbeat.workerId}`;
     const previous = this.workers.get(key);
-    const info = { ...heartbeat, lastSeenAt: now };
+    const { secret: _secret, ...rest } = heartbeat;
+    const info = { ...rest, lastSeenAt: now };
     this.workers.set(key, info);
     if (!previous || !this.isAlive(previous, now)) {
       for (const listener of this.joinedListeners) listener(info);

@@ -1,10 +1,11 @@
-import { ANY_APP, appOfSubject, routes } from '@drover/protocol';
-import type { Bus, Handler } from '@drover/transport';
+import { ANY_APP, appOfSubject, HandlerError, routes } from '@drover/protocol';
+import { type Bus, type Handler, LogLimiter } from '@drover/transport';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { WorkerRegistry } from '../dispatch/worker-registry.js';
 import type { InstanceEvents } from '../lifecycle/instance-events.js';
 import { settle } from '../lifecycle/settle.js';
+import type { AppAuthenticator } from '../store/apps.js';
 import { recordProgress } from '../store/instance-transitions.js';
 import { getInstance } from '../store/instances.js';
 import { insertLogBatch } from '../store/logs.js';
@@ -24,20 +25,41 @@ export function serveServerRoutes(deps: {
   pool: pg.Pool;
   registry: WorkerRegistry;
   events: InstanceEvents;
+  auth: AppAuthenticator;
   log: Logger;
 }): Handler[] {
-  const { bus, pool, registry, events } = deps;
+  const { bus, pool, registry, events, auth } = deps;
   const anyApp = { app: ANY_APP };
 
-  const heartbeat = bus.handle(routes.server.workerHeartbeat, anyApp, (hb, ctx) => {
-    if (hb.app === appOfSubject(ctx.subject)) registry.record(hb);
+  const rejected = new LogLimiter(deps.log.child({ handler: 'worker_heartbeat' }));
+  const heartbeat = bus.handle(routes.server.workerHeartbeat, anyApp, async (hb, ctx) => {
+    if (hb.app === appOfSubject(ctx.subject) && (await auth.authenticate(hb.app, hb.secret))) {
+      registry.record(hb);
+    } else {
+      rejected.warn(
+        { app: hb.app, workerId: hb.workerId },
+        'heartbeat with a wrong app or secret ignored',
+      );
+    }
     return null;
   });
+
+  /** Reports count only from workers that proved the app secret (retryable: a restarted server learns them within a beat). */
+  const requireKnownWorker = (app: string, workerId: string) => {
+    if (!registry.get(app, workerId)) {
+      throw new HandlerError(
+        'UNKNOWN_WORKER',
+        `worker ${workerId} has not sent a valid heartbeat yet`,
+        { retryable: true },
+      );
+    }
+  };
 
   const report = bus.handle(routes.server.reportInstanceStatus, anyApp, async (req, ctx) => {
     if ((await ownerApp(pool, req.instanceId)) !== appOfSubject(ctx.subject)) {
       return { accepted: false, stop: true, reason: 'no such instance in this app' };
     }
+    requireKnownWorker(appOfSubject(ctx.subject), req.workerId);
     if (req.status === 'RUNNING') {
       if (await recordProgress(pool, req.instanceId, req.epoch, req.progress))
         return { accepted: true, stop: false };

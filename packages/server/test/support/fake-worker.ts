@@ -7,6 +7,8 @@ export type RunJobAnswer = 'accept' | 'refuse' | 'ignore';
 
 export interface FakeWorkerOptions {
   app: string;
+  /** The app secret the heartbeats prove. */
+  secret: string;
   workerId: string;
   processors?: string[];
   tags?: string[];
@@ -84,6 +86,7 @@ export class FakeWorker {
       {
         app: this.options.app,
         workerId: this.options.workerId,
+        secret: this.options.secret,
         version: 'test',
         tags: this.options.tags ?? [],
         processors: this.options.processors ?? ['noop'],
