@@ -1,8 +1,10 @@
+import { benchServer } from './server.js';
 import { benchTransport } from './transport.js';
 
 // `pnpm bench <name>`: runs one benchmark and prints its figures as one JSON line.
 const benches: Record<string, () => Promise<Record<string, unknown>>> = {
   transport: benchTransport,
+  server: benchServer,
 };
 
 const name = process.argv[2] ?? 'transport';

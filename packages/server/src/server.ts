@@ -126,8 +126,23 @@ export async function startServer(
       waitingGiveUpMs: config.waitingGiveUpMs,
       retentionMs: config.retentionMs,
     });
-    // A finished run frees a concurrency slot, a retry waits for its backoff: both need a scan.
-    events.onChange(() => scheduler.poke());
+    // A retry waits out its backoff; a finished run may free a concurrency slot for a queued one.
+    events.onChange((instance) => {
+      if (instance.status === 'WAITING_DISPATCH') {
+        timers.arm(instance.id, instance.nextDispatchAt - Date.now());
+        return;
+      }
+      pool
+        .query<{ id: string }>(
+          `SELECT id FROM instances WHERE job_id = $1 AND status = 'WAITING_DISPATCH'
+           ORDER BY next_dispatch_at LIMIT 1`,
+          [instance.jobId],
+        )
+        .then(
+          ({ rows }) => rows[0] && timers.arm(rows[0].id, 0),
+          (err: Error) => log.warn({ err: err.message }, 'could not look for queued runs'),
+        );
+    });
     registry.onJoined((worker) => {
       pool
         .query(

@@ -34,6 +34,8 @@ export function connectNats(options: ConnectOptions): Promise<NatsConnection> {
         reconnectTimeWait: 250,
         reconnectJitter: 250,
         pingInterval: 10_000,
+        // An Error (with its stack) per request costs more than it tells: our errors carry the subject.
+        noAsyncTraces: true,
       }),
     {
       retries: Number.POSITIVE_INFINITY,

@@ -6,7 +6,7 @@ import { inTransaction } from '../db/pool.js';
 import type { JobSpec } from '../jobs/job-spec.js';
 import { isFrequent } from '../jobs/time-expression.js';
 import { dispatchBackoffMs } from '../lifecycle/retry-delay.js';
-import type { Instance } from '../store/instance-row.js';
+import { type Instance, prefixed, type RawInstance, toInstance } from '../store/instance-row.js';
 import {
   claimForDispatch,
   failWaiting,
@@ -14,7 +14,7 @@ import {
   requeue,
   waitForWorker,
 } from '../store/instance-transitions.js';
-import { countActive, getInstance } from '../store/instances.js';
+import { countActive } from '../store/instances.js';
 import type { WorkerRegistry } from './worker-registry.js';
 import { selectWorkers } from './worker-selection.js';
 
@@ -51,20 +51,22 @@ export class Dispatcher {
   }
 
   private async load(instanceId: string): Promise<Context | null> {
-    const instance = await getInstance(this.pool, instanceId);
-    if (!instance || !['WAITING_DISPATCH', 'WAITING_WORKER'].includes(instance.status)) return null;
-    const { rows } = await this.pool.query<{
-      spec: JobSpec;
-      app: string;
-      dispatch_failures: number;
-    }>(
-      `SELECT j.spec, a.name AS app, i.dispatch_failures FROM instances i
-       JOIN jobs j ON j.id = i.job_id JOIN apps a ON a.id = i.app_id WHERE i.id = $1`,
+    const { rows } = await this.pool.query<
+      RawInstance & { spec: JobSpec; app: string; dispatch_failures: number }
+    >(
+      `SELECT ${prefixed('i')}, i.dispatch_failures, j.spec, a.name AS app FROM instances i
+       JOIN jobs j ON j.id = i.job_id JOIN apps a ON a.id = i.app_id
+       WHERE i.id = $1 AND i.status IN ('WAITING_DISPATCH', 'WAITING_WORKER')`,
       [instanceId],
     );
     const row = rows[0];
     return row
-      ? { instance, spec: row.spec, app: row.app, dispatchFailures: row.dispatch_failures }
+      ? {
+          instance: toInstance(row),
+          spec: row.spec,
+          app: row.app,
+          dispatchFailures: row.dispatch_failures,
+        }
       : null;
   }
 

@@ -10,13 +10,23 @@ import { recordProgress } from '../store/instance-transitions.js';
 import { getInstance } from '../store/instances.js';
 import { insertLogBatch } from '../store/logs.js';
 
+// An instance never changes app: remember owners instead of asking per report.
+const owners = new Map<string, string>();
+
 /** The app that owns an instance, so one app cannot report on another's runs. */
 async function ownerApp(pool: pg.Pool, instanceId: string): Promise<string | undefined> {
+  const known = owners.get(instanceId);
+  if (known) return known;
   const { rows } = await pool.query<{ name: string }>(
     'SELECT a.name FROM instances i JOIN apps a ON a.id = i.app_id WHERE i.id = $1',
     [instanceId],
   );
-  return rows[0]?.name;
+  const name = rows[0]?.name;
+  if (name) {
+    if (owners.size >= 100_000) owners.clear();
+    owners.set(instanceId, name);
+  }
+  return name;
 }
 
 /** Subscribes the server's NATS handlers for every app; returns them for draining. */

@@ -32,18 +32,27 @@ export class Scheduler {
     this.tick();
   }
 
-  /** Runs a round now (e.g. a job was created or enabled), without waiting for the next tick. */
+  /** Runs a round soon (e.g. a job was created or enabled), without waiting for the next tick. */
   poke(): void {
-    if (this.stopped) return;
-    clearTimeout(this.timer);
     this.tick();
   }
 
+  // At most one round runs and one waits: pokes arriving meanwhile share the waiting one.
+  private queued = false;
+
   private tick(): void {
+    if (this.queued || this.stopped) return;
+    this.queued = true;
+    clearTimeout(this.timer);
     this.round = this.round
-      .then(() => this.runRound())
+      .then(() => {
+        this.queued = false;
+        return this.runRound();
+      })
       .finally(() => {
-        if (!this.stopped) this.timer = setTimeout(() => this.tick(), this.options.scanIntervalMs);
+        if (this.stopped || this.queued) return;
+        clearTimeout(this.timer);
+        this.timer = setTimeout(() => this.tick(), this.options.scanIntervalMs);
       });
   }
 

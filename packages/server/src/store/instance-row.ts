@@ -56,6 +56,13 @@ export const INSTANCE_COLUMNS =
   'next_dispatch_at, dispatched_at, started_at, last_report_at, deadline_at, finished_at, progress, result, ' +
   'reason, retry_of, created_at';
 
+/** INSTANCE_COLUMNS qualified with a table alias, for joins. */
+export function prefixed(alias: string): string {
+  return INSTANCE_COLUMNS.split(', ')
+    .map((c) => `${alias}.${c}`)
+    .join(', ');
+}
+
 const ms = (d: Date | null) => (d ? d.getTime() : null);
 
 export function toInstance(r: RawInstance): Instance {
