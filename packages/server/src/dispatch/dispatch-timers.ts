@@ -1,12 +1,16 @@
 import type { Dispatcher } from './dispatcher.js';
 
+// Instances due in the same millisecond are dispatched as one batch.
+const MAX_BATCH = 500;
+
 /**
  * In-process timers that dispatch instances at their due time with
  * millisecond precision. Losing them (a crash) only delays a run: the rows
  * are already waiting, and the next scan of any server arms them again.
  */
 export class DispatchTimers {
-  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly armed = new Set<string>();
+  private readonly buckets = new Map<number, { ids: string[]; timer: NodeJS.Timeout }>();
   private readonly running = new Set<Promise<void>>();
   private closed = false;
 
@@ -14,29 +18,38 @@ export class DispatchTimers {
 
   /** Arms (once) a dispatch of `instanceId` in `delayMs`. */
   arm(instanceId: string, delayMs: number): void {
-    if (this.closed || this.timers.has(instanceId)) return;
-    const timer = setTimeout(
-      () => {
-        this.timers.delete(instanceId);
-        const run: Promise<void> = this.dispatcher
-          .dispatch(instanceId)
-          .finally(() => this.running.delete(run));
-        this.running.add(run);
-      },
-      Math.max(0, delayMs),
-    );
-    this.timers.set(instanceId, timer);
+    if (this.closed || this.armed.has(instanceId)) return;
+    this.armed.add(instanceId);
+    const at = Date.now() + Math.max(0, Math.round(delayMs));
+    const bucket = this.buckets.get(at);
+    if (bucket) {
+      bucket.ids.push(instanceId);
+      return;
+    }
+    const ids = [instanceId];
+    const timer = setTimeout(() => this.fire(at), at - Date.now());
+    this.buckets.set(at, { ids, timer });
   }
 
-  get armed(): number {
-    return this.timers.size;
+  private fire(at: number): void {
+    const bucket = this.buckets.get(at);
+    this.buckets.delete(at);
+    if (!bucket) return;
+    for (const id of bucket.ids) this.armed.delete(id);
+    for (let i = 0; i < bucket.ids.length; i += MAX_BATCH) {
+      const run: Promise<void> = this.dispatcher
+        .dispatch(bucket.ids.slice(i, i + MAX_BATCH))
+        .finally(() => this.running.delete(run));
+      this.running.add(run);
+    }
   }
 
   /** Clears pending timers and waits for dispatches already under way. */
   async close(): Promise<void> {
     this.closed = true;
-    for (const timer of this.timers.values()) clearTimeout(timer);
-    this.timers.clear();
+    for (const bucket of this.buckets.values()) clearTimeout(bucket.timer);
+    this.buckets.clear();
+    this.armed.clear();
     await Promise.allSettled([...this.running]);
   }
 }

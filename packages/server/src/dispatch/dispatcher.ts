@@ -6,31 +6,28 @@ import { inTransaction } from '../db/pool.js';
 import type { JobSpec } from '../jobs/job-spec.js';
 import { isFrequent } from '../jobs/time-expression.js';
 import { dispatchBackoffMs } from '../lifecycle/retry-delay.js';
-import { type Instance, prefixed, type RawInstance, toInstance } from '../store/instance-row.js';
+import type { Instance } from '../store/instance-row.js';
 import {
   claimForDispatch,
+  claimMany,
   failWaiting,
   markAccepted,
   requeue,
   waitForWorker,
 } from '../store/instance-transitions.js';
 import { countActive } from '../store/instances.js';
+import { type DispatchContext, loadForDispatch } from './load-for-dispatch.js';
 import type { WorkerRegistry } from './worker-registry.js';
-import { selectWorkers } from './worker-selection.js';
+import { type Selection, selectWorkers } from './worker-selection.js';
 
 const MAX_CANDIDATES_PER_ROUND = 3;
 const QUEUED_RECHECK_MS = 1_000;
 
-interface Context {
-  instance: Instance;
-  spec: JobSpec;
-  app: string;
-  dispatchFailures: number;
-}
-
 /**
- * Hands a waiting instance to a TaskTracker: picks workers by the job's
- * strategy, binds the instance to each under a new epoch, and asks `run_job`.
+ * Hands waiting instances to TaskTrackers: picks workers by each job's
+ * strategy, binds the instance to a worker under a new epoch, and asks
+ * `run_job`. Instances due together are loaded and claimed in one query each,
+ * so a burst of CRON slots costs a few round trips, not a few per run.
  * No-responders moves on to the next worker at once.
  */
 export class Dispatcher {
@@ -41,60 +38,69 @@ export class Dispatcher {
     private readonly log: Logger,
   ) {}
 
-  /** Never throws: a failed dispatch leaves the instance for the sweeper. */
-  async dispatch(instanceId: string): Promise<void> {
+  /** Never throws: a failed dispatch leaves the instance for the next scan. */
+  async dispatch(instanceIds: string[]): Promise<void> {
     try {
-      await this.tryDispatch(instanceId);
+      await this.dispatchMany(instanceIds);
     } catch (err) {
-      this.log.warn({ err, instanceId }, 'dispatch failed; the sweeper will retry');
+      this.log.warn({ err, instanceIds: instanceIds.length }, 'dispatch failed; the next scan retries');
     }
   }
 
-  private async load(instanceId: string): Promise<Context | null> {
-    const { rows } = await this.pool.query<
-      RawInstance & { spec: JobSpec; app: string; dispatch_failures: number }
-    >(
-      `SELECT ${prefixed('i')}, i.dispatch_failures, j.spec, a.name AS app FROM instances i
-       JOIN jobs j ON j.id = i.job_id JOIN apps a ON a.id = i.app_id
-       WHERE i.id = $1 AND i.status IN ('WAITING_DISPATCH', 'WAITING_WORKER')`,
-      [instanceId],
-    );
-    const row = rows[0];
-    return row
-      ? {
-          instance: toInstance(row),
-          spec: row.spec,
-          app: row.app,
-          dispatchFailures: row.dispatch_failures,
-        }
-      : null;
+  private async dispatchMany(instanceIds: string[]): Promise<void> {
+    const contexts = await loadForDispatch(this.pool, instanceIds);
+    const now = Date.now();
+    const unlimited: { ctx: DispatchContext; selection: Selection; workerId: string }[] = [];
+    const single: Promise<void>[] = [];
+    for (const ctx of contexts) {
+      if (ctx.instance.nextDispatchAt > now + 1_000) continue;
+      const selection = selectWorkers(this.registry.alive(ctx.app), ctx.spec);
+      const first = selection.ordered[0];
+      if (!first) {
+        const backoff = dispatchBackoffMs(ctx.dispatchFailures);
+        single.push(waitForWorker(this.pool, ctx.instance.id, null, backoff, selection.reason ?? 'no worker').then(() => undefined));
+      } else if (ctx.spec.maxConcurrentInstances > 0) {
+        single.push(this.dispatchLimited(ctx, selection, first.workerId));
+      } else {
+        unlimited.push({ ctx, selection, workerId: first.workerId });
+      }
+    }
+    const epochs = unlimited.length
+      ? await claimMany(this.pool, unlimited.map((u) => ({ id: u.ctx.instance.id, workerId: u.workerId })))
+      : new Map<string, number>();
+    const offers = unlimited.flatMap((u) => {
+      const epoch = epochs.get(u.ctx.instance.id);
+      return epoch === undefined ? [] : [this.offer(u.ctx, u.selection, epoch)];
+    });
+    await Promise.all([...single, ...offers]);
   }
 
-  private async tryDispatch(instanceId: string): Promise<void> {
-    const ctx = await this.load(instanceId);
-    if (!ctx || ctx.instance.nextDispatchAt > Date.now() + 1_000) return;
+  /** Jobs with max concurrent instances: count and claim under a per-job lock. */
+  private async dispatchLimited(ctx: DispatchContext, selection: Selection, workerId: string): Promise<void> {
+    const { instance, spec } = ctx;
+    const claimed = await inTransaction(this.pool, async (tx) => {
+      // Serialises the count-then-claim of one job across servers.
+      await tx.query('SELECT pg_advisory_xact_lock(1, $1::int)', [Number(BigInt(instance.jobId) % 2_147_483_647n)]);
+      if ((await countActive(tx, instance.jobId)) < spec.maxConcurrentInstances) {
+        return claimForDispatch(tx, instance.id, workerId, null);
+      }
+      const reason = `job already runs ${spec.maxConcurrentInstances} instance(s) (maxConcurrentInstances)`;
+      if (spec.concurrencyOverflow === 'FAIL') await failWaiting(tx, instance.id, reason);
+      else await requeue(tx, instance.id, null, QUEUED_RECHECK_MS, reason);
+      return null;
+    });
+    if (claimed) await this.offer(ctx, selection, claimed.epoch);
+  }
+
+  /** Asks the claimed worker, then the next candidates under new epochs, until one accepts. */
+  private async offer(ctx: DispatchContext, selection: Selection, claimedEpoch: number): Promise<void> {
     const { instance, spec, app } = ctx;
-    const selection = selectWorkers(this.registry.alive(app), spec);
-    const first = selection.ordered[0];
-    if (!first) {
-      await waitForWorker(
-        this.pool,
-        instance.id,
-        null,
-        dispatchBackoffMs(ctx.dispatchFailures),
-        selection.reason ?? 'no worker',
-      );
-      return;
-    }
-    const claimed = await this.claimWithinLimit(ctx, first.workerId);
-    if (!claimed) return;
-
-    let epoch = claimed.epoch;
+    let epoch = claimedEpoch;
     const workers = selection.ordered.map((w) => w.workerId);
-    const candidates = selection.ordered.slice(0, MAX_CANDIDATES_PER_ROUND);
+    const candidates = workers.slice(0, MAX_CANDIDATES_PER_ROUND);
     const failures: string[] = [];
     for (let i = 0; i < candidates.length; i++) {
-      const worker = candidates[i]?.workerId as string;
+      const worker = candidates[i] as string;
       if (i > 0) {
         const next = await claimForDispatch(this.pool, instance.id, worker, epoch);
         if (!next) return; // stopped or taken over meanwhile
@@ -102,20 +108,10 @@ export class Dispatcher {
       }
       const answer = await this.askRunJob(app, worker, instance, epoch, spec, workers);
       if (answer === 'accepted') {
-        const running = await markAccepted(
-          this.pool,
-          instance.id,
-          epoch,
-          isFrequent(spec.timeExpressionType) ? 0 : spec.instanceTimeoutMs,
-        );
-        if (!running)
-          await this.stopTracker(
-            app,
-            worker,
-            instance.id,
-            epoch,
-            'instance ended before it started',
-          );
+        const timeoutMs = isFrequent(spec.timeExpressionType) ? 0 : spec.instanceTimeoutMs;
+        if (!(await markAccepted(this.pool, instance.id, epoch, timeoutMs))) {
+          await this.stopTracker(app, worker, instance.id, epoch, 'instance ended before it started');
+        }
         return;
       }
       failures.push(`${worker}: ${answer}`);
@@ -129,26 +125,6 @@ export class Dispatcher {
     );
   }
 
-  /** Claims the instance, unless the job's max concurrent instances are already running. */
-  private claimWithinLimit(ctx: Context, workerId: string): Promise<Instance | null> {
-    const { instance, spec } = ctx;
-    if (spec.maxConcurrentInstances === 0)
-      return claimForDispatch(this.pool, instance.id, workerId, null);
-    return inTransaction(this.pool, async (tx) => {
-      // Serialises the count-then-claim of one job across servers.
-      await tx.query('SELECT pg_advisory_xact_lock(1, $1::int)', [
-        Number(BigInt(instance.jobId) % 2_147_483_647n),
-      ]);
-      if ((await countActive(tx, instance.jobId)) < spec.maxConcurrentInstances) {
-        return claimForDispatch(tx, instance.id, workerId, null);
-      }
-      const reason = `job already runs ${spec.maxConcurrentInstances} instance(s) (maxConcurrentInstances)`;
-      if (spec.concurrencyOverflow === 'FAIL') await failWaiting(tx, instance.id, reason);
-      else await requeue(tx, instance.id, null, QUEUED_RECHECK_MS, reason);
-      return null;
-    });
-  }
-
   private async askRunJob(
     app: string,
     workerId: string,
@@ -158,30 +134,26 @@ export class Dispatcher {
     workers: string[],
   ): Promise<'accepted' | string> {
     try {
-      const reply = await this.bus.ask(
-        routes.tt.runJob,
-        { app, workerId },
-        {
-          instanceId: instance.id,
-          epoch,
-          jobId: instance.jobId,
-          executeType: spec.executeType,
-          processorName: spec.processorName,
-          jobParams: spec.jobParams ?? null,
-          instanceParams: instance.params ?? null,
-          timeoutMs: spec.instanceTimeoutMs > 0 ? spec.instanceTimeoutMs : 2_147_483_647,
-          taskRetry: spec.taskRetry,
-          concurrencyPerWorker: spec.concurrencyPerWorker,
-          workers: spec.maxWorkerCount > 0 ? workers.slice(0, spec.maxWorkerCount) : workers,
-          logLevel: spec.logLevel,
-          frequency: isFrequent(spec.timeExpressionType)
-            ? {
-                type: spec.timeExpressionType as 'FIXED_RATE' | 'FIXED_DELAY',
-                intervalMs: Number(spec.timeExpression),
-              }
-            : undefined,
-        },
-      );
+      const reply = await this.bus.ask(routes.tt.runJob, { app, workerId }, {
+        instanceId: instance.id,
+        epoch,
+        jobId: instance.jobId,
+        executeType: spec.executeType,
+        processorName: spec.processorName,
+        jobParams: spec.jobParams ?? null,
+        instanceParams: instance.params ?? null,
+        timeoutMs: spec.instanceTimeoutMs,
+        taskRetry: spec.taskRetry,
+        concurrencyPerWorker: spec.concurrencyPerWorker,
+        workers: spec.maxWorkerCount > 0 ? workers.slice(0, spec.maxWorkerCount) : workers,
+        logLevel: spec.logLevel,
+        frequency: isFrequent(spec.timeExpressionType)
+          ? {
+              type: spec.timeExpressionType as 'FIXED_RATE' | 'FIXED_DELAY',
+              intervalMs: Number(spec.timeExpression),
+            }
+          : undefined,
+      });
       return reply.accepted ? 'accepted' : `refused (${reply.reason ?? 'no reason'})`;
     } catch (err) {
       return err instanceof DroverError ? err.code : (err as Error).message;

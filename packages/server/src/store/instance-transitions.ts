@@ -42,6 +42,19 @@ export function claimForDispatch(
   );
 }
 
+/** Binds many waiting instances to their workers under new epochs; returns the epoch of each one claimed. */
+export async function claimMany(db: Queryable, claims: { id: string; workerId: string }[]): Promise<Map<string, number>> {
+  const { rows } = await db.query<{ id: string; epoch: number }>(
+    `UPDATE instances i SET status = 'WAITING_WORKER_RECEIVE', epoch = i.epoch + 1, worker_id = c.worker_id,
+       dispatched_at = now(), reason = NULL
+     FROM unnest($1::bigint[], $2::text[]) AS c(id, worker_id)
+     WHERE i.id = c.id AND i.status IN ('WAITING_DISPATCH', 'WAITING_WORKER')
+     RETURNING i.id, i.epoch`,
+    [claims.map((c) => c.id), claims.map((c) => c.workerId)],
+  );
+  return new Map(rows.map((r) => [r.id, r.epoch]));
+}
+
 /** The TaskTracker accepted: RUNNING, with the run's deadline if the job has a timeout. */
 export function markAccepted(db: Queryable, id: string, epoch: number, timeoutMs: number) {
   return one(
