@@ -8,6 +8,7 @@ import { migrate } from './db/migrate.js';
 import { createPool, waitForDatabase } from './db/pool.js';
 import { DispatchTimers } from './dispatch/dispatch-timers.js';
 import { Dispatcher } from './dispatch/dispatcher.js';
+import { RunFacts } from './dispatch/run-facts.js';
 import { WorkerRegistry } from './dispatch/worker-registry.js';
 import type { ApiContext, Core, Readiness } from './http/api-context.js';
 import { unavailable } from './http/api-context.js';
@@ -113,7 +114,14 @@ export async function startServer(
     const bus = new Bus(conn, log.child({ actor: 'bus' }));
     const registry = new WorkerRegistry(config.workerDeadMs);
     const events = new InstanceEvents();
-    const dispatcher = new Dispatcher(pool, bus, registry, log.child({ actor: 'dispatcher' }));
+    const facts = new RunFacts();
+    const dispatcher = new Dispatcher(
+      pool,
+      bus,
+      registry,
+      log.child({ actor: 'dispatcher' }),
+      facts,
+    );
     const timers = new DispatchTimers(dispatcher);
     const scheduler = new Scheduler(pool, timers, log.child({ actor: 'scheduler' }), {
       scanIntervalMs: config.scanIntervalMs,
@@ -132,6 +140,9 @@ export async function startServer(
         timers.arm(instance.id, instance.nextDispatchAt - Date.now());
         return;
       }
+      const limit = facts.get(instance.id)?.concurrencyLimit;
+      facts.forget(instance.id);
+      if (limit === 0) return; // no concurrency limit: nobody waits for this slot
       pool
         .query<{ id: string }>(
           `SELECT id FROM instances WHERE job_id = $1 AND status = 'WAITING_DISPATCH'
@@ -156,7 +167,7 @@ export async function startServer(
         );
     });
     const auth = new AppAuthenticator(pool);
-    const handlers = serveServerRoutes({ bus, pool, registry, events, auth, log });
+    const handlers = serveServerRoutes({ bus, pool, registry, events, auth, facts, log });
     await conn.flush();
     parts = { scheduler, sweeper, timers, handlers };
     core = {

@@ -15,8 +15,9 @@ import {
   requeue,
   waitForWorker,
 } from '../store/instance-transitions.js';
-import { countActive } from '../store/instances.js';
+import { countActive, getInstance } from '../store/instances.js';
 import { type DispatchContext, loadForDispatch } from './load-for-dispatch.js';
+import type { RunFacts } from './run-facts.js';
 import type { WorkerRegistry } from './worker-registry.js';
 import { type Selection, selectWorkers } from './worker-selection.js';
 
@@ -36,6 +37,7 @@ export class Dispatcher {
     private readonly bus: Bus,
     private readonly registry: WorkerRegistry,
     private readonly log: Logger,
+    private readonly facts: RunFacts,
   ) {}
 
   /** Never throws: a failed dispatch leaves the instance for the next scan. */
@@ -43,7 +45,10 @@ export class Dispatcher {
     try {
       await this.dispatchMany(instanceIds);
     } catch (err) {
-      this.log.warn({ err, instanceIds: instanceIds.length }, 'dispatch failed; the next scan retries');
+      this.log.warn(
+        { err, instanceIds: instanceIds.length },
+        'dispatch failed; the next scan retries',
+      );
     }
   }
 
@@ -54,11 +59,23 @@ export class Dispatcher {
     const single: Promise<void>[] = [];
     for (const ctx of contexts) {
       if (ctx.instance.nextDispatchAt > now + 1_000) continue;
+      this.facts.remember(ctx.instance.id, {
+        app: ctx.app,
+        concurrencyLimit: ctx.spec.maxConcurrentInstances,
+      });
       const selection = selectWorkers(this.registry.alive(ctx.app), ctx.spec);
       const first = selection.ordered[0];
       if (!first) {
         const backoff = dispatchBackoffMs(ctx.dispatchFailures);
-        single.push(waitForWorker(this.pool, ctx.instance.id, null, backoff, selection.reason ?? 'no worker').then(() => undefined));
+        single.push(
+          waitForWorker(
+            this.pool,
+            ctx.instance.id,
+            null,
+            backoff,
+            selection.reason ?? 'no worker',
+          ).then(() => undefined),
+        );
       } else if (ctx.spec.maxConcurrentInstances > 0) {
         single.push(this.dispatchLimited(ctx, selection, first.workerId));
       } else {
@@ -66,7 +83,10 @@ export class Dispatcher {
       }
     }
     const epochs = unlimited.length
-      ? await claimMany(this.pool, unlimited.map((u) => ({ id: u.ctx.instance.id, workerId: u.workerId })))
+      ? await claimMany(
+          this.pool,
+          unlimited.map((u) => ({ id: u.ctx.instance.id, workerId: u.workerId })),
+        )
       : new Map<string, number>();
     const offers = unlimited.flatMap((u) => {
       const epoch = epochs.get(u.ctx.instance.id);
@@ -76,11 +96,17 @@ export class Dispatcher {
   }
 
   /** Jobs with max concurrent instances: count and claim under a per-job lock. */
-  private async dispatchLimited(ctx: DispatchContext, selection: Selection, workerId: string): Promise<void> {
+  private async dispatchLimited(
+    ctx: DispatchContext,
+    selection: Selection,
+    workerId: string,
+  ): Promise<void> {
     const { instance, spec } = ctx;
     const claimed = await inTransaction(this.pool, async (tx) => {
       // Serialises the count-then-claim of one job across servers.
-      await tx.query('SELECT pg_advisory_xact_lock(1, $1::int)', [Number(BigInt(instance.jobId) % 2_147_483_647n)]);
+      await tx.query('SELECT pg_advisory_xact_lock(1, $1::int)', [
+        Number(BigInt(instance.jobId) % 2_147_483_647n),
+      ]);
       if ((await countActive(tx, instance.jobId)) < spec.maxConcurrentInstances) {
         return claimForDispatch(tx, instance.id, workerId, null);
       }
@@ -93,7 +119,11 @@ export class Dispatcher {
   }
 
   /** Asks the claimed worker, then the next candidates under new epochs, until one accepts. */
-  private async offer(ctx: DispatchContext, selection: Selection, claimedEpoch: number): Promise<void> {
+  private async offer(
+    ctx: DispatchContext,
+    selection: Selection,
+    claimedEpoch: number,
+  ): Promise<void> {
     const { instance, spec, app } = ctx;
     let epoch = claimedEpoch;
     const workers = selection.ordered.map((w) => w.workerId);
@@ -110,7 +140,19 @@ export class Dispatcher {
       if (answer === 'accepted') {
         const timeoutMs = isFrequent(spec.timeExpressionType) ? 0 : spec.instanceTimeoutMs;
         if (!(await markAccepted(this.pool, instance.id, epoch, timeoutMs))) {
-          await this.stopTracker(app, worker, instance.id, epoch, 'instance ended before it started');
+          // A fast run may have reported its result before this line: that is fine.
+          // Anything else (stopped, taken over) means this TaskTracker must stop.
+          const now = await getInstance(this.pool, instance.id);
+          const finishedHere =
+            now?.epoch === epoch && (now.status === 'SUCCEEDED' || now.status === 'FAILED');
+          if (!finishedHere)
+            await this.stopTracker(
+              app,
+              worker,
+              instance.id,
+              epoch,
+              'instance ended before it started',
+            );
         }
         return;
       }
@@ -134,26 +176,30 @@ export class Dispatcher {
     workers: string[],
   ): Promise<'accepted' | string> {
     try {
-      const reply = await this.bus.ask(routes.tt.runJob, { app, workerId }, {
-        instanceId: instance.id,
-        epoch,
-        jobId: instance.jobId,
-        executeType: spec.executeType,
-        processorName: spec.processorName,
-        jobParams: spec.jobParams ?? null,
-        instanceParams: instance.params ?? null,
-        timeoutMs: spec.instanceTimeoutMs,
-        taskRetry: spec.taskRetry,
-        concurrencyPerWorker: spec.concurrencyPerWorker,
-        workers: spec.maxWorkerCount > 0 ? workers.slice(0, spec.maxWorkerCount) : workers,
-        logLevel: spec.logLevel,
-        frequency: isFrequent(spec.timeExpressionType)
-          ? {
-              type: spec.timeExpressionType as 'FIXED_RATE' | 'FIXED_DELAY',
-              intervalMs: Number(spec.timeExpression),
-            }
-          : undefined,
-      });
+      const reply = await this.bus.ask(
+        routes.tt.runJob,
+        { app, workerId },
+        {
+          instanceId: instance.id,
+          epoch,
+          jobId: instance.jobId,
+          executeType: spec.executeType,
+          processorName: spec.processorName,
+          jobParams: spec.jobParams ?? null,
+          instanceParams: instance.params ?? null,
+          timeoutMs: spec.instanceTimeoutMs,
+          taskRetry: spec.taskRetry,
+          concurrencyPerWorker: spec.concurrencyPerWorker,
+          workers: spec.maxWorkerCount > 0 ? workers.slice(0, spec.maxWorkerCount) : workers,
+          logLevel: spec.logLevel,
+          frequency: isFrequent(spec.timeExpressionType)
+            ? {
+                type: spec.timeExpressionType as 'FIXED_RATE' | 'FIXED_DELAY',
+                intervalMs: Number(spec.timeExpression),
+              }
+            : undefined,
+        },
+      );
       return reply.accepted ? 'accepted' : `refused (${reply.reason ?? 'no reason'})`;
     } catch (err) {
       return err instanceof DroverError ? err.code : (err as Error).message;

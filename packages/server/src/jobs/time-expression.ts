@@ -17,8 +17,18 @@ export interface Schedule {
   anchorMs?: number;
 }
 
+// Parsing a pattern costs more than computing a run from it: keep parsed ones.
+const parsed = new Map<string, Cron>();
+
 function cron(pattern: string, timeZone: string): Cron {
-  return new Cron(pattern, { timezone: timeZone, paused: true });
+  const key = `${timeZone} ${pattern}`;
+  let c = parsed.get(key);
+  if (!c) {
+    c = new Cron(pattern, { timezone: timeZone, paused: true });
+    if (parsed.size >= 10_000) parsed.clear();
+    parsed.set(key, c);
+  }
+  return c;
 }
 
 /** A problem with the expression, in words, or undefined when it is fine. */

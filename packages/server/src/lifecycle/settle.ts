@@ -33,6 +33,12 @@ export async function settle(
   epoch: number | null,
   outcome: Outcome,
 ): Promise<Settled> {
+  // The common case (success from the current epoch) is one fenced UPDATE; the
+  // locked path below only runs for failures (retry policy) and to classify misses.
+  if (outcome.status !== 'FAILED' && epoch !== null) {
+    const done = await finish(pool, id, epoch, outcome.status, outcome);
+    if (done) return { kind: 'final', instance: done };
+  }
   return inTransaction(pool, async (tx) => {
     const current = await lockUnfinished(tx, id);
     if (!current) {

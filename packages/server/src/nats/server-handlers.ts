@@ -2,6 +2,7 @@ import { ANY_APP, appOfSubject, HandlerError, routes } from '@drover/protocol';
 import { type Bus, type Handler, LogLimiter } from '@drover/transport';
 import type pg from 'pg';
 import type { Logger } from 'pino';
+import type { RunFacts } from '../dispatch/run-facts.js';
 import type { WorkerRegistry } from '../dispatch/worker-registry.js';
 import type { InstanceEvents } from '../lifecycle/instance-events.js';
 import { settle } from '../lifecycle/settle.js';
@@ -10,23 +11,19 @@ import { recordProgress } from '../store/instance-transitions.js';
 import { getInstance } from '../store/instances.js';
 import { insertLogBatch } from '../store/logs.js';
 
-// An instance never changes app: remember owners instead of asking per report.
-const owners = new Map<string, string>();
-
 /** The app that owns an instance, so one app cannot report on another's runs. */
-async function ownerApp(pool: pg.Pool, instanceId: string): Promise<string | undefined> {
-  const known = owners.get(instanceId);
+async function ownerApp(
+  pool: pg.Pool,
+  facts: RunFacts,
+  instanceId: string,
+): Promise<string | undefined> {
+  const known = facts.get(instanceId)?.app;
   if (known) return known;
   const { rows } = await pool.query<{ name: string }>(
     'SELECT a.name FROM instances i JOIN apps a ON a.id = i.app_id WHERE i.id = $1',
     [instanceId],
   );
-  const name = rows[0]?.name;
-  if (name) {
-    if (owners.size >= 100_000) owners.clear();
-    owners.set(instanceId, name);
-  }
-  return name;
+  return rows[0]?.name;
 }
 
 /** Subscribes the server's NATS handlers for every app; returns them for draining. */
@@ -36,9 +33,10 @@ export function serveServerRoutes(deps: {
   registry: WorkerRegistry;
   events: InstanceEvents;
   auth: AppAuthenticator;
+  facts: RunFacts;
   log: Logger;
 }): Handler[] {
-  const { bus, pool, registry, events, auth } = deps;
+  const { bus, pool, registry, events, auth, facts } = deps;
   const anyApp = { app: ANY_APP };
 
   const rejected = new LogLimiter(deps.log.child({ handler: 'worker_heartbeat' }));
@@ -66,7 +64,7 @@ export function serveServerRoutes(deps: {
   };
 
   const report = bus.handle(routes.server.reportInstanceStatus, anyApp, async (req, ctx) => {
-    if ((await ownerApp(pool, req.instanceId)) !== appOfSubject(ctx.subject)) {
+    if ((await ownerApp(pool, facts, req.instanceId)) !== appOfSubject(ctx.subject)) {
       return { accepted: false, stop: true, reason: 'no such instance in this app' };
     }
     requireKnownWorker(appOfSubject(ctx.subject), req.workerId);
@@ -94,7 +92,7 @@ export function serveServerRoutes(deps: {
   });
 
   const logs = bus.handle(routes.server.reportLog, anyApp, async (batch, ctx) => {
-    if ((await ownerApp(pool, batch.instanceId)) !== appOfSubject(ctx.subject))
+    if ((await ownerApp(pool, facts, batch.instanceId)) !== appOfSubject(ctx.subject))
       return { stored: 0 };
     return { stored: await insertLogBatch(pool, batch) };
   });

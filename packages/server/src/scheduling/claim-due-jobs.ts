@@ -65,43 +65,71 @@ export async function claimDueJobs(
        WHERE enabled AND next_trigger_at <= $1 ORDER BY next_trigger_at LIMIT $2 FOR UPDATE SKIP LOCKED`,
       [new Date(now + lookaheadMs), batch],
     );
-    let created = 0;
+    // Collect every job's slots, then write them with one INSERT and one UPDATE:
+    // a round costs the same few round trips for ten jobs or ten thousand.
+    const slots: { appId: string; jobId: string; type: string; at: Date }[] = [];
+    const nextAt: { jobId: string; at: Date | null }[] = [];
+    const frequent: DueJob[] = [];
     for (const job of rows) {
       if (isFrequent(job.spec.timeExpressionType)) {
-        const inserted = await client.query(
-          `INSERT INTO instances (app_id, job_id, status, trigger_type, expected_trigger_at, next_dispatch_at)
-           SELECT $1, $2, 'WAITING_DISPATCH', $3, $4, $4
-           WHERE NOT EXISTS (SELECT 1 FROM instances WHERE job_id = $2 AND status NOT IN ${FINAL_SQL})
-           ON CONFLICT DO NOTHING`,
-          [job.app_id, job.id, job.spec.timeExpressionType, new Date(now)],
-        );
-        created += inserted.rowCount ?? 0;
-        await client.query('UPDATE jobs SET next_trigger_at = $2 WHERE id = $1', [
-          job.id,
-          new Date(now + FREQUENT_RECHECK_MS),
-        ]);
+        frequent.push(job);
+        nextAt.push({ jobId: job.id, at: new Date(now + FREQUENT_RECHECK_MS) });
         continue;
       }
-      const { slots, next } = slotsToFire(
+      const fire = slotsToFire(
         job.spec,
         job.updated_at.getTime(),
         job.next_trigger_at.getTime(),
         now + lookaheadMs,
         now,
       );
-      if (slots.length) {
-        const inserted = await client.query(
-          `INSERT INTO instances (app_id, job_id, status, trigger_type, expected_trigger_at, next_dispatch_at)
-           SELECT $1, $2, 'WAITING_DISPATCH', $3, s, s FROM unnest($4::timestamptz[]) AS s
-           ON CONFLICT (job_id, expected_trigger_at) DO NOTHING`,
-          [job.app_id, job.id, job.spec.timeExpressionType, slots.map((s) => new Date(s))],
-        );
-        created += inserted.rowCount ?? 0;
-      }
-      await client.query('UPDATE jobs SET next_trigger_at = $2 WHERE id = $1', [
-        job.id,
-        next === null ? null : new Date(next),
-      ]);
+      for (const at of fire.slots)
+        slots.push({
+          appId: job.app_id,
+          jobId: job.id,
+          type: job.spec.timeExpressionType,
+          at: new Date(at),
+        });
+      nextAt.push({ jobId: job.id, at: fire.next === null ? null : new Date(fire.next) });
+    }
+    let created = 0;
+    if (slots.length) {
+      const inserted = await client.query(
+        `INSERT INTO instances (app_id, job_id, status, trigger_type, expected_trigger_at, next_dispatch_at)
+         SELECT s.app_id, s.job_id, 'WAITING_DISPATCH', s.type, s.at, s.at
+         FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::timestamptz[]) AS s(app_id, job_id, type, at)
+         ON CONFLICT (job_id, expected_trigger_at) DO NOTHING`,
+        [
+          slots.map((s) => s.appId),
+          slots.map((s) => s.jobId),
+          slots.map((s) => s.type),
+          slots.map((s) => s.at),
+        ],
+      );
+      created += inserted.rowCount ?? 0;
+    }
+    if (frequent.length) {
+      // A frequent job has one live run at a time: start one where none is unfinished.
+      const inserted = await client.query(
+        `INSERT INTO instances (app_id, job_id, status, trigger_type, expected_trigger_at, next_dispatch_at)
+         SELECT f.app_id, f.job_id, 'WAITING_DISPATCH', f.type, $4, $4
+         FROM unnest($1::bigint[], $2::bigint[], $3::text[]) AS f(app_id, job_id, type)
+         WHERE NOT EXISTS (SELECT 1 FROM instances WHERE job_id = f.job_id AND status NOT IN ${FINAL_SQL})
+         ON CONFLICT DO NOTHING`,
+        [
+          frequent.map((j) => j.app_id),
+          frequent.map((j) => j.id),
+          frequent.map((j) => j.spec.timeExpressionType),
+          new Date(now),
+        ],
+      );
+      created += inserted.rowCount ?? 0;
+    }
+    if (nextAt.length) {
+      await client.query(
+        `UPDATE jobs SET next_trigger_at = n.at FROM unnest($1::bigint[], $2::timestamptz[]) AS n(id, at) WHERE jobs.id = n.id`,
+        [nextAt.map((n) => n.jobId), nextAt.map((n) => n.at)],
+      );
     }
     await client.query('COMMIT');
     return created;

@@ -43,7 +43,10 @@ export function claimForDispatch(
 }
 
 /** Binds many waiting instances to their workers under new epochs; returns the epoch of each one claimed. */
-export async function claimMany(db: Queryable, claims: { id: string; workerId: string }[]): Promise<Map<string, number>> {
+export async function claimMany(
+  db: Queryable,
+  claims: { id: string; workerId: string }[],
+): Promise<Map<string, number>> {
   const { rows } = await db.query<{ id: string; epoch: number }>(
     `UPDATE instances i SET status = 'WAITING_WORKER_RECEIVE', epoch = i.epoch + 1, worker_id = c.worker_id,
        dispatched_at = now(), reason = NULL
