@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ApiClient } from '../../packages/server/test/support/api-client.js';
+import { ApiClient, readyzUntil } from '../../packages/server/test/support/api-client.js';
 import { spawnDrover } from '../harness/drover-process.js';
 import { useDatabase } from '../harness/fixtures.js';
 import { startNatsServer } from '../harness/nats-server.js';
@@ -7,14 +7,6 @@ import { freePort } from '../harness/postgres.js';
 import { stopProcess } from '../harness/process.js';
 
 const db = useDatabase();
-
-async function readyz(api: ApiClient, want: boolean) {
-  for (;;) {
-    const res = await api.get('/readyz');
-    if (res.body.ready === want) return res.body;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe('drover-server binary', () => {
   it('starts before NATS exists, becomes ready when it appears, and drains on SIGTERM', async () => {
@@ -38,7 +30,7 @@ describe('drover-server binary', () => {
 
     const nats = await startNatsServer({ port: natsPort });
     try {
-      await readyz(api, true);
+      await readyzUntil(api, true);
       expect(server.tail()).toMatch(/NATS not reachable yet, retrying/);
       server.child.kill('SIGTERM');
       expect(await server.exited).toBe(0);

@@ -1,19 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { useDatabase } from '../../../test/harness/fixtures.js';
 import { startTcpProxy } from '../../../test/harness/tcp-proxy.js';
-import { ApiClient } from './support/api-client.js';
+import { ApiClient, readyzUntil } from './support/api-client.js';
 import { startTestServer } from './support/server-fixture.js';
 
 const db = useDatabase();
-
-/** Waits for /readyz to say `ready`; readiness is a state, so this polls it. */
-async function readyzUntil(api: ApiClient, ready: boolean): Promise<Record<string, unknown>> {
-  for (;;) {
-    const res = await api.get('/readyz');
-    if (res.body.ready === ready) return res.body;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe('startup and outages', () => {
   it('starts before Postgres is reachable, reports not ready, then serves once it is', async () => {

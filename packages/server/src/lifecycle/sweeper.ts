@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { Dispatcher } from '../dispatch/dispatcher.js';
+import { PeriodicLoop } from '../periodic-loop.js';
 import { failWaiting, requeue } from '../store/instance-transitions.js';
 import type { InstanceEvents } from './instance-events.js';
 import { settle } from './settle.js';
@@ -32,33 +33,32 @@ const BATCH = 200;
  * server at once (each change is fenced by status and epoch).
  */
 export class Sweeper {
-  private timer: NodeJS.Timeout | undefined;
-  private round: Promise<void> = Promise.resolve();
-  private stopped = false;
+  private readonly loop: PeriodicLoop;
+  private readonly log: Logger;
 
   constructor(
     private readonly pool: pg.Pool,
     private readonly dispatcher: Dispatcher,
     private readonly events: InstanceEvents,
-    private readonly log: Logger,
+    log: Logger,
     private readonly options: SweeperOptions,
-  ) {}
-
-  start(): void {
-    this.stopped = false;
-    this.schedule();
+  ) {
+    this.log = log;
+    this.loop = new PeriodicLoop('sweeper', options.intervalMs, () => this.sweep(), log);
   }
 
-  private schedule(): void {
-    this.timer = setTimeout(() => {
-      this.round = this.sweep().finally(() => {
-        if (!this.stopped) this.schedule();
-      });
-    }, this.options.intervalMs);
+  start(): void {
+    this.loop.start();
+  }
+
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 
   /** One full pass; each step survives the others' errors. */
+  /** One full pass; a failing step does not keep the others from running. */
   async sweep(): Promise<void> {
+    const failed: string[] = [];
     for (const step of [
       this.lostAccepts,
       this.silentTrackers,
@@ -69,12 +69,11 @@ export class Sweeper {
       try {
         await step.call(this);
       } catch (err) {
-        this.log.warn(
-          { err: (err as Error).message, step: step.name },
-          'sweeper step failed; retrying next round',
-        );
+        failed.push(`${step.name}: ${(err as Error).message}`);
       }
     }
+    // The loop logs it, at most every 10 s.
+    if (failed.length) throw new Error(failed.join('; '));
   }
 
   private async stuck(where: string, params: unknown[] = []): Promise<Stuck[]> {
@@ -151,11 +150,5 @@ export class Sweeper {
       [this.options.retentionMs],
     );
     if (rowCount) this.log.info({ pruned: rowCount }, 'pruned finished instances past retention');
-  }
-
-  async stop(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    await this.round;
   }
 }

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { DispatchTimers } from '../dispatch/dispatch-timers.js';
+import { PeriodicLoop } from '../periodic-loop.js';
 import { claimDueJobs } from './claim-due-jobs.js';
 
 export interface SchedulerOptions {
@@ -16,63 +17,40 @@ export interface SchedulerOptions {
  * errors (e.g. Postgres away): it logs and tries again next round.
  */
 export class Scheduler {
-  private timer: NodeJS.Timeout | undefined;
-  private round: Promise<void> = Promise.resolve();
-  private stopped = false;
+  private readonly loop: PeriodicLoop;
 
   constructor(
     private readonly pool: pg.Pool,
     private readonly timers: DispatchTimers,
-    private readonly log: Logger,
+    log: Logger,
     private readonly options: SchedulerOptions,
-  ) {}
+  ) {
+    this.loop = new PeriodicLoop('scheduling', options.scanIntervalMs, () => this.runRound(), log);
+  }
 
   start(): void {
-    this.stopped = false;
-    this.tick();
+    this.loop.start();
   }
 
   /** Runs a round soon (e.g. a job was created or enabled), without waiting for the next tick. */
   poke(): void {
-    this.tick();
+    this.loop.trigger();
   }
 
-  // At most one round runs and one waits: pokes arriving meanwhile share the waiting one.
-  private queued = false;
-
-  private tick(): void {
-    if (this.queued || this.stopped) return;
-    this.queued = true;
-    clearTimeout(this.timer);
-    this.round = this.round
-      .then(() => {
-        this.queued = false;
-        return this.runRound();
-      })
-      .finally(() => {
-        if (this.stopped || this.queued) return;
-        clearTimeout(this.timer);
-        this.timer = setTimeout(() => this.tick(), this.options.scanIntervalMs);
-      });
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 
   private async runRound(): Promise<void> {
+    const client = await this.pool.connect();
     try {
-      const client = await this.pool.connect();
-      try {
-        while ((await claimDueJobs(client, this.options.lookaheadMs)) >= 200) {
-          // A full batch: there may be more due jobs right away.
-        }
-      } finally {
-        client.release();
+      while ((await claimDueJobs(client, this.options.lookaheadMs)) >= 200) {
+        // A full batch: there may be more due jobs right away.
       }
-      await this.armDue();
-    } catch (err) {
-      this.log.warn(
-        { err: (err as Error).message },
-        'scheduling round failed; retrying next round',
-      );
+    } finally {
+      client.release();
     }
+    await this.armDue();
   }
 
   private async armDue(): Promise<void> {
@@ -86,11 +64,5 @@ export class Scheduler {
     // due_in is relative to the database clock when the query ran: correct for the time it took.
     const elapsed = Date.now() - sent;
     for (const row of rows) this.timers.arm(row.id, row.due_in - elapsed / 2);
-  }
-
-  async stop(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    await this.round;
   }
 }

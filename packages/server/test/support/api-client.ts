@@ -40,3 +40,15 @@ export class ApiClient {
     return this.call<T>('DELETE', path);
   }
 }
+
+/** Waits for /readyz to say `ready`; readiness is a state, not an event, so this polls it. */
+export async function readyzUntil(
+  api: ApiClient,
+  ready: boolean,
+): Promise<Record<string, unknown>> {
+  for (;;) {
+    const res = await api.get('/readyz');
+    if (res.body.ready === ready) return res.body;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
