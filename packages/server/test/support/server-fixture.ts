@@ -39,7 +39,7 @@ export interface TestApp {
   api: ApiClient;
 }
 
-export async function createTestApp(server: DroverServer, name: string): Promise<TestApp> {
+export async function createTestApp(server: { url: string }, name: string): Promise<TestApp> {
   const secret = randomBytes(16).toString('hex');
   const res = await new ApiClient(server.url).post('/api/v1/apps', { name, secret });
   if (res.status !== 201)

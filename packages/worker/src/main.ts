@@ -1,0 +1,125 @@
+#!/usr/bin/env node
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Command, InvalidArgumentError } from 'commander';
+import { pino } from 'pino';
+import { startWorker } from './runtime/worker.js';
+import type { Processor } from './sdk/processor.js';
+
+// `drover-worker`: runs the processors a module exports, for one app.
+
+function int(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer');
+  return n;
+}
+
+function isProcessor(value: unknown): value is Processor {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    (value as Processor).kind === 'basic' &&
+    typeof (value as Processor).name === 'string'
+  );
+}
+
+/** Every processor a module exports: named exports, or an array as default export. */
+async function loadProcessors(modulePath: string): Promise<Processor[]> {
+  const mod = (await import(pathToFileURL(resolve(modulePath)).href)) as Record<string, unknown>;
+  const values = Object.values(mod).flatMap((v) => (Array.isArray(v) ? v : [v]));
+  return values.filter(isProcessor);
+}
+
+const env = process.env;
+const program = new Command('drover-worker')
+  .description('Drover worker: runs an app’s processors for the runs the server dispatches')
+  .option(
+    '--nats <url>',
+    'NATS server URL (DROVER_NATS_URL)',
+    env.DROVER_NATS_URL ?? 'nats://127.0.0.1:4222',
+  )
+  .option(
+    '--nats-user <user>',
+    'NATS user (DROVER_NATS_USER); password from DROVER_NATS_PASS',
+    env.DROVER_NATS_USER,
+  )
+  .option('--app <name>', 'app name (DROVER_APP)', env.DROVER_APP)
+  .option(
+    '--secret <secret>',
+    'app secret; prefer DROVER_APP_SECRET, flags show in `ps`',
+    env.DROVER_APP_SECRET,
+  )
+  .requiredOption(
+    '--processors <module>',
+    'JS module exporting processors (DROVER_PROCESSORS)',
+    env.DROVER_PROCESSORS,
+  )
+  .option('--concurrency <n>', 'runs at once', int, 8)
+  .option('--tag <tag...>', 'tags jobs can require', [])
+  .option(
+    '--worker-id <id>',
+    'this worker’s id (default: host name and a random suffix)',
+    env.DROVER_WORKER_ID,
+  )
+  .option('--log-level <level>', 'pino level (DROVER_LOG_LEVEL)', env.DROVER_LOG_LEVEL ?? 'info')
+  .showHelpAfterError();
+program.parse();
+const o = program.opts<{
+  nats: string;
+  natsUser?: string;
+  app?: string;
+  secret?: string;
+  processors: string;
+  concurrency: number;
+  tag: string[];
+  workerId?: string;
+  logLevel: string;
+}>();
+
+for (const [flag, value] of [
+  ['--app', o.app],
+  ['--secret', o.secret],
+] as const) {
+  if (!value) {
+    console.error(`drover-worker: ${flag} is required (or its DROVER_ environment variable)`);
+    process.exit(2);
+  }
+}
+const log = pino({ level: o.logLevel, redact: ['secret', 'natsPass'] });
+const processors = await loadProcessors(o.processors).catch((err: Error) => {
+  console.error(`drover-worker: cannot load processors from ${o.processors}: ${err.message}`);
+  process.exit(2);
+});
+if (processors.length === 0) {
+  console.error(`drover-worker: ${o.processors} exports no processors (use basicProcessor(...))`);
+  process.exit(2);
+}
+process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection'));
+
+const worker = await startWorker({
+  natsUrl: o.nats,
+  natsUser: o.natsUser,
+  natsPass: env.DROVER_NATS_PASS,
+  app: o.app as string,
+  secret: o.secret as string,
+  processors,
+  concurrency: o.concurrency,
+  tags: o.tag,
+  workerId: o.workerId,
+  log,
+});
+log.info({ workerId: worker.workerId }, 'drover-worker running');
+let stopping = false;
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  process.on(signal, () => {
+    if (stopping) return;
+    stopping = true;
+    worker.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ err }, 'unclean stop');
+        process.exit(1);
+      },
+    );
+  });
+}

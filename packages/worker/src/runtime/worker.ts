@@ -1,0 +1,134 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { routes, Timing } from '@drover/protocol';
+import { Bus, connectNats, type Handler } from '@drover/transport';
+import type { NatsConnection } from '@nats-io/nats-core';
+import type { Logger } from 'pino';
+import type { Processor } from '../sdk/processor.js';
+import { StandaloneTracker } from '../tracker/standalone-tracker.js';
+import { currentMetrics } from './metrics.js';
+
+export interface WorkerOptions {
+  natsUrl: string | string[];
+  natsUser?: string;
+  natsPass?: string;
+  app: string;
+  /** The app's secret: heartbeats prove it, or the server gives this worker no work. */
+  secret: string;
+  processors: Processor[];
+  workerId?: string;
+  /** Runs at once on this worker. */
+  concurrency?: number;
+  tags?: string[];
+  version?: string;
+  /** How long a draining worker lets runs finish before aborting them. */
+  drainGraceMs?: number;
+  log: Logger;
+}
+
+export interface DroverWorker {
+  workerId: string;
+  /** Stops taking work, lets runs finish (or aborts them after the grace), deregisters. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a worker: connects to NATS (waiting for it with backoff), serves its
+ * TaskTracker's handlers and heartbeats with health metrics every second.
+ */
+export async function startWorker(options: WorkerOptions): Promise<DroverWorker> {
+  const workerId =
+    options.workerId ??
+    `${hostname()
+      .replace(/[^A-Za-z0-9_-]/g, '-')
+      .slice(0, 40)}-${randomBytes(3).toString('hex')}`;
+  const log = options.log.child({ workerId });
+  const concurrency = options.concurrency ?? 8;
+  const processors = new Map(options.processors.map((p) => [p.name, p]));
+  const startedAt = Date.now();
+  const nc: NatsConnection = await connectNats({
+    servers: options.natsUrl,
+    name: `worker-${workerId}`,
+    user: options.natsUser,
+    pass: options.natsPass,
+    log,
+  });
+  const bus = new Bus(nc, log.child({ actor: 'bus' }));
+  const address = { app: options.app, workerId };
+  const trackers = new Map<string, StandaloneTracker>();
+  let draining = false;
+
+  const busy = () => [...trackers.values()].filter((t) => t.running).length;
+  const heartbeat = () => {
+    try {
+      bus.tell(
+        routes.server.workerHeartbeat,
+        { app: options.app },
+        {
+          app: options.app,
+          workerId,
+          secret: options.secret,
+          version: options.version ?? '0.1.0',
+          tags: options.tags ?? [],
+          processors: draining ? [] : [...processors.keys()],
+          startedAt,
+          sentAt: Date.now(),
+          metrics: currentMetrics(concurrency, busy()),
+          trackedInstances: [...trackers.keys()],
+        },
+      );
+    } catch (err) {
+      log.debug({ err: (err as Error).message }, 'heartbeat not sent');
+    }
+  };
+
+  const handlers: Handler[] = [
+    bus.handle(routes.tt.runJob, address, (run) => {
+      const current = trackers.get(run.instanceId);
+      if (current && current.epoch === run.epoch) return { accepted: true }; // a retried dispatch
+      if (draining) return { accepted: false, reason: 'worker is draining' };
+      current?.stop(`superseded by epoch ${run.epoch}`);
+      const tracker = new StandaloneTracker(
+        bus,
+        options.app,
+        workerId,
+        run,
+        processors.get(run.processorName),
+        log.child({ actor: 'task-tracker', instanceId: run.instanceId }),
+      );
+      trackers.set(run.instanceId, tracker);
+      void tracker.done.finally(() => {
+        if (trackers.get(run.instanceId) === tracker) trackers.delete(run.instanceId);
+      });
+      return { accepted: true };
+    }),
+    bus.handle(routes.tt.stopInstance, address, (req) => {
+      const tracker = trackers.get(req.instanceId);
+      if (!tracker || (req.epoch !== undefined && req.epoch !== tracker.epoch))
+        return { stopped: false };
+      tracker.stop(req.reason);
+      return { stopped: true };
+    }),
+  ];
+  await nc.flush();
+  heartbeat();
+  const beat = setInterval(heartbeat, Timing.WORKER_HEARTBEAT_MS);
+  log.info({ app: options.app, processors: [...processors.keys()] }, 'worker started');
+
+  return {
+    workerId,
+    async stop() {
+      draining = true;
+      heartbeat(); // tells servers it takes no new work
+      const grace = setTimeout(() => {
+        for (const t of trackers.values()) t.stop('worker shutting down');
+      }, options.drainGraceMs ?? 30_000);
+      await Promise.all([...trackers.values()].map((t) => t.done));
+      clearTimeout(grace);
+      clearInterval(beat);
+      await Promise.all(handlers.map((h) => h.stop()));
+      await nc.drain().catch(() => nc.close());
+      log.info('worker stopped');
+    },
+  };
+}

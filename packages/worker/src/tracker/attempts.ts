@@ -1,0 +1,65 @@
+import type { common } from '@drover/protocol';
+import type { z } from 'zod';
+import { NonRetryableError } from '../sdk/processor.js';
+
+type RetryPolicy = z.output<typeof common.RetryPolicy>;
+
+export type Outcome = { status: 'SUCCEEDED' | 'FAILED' | 'STOPPED'; result: string };
+
+/** Waits `ms`, or rejects at once when the signal aborts. */
+export function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * Runs `work` up to the policy's attempts with exponential backoff. A
+ * NonRetryableError or an abort ends it at once.
+ */
+export async function withAttempts(
+  policy: RetryPolicy,
+  signal: AbortSignal,
+  work: (attempt: number) => Promise<string | undefined | void>,
+): Promise<Outcome> {
+  let last = '';
+  for (let attempt = 1; attempt <= policy.maximumAttempts; attempt++) {
+    if (signal.aborted) break;
+    try {
+      const result = await work(attempt);
+      return { status: 'SUCCEEDED', result: typeof result === 'string' ? result : '' };
+    } catch (err) {
+      last = describe(err);
+      if (signal.aborted || err instanceof NonRetryableError) break;
+      if (attempt < policy.maximumAttempts) {
+        const delay = Math.min(
+          policy.initialIntervalMs * policy.backoffCoefficient ** (attempt - 1),
+          policy.maximumIntervalMs,
+        );
+        try {
+          await sleep(delay, signal);
+        } catch {
+          break;
+        }
+      }
+    }
+  }
+  if (signal.aborted) {
+    const reason = describe(signal.reason);
+    return { status: reason.includes('timed out') ? 'FAILED' : 'STOPPED', result: reason };
+  }
+  return { status: 'FAILED', result: last };
+}

@@ -1,0 +1,173 @@
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { z } from 'zod';
+import { uniqueName, useDatabase } from '../../../test/harness/fixtures.js';
+import { testLogger } from '../../../test/harness/logger.js';
+import type { DroverServer } from '../../server/src/index.js';
+import {
+  createTestApp,
+  startTestServer,
+  type TestApp,
+  waitForInstance,
+} from '../../server/test/support/server-fixture.js';
+import { basicProcessor, type DroverWorker, NonRetryableError, startWorker } from '../src/index.js';
+
+const db = useDatabase();
+let server: DroverServer;
+let app: TestApp;
+let worker: DroverWorker;
+const calls: Record<string, number> = {};
+let onTick: (() => void) | undefined;
+
+const processors = [
+  basicProcessor({
+    name: 'greet',
+    params: z.object({ name: z.string().min(1), times: z.number().int().positive().default(1) }),
+    process: (ctx) => {
+      ctx.log.info(`greeting ${ctx.params.name}`);
+      return `hello ${ctx.params.name}`.repeat(ctx.params.times);
+    },
+  }),
+  basicProcessor({
+    name: 'flaky',
+    process: (ctx) => {
+      calls.flaky = (calls.flaky ?? 0) + 1;
+      if (ctx.attempt < 3) throw new Error(`attempt ${ctx.attempt} failed`);
+      return `ok on attempt ${ctx.attempt}`;
+    },
+  }),
+  basicProcessor({
+    name: 'refuses',
+    process: () => {
+      calls.refuses = (calls.refuses ?? 0) + 1;
+      throw new NonRetryableError('input can never work');
+    },
+  }),
+  basicProcessor({
+    name: 'waits',
+    process: (ctx) =>
+      new Promise<string>((_resolve, reject) => {
+        ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason), { once: true });
+      }),
+  }),
+  basicProcessor({
+    name: 'tick',
+    process: () => {
+      calls.tick = (calls.tick ?? 0) + 1;
+      onTick?.();
+    },
+  }),
+];
+
+beforeAll(async () => {
+  server = await startTestServer(db.url);
+  await server.ready;
+  app = await createTestApp(server, uniqueName('app'));
+  worker = await startWorker({
+    natsUrl: inject('natsUrl'),
+    app: app.name,
+    secret: app.secret,
+    processors,
+    log: testLogger('worker'),
+  });
+});
+afterAll(async () => {
+  await worker.stop();
+  await server.stop();
+});
+
+async function runJob(spec: Record<string, unknown>, body: Record<string, unknown> = {}) {
+  const job = await app.api.post(`/api/v1/apps/${app.name}/jobs`, {
+    name: uniqueName('job'),
+    timeExpressionType: 'API',
+    ...spec,
+  });
+  expect(job.status, JSON.stringify(job.body)).toBe(201);
+  const run = await app.api.post(`/api/v1/apps/${app.name}/jobs/${job.body.id}/run`, body);
+  return { jobId: job.body.id as string, id: run.body.id as string };
+}
+
+const final = (i: { status: string }) =>
+  ['SUCCEEDED', 'FAILED', 'STOPPED', 'CANCELED'].includes(i.status);
+
+describe('standalone runs on a real worker', () => {
+  it('runs a processor with validated params and ships its logs', async () => {
+    const run = await runJob({ processorName: 'greet' }, { params: { name: 'Ada' } });
+    const done = await waitForInstance(app, run.id, final);
+    expect(done).toMatchObject({
+      status: 'SUCCEEDED',
+      result: 'hello Ada',
+      workerId: worker.workerId,
+    });
+    const logs = await app.api.get(`/api/v1/apps/${app.name}/instances/${run.id}/logs`);
+    expect(logs.body.lines.map((l: { message: string }) => l.message)).toContain('greeting Ada');
+  });
+
+  it('fails a run with bad params before the processor runs, naming the field', async () => {
+    const run = await runJob({ processorName: 'greet' }, { params: { name: '', times: 'twice' } });
+    const done = await waitForInstance(app, run.id, final);
+    expect(done.status).toBe('FAILED');
+    expect(done.result).toMatch(/invalid params for processor "greet": name: .*; times: /);
+  });
+
+  it('retries a task under the job’s task retry policy', async () => {
+    const run = await runJob({
+      processorName: 'flaky',
+      taskRetry: { maximumAttempts: 3, initialIntervalMs: 10 },
+    });
+    const done = await waitForInstance(app, run.id, final);
+    expect(done).toMatchObject({ status: 'SUCCEEDED', result: 'ok on attempt 3' });
+    expect(calls.flaky).toBe(3);
+  });
+
+  it('does not retry a non-retryable failure', async () => {
+    const run = await runJob({
+      processorName: 'refuses',
+      taskRetry: { maximumAttempts: 5, initialIntervalMs: 10 },
+    });
+    const done = await waitForInstance(app, run.id, final);
+    expect(done).toMatchObject({ status: 'FAILED', result: 'input can never work' });
+    expect(calls.refuses).toBe(1);
+  });
+
+  it('stops a running processor through its abort signal', async () => {
+    const run = await runJob({ processorName: 'waits' });
+    await waitForInstance(app, run.id, (i) => i.status === 'RUNNING');
+    const stopped = await app.api.post(`/api/v1/apps/${app.name}/instances/${run.id}/stop`);
+    expect(stopped.body.status).toBe('STOPPED');
+    expect((await waitForInstance(app, run.id, final)).status).toBe('STOPPED');
+  });
+
+  it('times a run out and fails it', async () => {
+    const run = await runJob({ processorName: 'waits', instanceTimeoutMs: 300 });
+    const done = await waitForInstance(app, run.id, final);
+    expect(done.status).toBe('FAILED');
+    expect(`${done.result ?? ''} ${done.reason ?? ''}`).toMatch(/timed out/);
+  });
+
+  it('fires a FIXED_RATE job every interval in one long-lived run', async () => {
+    const job = await app.api.post(`/api/v1/apps/${app.name}/jobs`, {
+      name: uniqueName('rate'),
+      processorName: 'tick',
+      timeExpressionType: 'FIXED_RATE',
+      timeExpression: '100',
+    });
+    const list = async () =>
+      (await app.api.get(`/api/v1/apps/${app.name}/instances?jobId=${job.body.id}`)).body
+        .instances as { id: string; status: string }[];
+    let instances = await list();
+    while (!instances.length) {
+      await new Promise((r) => setTimeout(r, 50));
+      instances = await list();
+    }
+    // Ten firings, counted by the processor itself.
+    const target = (calls.tick ?? 0) + 10;
+    await new Promise<void>((resolve) => {
+      onTick = () => {
+        if ((calls.tick ?? 0) >= target) resolve();
+      };
+    });
+    await app.api.post(`/api/v1/apps/${app.name}/jobs/${job.body.id}/disable`);
+    expect((await list()).length).toBe(1);
+    expect((await waitForInstance(app, instances[0]?.id as string, final)).status).toBe('STOPPED');
+  });
+});
