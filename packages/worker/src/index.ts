@@ -7,4 +7,10 @@ export type {
   Processor,
   ProcessorContext,
 } from './sdk/processor.js';
-export { basicProcessor, NonRetryableError } from './sdk/processor.js';
+export {
+  basicProcessor,
+  broadcastProcessor,
+  mapProcessor,
+  mapReduceProcessor,
+  NonRetryableError,
+} from './sdk/processor.js';

@@ -18,7 +18,7 @@ function isProcessor(value: unknown): value is Processor {
   return (
     typeof value === 'object' &&
     value !== null &&
-    (value as Processor).kind === 'basic' &&
+    ['basic', 'map', 'mapReduce', 'broadcast'].includes((value as Processor).kind) &&
     typeof (value as Processor).name === 'string'
   );
 }

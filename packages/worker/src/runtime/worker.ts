@@ -1,10 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { routes, Timing } from '@drover/protocol';
+import { HandlerError, routes, Timing } from '@drover/protocol';
 import { Bus, connectNats, type Handler } from '@drover/transport';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { Logger } from 'pino';
+import { ProcessorTracker } from '../processor/processor-tracker.js';
 import type { Processor } from '../sdk/processor.js';
+import { HeavyTracker } from '../tracker/heavy-tracker.js';
 import { StandaloneTracker } from '../tracker/standalone-tracker.js';
 import { currentMetrics } from './metrics.js';
 
@@ -55,7 +57,15 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
   });
   const bus = new Bus(nc, log.child({ actor: 'bus' }));
   const address = { app: options.app, workerId };
-  const trackers = new Map<string, StandaloneTracker>();
+  const trackers = new Map<string, StandaloneTracker | HeavyTracker>();
+  const processorTrackers = new Map<string, ProcessorTracker>();
+  const heavy = (instanceId: string): HeavyTracker => {
+    const t = trackers.get(instanceId);
+    // Not retryable: the ProcessorTracker stops when its TaskTracker is gone.
+    if (!(t instanceof HeavyTracker))
+      throw new HandlerError('UNKNOWN_INSTANCE', `no TaskTracker for instance ${instanceId} here`);
+    return t;
+  };
   let draining = false;
 
   const busy = () => [...trackers.values()].filter((t) => t.running).length;
@@ -88,19 +98,58 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
       if (current && current.epoch === run.epoch) return { accepted: true }; // a retried dispatch
       if (draining) return { accepted: false, reason: 'worker is draining' };
       current?.stop(`superseded by epoch ${run.epoch}`);
-      const tracker = new StandaloneTracker(
-        bus,
-        options.app,
-        workerId,
-        run,
-        processors.get(run.processorName),
-        log.child({ actor: 'task-tracker', instanceId: run.instanceId }),
-      );
+      const trackerLog = log.child({ actor: 'task-tracker', instanceId: run.instanceId });
+      const processor = processors.get(run.processorName);
+      // Light tracker for single runs; heavy (task store, ProcessorTrackers) for the rest.
+      const tracker =
+        run.executeType === 'STANDALONE' || run.frequency
+          ? new StandaloneTracker(bus, options.app, workerId, run, processor, trackerLog)
+          : new HeavyTracker(bus, options.app, workerId, run, processor, trackerLog);
       trackers.set(run.instanceId, tracker);
       void tracker.done.finally(() => {
         if (trackers.get(run.instanceId) === tracker) trackers.delete(run.instanceId);
       });
       return { accepted: true };
+    }),
+    bus.handle(routes.tt.mapTask, address, (req) => heavy(req.instanceId).onMapTask(req)),
+    bus.handle(routes.tt.reportTaskStatus, address, (req) =>
+      heavy(req.instanceId).onTaskResults(req),
+    ),
+    bus.handle(routes.tt.ptHeartbeat, address, (hb) => {
+      const t = trackers.get(hb.instanceId);
+      if (t instanceof HeavyTracker) t.onPtHeartbeat(hb.workerId);
+      return null;
+    }),
+    bus.handle(routes.pt.startTasks, address, (req) => {
+      let pt = processorTrackers.get(req.instanceId);
+      if (pt && pt.epoch < req.epoch) {
+        pt.stop(`superseded by epoch ${req.epoch}`);
+        pt = undefined;
+      }
+      if (pt && pt.epoch > req.epoch) return { accepted: 0 };
+      if (!pt) {
+        const created: ProcessorTracker = new ProcessorTracker(
+          bus,
+          options.app,
+          workerId,
+          req,
+          processors.get(req.processorName),
+          req.tasks.length && concurrency,
+          log.child({ actor: 'processor-tracker', instanceId: req.instanceId }),
+          () => {
+            if (processorTrackers.get(req.instanceId) === created)
+              processorTrackers.delete(req.instanceId);
+          },
+        );
+        pt = created;
+        processorTrackers.set(req.instanceId, created);
+      }
+      return { accepted: pt.enqueue(req.tasks) };
+    }),
+    bus.handle(routes.pt.stopInstance, address, (req) => {
+      const pt = processorTrackers.get(req.instanceId);
+      pt?.stop(req.reason);
+      return { stopped: pt !== undefined };
     }),
     bus.handle(routes.tt.stopInstance, address, (req) => {
       const tracker = trackers.get(req.instanceId);
@@ -125,6 +174,7 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
       }, options.drainGraceMs ?? 30_000);
       await Promise.all([...trackers.values()].map((t) => t.done));
       clearTimeout(grace);
+      for (const pt of processorTrackers.values()) pt.stop('worker shutting down');
       clearInterval(beat);
       await Promise.all(handlers.map((h) => h.stop()));
       await nc.drain().catch(() => nc.close());

@@ -20,6 +20,7 @@ export interface ProcessorContext<P = unknown> {
 }
 
 /** A processor returns a result string (or nothing) for success and throws for failure. */
+// biome-ignore lint/suspicious/noConfusingVoidType: a processor that returns nothing succeeds with an empty result
 export type ProcessOutcome = string | undefined | void;
 
 export interface BasicProcessor<P = unknown> {
@@ -30,13 +31,92 @@ export interface BasicProcessor<P = unknown> {
   process(ctx: ProcessorContext<P>): ProcessOutcome | Promise<ProcessOutcome>;
 }
 
-export type Processor = BasicProcessor<never> | BasicProcessor<unknown>;
-
 /** Defines a standalone processor: one run, one call. */
 export function basicProcessor<P = unknown>(
   definition: Omit<BasicProcessor<P>, 'kind'>,
 ): BasicProcessor<P> {
   return { kind: 'basic', ...definition };
+}
+
+/** A task's context in a map or map-reduce run. */
+export interface MapContext<P = unknown> extends ProcessorContext<P> {
+  /** True for the first task of the run, the one that usually splits the work. */
+  isRootTask: boolean;
+  /** The payload this task was mapped with (null for the root task). */
+  payload: unknown;
+  /** Hands sub-tasks to the run's TaskTracker; resolves once they are stored (exactly once). */
+  map(payloads: unknown[], taskName: string): Promise<void>;
+}
+
+/** What reduce and postProcess see of each finished task. */
+export interface TaskOutcome {
+  taskId: string;
+  taskName: string;
+  status: 'SUCCEEDED' | 'FAILED';
+  result: string;
+}
+
+export interface MapProcessor<P = unknown> {
+  kind: 'map';
+  name: string;
+  params?: z.ZodType<P>;
+  process(ctx: MapContext<P>): ProcessOutcome | Promise<ProcessOutcome>;
+}
+
+export interface MapReduceProcessor<P = unknown> {
+  kind: 'mapReduce';
+  name: string;
+  params?: z.ZodType<P>;
+  process(ctx: MapContext<P>): ProcessOutcome | Promise<ProcessOutcome>;
+  /** Runs once on the TaskTracker when every task is final, each counted once. */
+  reduce(
+    ctx: ProcessorContext<P>,
+    results: TaskOutcome[],
+  ): ProcessOutcome | Promise<ProcessOutcome>;
+}
+
+export interface BroadcastProcessor<P = unknown> {
+  kind: 'broadcast';
+  name: string;
+  params?: z.ZodType<P>;
+  /** Runs once on the TaskTracker before the broadcast. */
+  preProcess?(ctx: ProcessorContext<P>): ProcessOutcome | Promise<ProcessOutcome>;
+  /** Runs once on every worker taking part. */
+  process(ctx: ProcessorContext<P>): ProcessOutcome | Promise<ProcessOutcome>;
+  /** Runs once on the TaskTracker with every worker's outcome. */
+  postProcess?(
+    ctx: ProcessorContext<P>,
+    results: TaskOutcome[],
+  ): ProcessOutcome | Promise<ProcessOutcome>;
+}
+
+// `unknown` params: processors of any params type fit (process is a method, so its
+// context parameter is checked bivariantly).
+export type Processor =
+  | BasicProcessor<unknown>
+  | MapProcessor<unknown>
+  | MapReduceProcessor<unknown>
+  | BroadcastProcessor<unknown>;
+
+/** Defines a map processor: the root task maps sub-tasks, any task may map more. */
+export function mapProcessor<P = unknown>(
+  definition: Omit<MapProcessor<P>, 'kind'>,
+): MapProcessor<P> {
+  return { kind: 'map', ...definition };
+}
+
+/** Defines a map-reduce processor: map like `mapProcessor`, then `reduce` once over all results. */
+export function mapReduceProcessor<P = unknown>(
+  definition: Omit<MapReduceProcessor<P>, 'kind'>,
+): MapReduceProcessor<P> {
+  return { kind: 'mapReduce', ...definition };
+}
+
+/** Defines a broadcast processor: preProcess, process on every worker, postProcess. */
+export function broadcastProcessor<P = unknown>(
+  definition: Omit<BroadcastProcessor<P>, 'kind'>,
+): BroadcastProcessor<P> {
+  return { kind: 'broadcast', ...definition };
 }
 
 /** Throw this to fail without retries (bad input that a retry cannot fix). */

@@ -1,6 +1,6 @@
 import type { common } from '@drover/protocol';
 import type { z } from 'zod';
-import { NonRetryableError } from '../sdk/processor.js';
+import { NonRetryableError, type ProcessOutcome } from '../sdk/processor.js';
 
 type RetryPolicy = z.output<typeof common.RetryPolicy>;
 
@@ -33,7 +33,7 @@ function describe(err: unknown): string {
 export async function withAttempts(
   policy: RetryPolicy,
   signal: AbortSignal,
-  work: (attempt: number) => Promise<string | undefined | void>,
+  work: (attempt: number) => Promise<ProcessOutcome>,
 ): Promise<Outcome> {
   let last = '';
   for (let attempt = 1; attempt <= policy.maximumAttempts; attempt++) {

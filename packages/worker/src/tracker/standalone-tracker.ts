@@ -1,15 +1,13 @@
-import { routes, Timing, type ttMessages } from '@drover/protocol';
+import { Timing, type ttMessages } from '@drover/protocol';
 import type { Bus } from '@drover/transport';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { RunLogShipper } from '../sdk/online-logger.js';
-import type { Processor, ProcessorContext } from '../sdk/processor.js';
+import type { BasicProcessor, Processor, ProcessorContext } from '../sdk/processor.js';
 import { type Outcome, sleep, withAttempts } from './attempts.js';
+import { reportFinal, reportRunning } from './instance-reports.js';
 
 type RunJob = z.output<typeof ttMessages.RunJob>;
-
-// A final report is retried until the server acknowledges it, within this bound.
-const FINAL_REPORT_DEADLINE_MS = 10 * 60_000;
 
 function formatIssues(error: z.ZodError): string {
   return error.issues.map((i) => `${i.path.join('.') || '(params)'}: ${i.message}`).join('; ');
@@ -53,7 +51,7 @@ export class StandaloneTracker {
   }
 
   private async execute(): Promise<void> {
-    const reporting = setInterval(() => void this.report('RUNNING'), Timing.INSTANCE_REPORT_MS);
+    const reporting = setInterval(() => void this.report(), Timing.INSTANCE_REPORT_MS);
     const timeout =
       this.run.timeoutMs > 0 && !this.run.frequency
         ? setTimeout(
@@ -63,14 +61,20 @@ export class StandaloneTracker {
         : undefined;
     let outcome: Outcome;
     try {
-      await this.report('RUNNING');
+      await this.report();
       outcome = await this.outcome();
     } finally {
       clearInterval(reporting);
       clearTimeout(timeout);
     }
     await this.logs.flush();
-    await this.reportFinal(outcome);
+    await reportFinal(
+      this.bus,
+      this.app,
+      this.statusMessage(outcome.status),
+      outcome.result,
+      this.log,
+    );
   }
 
   private async outcome(): Promise<Outcome> {
@@ -82,9 +86,12 @@ export class StandaloneTracker {
       };
     }
     if (run.executeType !== 'STANDALONE') {
+      return { status: 'FAILED', result: `frequent ${run.executeType} runs are not supported yet` };
+    }
+    if (processor.kind !== 'basic') {
       return {
         status: 'FAILED',
-        result: `execute type ${run.executeType} is not supported by this worker yet`,
+        result: `processor "${processor.name}" is a ${processor.kind} processor; STANDALONE needs a basic one`,
       };
     }
     const raw = run.instanceParams ?? run.jobParams;
@@ -97,24 +104,30 @@ export class StandaloneTracker {
         result: `invalid params for processor "${processor.name}": ${formatIssues(parsed.error)}`,
       };
     }
-    return run.frequency ? this.repeat(parsed.data, run.frequency) : this.once(parsed.data, 'root');
+    return run.frequency
+      ? this.repeat(processor, parsed.data, run.frequency)
+      : this.once(processor, parsed.data, 'root');
   }
 
-  private async once(params: unknown, taskId: string): Promise<Outcome> {
+  private async once(
+    processor: BasicProcessor<unknown>,
+    params: unknown,
+    taskId: string,
+  ): Promise<Outcome> {
     this.progress = { ...this.progress, total: this.progress.total + 1, running: 1 };
     const outcome = await withAttempts(this.run.taskRetry, this.abort.signal, async (attempt) => {
-      const ctx: ProcessorContext<never> = {
+      const ctx: ProcessorContext<unknown> = {
         instanceId: this.run.instanceId,
         jobId: this.run.jobId,
         jobParams: this.run.jobParams,
-        params: params as never,
+        params,
         taskId,
         taskName: 'root',
         attempt,
         log: this.logs.forTask(taskId),
         signal: this.abort.signal,
       };
-      return (this.processor as Processor).process(ctx);
+      return processor.process(ctx);
     });
     const key = outcome.status === 'SUCCEEDED' ? 'succeeded' : 'failed';
     this.progress = { ...this.progress, running: 0, [key]: this.progress[key] + 1 };
@@ -123,6 +136,7 @@ export class StandaloneTracker {
 
   /** A frequent job: one firing per interval until stopped; counts go in the progress. */
   private async repeat(
+    processor: BasicProcessor<unknown>,
     params: unknown,
     frequency: NonNullable<RunJob['frequency']>,
   ): Promise<Outcome> {
@@ -130,7 +144,7 @@ export class StandaloneTracker {
     let next = Date.now();
     try {
       while (!this.abort.signal.aborted) {
-        const outcome = await this.once(params, `tick-${++tick}`);
+        const outcome = await this.once(processor, params, `tick-${++tick}`);
         if (outcome.status === 'FAILED')
           this.logs.forTask(`tick-${tick}`).warn(`firing failed: ${outcome.result}`);
         // FIXED_RATE keeps to the clock (skipping firings it overran); FIXED_DELAY waits after each one.
@@ -149,41 +163,9 @@ export class StandaloneTracker {
     };
   }
 
-  private async report(status: 'RUNNING'): Promise<void> {
-    try {
-      const reply = await this.bus.ask(
-        routes.server.reportInstanceStatus,
-        { app: this.app },
-        this.statusMessage(status),
-      );
-      if (reply.stop) this.stop(reply.reason ?? 'the server asked this TaskTracker to stop');
-    } catch (err) {
-      // The next beat repeats it; a long silence ends the run on the server's side.
-      this.log.debug({ err: (err as Error).message }, 'progress report not delivered');
-    }
-  }
-
-  private async reportFinal(outcome: Outcome): Promise<void> {
-    try {
-      const reply = await this.bus.reliableAsk(
-        routes.server.reportInstanceStatus,
-        { app: this.app },
-        { ...this.statusMessage(outcome.status), result: outcome.result.slice(0, 65_536) },
-        {
-          deadlineMs: FINAL_REPORT_DEADLINE_MS,
-          idempotencyKey: `${this.run.instanceId}-${this.run.epoch}-final`,
-        },
-      );
-      this.log.info(
-        { status: outcome.status, accepted: reply.accepted, reason: reply.reason },
-        'run finished',
-      );
-    } catch (err) {
-      this.log.error(
-        { err: (err as Error).message },
-        'final report never acknowledged; the server will settle the run',
-      );
-    }
+  private async report(): Promise<void> {
+    const reply = await reportRunning(this.bus, this.app, this.statusMessage('RUNNING'), this.log);
+    if (reply?.stop) this.stop(reply.reason ?? 'the server asked this TaskTracker to stop');
   }
 
   private statusMessage(status: 'RUNNING' | Outcome['status']) {

@@ -1,0 +1,203 @@
+import { type ptMessages, routes } from '@drover/protocol';
+import type { Bus } from '@drover/transport';
+import type { Logger } from 'pino';
+import type { z } from 'zod';
+import { RunLogShipper } from '../sdk/online-logger.js';
+import { type MapContext, NonRetryableError, type Processor } from '../sdk/processor.js';
+import { mapBatches } from './map-batches.js';
+
+type StartTasks = z.output<typeof ptMessages.StartTasks>;
+type TaskEnvelope = StartTasks['tasks'][number];
+type Result = {
+  taskId: string;
+  attempt: number;
+  status: 'SUCCEEDED' | 'FAILED';
+  result?: string;
+  nonRetryable?: boolean;
+};
+
+const HEARTBEAT_MS = 1_000;
+const RESULT_FLUSH_MS = 10;
+const RESULT_BATCH = 500;
+
+/**
+ * The ProcessorTracker of one run on this worker: runs the tasks its
+ * TaskTracker sends, at most `concurrency` at once, reports results in
+ * batches with reliableAsk and heartbeats to the TaskTracker.
+ */
+export class ProcessorTracker {
+  private readonly abort = new AbortController();
+  private readonly queue: TaskEnvelope[] = [];
+  private running = 0;
+  private results: Result[] = [];
+  private flushTimer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> = Promise.resolve();
+  private readonly beat: NodeJS.Timeout;
+  private readonly logs: RunLogShipper;
+  private readonly tt: { app: string; workerId: string };
+
+  constructor(
+    private readonly bus: Bus,
+    readonly app: string,
+    private readonly workerId: string,
+    readonly start: StartTasks,
+    private readonly processor: Processor | undefined,
+    private readonly concurrency: number,
+    private readonly log: Logger,
+    private readonly onGone: () => void,
+  ) {
+    this.tt = { app, workerId: start.taskTrackerWorkerId };
+    this.logs = new RunLogShipper(bus, app, workerId, start.instanceId, 'info', log);
+    this.beat = setInterval(() => this.heartbeat(), HEARTBEAT_MS);
+  }
+
+  get epoch(): number {
+    return this.start.epoch;
+  }
+
+  enqueue(tasks: TaskEnvelope[]): number {
+    if (this.abort.signal.aborted) return 0;
+    this.queue.push(...tasks);
+    this.pump();
+    return tasks.length;
+  }
+
+  stop(reason: string): void {
+    if (this.abort.signal.aborted) return;
+    this.abort.abort(new Error(reason));
+    this.queue.length = 0;
+    clearInterval(this.beat);
+    void this.logs.flush().finally(() => this.onGone());
+  }
+
+  private heartbeat(): void {
+    try {
+      this.bus.tell(routes.tt.ptHeartbeat, this.tt, {
+        instanceId: this.start.instanceId,
+        workerId: this.workerId,
+        freeSlots: Math.max(0, this.concurrency - this.running),
+        running: this.running,
+        sentAt: Date.now(),
+      });
+    } catch (err) {
+      this.log.debug({ err: (err as Error).message }, 'pt heartbeat not sent');
+    }
+  }
+
+  private pump(): void {
+    while (this.running < this.concurrency && this.queue.length && !this.abort.signal.aborted) {
+      const task = this.queue.shift() as TaskEnvelope;
+      this.running++;
+      void this.runTask(task).finally(() => {
+        this.running--;
+        this.pump();
+      });
+    }
+  }
+
+  private async runTask(task: TaskEnvelope): Promise<void> {
+    const processor = this.processor;
+    let outcome: Result;
+    try {
+      if (!processor)
+        throw new NonRetryableError(
+          `no processor named "${this.start.processorName}" on worker ${this.workerId}`,
+        );
+      const raw = this.start.instanceParams ?? this.start.jobParams;
+      const params = processor.params ? processor.params.parse(raw) : raw;
+      let seq = 0;
+      const ctx: MapContext<never> = {
+        instanceId: this.start.instanceId,
+        jobId: '',
+        jobParams: this.start.jobParams,
+        params: params as never,
+        taskId: task.taskId,
+        taskName: task.taskName,
+        attempt: task.attempt,
+        isRootTask: task.taskId === 'root',
+        payload: task.payload,
+        log: this.logs.forTask(task.taskId),
+        signal: this.abort.signal,
+        map: (payloads, taskName) => this.map(task, ++seq, payloads, taskName),
+      };
+      const value = await (processor.process as (c: MapContext<never>) => unknown)(ctx);
+      outcome = {
+        taskId: task.taskId,
+        attempt: task.attempt,
+        status: 'SUCCEEDED',
+        result: typeof value === 'string' ? value : '',
+      };
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      outcome = {
+        taskId: task.taskId,
+        attempt: task.attempt,
+        status: 'FAILED',
+        result: message.slice(0, 4_096),
+        nonRetryable: err instanceof NonRetryableError,
+      };
+    }
+    if (this.abort.signal.aborted) return;
+    this.results.push(outcome);
+    if (this.results.length >= RESULT_BATCH) void this.flush();
+    else this.flushTimer ??= setTimeout(() => void this.flush(), RESULT_FLUSH_MS);
+  }
+
+  /**
+   * Sends sub-tasks to the TaskTracker. Task ids derive from the parent and
+   * position, so a parent that runs again maps the same ids and nothing is
+   * stored twice; each batch keeps its id across retries.
+   */
+  private async map(
+    parent: TaskEnvelope,
+    seq: number,
+    payloads: unknown[],
+    taskName: string,
+  ): Promise<void> {
+    const prefix = `${parent.taskId}.${seq}`;
+    for (const batch of mapBatches(payloads, this.bus.maxPayload / 2)) {
+      const batchId = `${prefix}@${batch.offset}`;
+      await this.bus.reliableAsk(
+        routes.tt.mapTask,
+        this.tt,
+        {
+          instanceId: this.start.instanceId,
+          batchId,
+          parentTaskId: parent.taskId,
+          taskName,
+          tasks: batch.payloads.map((payload, i) => ({
+            taskId: `${prefix}.${batch.offset + i}`,
+            payload,
+          })),
+        },
+        { deadlineMs: 60_000, idempotencyKey: batchId, signal: this.abort.signal },
+      );
+    }
+  }
+
+  private flush(): Promise<void> {
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    this.flushing = this.flushing.then(async () => {
+      while (this.results.length && !this.abort.signal.aborted) {
+        const results = this.results.splice(0, RESULT_BATCH);
+        try {
+          await this.bus.reliableAsk(
+            routes.tt.reportTaskStatus,
+            this.tt,
+            { instanceId: this.start.instanceId, workerId: this.workerId, results },
+            { deadlineMs: 30_000, signal: this.abort.signal },
+          );
+        } catch (err) {
+          // The TaskTracker is gone (or refused): nobody wants these results any more.
+          this.log.warn(
+            { err: (err as Error).message },
+            'TaskTracker unreachable; stopping this ProcessorTracker',
+          );
+          this.stop('TaskTracker unreachable');
+        }
+      }
+    });
+    return this.flushing;
+  }
+}

@@ -1,0 +1,375 @@
+import { DroverError, routes, Timing, type ttMessages } from '@drover/protocol';
+import type { Bus } from '@drover/transport';
+import type { Logger } from 'pino';
+import type { z } from 'zod';
+import { RunLogShipper } from '../sdk/online-logger.js';
+import type { Processor, ProcessorContext } from '../sdk/processor.js';
+import { type Outcome, sleep, withAttempts } from './attempts.js';
+import { reportFinal, reportRunning } from './instance-reports.js';
+import { TaskStore } from './task-store.js';
+
+type RunJob = z.output<typeof ttMessages.RunJob>;
+type MapTask = z.output<typeof ttMessages.MapTask>;
+type ReportTaskStatus = z.output<typeof ttMessages.ReportTaskStatus>;
+
+/** A ProcessorTracker silent this long has its tasks dispatched again elsewhere. */
+export const PT_DEAD_MS = 5_000;
+const WATCHDOG_MS = 1_000;
+/** With no ProcessorTracker alive for this long, the run fails. */
+const NO_PEER_GIVE_UP_MS = 30_000;
+
+interface Peer {
+  inFlight: number;
+  lastSeen: number;
+  dead: boolean;
+}
+
+const EXPECTED_KIND = {
+  MAP: ['map', 'mapReduce'],
+  MAP_REDUCE: ['mapReduce'],
+  BROADCAST: ['broadcast'],
+} as const;
+
+/**
+ * The heavy TaskTracker: owns a MAP, MAP_REDUCE or BROADCAST run. It stores
+ * tasks idempotently, dispatches them event-driven to the ProcessorTrackers of
+ * the run's workers within their credit (free slots plus a prefetch), retries
+ * failed tasks, re-dispatches the tasks of a silent ProcessorTracker with the
+ * next attempt (a late result from an older attempt is ignored), and ends
+ * with reduce or postProcess.
+ */
+export class HeavyTracker {
+  private readonly abort = new AbortController();
+  private readonly store = new TaskStore();
+  private readonly peers = new Map<string, Peer>();
+  private readonly logs: RunLogShipper;
+  private readonly credit: number;
+  private finished: () => void = () => {};
+  private readonly allFinal = new Promise<void>((resolve) => {
+    this.finished = resolve;
+  });
+  private lastPeerAlive = Date.now();
+  readonly done: Promise<void>;
+
+  constructor(
+    private readonly bus: Bus,
+    private readonly app: string,
+    private readonly workerId: string,
+    readonly run: RunJob,
+    private readonly processor: Processor | undefined,
+    private readonly log: Logger,
+  ) {
+    this.logs = new RunLogShipper(bus, app, workerId, run.instanceId, run.logLevel, log);
+    const perWorker = run.concurrencyPerWorker ?? 5;
+    this.credit = perWorker * 2; // free slots plus an equal prefetch
+    const workers = run.workers.length ? run.workers : [workerId];
+    for (const w of workers) this.peers.set(w, { inFlight: 0, lastSeen: Date.now(), dead: false });
+    this.done = this.execute().catch((err: unknown) => this.log.error({ err }, 'tracker failed'));
+  }
+
+  get epoch(): number {
+    return this.run.epoch;
+  }
+
+  get running(): boolean {
+    return true;
+  }
+
+  stop(reason: string): void {
+    if (!this.abort.signal.aborted) this.abort.abort(new Error(reason));
+  }
+
+  /** Sub-tasks from a processor's `ctx.map`: stored once per batch and task id. */
+  onMapTask(req: MapTask): { stored: number; duplicate: boolean } {
+    const added = this.store.addBatch(
+      req.batchId,
+      req.tasks.map((t) => ({ id: t.taskId, name: req.taskName, payload: t.payload })),
+    );
+    this.pump();
+    return added === 'duplicate'
+      ? { stored: 0, duplicate: true }
+      : { stored: added, duplicate: false };
+  }
+
+  onTaskResults(req: ReportTaskStatus): { applied: number } {
+    const peer = this.peers.get(req.workerId);
+    if (peer) this.seen(peer);
+    let applied = 0;
+    for (const r of req.results) {
+      const task = this.store.get(r.taskId);
+      if (
+        task?.state !== 'DISPATCHED' ||
+        task.attempt !== r.attempt ||
+        task.worker !== req.workerId
+      )
+        continue;
+      if (peer) peer.inFlight--;
+      applied++;
+      const retry =
+        r.status === 'FAILED' &&
+        !r.nonRetryable &&
+        !task.pinnedTo &&
+        task.attempt < this.run.taskRetry.maximumAttempts;
+      if (retry) {
+        const policy = this.run.taskRetry;
+        const delay = Math.min(
+          policy.initialIntervalMs * policy.backoffCoefficient ** (task.attempt - 1),
+          policy.maximumIntervalMs,
+        );
+        this.store.requeue(task.id);
+        // The task waits its backoff in the queue's order; a short delay keeps it simple and bounded.
+        if (delay > 0)
+          void sleep(delay, this.abort.signal).then(
+            () => this.pump(),
+            () => undefined,
+          );
+      } else {
+        this.store.complete(
+          task.id,
+          task.attempt,
+          r.status === 'SUCCEEDED' ? 'SUCCEEDED' : 'FAILED',
+          r.result ?? '',
+        );
+      }
+    }
+    this.pump();
+    if (this.store.allFinal) this.finished();
+    return { applied };
+  }
+
+  onPtHeartbeat(workerId: string): void {
+    const peer = this.peers.get(workerId);
+    if (peer) this.seen(peer);
+  }
+
+  private seen(peer: Peer): void {
+    peer.lastSeen = Date.now();
+    if (peer.dead) {
+      peer.dead = false;
+      this.pump();
+    }
+  }
+
+  private async execute(): Promise<void> {
+    const reporting = setInterval(() => void this.report(), Timing.INSTANCE_REPORT_MS);
+    const watchdog = setInterval(() => this.watch(), WATCHDOG_MS);
+    const timeout =
+      this.run.timeoutMs > 0
+        ? setTimeout(
+            () => this.stop(`timed out after ${this.run.timeoutMs} ms`),
+            this.run.timeoutMs,
+          )
+        : undefined;
+    let outcome: Outcome;
+    try {
+      await this.report();
+      outcome = await this.outcome();
+    } finally {
+      clearInterval(reporting);
+      clearInterval(watchdog);
+      clearTimeout(timeout);
+    }
+    await this.stopProcessorTrackers();
+    await this.logs.flush();
+    await reportFinal(this.bus, this.app, this.message(outcome.status), outcome.result, this.log);
+  }
+
+  private ctx(): ProcessorContext<never> {
+    return {
+      instanceId: this.run.instanceId,
+      jobId: this.run.jobId,
+      jobParams: this.run.jobParams,
+      params: this.params as never,
+      taskId: 'tracker',
+      taskName: 'tracker',
+      attempt: 1,
+      log: this.logs.forTask('tracker'),
+      signal: this.abort.signal,
+    };
+  }
+
+  private params: unknown;
+
+  private async outcome(): Promise<Outcome> {
+    const { run, processor } = this;
+    if (!processor)
+      return {
+        status: 'FAILED',
+        result: `no processor named "${run.processorName}" on worker ${this.workerId}`,
+      };
+    const kinds: readonly string[] =
+      EXPECTED_KIND[run.executeType as keyof typeof EXPECTED_KIND] ?? [];
+    if (!kinds.includes(processor.kind)) {
+      return {
+        status: 'FAILED',
+        result: `processor "${processor.name}" is a ${processor.kind} processor; ${run.executeType} needs ${kinds.join(' or ')}`,
+      };
+    }
+    const raw = run.instanceParams ?? run.jobParams;
+    const parsed = processor.params
+      ? processor.params.safeParse(raw)
+      : { success: true as const, data: raw };
+    if (!parsed.success) {
+      const issues = parsed.error.issues
+        .map((i) => `${i.path.join('.') || '(params)'}: ${i.message}`)
+        .join('; ');
+      return {
+        status: 'FAILED',
+        result: `invalid params for processor "${processor.name}": ${issues}`,
+      };
+    }
+    this.params = parsed.data;
+
+    if (processor.kind === 'broadcast' && processor.preProcess) {
+      const pre = await withAttempts(run.taskRetry, this.abort.signal, () =>
+        Promise.resolve(processor.preProcess?.(this.ctx())),
+      );
+      if (pre.status !== 'SUCCEEDED')
+        return { status: pre.status, result: `preProcess: ${pre.result}` };
+    }
+    const seeds =
+      processor.kind === 'broadcast'
+        ? [...this.peers.keys()].map((w) => ({
+            id: `broadcast.${w}`,
+            name: 'broadcast',
+            payload: null,
+            pinnedTo: w,
+          }))
+        : [{ id: 'root', name: 'root', payload: null }];
+    this.store.addBatch('seed', seeds);
+    this.pump();
+
+    const aborted = new Promise<void>((resolve) =>
+      this.abort.signal.addEventListener('abort', () => resolve(), { once: true }),
+    );
+    await Promise.race([this.allFinal, aborted]);
+    if (this.abort.signal.aborted) {
+      const reason = (this.abort.signal.reason as Error).message;
+      return {
+        status: reason.includes('timed out') || reason.includes('alive') ? 'FAILED' : 'STOPPED',
+        result: reason,
+      };
+    }
+    const results = this.store.outcomes();
+    if (processor.kind === 'mapReduce') {
+      return withAttempts(run.taskRetry, this.abort.signal, () =>
+        Promise.resolve(processor.reduce(this.ctx(), results)),
+      );
+    }
+    if (processor.kind === 'broadcast' && processor.postProcess) {
+      return withAttempts(run.taskRetry, this.abort.signal, () =>
+        Promise.resolve(processor.postProcess?.(this.ctx(), results)),
+      );
+    }
+    const { succeeded, total } = this.store.progress();
+    const firstFailure = results.find((r) => r.status === 'FAILED');
+    return firstFailure
+      ? {
+          status: 'FAILED',
+          result: `${total - succeeded} of ${total} tasks failed; first: ${firstFailure.taskId}: ${firstFailure.result}`,
+        }
+      : { status: 'SUCCEEDED', result: `${total} tasks succeeded` };
+  }
+
+  /** Sends waiting tasks to every live ProcessorTracker with credit left. */
+  private pump(): void {
+    if (this.abort.signal.aborted) return;
+    for (const [worker, peer] of this.peers) {
+      if (peer.dead) continue;
+      const room = this.credit - peer.inFlight;
+      if (room <= 0 || this.store.waiting === 0) continue;
+      const tasks = this.store.take(worker, room);
+      if (!tasks.length) continue;
+      peer.inFlight += tasks.length;
+      void this.send(
+        worker,
+        tasks.map((t) => ({
+          taskId: t.id,
+          taskName: t.name,
+          attempt: t.attempt,
+          payload: t.payload,
+        })),
+      );
+    }
+  }
+
+  private async send(
+    worker: string,
+    tasks: { taskId: string; taskName: string; attempt: number; payload: unknown }[],
+  ): Promise<void> {
+    try {
+      await this.bus.ask(
+        routes.pt.startTasks,
+        { app: this.app, workerId: worker },
+        {
+          instanceId: this.run.instanceId,
+          epoch: this.run.epoch,
+          taskTrackerWorkerId: this.workerId,
+          processorName: this.run.processorName,
+          jobParams: this.run.jobParams,
+          instanceParams: this.run.instanceParams,
+          tasks,
+        },
+      );
+    } catch (err) {
+      this.log.warn(
+        { worker, err: err instanceof DroverError ? err.code : (err as Error).message },
+        'ProcessorTracker unreachable',
+      );
+      this.markDead(worker);
+    }
+  }
+
+  private markDead(worker: string): void {
+    const peer = this.peers.get(worker);
+    if (!peer || peer.dead) return;
+    peer.dead = true;
+    peer.inFlight = 0;
+    for (const task of this.store.dispatchedTo(worker)) {
+      if (task.pinnedTo) this.store.fail(task.id, `worker ${worker} was lost`);
+      else this.store.requeue(task.id); // next dispatch is attempt + 1
+    }
+    this.pump();
+    if (this.store.allFinal) this.finished();
+  }
+
+  private watch(): void {
+    const now = Date.now();
+    for (const [worker, peer] of this.peers) {
+      if (!peer.dead && peer.inFlight > 0 && now - peer.lastSeen > PT_DEAD_MS)
+        this.markDead(worker);
+    }
+    if ([...this.peers.values()].some((p) => !p.dead)) this.lastPeerAlive = now;
+    else if (now - this.lastPeerAlive > NO_PEER_GIVE_UP_MS) this.stop('no ProcessorTracker alive');
+  }
+
+  private async stopProcessorTrackers(): Promise<void> {
+    await Promise.all(
+      [...this.peers.keys()].map((w) =>
+        this.bus
+          .ask(
+            routes.pt.stopInstance,
+            { app: this.app, workerId: w },
+            { instanceId: this.run.instanceId, reason: 'run finished' },
+          )
+          .catch(() => undefined),
+      ),
+    );
+  }
+
+  private async report(): Promise<void> {
+    const reply = await reportRunning(this.bus, this.app, this.message('RUNNING'), this.log);
+    if (reply?.stop) this.stop(reply.reason ?? 'the server asked this TaskTracker to stop');
+  }
+
+  private message(status: 'RUNNING' | Outcome['status']) {
+    return {
+      instanceId: this.run.instanceId,
+      epoch: this.run.epoch,
+      workerId: this.workerId,
+      status,
+      progress: this.store.progress(),
+      reportedAt: Date.now(),
+    };
+  }
+}

@@ -1,0 +1,56 @@
+import { routes, type serverMessages } from '@drover/protocol';
+import type { Bus } from '@drover/transport';
+import type { Logger } from 'pino';
+import type { z } from 'zod';
+
+type Report = z.input<typeof serverMessages.ReportInstanceStatus>;
+type Reply = z.output<typeof serverMessages.ReportInstanceStatusReply>;
+
+// A final report is retried until the server acknowledges it, within this bound.
+const FINAL_REPORT_DEADLINE_MS = 10 * 60_000;
+
+/** A progress report: told once, the next beat repeats it. */
+export async function reportRunning(
+  bus: Bus,
+  app: string,
+  report: Report,
+  log: Logger,
+): Promise<Reply | undefined> {
+  try {
+    return await bus.ask(routes.server.reportInstanceStatus, { app }, report);
+  } catch (err) {
+    // A long silence ends the run on the server's side.
+    log.debug({ err: (err as Error).message }, 'progress report not delivered');
+    return undefined;
+  }
+}
+
+/** The final report, retried with the same key until the server acknowledges it. */
+export async function reportFinal(
+  bus: Bus,
+  app: string,
+  report: Report,
+  result: string,
+  log: Logger,
+): Promise<void> {
+  try {
+    const reply = await bus.reliableAsk(
+      routes.server.reportInstanceStatus,
+      { app },
+      { ...report, result: result.slice(0, 65_536) },
+      {
+        deadlineMs: FINAL_REPORT_DEADLINE_MS,
+        idempotencyKey: `${report.instanceId}-${report.epoch}-final`,
+      },
+    );
+    log.info(
+      { status: report.status, accepted: reply.accepted, reason: reply.reason },
+      'run finished',
+    );
+  } catch (err) {
+    log.error(
+      { err: (err as Error).message },
+      'final report never acknowledged; the server will settle the run',
+    );
+  }
+}
