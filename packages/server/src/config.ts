@@ -24,6 +24,8 @@ export const ServerConfig = z
     silentMs: z.number().int().min(100).default(Timing.INSTANCE_SILENT_MS),
     workerDeadMs: z.number().int().min(100).default(Timing.WORKER_DEAD_MS),
     waitingGiveUpMs: z.number().int().min(1_000).default(3_600_000),
+    /** A run whose processor no live worker has fails after this (time for a rolling deploy). */
+    unknownProcessorGraceMs: z.number().int().min(0).default(30_000),
     retentionMs: z
       .number()
       .int()

@@ -121,6 +121,7 @@ export async function startServer(
       registry,
       log.child({ actor: 'dispatcher' }),
       facts,
+      config.unknownProcessorGraceMs,
     );
     const timers = new DispatchTimers(dispatcher);
     const scheduler = new Scheduler(pool, timers, log.child({ actor: 'scheduler' }), {

@@ -67,6 +67,19 @@ const processors: Processor[] = [
       return 'ok';
     },
   }),
+  mapProcessor({
+    name: 'stuck',
+    process: async (ctx) => {
+      if (ctx.isRootTask) {
+        await ctx.map(range(0, 4), 'waiter');
+        return 'split';
+      }
+      // Leaves wait until the run is stopped or times out.
+      return new Promise<string>((_resolve, reject) => {
+        ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason), { once: true });
+      });
+    },
+  }),
   broadcastProcessor({
     name: 'everywhere',
     preProcess: () => 'prepared',
@@ -154,6 +167,21 @@ describe('map, map-reduce and broadcast across two workers', () => {
       status: 'SUCCEEDED',
       result: 'ran on broadcast.mr-a, ran on broadcast.mr-b',
     });
+  });
+
+  it('stops a map run and its ProcessorTrackers', async () => {
+    const id = await runJob({ processorName: 'stuck', executeType: 'MAP' });
+    await waitForInstance(app, id, (i) => i.status === 'RUNNING');
+    const stopped = await app.api.post(`/api/v1/apps/${app.name}/instances/${id}/stop`);
+    expect(stopped.body.status).toBe('STOPPED');
+    expect((await waitForInstance(app, id, final)).status).toBe('STOPPED');
+  });
+
+  it('times a map run out', async () => {
+    const id = await runJob({ processorName: 'stuck', executeType: 'MAP', instanceTimeoutMs: 500 });
+    const done = await waitForInstance(app, id, final, 30_000);
+    expect(done.status).toBe('FAILED');
+    expect(`${done.result ?? ''} ${done.reason ?? ''}`).toMatch(/timed out/);
   });
 
   it('fails at once when the processor does not fit the execute type', async () => {

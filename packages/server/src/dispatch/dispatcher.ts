@@ -38,6 +38,7 @@ export class Dispatcher {
     private readonly registry: WorkerRegistry,
     private readonly log: Logger,
     private readonly facts: RunFacts,
+    private readonly unknownProcessorGraceMs: number,
   ) {}
 
   /** Never throws: a failed dispatch leaves the instance for the next scan. */
@@ -65,7 +66,18 @@ export class Dispatcher {
       });
       const selection = selectWorkers(this.registry.alive(ctx.app), ctx.spec);
       const first = selection.ordered[0];
-      if (!first) {
+      if (
+        !first &&
+        selection.unknownProcessor &&
+        now - ctx.instance.createdAt >= this.unknownProcessorGraceMs
+      ) {
+        // Live workers, none with this processor, for longer than a rollout takes: a clear failure beats waiting.
+        single.push(
+          failWaiting(this.pool, ctx.instance.id, selection.reason ?? 'unknown processor').then(
+            () => undefined,
+          ),
+        );
+      } else if (!first) {
         const backoff = dispatchBackoffMs(ctx.dispatchFailures);
         single.push(
           waitForWorker(

@@ -17,6 +17,8 @@ export interface Selection {
   /** Workers in the order to try as TaskTracker; the first `maxWorkerCount` also run tasks. */
   ordered: WorkerInfo[];
   reason?: string;
+  /** Workers are alive and eligible, but none has the processor (likely a typo in the job). */
+  unknownProcessor?: boolean;
 }
 
 function freeMemoryMb(w: WorkerInfo): number {
@@ -62,7 +64,11 @@ export function selectWorkers(
   }
   const withProcessor = eligible.filter((w) => w.processors.includes(job.processorName));
   if (withProcessor.length === 0) {
-    return { ordered: [], reason: `no alive worker has a processor named "${job.processorName}"` };
+    return {
+      ordered: [],
+      reason: `no alive worker has a processor named "${job.processorName}"`,
+      unknownProcessor: true,
+    };
   }
   const ordered =
     job.dispatchStrategy === 'RANDOM'
