@@ -1,3 +1,4 @@
+import { benchMapReduce } from './mapreduce.js';
 import { benchServer } from './server.js';
 import { benchTransport } from './transport.js';
 
@@ -5,6 +6,7 @@ import { benchTransport } from './transport.js';
 const benches: Record<string, () => Promise<Record<string, unknown>>> = {
   transport: benchTransport,
   server: benchServer,
+  mapreduce: benchMapReduce,
 };
 
 const name = process.argv[2] ?? 'transport';

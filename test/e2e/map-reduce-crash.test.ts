@@ -21,12 +21,20 @@ async function untilLeafLoggedBy(
   predicate: (workerId: string) => boolean,
 ): Promise<string> {
   const { app } = cluster;
+  const until = Date.now() + 30_000;
   for (;;) {
     const res = await app.api.get(
       `/api/v1/apps/${app.name}/instances/${instanceId}/logs?limit=1000`,
     );
-    for (const line of res.body.lines as { message: string; workerId: string }[]) {
+    const lines = res.body.lines as { message: string; workerId: string }[];
+    for (const line of lines) {
       if (line.message.startsWith('leaf') && predicate(line.workerId)) return line.workerId;
+    }
+    if (Date.now() > until) {
+      const instance = await app.api.get(`/api/v1/apps/${app.name}/instances/${instanceId}`);
+      throw new Error(
+        `no matching leaf logged; ${lines.length} lines; ${JSON.stringify(instance.body)}`,
+      );
     }
     await new Promise((r) => setTimeout(r, 100));
   }

@@ -1,0 +1,150 @@
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { startServer } from '@drover/server';
+import pg from 'pg';
+import { pino } from 'pino';
+import { ApiClient } from '../../packages/server/test/support/api-client.js';
+import { spawnDrover } from '../harness/drover-process.js';
+import { startNatsServer } from '../harness/nats-server.js';
+import { startPostgres } from '../harness/postgres.js';
+import { type ReadyProcess, stopProcess } from '../harness/process.js';
+import { databaseUrl } from '../harness/template.js';
+import { quantile, round } from './stats.js';
+
+// Map-reduce benchmark: no-op map tasks through one TaskTracker and two
+// worker processes; run-to-start latency of standalone runs.
+
+const log = pino({ level: 'silent' });
+
+/** Peak resident memory of a process, from /proc (Linux). */
+function peakRssMb(pid: number | undefined): number | null {
+  if (!pid) return null;
+  try {
+    const line = readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmHWM:\s+(\d+) kB/);
+    return line ? Math.round(Number(line[1]) / 1024) : null;
+  } catch {
+    return null;
+  }
+}
+
+async function finished(api: ApiClient, app: string, id: string) {
+  for (;;) {
+    const res = await api.get(`/api/v1/apps/${app}/instances/${id}`);
+    if (['SUCCEEDED', 'FAILED', 'STOPPED'].includes(res.body.status)) return res.body;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export async function benchMapReduce(): Promise<Record<string, unknown>> {
+  const sizes = (process.env.BENCH_TASKS ?? '100000,1000000').split(',').map(Number);
+  const [nats, postgres] = await Promise.all([startNatsServer(), startPostgres()]);
+  const admin = new pg.Client({ connectionString: postgres.adminUrl });
+  await admin.connect();
+  await admin.query('CREATE DATABASE bench');
+  await admin.end();
+  const server = await startServer(
+    {
+      natsUrl: nats.url,
+      databaseUrl: databaseUrl(postgres.adminUrl, 'bench'),
+      httpPort: 0,
+      logLevel: 'silent',
+    },
+    log,
+  );
+  await server.ready;
+  const app = `bench_${randomBytes(3).toString('hex')}`;
+  const secret = randomBytes(16).toString('hex');
+  await new ApiClient(server.url).post('/api/v1/apps', { name: app, secret });
+  const api = new ApiClient(server.url, secret);
+  const workers: ReadyProcess[] = [];
+  try {
+    for (const id of ['bench-w1', 'bench-w2']) {
+      workers.push(
+        await spawnDrover(
+          'worker',
+          ['--processors', 'test/fixtures/processors.ts', '--worker-id', id],
+          {
+            DROVER_NATS_URL: nats.url,
+            DROVER_APP: app,
+            DROVER_APP_SECRET: secret,
+            DROVER_LOG_LEVEL: 'info',
+          },
+          /"msg":"drover-worker running"/,
+        ),
+      );
+    }
+    for (;;) {
+      const res = await api.get(`/api/v1/apps/${app}/workers`);
+      if (
+        res.body.workers?.filter((w: { processors: string[] }) => w.processors.length).length === 2
+      )
+        break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const mr = await api.post(`/api/v1/apps/${app}/jobs`, {
+      name: 'noop-map',
+      processorName: 'noop-map',
+      executeType: 'MAP_REDUCE',
+      timeExpressionType: 'API',
+      concurrencyPerWorker: 256,
+      designatedWorkers: ['bench-w1'],
+    });
+    const runs: Record<string, unknown>[] = [];
+    for (const count of sizes) {
+      const t0 = performance.now();
+      const run = await api.post(`/api/v1/apps/${app}/jobs/${mr.body.id}/run`, {
+        params: { count },
+      });
+      const done = await finished(api, app, run.body.id);
+      const seconds = (performance.now() - t0) / 1_000;
+      runs.push({
+        tasks: count,
+        status: done.status,
+        counted: Number(done.result),
+        wallSeconds: round(seconds, 2),
+        tasksPerSec: Math.round(count / seconds),
+      });
+    }
+    // Run-to-start latency: API call until the processor's run is RUNNING on a worker.
+    const standalone = await api.post(`/api/v1/apps/${app}/jobs`, {
+      name: 'noop',
+      processorName: 'noop',
+      timeExpressionType: 'API',
+    });
+    // Measured on the database clock: created (API accepted the run) to started (a TaskTracker accepted it).
+    const latencies: number[] = [];
+    const sql = new pg.Client({ connectionString: databaseUrl(postgres.adminUrl, 'bench') });
+    await sql.connect();
+    for (let i = 0; i < Number(process.env.BENCH_STANDALONE ?? 1_000); i++) {
+      const run = await api.post(`/api/v1/apps/${app}/jobs/${standalone.body.id}/run`, {});
+      for (;;) {
+        const r = await sql.query<{ ms: number }>(
+          'SELECT extract(epoch FROM started_at - created_at) * 1000 AS ms FROM instances WHERE id = $1 AND started_at IS NOT NULL',
+          [run.body.id],
+        );
+        if (r.rows[0]) {
+          latencies.push(round(Number(r.rows[0].ms), 2));
+          break;
+        }
+        await new Promise((r2) => setTimeout(r2, 2));
+      }
+    }
+    await sql.end();
+    latencies.sort((a, b) => a - b);
+    return {
+      bench: 'mapreduce',
+      runs,
+      peakRssMb: {
+        server: peakRssMb(process.pid),
+        taskTrackerWorker: peakRssMb(workers[0]?.child.pid),
+        otherWorker: peakRssMb(workers[1]?.child.pid),
+      },
+      runToStartMs: { p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99) },
+      node: process.version,
+    };
+  } finally {
+    await Promise.all(workers.map((w) => stopProcess(w, 'SIGKILL')));
+    await server.stop();
+    await Promise.all([nats.stop(), postgres.stop()]);
+  }
+}
