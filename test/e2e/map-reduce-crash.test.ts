@@ -12,6 +12,13 @@ let cluster: DroverCluster;
 beforeAll(async () => {
   cluster = await startDroverCluster(db.url);
   await Promise.all(['mr-1', 'mr-2', 'mr-3'].map((id) => cluster.startWorker(id)));
+  // A run's task workers are those alive when it is dispatched: wait for all three heartbeats.
+  const { app } = cluster;
+  for (;;) {
+    const res = await app.api.get(`/api/v1/apps/${app.name}/workers`);
+    if (res.body.workers.filter((w: { alive: boolean }) => w.alive).length === 3) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
 });
 afterAll(() => cluster.stop());
 
