@@ -76,6 +76,7 @@ export class TaskStore {
     task.state = status;
     task.result = result;
     task.worker = undefined;
+    task.payload = undefined; // a final task never runs again: keep its result, not its input
     this.dispatched--;
     this.finals++;
     if (status === 'SUCCEEDED') this.succeeded++;
