@@ -55,6 +55,11 @@ export class ProcessorTracker {
     return this.start.epoch;
   }
 
+  /** Tasks running now. */
+  get busy(): number {
+    return this.running;
+  }
+
   enqueue(tasks: TaskEnvelope[]): number {
     if (this.abort.signal.aborted) return 0;
     this.queue.push(...tasks);

@@ -68,7 +68,10 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
   };
   let draining = false;
 
-  const busy = () => [...trackers.values()].filter((t) => t.running).length;
+  // Slots in use: standalone runs executing, plus tasks the ProcessorTrackers run.
+  const busy = () =>
+    [...trackers.values()].filter((t) => t instanceof StandaloneTracker && t.running).length +
+    [...processorTrackers.values()].reduce((n, pt) => n + pt.busy, 0);
   const heartbeat = () => {
     try {
       bus.tell(
@@ -134,7 +137,7 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
           workerId,
           req,
           processors.get(req.processorName),
-          req.tasks.length && concurrency,
+          req.concurrency,
           log.child({ actor: 'processor-tracker', instanceId: req.instanceId }),
           () => {
             if (processorTrackers.get(req.instanceId) === created)

@@ -71,10 +71,6 @@ export class HeavyTracker {
     return this.run.epoch;
   }
 
-  get running(): boolean {
-    return true;
-  }
-
   stop(reason: string): void {
     if (!this.abort.signal.aborted) this.abort.abort(new Error(reason));
   }
@@ -306,6 +302,7 @@ export class HeavyTracker {
           epoch: this.run.epoch,
           taskTrackerWorkerId: this.workerId,
           processorName: this.run.processorName,
+          concurrency: this.run.concurrencyPerWorker ?? 5,
           jobParams: this.run.jobParams,
           instanceParams: this.run.instanceParams,
           tasks,
