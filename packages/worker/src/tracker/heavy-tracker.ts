@@ -1,11 +1,11 @@
-import { DroverError, routes, Timing, type ttMessages } from '@drover/protocol';
+import { DroverError, routes, type ttMessages } from '@drover/protocol';
 import type { Bus } from '@drover/transport';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { RunLogShipper } from '../sdk/online-logger.js';
 import type { Processor, ProcessorContext } from '../sdk/processor.js';
 import { type Outcome, sleep, withAttempts } from './attempts.js';
-import { reportFinal, reportRunning } from './instance-reports.js';
+import { reportFinal, reportRunning, superviseRun } from './instance-reports.js';
 import { TaskStore } from './task-store.js';
 
 type RunJob = z.output<typeof ttMessages.RunJob>;
@@ -147,23 +147,17 @@ export class HeavyTracker {
   }
 
   private async execute(): Promise<void> {
-    const reporting = setInterval(() => void this.report(), Timing.INSTANCE_REPORT_MS);
     const watchdog = setInterval(() => this.watch(), WATCHDOG_MS);
-    const timeout =
-      this.run.timeoutMs > 0
-        ? setTimeout(
-            () => this.stop(`timed out after ${this.run.timeoutMs} ms`),
-            this.run.timeoutMs,
-          )
-        : undefined;
     let outcome: Outcome;
     try {
-      await this.report();
-      outcome = await this.outcome();
+      outcome = await superviseRun({
+        timeoutMs: this.run.timeoutMs,
+        report: () => this.report(),
+        stop: (reason) => this.stop(reason),
+        body: () => this.outcome(),
+      });
     } finally {
-      clearInterval(reporting);
       clearInterval(watchdog);
-      clearTimeout(timeout);
     }
     await this.stopProcessorTrackers();
     await this.logs.flush();

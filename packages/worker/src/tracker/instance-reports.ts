@@ -1,4 +1,4 @@
-import { routes, type serverMessages } from '@drover/protocol';
+import { routes, type serverMessages, Timing } from '@drover/protocol';
 import type { Bus } from '@drover/transport';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
@@ -52,5 +52,30 @@ export async function reportFinal(
       { err: (err as Error).message },
       'final report never acknowledged; the server will settle the run',
     );
+  }
+}
+
+/**
+ * The part every TaskTracker shares: report RUNNING now and every few
+ * seconds, stop the run at its timeout, and return the body's outcome.
+ */
+export async function superviseRun<T>(options: {
+  timeoutMs: number;
+  report: () => Promise<void>;
+  stop: (reason: string) => void;
+  body: () => Promise<T>;
+}): Promise<T> {
+  const reporting = setInterval(() => void options.report(), Timing.INSTANCE_REPORT_MS);
+  const { timeoutMs } = options;
+  const timeout =
+    timeoutMs > 0
+      ? setTimeout(() => options.stop(`timed out after ${timeoutMs} ms`), timeoutMs)
+      : undefined;
+  try {
+    await options.report();
+    return await options.body();
+  } finally {
+    clearInterval(reporting);
+    clearTimeout(timeout);
   }
 }

@@ -1,11 +1,11 @@
-import { Timing, type ttMessages } from '@drover/protocol';
+import type { ttMessages } from '@drover/protocol';
 import type { Bus } from '@drover/transport';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { RunLogShipper } from '../sdk/online-logger.js';
 import type { BasicProcessor, Processor, ProcessorContext } from '../sdk/processor.js';
 import { type Outcome, sleep, withAttempts } from './attempts.js';
-import { reportFinal, reportRunning } from './instance-reports.js';
+import { reportFinal, reportRunning, superviseRun } from './instance-reports.js';
 
 type RunJob = z.output<typeof ttMessages.RunJob>;
 
@@ -51,22 +51,13 @@ export class StandaloneTracker {
   }
 
   private async execute(): Promise<void> {
-    const reporting = setInterval(() => void this.report(), Timing.INSTANCE_REPORT_MS);
-    const timeout =
-      this.run.timeoutMs > 0 && !this.run.frequency
-        ? setTimeout(
-            () => this.stop(`timed out after ${this.run.timeoutMs} ms`),
-            this.run.timeoutMs,
-          )
-        : undefined;
-    let outcome: Outcome;
-    try {
-      await this.report();
-      outcome = await this.outcome();
-    } finally {
-      clearInterval(reporting);
-      clearTimeout(timeout);
-    }
+    // A frequent run has no timeout: it lives until its job is disabled.
+    const outcome = await superviseRun({
+      timeoutMs: this.run.frequency ? 0 : this.run.timeoutMs,
+      report: () => this.report(),
+      stop: (reason) => this.stop(reason),
+      body: () => this.outcome(),
+    });
     await this.logs.flush();
     await reportFinal(
       this.bus,
