@@ -1,10 +1,8 @@
 #!/usr/bin/env node
-import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
 import { pino } from 'pino';
 import { startWorker } from './runtime/worker.js';
-import type { Processor } from './sdk/processor.js';
+import { loadProcessors } from './sdk/load-processors.js';
 
 // `drover-worker`: runs the processors a module exports, for one app.
 
@@ -12,22 +10,6 @@ function int(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer');
   return n;
-}
-
-function isProcessor(value: unknown): value is Processor {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    ['basic', 'map', 'mapReduce', 'broadcast'].includes((value as Processor).kind) &&
-    typeof (value as Processor).name === 'string'
-  );
-}
-
-/** Every processor a module exports: named exports, or an array as default export. */
-async function loadProcessors(modulePath: string): Promise<Processor[]> {
-  const mod = (await import(pathToFileURL(resolve(modulePath)).href)) as Record<string, unknown>;
-  const values = Object.values(mod).flatMap((v) => (Array.isArray(v) ? v : [v]));
-  return values.filter(isProcessor);
 }
 
 const env = process.env;
@@ -54,7 +36,10 @@ const program = new Command('drover-worker')
     'JS module exporting processors (DROVER_PROCESSORS)',
     env.DROVER_PROCESSORS,
   )
-  .option('--concurrency <n>', 'runs at once', int, 8)
+  .option('--concurrency <n>', 'task slots this worker offers', int, 8)
+  .option('--threads <n>', 'processor threads (default: concurrency; 0 = main thread)', (v) =>
+    Number(v),
+  )
   .option('--tag <tag...>', 'tags jobs can require', [])
   .option(
     '--worker-id <id>',
@@ -71,6 +56,7 @@ const o = program.opts<{
   secret?: string;
   processors: string;
   concurrency: number;
+  threads?: number;
   tag: string[];
   workerId?: string;
   logLevel: string;
@@ -104,6 +90,8 @@ const worker = await startWorker({
   secret: o.secret as string,
   processors,
   concurrency: o.concurrency,
+  processorsModule: o.processors,
+  threads: o.threads,
   tags: o.tag,
   workerId: o.workerId,
   log,

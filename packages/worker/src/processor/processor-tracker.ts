@@ -2,8 +2,9 @@ import { type ptMessages, routes } from '@drover/protocol';
 import type { Bus } from '@drover/transport';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
+import type { ProcessorExecutor } from '../isolation/executor.js';
 import { RunLogShipper } from '../sdk/online-logger.js';
-import { type MapContext, NonRetryableError, type Processor } from '../sdk/processor.js';
+import { NonRetryableError, type Processor } from '../sdk/processor.js';
 import { mapBatches } from './map-batches.js';
 
 type StartTasks = z.output<typeof ptMessages.StartTasks>;
@@ -45,6 +46,7 @@ export class ProcessorTracker {
     private readonly concurrency: number,
     private readonly log: Logger,
     private readonly onGone: () => void,
+    private readonly executor: ProcessorExecutor,
   ) {
     this.tt = { app, workerId: start.taskTrackerWorkerId };
     this.logs = new RunLogShipper(bus, app, workerId, start.instanceId, 'info', log);
@@ -111,21 +113,22 @@ export class ProcessorTracker {
       const raw = this.start.instanceParams ?? this.start.jobParams;
       const params = processor.params ? processor.params.parse(raw) : raw;
       let seq = 0;
-      const ctx: MapContext<never> = {
+      const data = {
         instanceId: this.start.instanceId,
         jobId: '',
         jobParams: this.start.jobParams,
-        params: params as never,
+        params,
         taskId: task.taskId,
         taskName: task.taskName,
         attempt: task.attempt,
         isRootTask: task.taskId === 'root',
         payload: task.payload,
-        log: this.logs.forTask(task.taskId),
-        signal: this.abort.signal,
-        map: (payloads, taskName) => this.map(task, ++seq, payloads, taskName),
       };
-      const value = await (processor.process as (c: MapContext<never>) => unknown)(ctx);
+      const hooks = {
+        log: this.logs.forTask(task.taskId),
+        map: (payloads: unknown[], taskName: string) => this.map(task, ++seq, payloads, taskName),
+      };
+      const value = await this.executor.process(processor, data, hooks, this.abort.signal);
       outcome = {
         taskId: task.taskId,
         attempt: task.attempt,

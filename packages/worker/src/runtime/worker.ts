@@ -4,6 +4,8 @@ import { HandlerError, routes, Timing } from '@drover/protocol';
 import { Bus, connectNats, type Handler } from '@drover/transport';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { Logger } from 'pino';
+import { InProcessExecutor, type ProcessorExecutor } from '../isolation/executor.js';
+import { ThreadExecutor } from '../isolation/thread-executor.js';
 import { ProcessorTracker } from '../processor/processor-tracker.js';
 import type { Processor } from '../sdk/processor.js';
 import { HeavyTracker } from '../tracker/heavy-tracker.js';
@@ -23,6 +25,14 @@ export interface WorkerOptions {
   concurrency?: number;
   tags?: string[];
   version?: string;
+  /**
+   * The module the processors came from. With it, processors run in worker
+   * threads (so CPU-bound code cannot stall heartbeats); without it, on this
+   * thread's event loop.
+   */
+  processorsModule?: string;
+  /** Processor threads (default: concurrency); 0 runs processors on the main thread. */
+  threads?: number;
   /** How long a draining worker lets runs finish before aborting them. */
   drainGraceMs?: number;
   log: Logger;
@@ -47,6 +57,11 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
   const log = options.log.child({ workerId });
   const concurrency = options.concurrency ?? 8;
   const processors = new Map(options.processors.map((p) => [p.name, p]));
+  const threads = options.threads ?? concurrency;
+  const executor: ProcessorExecutor =
+    options.processorsModule && threads > 0
+      ? new ThreadExecutor(options.processorsModule, threads, log.child({ actor: 'threads' }))
+      : new InProcessExecutor();
   const startedAt = Date.now();
   const nc: NatsConnection = await connectNats({
     servers: options.natsUrl,
@@ -106,7 +121,7 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
       // Light tracker for single runs; heavy (task store, ProcessorTrackers) for the rest.
       const tracker =
         run.executeType === 'STANDALONE' || run.frequency
-          ? new StandaloneTracker(bus, options.app, workerId, run, processor, trackerLog)
+          ? new StandaloneTracker(bus, options.app, workerId, run, processor, trackerLog, executor)
           : new HeavyTracker(bus, options.app, workerId, run, processor, trackerLog);
       trackers.set(run.instanceId, tracker);
       void tracker.done.finally(() => {
@@ -143,6 +158,7 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
             if (processorTrackers.get(req.instanceId) === created)
               processorTrackers.delete(req.instanceId);
           },
+          executor,
         );
         pt = created;
         processorTrackers.set(req.instanceId, created);
@@ -180,6 +196,7 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
       for (const pt of processorTrackers.values()) pt.stop('worker shutting down');
       clearInterval(beat);
       await Promise.all(handlers.map((h) => h.stop()));
+      await executor.close();
       await nc.drain().catch(() => nc.close());
       log.info('worker stopped');
     },

@@ -2,8 +2,9 @@ import type { ttMessages } from '@drover/protocol';
 import type { Bus } from '@drover/transport';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
+import type { ProcessorExecutor } from '../isolation/executor.js';
 import { RunLogShipper } from '../sdk/online-logger.js';
-import type { BasicProcessor, Processor, ProcessorContext } from '../sdk/processor.js';
+import type { BasicProcessor, Processor } from '../sdk/processor.js';
 import { type Outcome, sleep, withAttempts } from './attempts.js';
 import { reportFinal, reportRunning, superviseRun } from './instance-reports.js';
 
@@ -32,6 +33,7 @@ export class StandaloneTracker {
     readonly run: RunJob,
     private readonly processor: Processor | undefined,
     private readonly log: Logger,
+    private readonly executor: ProcessorExecutor,
   ) {
     this.logs = new RunLogShipper(bus, app, workerId, run.instanceId, run.logLevel, log);
     this.done = this.execute().catch((err: unknown) => this.log.error({ err }, 'tracker failed'));
@@ -107,7 +109,7 @@ export class StandaloneTracker {
   ): Promise<Outcome> {
     this.progress = { ...this.progress, total: this.progress.total + 1, running: 1 };
     const outcome = await withAttempts(this.run.taskRetry, this.abort.signal, async (attempt) => {
-      const ctx: ProcessorContext<unknown> = {
+      const task = {
         instanceId: this.run.instanceId,
         jobId: this.run.jobId,
         jobParams: this.run.jobParams,
@@ -115,10 +117,14 @@ export class StandaloneTracker {
         taskId,
         taskName: 'root',
         attempt,
-        log: this.logs.forTask(taskId),
-        signal: this.abort.signal,
+        isRootTask: true,
+        payload: null,
       };
-      return processor.process(ctx);
+      const hooks = {
+        log: this.logs.forTask(taskId),
+        map: () => Promise.reject(new Error('a standalone run cannot map tasks')),
+      };
+      return this.executor.process(processor, task, hooks, this.abort.signal);
     });
     const key = outcome.status === 'SUCCEEDED' ? 'succeeded' : 'failed';
     this.progress = { ...this.progress, running: 0, [key]: this.progress[key] + 1 };

@@ -1,0 +1,51 @@
+import type { OnlineLogger } from '../sdk/online-logger.js';
+import type { MapContext, ProcessOutcome, Processor } from '../sdk/processor.js';
+
+/** What a task's context carries that can cross a thread boundary. */
+export interface TaskData {
+  instanceId: string;
+  jobId: string;
+  jobParams: unknown;
+  params: unknown;
+  taskId: string;
+  taskName: string;
+  attempt: number;
+  isRootTask: boolean;
+  payload: unknown;
+}
+
+/** What stays with the tracker: the online logger and the way to map sub-tasks. */
+export interface TaskHooks {
+  log: OnlineLogger;
+  map(payloads: unknown[], taskName: string): Promise<void>;
+}
+
+/** Runs a processor's `process` for one task, here or in a worker thread. */
+export interface ProcessorExecutor {
+  process(
+    processor: Processor,
+    task: TaskData,
+    hooks: TaskHooks,
+    signal: AbortSignal,
+  ): Promise<ProcessOutcome>;
+  close(): Promise<void>;
+}
+
+/** Runs processors on this thread's event loop (tests, embedding). */
+export class InProcessExecutor implements ProcessorExecutor {
+  process(
+    processor: Processor,
+    task: TaskData,
+    hooks: TaskHooks,
+    signal: AbortSignal,
+  ): Promise<ProcessOutcome> {
+    const ctx: MapContext<unknown> = { ...task, log: hooks.log, map: hooks.map, signal };
+    return Promise.resolve(
+      (processor.process as (c: MapContext<unknown>) => ProcessOutcome | Promise<ProcessOutcome>)(
+        ctx,
+      ),
+    );
+  }
+
+  async close(): Promise<void> {}
+}
