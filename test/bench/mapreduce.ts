@@ -62,7 +62,13 @@ export async function benchMapReduce(): Promise<Record<string, unknown>> {
       workers.push(
         await spawnDrover(
           'worker',
-          ['--processors', 'test/fixtures/processors.ts', '--worker-id', id],
+          [
+            '--processors',
+            'test/fixtures/processors.ts',
+            '--worker-id',
+            id,
+            ...(process.env.BENCH_THREADS ? ['--threads', process.env.BENCH_THREADS] : []),
+          ],
           {
             DROVER_NATS_URL: nats.url,
             DROVER_APP: app,

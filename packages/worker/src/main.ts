@@ -37,8 +37,10 @@ const program = new Command('drover-worker')
     env.DROVER_PROCESSORS,
   )
   .option('--concurrency <n>', 'task slots this worker offers', int, 8)
-  .option('--threads <n>', 'processor threads (default: concurrency; 0 = main thread)', (v) =>
-    Number(v),
+  .option(
+    '--threads <n>',
+    'processor threads (default: one per core, at most concurrency; 0 = main thread)',
+    (v) => Number(v),
   )
   .option('--tag <tag...>', 'tags jobs can require', [])
   .option(

@@ -4,6 +4,10 @@ import { NonRetryableError, type ProcessOutcome, type Processor } from '../sdk/p
 import type { ProcessorExecutor, TaskData, TaskHooks } from './executor.js';
 import type { FromThread, ToThread } from './thread-messages.js';
 
+// Tasks a thread runs at once: async processors interleave on it, so short
+// tasks do not pay a thread round trip each in turn. A processor that blocks
+// its thread holds up only the tasks sharing that thread.
+const TASKS_PER_THREAD = 64;
 // After asking a processor to stop, wait this long before ending its thread.
 const ABORT_GRACE_MS = 1_000;
 // Built, threads start thread-entry.js; from TypeScript sources they start a
@@ -29,7 +33,9 @@ interface Slot {
   worker: Worker;
   ready: boolean;
   gone: boolean;
-  job?: Job;
+  /** A task on it was told to abort: it may be stuck, give it nothing new. */
+  aborting: boolean;
+  jobs: Map<number, Job>;
 }
 
 /**
@@ -60,17 +66,26 @@ export class ThreadExecutor implements ProcessorExecutor {
     signal: AbortSignal,
   ): Promise<ProcessOutcome> {
     return new Promise<ProcessOutcome>((resolve, reject) => {
+      if (signal.aborted) return reject(signal.reason as Error);
+      // Many tasks share one run's signal: each listener must go when its task ends,
+      // or every new listener costs a scan of all the old ones.
+      const onAbort = () => this.abortJob(job);
       const job: Job = {
         id: ++this.nextId,
         processor: processor.name,
         task,
         hooks,
         signal,
-        resolve,
-        reject,
+        resolve: (value) => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(value);
+        },
+        reject: (err) => {
+          signal.removeEventListener('abort', onAbort);
+          reject(err);
+        },
       };
-      if (signal.aborted) return reject(signal.reason as Error);
-      signal.addEventListener('abort', () => this.abortJob(job), { once: true });
+      signal.addEventListener('abort', onAbort, { once: true });
       this.queue.push(job);
       this.pump();
     });
@@ -86,7 +101,7 @@ export class ThreadExecutor implements ProcessorExecutor {
       workerData: { module: this.module, entry: THREAD_ENTRY },
       execArgv: process.execArgv,
     });
-    const slot: Slot = { worker, ready: false, gone: false };
+    const slot: Slot = { worker, ready: false, gone: false, aborting: false, jobs: new Map() };
     worker.on('message', (m: FromThread) => this.onMessage(slot, m));
     worker.on('error', (err) => this.replace(slot, `processor thread failed: ${err.message}`));
     worker.on('exit', (code) => this.replace(slot, `processor thread exited with code ${code}`));
@@ -97,12 +112,19 @@ export class ThreadExecutor implements ProcessorExecutor {
     slot.worker.postMessage(message);
   }
 
+  /** Hands queued tasks to the least loaded usable thread. */
   private pump(): void {
-    for (const slot of this.slots) {
-      if (slot.gone || !slot.ready || slot.job || !this.queue.length) continue;
+    while (this.queue.length) {
+      let best: Slot | undefined;
+      for (const slot of this.slots) {
+        if (slot.gone || !slot.ready || slot.aborting || slot.jobs.size >= TASKS_PER_THREAD)
+          continue;
+        if (!best || slot.jobs.size < best.jobs.size) best = slot;
+      }
+      if (!best) return;
       const job = this.queue.shift() as Job;
-      slot.job = job;
-      this.post(slot, { type: 'run', id: job.id, processor: job.processor, task: job.task });
+      best.jobs.set(job.id, job);
+      this.post(best, { type: 'run', id: job.id, processor: job.processor, task: job.task });
     }
   }
 
@@ -112,8 +134,8 @@ export class ThreadExecutor implements ProcessorExecutor {
       this.pump();
       return;
     }
-    const job = slot.job;
-    if (!job || job.id !== m.id) return;
+    const job = slot.jobs.get(m.id);
+    if (!job) return;
     if (m.type === 'log') job.hooks.log[m.level](m.message);
     else if (m.type === 'map') {
       job.hooks.map(m.payloads, m.taskName).then(
@@ -121,7 +143,7 @@ export class ThreadExecutor implements ProcessorExecutor {
         (err: Error) => this.post(slot, { type: 'mapped', mapId: m.mapId, error: err.message }),
       );
     } else if (m.type === 'done') {
-      slot.job = undefined;
+      slot.jobs.delete(m.id);
       if (m.ok) job.resolve(m.value);
       else job.reject(m.nonRetryable ? new NonRetryableError(m.message) : new Error(m.message));
       this.pump();
@@ -135,16 +157,21 @@ export class ThreadExecutor implements ProcessorExecutor {
       job.reject(job.signal.reason as Error);
       return;
     }
-    const slot = this.slots.find((s) => s.job === job);
+    const slot = this.slots.find((s) => s.jobs.get(job.id) === job);
     if (!slot) return;
+    slot.aborting = true;
     this.post(slot, { type: 'abort', id: job.id, reason: (job.signal.reason as Error).message });
     setTimeout(() => {
-      if (slot.job !== job) return; // it stopped in time
+      if (slot.jobs.get(job.id) !== job) {
+        slot.aborting = false; // it stopped in time
+        this.pump();
+        return;
+      }
       this.log.warn(
         { processor: job.processor, taskId: job.task.taskId },
         'processor ignored its abort signal; ending its thread',
       );
-      slot.job = undefined;
+      slot.jobs.delete(job.id);
       job.reject(job.signal.reason as Error);
       void slot.worker.terminate();
     }, ABORT_GRACE_MS).unref();
@@ -154,9 +181,8 @@ export class ThreadExecutor implements ProcessorExecutor {
   private replace(slot: Slot, reason: string): void {
     if (slot.gone) return;
     slot.gone = true;
-    const job = slot.job;
-    slot.job = undefined;
-    if (job) job.reject(new Error(reason));
+    for (const job of slot.jobs.values()) job.reject(new Error(reason));
+    slot.jobs.clear();
     if (this.closed) return;
     const index = this.slots.indexOf(slot);
     if (index < 0) return;

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { hostname } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import { HandlerError, routes, Timing } from '@drover/protocol';
 import { Bus, connectNats, type Handler } from '@drover/transport';
 import type { NatsConnection } from '@nats-io/nats-core';
@@ -57,7 +57,8 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
   const log = options.log.child({ workerId });
   const concurrency = options.concurrency ?? 8;
   const processors = new Map(options.processors.map((p) => [p.name, p]));
-  const threads = options.threads ?? concurrency;
+  // More threads than cores only adds contention: a thread per core by default.
+  const threads = options.threads ?? Math.min(concurrency, availableParallelism());
   const executor: ProcessorExecutor =
     options.processorsModule && threads > 0
       ? new ThreadExecutor(options.processorsModule, threads, log.child({ actor: 'threads' }))
