@@ -5,7 +5,7 @@ import type { z } from 'zod';
 import { RunLogShipper } from '../sdk/online-logger.js';
 import type { Processor, ProcessorContext } from '../sdk/processor.js';
 import { type Outcome, sleep, withAttempts } from './attempts.js';
-import { reportFinal, reportRunning, superviseRun } from './instance-reports.js';
+import { reportFinal, reportRunning, statusReport, superviseRun } from './instance-reports.js';
 import { TaskStore } from './task-store.js';
 
 type RunJob = z.output<typeof ttMessages.RunJob>;
@@ -354,13 +354,6 @@ export class HeavyTracker {
   }
 
   private message(status: 'RUNNING' | Outcome['status']) {
-    return {
-      instanceId: this.run.instanceId,
-      epoch: this.run.epoch,
-      workerId: this.workerId,
-      status,
-      progress: this.store.progress(),
-      reportedAt: Date.now(),
-    };
+    return statusReport(this.run, this.workerId, status, this.store.progress());
   }
 }

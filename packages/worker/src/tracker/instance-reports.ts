@@ -79,3 +79,20 @@ export async function superviseRun<T>(options: {
     clearTimeout(timeout);
   }
 }
+
+/** A TaskTracker's status report for its run, stamped with the dispatch epoch. */
+export function statusReport(
+  run: { instanceId: string; epoch: number },
+  workerId: string,
+  status: Report['status'],
+  progress: Report['progress'],
+): Report {
+  return {
+    instanceId: run.instanceId,
+    epoch: run.epoch,
+    workerId,
+    status,
+    progress,
+    reportedAt: Date.now(),
+  };
+}

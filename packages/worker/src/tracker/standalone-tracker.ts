@@ -6,7 +6,7 @@ import type { ProcessorExecutor } from '../isolation/executor.js';
 import { RunLogShipper } from '../sdk/online-logger.js';
 import type { BasicProcessor, Processor } from '../sdk/processor.js';
 import { type Outcome, sleep, withAttempts } from './attempts.js';
-import { reportFinal, reportRunning, superviseRun } from './instance-reports.js';
+import { reportFinal, reportRunning, statusReport, superviseRun } from './instance-reports.js';
 
 type RunJob = z.output<typeof ttMessages.RunJob>;
 
@@ -166,13 +166,6 @@ export class StandaloneTracker {
   }
 
   private statusMessage(status: 'RUNNING' | Outcome['status']) {
-    return {
-      instanceId: this.run.instanceId,
-      epoch: this.run.epoch,
-      workerId: this.workerId,
-      status,
-      progress: this.progress,
-      reportedAt: Date.now(),
-    };
+    return statusReport(this.run, this.workerId, status, this.progress);
   }
 }
