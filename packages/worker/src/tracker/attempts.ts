@@ -6,6 +6,14 @@ type RetryPolicy = z.output<typeof common.RetryPolicy>;
 
 export type Outcome = { status: 'SUCCEEDED' | 'FAILED' | 'STOPPED'; result: string };
 
+/** Wait after try `attempt` fails: initial × coefficient^(attempt-1), capped. */
+export function backoffDelayMs(policy: RetryPolicy, attempt: number): number {
+  return Math.min(
+    policy.initialIntervalMs * policy.backoffCoefficient ** (attempt - 1),
+    policy.maximumIntervalMs,
+  );
+}
+
 /** Waits `ms`, or rejects at once when the signal aborts. */
 export function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -45,10 +53,7 @@ export async function withAttempts(
       last = describe(err);
       if (signal.aborted || err instanceof NonRetryableError) break;
       if (attempt < policy.maximumAttempts) {
-        const delay = Math.min(
-          policy.initialIntervalMs * policy.backoffCoefficient ** (attempt - 1),
-          policy.maximumIntervalMs,
-        );
+        const delay = backoffDelayMs(policy, attempt);
         try {
           await sleep(delay, signal);
         } catch {

@@ -4,8 +4,9 @@ import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { RunLogShipper } from '../sdk/online-logger.js';
 import type { Processor, ProcessorContext } from '../sdk/processor.js';
-import { type Outcome, sleep, withAttempts } from './attempts.js';
+import { backoffDelayMs, type Outcome, sleep, withAttempts } from './attempts.js';
 import { reportFinal, reportRunning, statusReport, superviseRun } from './instance-reports.js';
+import { parseRunParams } from './run-params.js';
 import { TaskStore } from './task-store.js';
 
 type RunJob = z.output<typeof ttMessages.RunJob>;
@@ -107,18 +108,16 @@ export class HeavyTracker {
         !task.pinnedTo &&
         task.attempt < this.run.taskRetry.maximumAttempts;
       if (retry) {
-        const policy = this.run.taskRetry;
-        const delay = Math.min(
-          policy.initialIntervalMs * policy.backoffCoefficient ** (task.attempt - 1),
-          policy.maximumIntervalMs,
-        );
-        this.store.requeue(task.id);
-        // The task waits its backoff in the queue's order; a short delay keeps it simple and bounded.
-        if (delay > 0)
-          void sleep(delay, this.abort.signal).then(
-            () => this.pump(),
-            () => undefined,
-          );
+        // The task sits out its backoff outside the queue; a duplicate result meanwhile finds it
+        // not dispatched and is ignored.
+        this.store.backOff(task.id);
+        const delay = backoffDelayMs(this.run.taskRetry, task.attempt);
+        const release = () => {
+          this.store.release(task.id);
+          this.pump();
+        };
+        if (delay > 0) void sleep(delay, this.abort.signal).then(release, () => undefined);
+        else this.store.release(task.id);
       } else {
         this.store.complete(
           task.id,
@@ -195,20 +194,9 @@ export class HeavyTracker {
         result: `processor "${processor.name}" is a ${processor.kind} processor; ${run.executeType} needs ${kinds.join(' or ')}`,
       };
     }
-    const raw = run.instanceParams ?? run.jobParams;
-    const parsed = processor.params
-      ? processor.params.safeParse(raw)
-      : { success: true as const, data: raw };
-    if (!parsed.success) {
-      const issues = parsed.error.issues
-        .map((i) => `${i.path.join('.') || '(params)'}: ${i.message}`)
-        .join('; ');
-      return {
-        status: 'FAILED',
-        result: `invalid params for processor "${processor.name}": ${issues}`,
-      };
-    }
-    this.params = parsed.data;
+    const parsed = parseRunParams(processor, run);
+    if (!parsed.ok) return { status: 'FAILED', result: parsed.result };
+    this.params = parsed.params;
 
     if (processor.kind === 'broadcast' && processor.preProcess) {
       const pre = await withAttempts(run.taskRetry, this.abort.signal, () =>

@@ -7,12 +7,9 @@ import { RunLogShipper } from '../sdk/online-logger.js';
 import type { BasicProcessor, Processor } from '../sdk/processor.js';
 import { type Outcome, sleep, withAttempts } from './attempts.js';
 import { reportFinal, reportRunning, statusReport, superviseRun } from './instance-reports.js';
+import { parseRunParams } from './run-params.js';
 
 type RunJob = z.output<typeof ttMessages.RunJob>;
-
-function formatIssues(error: z.ZodError): string {
-  return error.issues.map((i) => `${i.path.join('.') || '(params)'}: ${i.message}`).join('; ');
-}
 
 /**
  * The light TaskTracker: owns one STANDALONE run (or a FIXED_RATE /
@@ -87,19 +84,11 @@ export class StandaloneTracker {
         result: `processor "${processor.name}" is a ${processor.kind} processor; STANDALONE needs a basic one`,
       };
     }
-    const raw = run.instanceParams ?? run.jobParams;
-    const parsed = processor.params
-      ? processor.params.safeParse(raw)
-      : { success: true as const, data: raw };
-    if (!parsed.success) {
-      return {
-        status: 'FAILED',
-        result: `invalid params for processor "${processor.name}": ${formatIssues(parsed.error)}`,
-      };
-    }
+    const parsed = parseRunParams(processor, run);
+    if (!parsed.ok) return { status: 'FAILED', result: parsed.result };
     return run.frequency
-      ? this.repeat(processor, parsed.data, run.frequency)
-      : this.once(processor, parsed.data, 'root');
+      ? this.repeat(processor, parsed.params, run.frequency)
+      : this.once(processor, parsed.params, 'root');
   }
 
   private async once(

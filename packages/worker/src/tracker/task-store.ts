@@ -1,6 +1,7 @@
 import type { TaskOutcome } from '../sdk/processor.js';
 
-export type TaskState = 'WAITING_DISPATCH' | 'DISPATCHED' | 'SUCCEEDED' | 'FAILED';
+/** BACKOFF: failed an attempt, waiting out its retry delay outside the queue. */
+export type TaskState = 'WAITING_DISPATCH' | 'DISPATCHED' | 'BACKOFF' | 'SUCCEEDED' | 'FAILED';
 
 export interface Task {
   id: string;
@@ -90,6 +91,22 @@ export class TaskStore {
     task.state = 'WAITING_DISPATCH';
     task.worker = undefined;
     this.dispatched--;
+    this.pending.push(id);
+  }
+
+  /** Takes a dispatched task back for a retry later; `release` queues it again. */
+  backOff(id: string): void {
+    const task = this.tasks.get(id);
+    if (task?.state !== 'DISPATCHED') return;
+    task.state = 'BACKOFF';
+    task.worker = undefined;
+    this.dispatched--;
+  }
+
+  release(id: string): void {
+    const task = this.tasks.get(id);
+    if (task?.state !== 'BACKOFF') return;
+    task.state = 'WAITING_DISPATCH';
     this.pending.push(id);
   }
 
