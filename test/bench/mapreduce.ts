@@ -76,6 +76,8 @@ export async function benchMapReduce(): Promise<Record<string, unknown>> {
             DROVER_LOG_LEVEL: 'info',
           },
           /"msg":"drover-worker running"/,
+          // BENCH_PROF=<dir>: CPU profiles of the worker processes (written on SIGTERM).
+          process.env.BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF}`] : [],
         ),
       );
     }
@@ -151,7 +153,9 @@ export async function benchMapReduce(): Promise<Record<string, unknown>> {
       node: process.version,
     };
   } finally {
-    await Promise.all(workers.map((w) => stopProcess(w, 'SIGKILL')));
+    await Promise.all(
+      workers.map((w) => stopProcess(w, process.env.BENCH_PROF ? 'SIGTERM' : 'SIGKILL')),
+    );
     await server.stop();
     await Promise.all([nats.stop(), postgres.stop()]);
   }

@@ -17,12 +17,20 @@ export function spawnDrover(
   args: string[],
   env: NodeJS.ProcessEnv,
   ready: RegExp,
+  nodeArgs: string[] = [],
 ): Promise<ReadyProcess> {
   // node itself runs the entry (tsx only as an import hook), so a signal sent
   // to the child, SIGKILL included, reaches the Drover process and not a wrapper.
   return spawnReady(
     process.execPath,
-    ['--import', 'tsx', '--conditions=drover-source', `${ROOT}${ENTRY[binary]}`, ...args],
+    [
+      ...nodeArgs,
+      '--import',
+      'tsx',
+      '--conditions=drover-source',
+      `${ROOT}${ENTRY[binary]}`,
+      ...args,
+    ],
     {
       env: { ...process.env, ...env },
       cwd: ROOT,

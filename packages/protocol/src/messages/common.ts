@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { enumValues, TaskStatus } from '../enums.js';
 import { Count, DecimalId, EpochMs, OpaqueId } from '../tokens.js';
 
 // Wire schemas are lenient to unknown fields (z.object strips them), so a newer
@@ -36,7 +35,8 @@ export const TaskEnvelope = z.object({
 export const TaskResult = z.object({
   taskId: OpaqueId,
   attempt: z.number().int().min(1),
-  status: z.enum(enumValues(TaskStatus)),
+  /** A result is final: progress travels in heartbeats, not here. */
+  status: z.enum(['SUCCEEDED', 'FAILED']),
   result: z.string().max(65_536).optional(),
   /** Set when the processor marked its failure as not worth retrying. */
   nonRetryable: z.boolean().optional(),

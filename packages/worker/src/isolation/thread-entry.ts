@@ -1,11 +1,11 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { loadProcessors } from '../sdk/load-processors.js';
 import type { MapContext, ProcessOutcome } from '../sdk/processor.js';
-import type { FromThread, ToThread } from './thread-messages.js';
+import type { FromThread, JobDone, ThreadJob, ToThread } from './thread-messages.js';
 
-// A processor thread: loads the processors module and runs one task at a
-// time for the main thread, so a processor that hogs the CPU stalls only this
-// thread, never the worker's heartbeats.
+// A processor thread: loads the processors module and runs the tasks the main
+// thread hands it, so a processor that hogs the CPU stalls only this thread,
+// never the worker's heartbeats.
 
 const port = parentPort;
 if (!port) throw new Error('thread-entry runs in a worker thread');
@@ -13,22 +13,44 @@ const send = (m: FromThread) => port.postMessage(m);
 const processors = new Map(
   (await loadProcessors((workerData as { module: string }).module)).map((p) => [p.name, p]),
 );
-const running = new Map<number, AbortController>();
+/** One abort controller per scope (a run's tasks share it), gone with its last task. */
+const scopes = new Map<number, { controller: AbortController; tasks: number }>();
 const maps = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
 let nextMapId = 0;
 
-async function run(
-  id: number,
-  name: string,
-  task: Extract<ToThread, { type: 'run' }>['task'],
-): Promise<void> {
-  const abort = new AbortController();
-  running.set(id, abort);
+// Results leave in one message per turn of the event loop.
+let finished: JobDone[] = [];
+function done(result: JobDone): void {
+  if (finished.length === 0) setImmediate(flushDone);
+  finished.push(result);
+}
+function flushDone(): void {
+  const jobs = finished;
+  finished = [];
+  send({ type: 'done', jobs });
+}
+
+function enterScope(scope: number): AbortSignal {
+  let entry = scopes.get(scope);
+  if (!entry) {
+    entry = { controller: new AbortController(), tasks: 0 };
+    scopes.set(scope, entry);
+  }
+  entry.tasks++;
+  return entry.controller.signal;
+}
+
+function leaveScope(scope: number): void {
+  const entry = scopes.get(scope);
+  if (entry && --entry.tasks === 0) scopes.delete(scope);
+}
+
+async function run({ id, scope, processor: name, task }: ThreadJob): Promise<void> {
   const line = (level: 'debug' | 'info' | 'warn' | 'error') => (message: string) =>
     send({ type: 'log', id, level, message: String(message) });
   const ctx: MapContext<unknown> = {
     ...task,
-    signal: abort.signal,
+    signal: enterScope(scope),
     log: { debug: line('debug'), info: line('info'), warn: line('warn'), error: line('error') },
     map: (payloads, taskName) =>
       new Promise<void>((resolve, reject) => {
@@ -43,25 +65,21 @@ async function run(
     const value = await (
       processor.process as (c: MapContext<unknown>) => ProcessOutcome | Promise<ProcessOutcome>
     )(ctx);
-    send({ type: 'done', id, ok: true, value: typeof value === 'string' ? value : undefined });
+    done({ id, ok: true, value: typeof value === 'string' ? value : undefined });
   } catch (err) {
     const e = err instanceof Error ? err : new Error(String(err));
-    send({
-      type: 'done',
-      id,
-      ok: false,
-      message: e.message,
-      nonRetryable: e.name === 'NonRetryableError',
-    });
+    done({ id, ok: false, message: e.message, nonRetryable: e.name === 'NonRetryableError' });
   } finally {
-    running.delete(id);
+    leaveScope(scope);
   }
 }
 
 port.on('message', (m: ToThread) => {
-  if (m.type === 'run') void run(m.id, m.processor, m.task);
-  else if (m.type === 'abort') running.get(m.id)?.abort(new Error(m.reason));
-  else if (m.type === 'mapped') {
+  if (m.type === 'run') for (const job of m.jobs) void run(job);
+  else if (m.type === 'abort') {
+    scopes.get(m.scope)?.controller.abort(new Error(m.reason));
+    scopes.delete(m.scope);
+  } else if (m.type === 'mapped') {
     const pending = maps.get(m.mapId);
     maps.delete(m.mapId);
     if (m.error) pending?.reject(new Error(m.error));

@@ -2,7 +2,7 @@ import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { NonRetryableError, type ProcessOutcome, type Processor } from '../sdk/processor.js';
 import type { ProcessorExecutor, TaskData, TaskHooks } from './executor.js';
-import type { FromThread, ToThread } from './thread-messages.js';
+import type { FromThread, ThreadJob, ToThread } from './thread-messages.js';
 
 // Tasks a thread runs at once: async processors interleave on it, so short
 // tasks do not pay a thread round trip each in turn. A processor that blocks
@@ -21,12 +21,19 @@ const THREAD_ENTRY = new URL('./thread-entry.ts', import.meta.url).href;
 
 interface Job {
   id: number;
+  scope: Scope;
   processor: string;
   task: TaskData;
   hooks: TaskHooks;
-  signal: AbortSignal;
   resolve: (value: ProcessOutcome) => void;
   reject: (err: Error) => void;
+}
+
+/** The tasks sharing one abort signal (a run's tasks on this worker). */
+interface Scope {
+  id: number;
+  signal: AbortSignal;
+  jobs: Set<Job>;
 }
 
 interface Slot {
@@ -36,19 +43,24 @@ interface Slot {
   /** A task on it was told to abort: it may be stuck, give it nothing new. */
   aborting: boolean;
   jobs: Map<number, Job>;
+  /** Tasks handed to this thread in the current turn, sent together. */
+  outbox: ThreadJob[];
 }
 
 /**
- * Runs processors in a pool of worker threads, one task per thread at a time.
- * A processor that never yields blocks its thread only, so heartbeats keep
- * flowing; on stop or timeout it is asked to abort, and its thread is ended
- * (and replaced) if it does not within a second. A processor calling
- * `process.exit` ends only its thread: the task fails and the pool refills.
+ * Runs processors in a pool of worker threads, several tasks per thread at a
+ * time. A processor that never yields blocks its thread only, so heartbeats
+ * keep flowing; on stop or timeout its tasks are asked to abort, and the
+ * thread is ended (and replaced) if they do not within a second. A processor
+ * calling `process.exit` ends only its thread: its tasks fail and the pool
+ * refills.
  */
 export class ThreadExecutor implements ProcessorExecutor {
   private readonly slots: Slot[] = [];
   private readonly queue: Job[] = [];
+  private readonly scopes = new WeakMap<AbortSignal, Scope>();
   private nextId = 0;
+  private nextScope = 0;
   private closed = false;
 
   constructor(
@@ -67,25 +79,23 @@ export class ThreadExecutor implements ProcessorExecutor {
   ): Promise<ProcessOutcome> {
     return new Promise<ProcessOutcome>((resolve, reject) => {
       if (signal.aborted) return reject(signal.reason as Error);
-      // Many tasks share one run's signal: each listener must go when its task ends,
-      // or every new listener costs a scan of all the old ones.
-      const onAbort = () => this.abortJob(job);
+      const scope = this.scopeOf(signal);
       const job: Job = {
         id: ++this.nextId,
+        scope,
         processor: processor.name,
         task,
         hooks,
-        signal,
         resolve: (value) => {
-          signal.removeEventListener('abort', onAbort);
+          scope.jobs.delete(job);
           resolve(value);
         },
         reject: (err) => {
-          signal.removeEventListener('abort', onAbort);
+          scope.jobs.delete(job);
           reject(err);
         },
       };
-      signal.addEventListener('abort', onAbort, { once: true });
+      scope.jobs.add(job);
       this.queue.push(job);
       this.pump();
     });
@@ -96,20 +106,48 @@ export class ThreadExecutor implements ProcessorExecutor {
     await Promise.all(this.slots.map((s) => s.worker.terminate()));
   }
 
+  /** One abort listener per signal, however many tasks share it. */
+  private scopeOf(signal: AbortSignal): Scope {
+    let scope = this.scopes.get(signal);
+    if (!scope) {
+      const created: Scope = { id: ++this.nextScope, signal, jobs: new Set() };
+      signal.addEventListener('abort', () => this.abortScope(created), { once: true });
+      this.scopes.set(signal, created);
+      scope = created;
+    }
+    return scope;
+  }
+
   private spawn(): Slot {
     const worker = new Worker(ENTRY, {
       workerData: { module: this.module, entry: THREAD_ENTRY },
       execArgv: process.execArgv,
     });
-    const slot: Slot = { worker, ready: false, gone: false, aborting: false, jobs: new Map() };
+    const slot: Slot = {
+      worker,
+      ready: false,
+      gone: false,
+      aborting: false,
+      jobs: new Map(),
+      outbox: [],
+    };
     worker.on('message', (m: FromThread) => this.onMessage(slot, m));
     worker.on('error', (err) => this.replace(slot, `processor thread failed: ${err.message}`));
     worker.on('exit', (code) => this.replace(slot, `processor thread exited with code ${code}`));
     return slot;
   }
 
+  /** Sends a message after the tasks already handed to the thread. */
   private post(slot: Slot, message: ToThread): void {
+    this.flushOutbox(slot);
     slot.worker.postMessage(message);
+  }
+
+  private flushOutbox(slot: Slot): void {
+    if (!slot.outbox.length || slot.gone) return;
+    const jobs = slot.outbox;
+    slot.outbox = [];
+    slot.worker.postMessage({ type: 'run', jobs } satisfies ToThread);
   }
 
   /** Hands queued tasks to the least loaded usable thread. */
@@ -124,13 +162,31 @@ export class ThreadExecutor implements ProcessorExecutor {
       if (!best) return;
       const job = this.queue.shift() as Job;
       best.jobs.set(job.id, job);
-      this.post(best, { type: 'run', id: job.id, processor: job.processor, task: job.task });
+      const slot = best;
+      if (slot.outbox.length === 0) queueMicrotask(() => this.flushOutbox(slot));
+      slot.outbox.push({
+        id: job.id,
+        scope: job.scope.id,
+        processor: job.processor,
+        task: job.task,
+      });
     }
   }
 
   private onMessage(slot: Slot, m: FromThread): void {
     if (m.type === 'ready') {
       slot.ready = true;
+      this.pump();
+      return;
+    }
+    if (m.type === 'done') {
+      for (const d of m.jobs) {
+        const job = slot.jobs.get(d.id);
+        if (!job) continue;
+        slot.jobs.delete(d.id);
+        if (d.ok) job.resolve(d.value);
+        else job.reject(d.nonRetryable ? new NonRetryableError(d.message) : new Error(d.message));
+      }
       this.pump();
       return;
     }
@@ -142,39 +198,41 @@ export class ThreadExecutor implements ProcessorExecutor {
         () => this.post(slot, { type: 'mapped', mapId: m.mapId }),
         (err: Error) => this.post(slot, { type: 'mapped', mapId: m.mapId, error: err.message }),
       );
-    } else if (m.type === 'done') {
-      slot.jobs.delete(m.id);
-      if (m.ok) job.resolve(m.value);
-      else job.reject(m.nonRetryable ? new NonRetryableError(m.message) : new Error(m.message));
-      this.pump();
     }
   }
 
-  private abortJob(job: Job): void {
-    const queued = this.queue.indexOf(job);
-    if (queued >= 0) {
+  /** The scope's signal fired: drop its queued tasks and stop its running ones. */
+  private abortScope(scope: Scope): void {
+    const reason = scope.signal.reason as Error;
+    for (const job of [...scope.jobs]) {
+      const queued = this.queue.indexOf(job);
+      if (queued < 0) continue;
       this.queue.splice(queued, 1);
-      job.reject(job.signal.reason as Error);
-      return;
+      job.reject(reason);
     }
-    const slot = this.slots.find((s) => s.jobs.get(job.id) === job);
-    if (!slot) return;
-    slot.aborting = true;
-    this.post(slot, { type: 'abort', id: job.id, reason: (job.signal.reason as Error).message });
-    setTimeout(() => {
-      if (slot.jobs.get(job.id) !== job) {
-        slot.aborting = false; // it stopped in time
-        this.pump();
-        return;
-      }
-      this.log.warn(
-        { processor: job.processor, taskId: job.task.taskId },
-        'processor ignored its abort signal; ending its thread',
-      );
-      slot.jobs.delete(job.id);
-      job.reject(job.signal.reason as Error);
-      void slot.worker.terminate();
-    }, ABORT_GRACE_MS).unref();
+    for (const slot of this.slots) {
+      const stuck = () => [...slot.jobs.values()].filter((j) => j.scope === scope);
+      if (slot.gone || stuck().length === 0) continue;
+      slot.aborting = true;
+      this.post(slot, { type: 'abort', scope: scope.id, reason: reason.message });
+      setTimeout(() => {
+        const left = stuck();
+        if (left.length === 0 || slot.gone) {
+          slot.aborting = false; // they stopped in time
+          this.pump();
+          return;
+        }
+        this.log.warn(
+          { processor: left[0]?.processor, tasks: left.length },
+          'processor ignored its abort signal; ending its thread',
+        );
+        for (const job of left) {
+          slot.jobs.delete(job.id);
+          job.reject(reason);
+        }
+        void slot.worker.terminate();
+      }, ABORT_GRACE_MS).unref();
+    }
   }
 
   /** A thread ended: fail what it was running and start a fresh one. */

@@ -102,6 +102,17 @@ export class ProcessorTracker {
     }
   }
 
+  private parsedParams: { value: unknown } | undefined;
+
+  /** The run's params, checked once (a bad value fails every task the same way). */
+  private params(processor: Processor): unknown {
+    if (!this.parsedParams) {
+      const raw = this.start.instanceParams ?? this.start.jobParams;
+      this.parsedParams = { value: processor.params ? processor.params.parse(raw) : raw };
+    }
+    return this.parsedParams.value;
+  }
+
   private async runTask(task: TaskEnvelope): Promise<void> {
     const processor = this.processor;
     let outcome: Result;
@@ -110,8 +121,7 @@ export class ProcessorTracker {
         throw new NonRetryableError(
           `no processor named "${this.start.processorName}" on worker ${this.workerId}`,
         );
-      const raw = this.start.instanceParams ?? this.start.jobParams;
-      const params = processor.params ? processor.params.parse(raw) : raw;
+      const params = this.params(processor);
       let seq = 0;
       const data = {
         instanceId: this.start.instanceId,

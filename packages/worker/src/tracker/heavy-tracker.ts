@@ -93,43 +93,41 @@ export class HeavyTracker {
     if (peer) this.seen(peer);
     let applied = 0;
     for (const r of req.results) {
-      const task = this.store.get(r.taskId);
-      if (
-        task?.state !== 'DISPATCHED' ||
-        task.attempt !== r.attempt ||
-        task.worker !== req.workerId
-      )
-        continue;
+      const attempt = this.store.attemptWith(r.taskId, req.workerId);
+      if (attempt === 0 || attempt !== r.attempt) continue; // stale, duplicate or not its task
       if (peer) peer.inFlight--;
       applied++;
       const retry =
         r.status === 'FAILED' &&
         !r.nonRetryable &&
-        !task.pinnedTo &&
-        task.attempt < this.run.taskRetry.maximumAttempts;
-      if (retry) {
-        // The task sits out its backoff outside the queue; a duplicate result meanwhile finds it
-        // not dispatched and is ignored.
-        this.store.backOff(task.id);
-        const delay = backoffDelayMs(this.run.taskRetry, task.attempt);
-        const release = () => {
-          this.store.release(task.id);
-          this.pump();
-        };
-        if (delay > 0) void sleep(delay, this.abort.signal).then(release, () => undefined);
-        else this.store.release(task.id);
-      } else {
-        this.store.complete(
-          task.id,
-          task.attempt,
-          r.status === 'SUCCEEDED' ? 'SUCCEEDED' : 'FAILED',
-          r.result ?? '',
-        );
-      }
+        attempt < this.run.taskRetry.maximumAttempts &&
+        !this.store.isPinned(r.taskId);
+      if (retry) this.retryLater(r.taskId, attempt);
+      else this.store.complete(r.taskId, attempt, r.status, r.result ?? '');
     }
     this.pump();
     if (this.store.allFinal) this.finished();
     return { applied };
+  }
+
+  /**
+   * The task sits out its backoff outside the queue; a duplicate result
+   * meanwhile finds it not dispatched and is ignored.
+   */
+  private retryLater(taskId: string, attempt: number): void {
+    this.store.backOff(taskId);
+    const delay = backoffDelayMs(this.run.taskRetry, attempt);
+    if (delay <= 0) {
+      this.store.release(taskId);
+      return;
+    }
+    void sleep(delay, this.abort.signal).then(
+      () => {
+        this.store.release(taskId);
+        this.pump();
+      },
+      () => undefined,
+    );
   }
 
   onPtHeartbeat(workerId: string): void {
@@ -304,9 +302,9 @@ export class HeavyTracker {
     if (!peer || peer.dead) return;
     peer.dead = true;
     peer.inFlight = 0;
-    for (const task of this.store.dispatchedTo(worker)) {
-      if (task.pinnedTo) this.store.fail(task.id, `worker ${worker} was lost`);
-      else this.store.requeue(task.id); // next dispatch is attempt + 1
+    for (const id of this.store.dispatchedTo(worker)) {
+      if (this.store.isPinned(id)) this.store.fail(id, `worker ${worker} was lost`);
+      else this.store.requeue(id); // next dispatch is attempt + 1
     }
     this.pump();
     if (this.store.allFinal) this.finished();

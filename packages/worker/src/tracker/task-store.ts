@@ -2,82 +2,160 @@ import type { TaskOutcome } from '../sdk/processor.js';
 
 /** BACKOFF: failed an attempt, waiting out its retry delay outside the queue. */
 export type TaskState = 'WAITING_DISPATCH' | 'DISPATCHED' | 'BACKOFF' | 'SUCCEEDED' | 'FAILED';
+const STATES: readonly TaskState[] = [
+  'WAITING_DISPATCH',
+  'DISPATCHED',
+  'BACKOFF',
+  'SUCCEEDED',
+  'FAILED',
+];
+const WAITING = 0;
+const DISPATCHED = 1;
+const BACKOFF = 2;
+const SUCCEEDED = 3;
+const FAILED = 4;
 
-export interface Task {
+/** Strings stored once each (task names, worker ids), referred to by number. */
+class Interned {
+  private readonly values: string[] = [];
+  private readonly ids = new Map<string, number>();
+
+  id(value: string): number {
+    let id = this.ids.get(value);
+    if (id === undefined) {
+      id = this.values.push(value) - 1;
+      this.ids.set(value, id);
+    }
+    return id;
+  }
+
+  find(value: string): number | undefined {
+    return this.ids.get(value);
+  }
+
+  value(id: number): string {
+    return this.values[id] as string;
+  }
+}
+
+/** A task as handed out for dispatch. */
+export interface DispatchedTask {
+  id: string;
+  name: string;
+  attempt: number;
+  payload: unknown;
+}
+
+export interface NewTask {
   id: string;
   name: string;
   payload: unknown;
-  state: TaskState;
-  /** Bumped on every dispatch; a result from another attempt is ignored. */
-  attempt: number;
-  worker?: string;
   /** Broadcast tasks run on this worker only. */
   pinnedTo?: string;
-  result?: string;
 }
 
 /**
  * The tasks of one run, kept in memory behind a small interface (a durable
  * store can replace it for TaskTracker failover). Storing is idempotent by
  * batch id and task id; a result counts only for the attempt it belongs to.
+ *
+ * Laid out as columns (typed arrays indexed by a task's position) rather than
+ * an object per task: a million tasks must fit well within a gigabyte, and a
+ * final task keeps only its result.
  */
 export class TaskStore {
-  private readonly tasks = new Map<string, Task>();
+  private readonly index = new Map<string, number>();
+  private readonly ids: string[] = [];
+  private readonly payloads: unknown[] = [];
+  private readonly results: (string | undefined)[] = [];
+  private state = new Uint8Array(1024);
+  private attempts = new Uint16Array(1024);
+  /** Worker of a dispatched task, as its position in `workers` plus one (0: none). */
+  private workerOf = new Uint16Array(1024);
+  private nameOf = new Uint32Array(1024);
+  private readonly names = new Interned();
+  private readonly workers = new Interned();
+  private readonly pinned = new Map<number, string>();
   private readonly batches = new Set<string>();
-  private readonly pending: string[] = [];
+  private pending: number[] = [];
   private pendingHead = 0;
   private finals = 0;
   private succeeded = 0;
   private dispatched = 0;
 
   /** Adds tasks unless this batch was stored before; returns how many were new. */
-  addBatch(
-    batchId: string,
-    tasks: { id: string; name: string; payload: unknown; pinnedTo?: string }[],
-  ): number | 'duplicate' {
+  addBatch(batchId: string, tasks: NewTask[]): number | 'duplicate' {
     if (this.batches.has(batchId)) return 'duplicate';
     this.batches.add(batchId);
     let added = 0;
     for (const t of tasks) {
-      if (this.tasks.has(t.id)) continue;
-      this.tasks.set(t.id, { ...t, state: 'WAITING_DISPATCH', attempt: 0 });
-      this.pending.push(t.id);
+      if (this.index.has(t.id)) continue;
+      const at = this.ids.length;
+      this.grow(at + 1);
+      this.index.set(t.id, at);
+      this.ids.push(t.id);
+      this.payloads.push(t.payload);
+      this.results.push(undefined);
+      this.nameOf[at] = this.names.id(t.name);
+      if (t.pinnedTo) this.pinned.set(at, t.pinnedTo);
+      this.pending.push(at);
       added++;
     }
     return added;
   }
 
   /** Next waiting tasks this worker may take (pinned tasks only on their worker). */
-  take(worker: string, max: number): Task[] {
-    const out: Task[] = [];
-    const skipped: string[] = [];
+  take(worker: string, max: number): DispatchedTask[] {
+    const out: DispatchedTask[] = [];
+    const skipped: number[] = [];
+    const w = this.workers.id(worker) + 1;
     while (out.length < max && this.pendingHead < this.pending.length) {
-      const id = this.pending[this.pendingHead++] as string;
-      const task = this.tasks.get(id);
-      if (task?.state !== 'WAITING_DISPATCH') continue;
-      if (task.pinnedTo && task.pinnedTo !== worker) {
-        skipped.push(id);
+      const at = this.pending[this.pendingHead++] as number;
+      if (this.state[at] !== WAITING) continue;
+      const pin = this.pinned.get(at);
+      if (pin !== undefined && pin !== worker) {
+        skipped.push(at);
         continue;
       }
-      task.state = 'DISPATCHED';
-      task.attempt++;
-      task.worker = worker;
+      this.state[at] = DISPATCHED;
+      const attempt = (this.attempts[at] as number) + 1;
+      this.attempts[at] = attempt;
+      this.workerOf[at] = w;
       this.dispatched++;
-      out.push(task);
+      out.push({
+        id: this.ids[at] as string,
+        name: this.names.value(this.nameOf[at] as number),
+        attempt,
+        payload: this.payloads[at],
+      });
     }
-    this.pending.push(...skipped);
+    for (const at of skipped) this.pending.push(at);
     this.compact();
     return out;
   }
 
+  /** The attempt a task is out on with this worker, or 0 when it is not out with it. */
+  attemptWith(id: string, worker: string): number {
+    const at = this.index.get(id);
+    if (at === undefined || this.state[at] !== DISPATCHED) return 0;
+    return this.workers.value((this.workerOf[at] as number) - 1) === worker
+      ? (this.attempts[at] as number)
+      : 0;
+  }
+
+  isPinned(id: string): boolean {
+    const at = this.index.get(id);
+    return at !== undefined && this.pinned.has(at);
+  }
+
   /** Applies a result if it is for the task's current attempt; false when stale or duplicate. */
   complete(id: string, attempt: number, status: 'SUCCEEDED' | 'FAILED', result: string): boolean {
-    const task = this.tasks.get(id);
-    if (task?.state !== 'DISPATCHED' || task.attempt !== attempt) return false;
-    task.state = status;
-    task.result = result;
-    task.worker = undefined;
-    task.payload = undefined; // a final task never runs again: keep its result, not its input
+    const at = this.dispatchedAt(id);
+    if (at === undefined || this.attempts[at] !== attempt) return false;
+    this.state[at] = status === 'SUCCEEDED' ? SUCCEEDED : FAILED;
+    this.results[at] = result;
+    this.workerOf[at] = 0;
+    this.payloads[at] = undefined; // a final task never runs again: keep its result, not its input
     this.dispatched--;
     this.finals++;
     if (status === 'SUCCEEDED') this.succeeded++;
@@ -86,57 +164,65 @@ export class TaskStore {
 
   /** Puts a dispatched task back in the queue (its worker died, or it is retried). */
   requeue(id: string): void {
-    const task = this.tasks.get(id);
-    if (task?.state !== 'DISPATCHED') return;
-    task.state = 'WAITING_DISPATCH';
-    task.worker = undefined;
+    const at = this.dispatchedAt(id);
+    if (at === undefined) return;
+    this.state[at] = WAITING;
+    this.workerOf[at] = 0;
     this.dispatched--;
-    this.pending.push(id);
+    this.pending.push(at);
   }
 
   /** Takes a dispatched task back for a retry later; `release` queues it again. */
   backOff(id: string): void {
-    const task = this.tasks.get(id);
-    if (task?.state !== 'DISPATCHED') return;
-    task.state = 'BACKOFF';
-    task.worker = undefined;
+    const at = this.dispatchedAt(id);
+    if (at === undefined) return;
+    this.state[at] = BACKOFF;
+    this.workerOf[at] = 0;
     this.dispatched--;
   }
 
   release(id: string): void {
-    const task = this.tasks.get(id);
-    if (task?.state !== 'BACKOFF') return;
-    task.state = 'WAITING_DISPATCH';
-    this.pending.push(id);
+    const at = this.index.get(id);
+    if (at === undefined || this.state[at] !== BACKOFF) return;
+    this.state[at] = WAITING;
+    this.pending.push(at);
   }
 
   /** Fails a dispatched task for good (e.g. a pinned task whose worker died). */
   fail(id: string, result: string): void {
-    const task = this.tasks.get(id);
-    if (task?.state !== 'DISPATCHED') return;
-    this.complete(id, task.attempt, 'FAILED', result);
+    const at = this.dispatchedAt(id);
+    if (at === undefined) return;
+    this.complete(id, this.attempts[at] as number, 'FAILED', result);
   }
 
-  get(id: string): Task | undefined {
-    return this.tasks.get(id);
+  stateOf(id: string): TaskState | undefined {
+    const at = this.index.get(id);
+    return at === undefined ? undefined : STATES[this.state[at] as number];
   }
 
-  /** Tasks currently out with a worker. */
-  dispatchedTo(worker: string): Task[] {
-    return [...this.tasks.values()].filter((t) => t.state === 'DISPATCHED' && t.worker === worker);
+  /** Ids of the tasks currently out with a worker. */
+  dispatchedTo(worker: string): string[] {
+    const w = (this.workers.find(worker) ?? -1) + 1;
+    const out: string[] = [];
+    if (w === 0) return out;
+    for (let at = 0; at < this.ids.length; at++) {
+      if (this.state[at] === DISPATCHED && this.workerOf[at] === w)
+        out.push(this.ids[at] as string);
+    }
+    return out;
   }
 
   get waiting(): number {
-    return this.tasks.size - this.finals - this.dispatched;
+    return this.ids.length - this.finals - this.dispatched;
   }
 
   get allFinal(): boolean {
-    return this.tasks.size > 0 && this.finals === this.tasks.size;
+    return this.ids.length > 0 && this.finals === this.ids.length;
   }
 
   progress() {
     return {
-      total: this.tasks.size,
+      total: this.ids.length,
       succeeded: this.succeeded,
       failed: this.finals - this.succeeded,
       running: this.dispatched,
@@ -145,18 +231,45 @@ export class TaskStore {
 
   outcomes(): TaskOutcome[] {
     const out: TaskOutcome[] = [];
-    for (const t of this.tasks.values()) {
-      if (t.state === 'SUCCEEDED' || t.state === 'FAILED') {
-        out.push({ taskId: t.id, taskName: t.name, status: t.state, result: t.result ?? '' });
-      }
+    for (let at = 0; at < this.ids.length; at++) {
+      const state = this.state[at];
+      if (state !== SUCCEEDED && state !== FAILED) continue;
+      out.push({
+        taskId: this.ids[at] as string,
+        taskName: this.names.value(this.nameOf[at] as number),
+        status: state === SUCCEEDED ? 'SUCCEEDED' : 'FAILED',
+        result: this.results[at] ?? '',
+      });
     }
     return out;
+  }
+
+  private dispatchedAt(id: string): number | undefined {
+    const at = this.index.get(id);
+    return at !== undefined && this.state[at] === DISPATCHED ? at : undefined;
+  }
+
+  private grow(size: number): void {
+    if (size <= this.state.length) return;
+    const capacity = this.state.length * 2;
+    const widen = <T extends Uint8Array | Uint16Array | Uint32Array>(
+      old: T,
+      make: (n: number) => T,
+    ): T => {
+      const next = make(capacity);
+      next.set(old);
+      return next;
+    };
+    this.state = widen(this.state, (n) => new Uint8Array(n));
+    this.attempts = widen(this.attempts, (n) => new Uint16Array(n));
+    this.workerOf = widen(this.workerOf, (n) => new Uint16Array(n));
+    this.nameOf = widen(this.nameOf, (n) => new Uint32Array(n));
   }
 
   private compact(): void {
     // Drop the consumed head of the queue now and then, so it does not grow forever.
     if (this.pendingHead > 10_000 && this.pendingHead * 2 > this.pending.length) {
-      this.pending.splice(0, this.pendingHead);
+      this.pending = this.pending.slice(this.pendingHead);
       this.pendingHead = 0;
     }
   }
