@@ -27,6 +27,17 @@ function peakRssMb(pid: number | undefined): number | null {
   }
 }
 
+/** CPU seconds (user + system) a process has used so far, from /proc (Linux). */
+function cpuSeconds(pid: number | undefined): number {
+  if (!pid) return 0;
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks
+  } catch {
+    return 0;
+  }
+}
+
 async function finished(api: ApiClient, app: string, id: string) {
   for (;;) {
     const res = await api.get(`/api/v1/apps/${app}/instances/${id}`);
@@ -98,7 +109,16 @@ export async function benchMapReduce(): Promise<Record<string, unknown>> {
     });
     const runs: Record<string, unknown>[] = [];
     let taskTracker = '';
+    const pids = {
+      'bench-w1': workers[0]?.child.pid,
+      'bench-w2': workers[1]?.child.pid,
+      nats: nats.process.child.pid,
+      serverAndBenchClient: process.pid,
+    };
+    const cpuNow = () =>
+      Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuSeconds(pid)]));
     for (const count of sizes) {
+      const cpu0 = cpuNow();
       const t0 = performance.now();
       const run = await api.post(`/api/v1/apps/${app}/jobs/${mr.body.id}/run`, {
         params: { count },
@@ -112,6 +132,9 @@ export async function benchMapReduce(): Promise<Record<string, unknown>> {
         counted: Number(done.result),
         wallSeconds: round(seconds, 2),
         tasksPerSec: Math.round(count / seconds),
+        cpuSeconds: Object.fromEntries(
+          Object.entries(cpuNow()).map(([k, v]) => [k, round(v - (cpu0[k] ?? 0), 2)]),
+        ),
       });
     }
     // Run-to-start latency: API call until the processor's run is RUNNING on a worker.

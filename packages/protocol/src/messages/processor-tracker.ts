@@ -8,6 +8,7 @@ export const StartTasks = InstanceRef.extend({
   /** Where results and heartbeats go. */
   taskTrackerWorkerId: WorkerId,
   processorName: z.string().min(1).max(256),
+  jobId: DecimalId,
   /** Tasks this ProcessorTracker runs at once (the job's concurrencyPerWorker). */
   concurrency: z.number().int().min(1).max(1_024),
   jobParams: UserData,

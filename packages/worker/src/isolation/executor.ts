@@ -1,12 +1,16 @@
 import type { OnlineLogger } from '../sdk/online-logger.js';
 import type { MapContext, ProcessOutcome, Processor } from '../sdk/processor.js';
 
-/** What a task's context carries that can cross a thread boundary. */
-export interface TaskData {
+/** What every task of a run shares (sent to a thread once per batch, not per task). */
+export interface RunData {
   instanceId: string;
   jobId: string;
   jobParams: unknown;
   params: unknown;
+}
+
+/** What one task's context carries besides its run's data; it can cross a thread boundary. */
+export interface TaskData {
   taskId: string;
   taskName: string;
   attempt: number;
@@ -24,6 +28,7 @@ export interface TaskHooks {
 export interface ProcessorExecutor {
   process(
     processor: Processor,
+    run: RunData,
     task: TaskData,
     hooks: TaskHooks,
     signal: AbortSignal,
@@ -35,11 +40,12 @@ export interface ProcessorExecutor {
 export class InProcessExecutor implements ProcessorExecutor {
   process(
     processor: Processor,
+    run: RunData,
     task: TaskData,
     hooks: TaskHooks,
     signal: AbortSignal,
   ): Promise<ProcessOutcome> {
-    const ctx: MapContext<unknown> = { ...task, log: hooks.log, map: hooks.map, signal };
+    const ctx: MapContext<unknown> = { ...run, ...task, log: hooks.log, map: hooks.map, signal };
     return Promise.resolve(
       (processor.process as (c: MapContext<unknown>) => ProcessOutcome | Promise<ProcessOutcome>)(
         ctx,

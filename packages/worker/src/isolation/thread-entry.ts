@@ -1,7 +1,9 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { loadProcessors } from '../sdk/load-processors.js';
+import type { OnlineLogger } from '../sdk/online-logger.js';
 import type { MapContext, ProcessOutcome } from '../sdk/processor.js';
-import type { FromThread, JobDone, ThreadJob, ToThread } from './thread-messages.js';
+import type { RunData, TaskData } from './executor.js';
+import type { DoneBatch, FromThread, ScopeData, ToThread } from './thread-messages.js';
 
 // A processor thread: loads the processors module and runs the tasks the main
 // thread hands it, so a processor that hogs the CPU stalls only this thread,
@@ -13,45 +15,62 @@ const send = (m: FromThread) => port.postMessage(m);
 const processors = new Map(
   (await loadProcessors((workerData as { module: string }).module)).map((p) => [p.name, p]),
 );
-/** One abort controller per scope (a run's tasks share it), gone with its last task. */
-const scopes = new Map<number, { controller: AbortController; tasks: number }>();
+/** Per scope (a run's tasks): its shared data and abort controller, gone with its last task. */
+interface ScopeEntry {
+  processor: string;
+  run: RunData;
+  controller: AbortController;
+  tasks: number;
+}
+const scopes = new Map<number, ScopeEntry>();
 const maps = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
 let nextMapId = 0;
 
 // Results leave in one message per turn of the event loop.
-let finished: JobDone[] = [];
-function done(result: JobDone): void {
-  if (finished.length === 0) setImmediate(flushDone);
-  finished.push(result);
-}
+let finished: DoneBatch = { ok: [], values: [], failed: [] };
+let flushing = false;
 function flushDone(): void {
-  const jobs = finished;
-  finished = [];
-  send({ type: 'done', jobs });
+  flushing = false;
+  const batch = finished;
+  finished = { ok: [], values: [], failed: [] };
+  send({ type: 'done', ...batch });
+}
+function done(): void {
+  if (flushing) return;
+  flushing = true;
+  setImmediate(flushDone);
 }
 
-function enterScope(scope: number): AbortSignal {
-  let entry = scopes.get(scope);
-  if (!entry) {
-    entry = { controller: new AbortController(), tasks: 0 };
-    scopes.set(scope, entry);
-  }
-  entry.tasks++;
-  return entry.controller.signal;
-}
-
-function leaveScope(scope: number): void {
+function openScope({ scope, processor, run }: ScopeData): void {
   const entry = scopes.get(scope);
-  if (entry && --entry.tasks === 0) scopes.delete(scope);
+  if (entry) entry.run = run;
+  else scopes.set(scope, { processor, run, controller: new AbortController(), tasks: 0 });
 }
 
-async function run({ id, scope, processor: name, task }: ThreadJob): Promise<void> {
+function leaveScope(entry: ScopeEntry, scope: number): void {
+  if (--entry.tasks === 0 && scopes.get(scope) === entry) scopes.delete(scope);
+}
+
+function onlineLogger(id: number): OnlineLogger {
   const line = (level: 'debug' | 'info' | 'warn' | 'error') => (message: string) =>
     send({ type: 'log', id, level, message: String(message) });
-  const ctx: MapContext<unknown> = {
-    ...task,
-    signal: enterScope(scope),
-    log: { debug: line('debug'), info: line('info'), warn: line('warn'), error: line('error') },
+  return { debug: line('debug'), info: line('info'), warn: line('warn'), error: line('error') };
+}
+
+function context(id: number, entry: ScopeEntry, task: TaskData): MapContext<unknown> {
+  const { run } = entry;
+  return {
+    instanceId: run.instanceId,
+    jobId: run.jobId,
+    jobParams: run.jobParams,
+    params: run.params,
+    taskId: task.taskId,
+    taskName: task.taskName,
+    attempt: task.attempt,
+    isRootTask: task.isRootTask,
+    payload: task.payload,
+    signal: entry.controller.signal,
+    log: onlineLogger(id),
     map: (payloads, taskName) =>
       new Promise<void>((resolve, reject) => {
         const mapId = ++nextMapId;
@@ -59,23 +78,52 @@ async function run({ id, scope, processor: name, task }: ThreadJob): Promise<voi
         send({ type: 'map', id, mapId, payloads, taskName });
       }),
   };
+}
+
+async function run(id: number, entry: ScopeEntry, scope: number, task: TaskData): Promise<void> {
+  entry.tasks++;
   try {
-    const processor = processors.get(name);
-    if (!processor) throw new Error(`no processor named "${name}" in this thread's module`);
+    const processor = processors.get(entry.processor);
+    if (!processor)
+      throw new Error(`no processor named "${entry.processor}" in this thread's module`);
     const value = await (
       processor.process as (c: MapContext<unknown>) => ProcessOutcome | Promise<ProcessOutcome>
-    )(ctx);
-    done({ id, ok: true, value: typeof value === 'string' ? value : undefined });
+    )(context(id, entry, task));
+    finished.ok.push(id);
+    finished.values.push(typeof value === 'string' ? value : '');
   } catch (err) {
     const e = err instanceof Error ? err : new Error(String(err));
-    done({ id, ok: false, message: e.message, nonRetryable: e.name === 'NonRetryableError' });
+    finished.failed.push({ id, message: e.message, nonRetryable: e.name === 'NonRetryableError' });
   } finally {
-    leaveScope(scope);
+    leaveScope(entry, scope);
+    done();
+  }
+}
+
+function runBatch(m: Extract<ToThread, { type: 'run' }>): void {
+  for (const data of m.runs) openScope(data);
+  for (let i = 0; i < m.ids.length; i++) {
+    const id = m.ids[i] as number;
+    const scope = m.scopes[i] as number;
+    const entry = scopes.get(scope);
+    if (!entry) {
+      finished.failed.push({ id, message: 'the run was stopped', nonRetryable: false });
+      done();
+      continue;
+    }
+    const taskId = m.taskIds[i] as string;
+    void run(id, entry, scope, {
+      taskId,
+      taskName: m.taskNames[i] as string,
+      attempt: m.attempts[i] as number,
+      isRootTask: taskId === 'root',
+      payload: m.payloads[i],
+    });
   }
 }
 
 port.on('message', (m: ToThread) => {
-  if (m.type === 'run') for (const job of m.jobs) void run(job);
+  if (m.type === 'run') runBatch(m);
   else if (m.type === 'abort') {
     scopes.get(m.scope)?.controller.abort(new Error(m.reason));
     scopes.delete(m.scope);

@@ -1,8 +1,8 @@
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { NonRetryableError, type ProcessOutcome, type Processor } from '../sdk/processor.js';
-import type { ProcessorExecutor, TaskData, TaskHooks } from './executor.js';
-import type { FromThread, ThreadJob, ToThread } from './thread-messages.js';
+import type { ProcessorExecutor, RunData, TaskData, TaskHooks } from './executor.js';
+import type { FromThread, JobBatch, ScopeData, ToThread } from './thread-messages.js';
 
 // Tasks a thread runs at once: async processors interleave on it, so short
 // tasks do not pay a thread round trip each in turn. A processor that blocks
@@ -22,7 +22,6 @@ const THREAD_ENTRY = new URL('./thread-entry.ts', import.meta.url).href;
 interface Job {
   id: number;
   scope: Scope;
-  processor: string;
   task: TaskData;
   hooks: TaskHooks;
   resolve: (value: ProcessOutcome) => void;
@@ -32,6 +31,8 @@ interface Job {
 /** The tasks sharing one abort signal (a run's tasks on this worker). */
 interface Scope {
   id: number;
+  processor: string;
+  run: RunData;
   signal: AbortSignal;
   jobs: Set<Job>;
 }
@@ -44,7 +45,7 @@ interface Slot {
   aborting: boolean;
   jobs: Map<number, Job>;
   /** Tasks handed to this thread in the current turn, sent together. */
-  outbox: ThreadJob[];
+  outbox: Job[];
 }
 
 /**
@@ -58,7 +59,7 @@ interface Slot {
 export class ThreadExecutor implements ProcessorExecutor {
   private readonly slots: Slot[] = [];
   private readonly queue: Job[] = [];
-  private readonly scopes = new WeakMap<AbortSignal, Scope>();
+  private readonly scopes = new WeakMap<AbortSignal, Scope[]>();
   private nextId = 0;
   private nextScope = 0;
   private closed = false;
@@ -73,17 +74,17 @@ export class ThreadExecutor implements ProcessorExecutor {
 
   process(
     processor: Processor,
+    run: RunData,
     task: TaskData,
     hooks: TaskHooks,
     signal: AbortSignal,
   ): Promise<ProcessOutcome> {
     return new Promise<ProcessOutcome>((resolve, reject) => {
       if (signal.aborted) return reject(signal.reason as Error);
-      const scope = this.scopeOf(signal);
+      const scope = this.scopeOf(signal, processor.name, run);
       const job: Job = {
         id: ++this.nextId,
         scope,
-        processor: processor.name,
         task,
         hooks,
         resolve: (value) => {
@@ -106,15 +107,15 @@ export class ThreadExecutor implements ProcessorExecutor {
     await Promise.all(this.slots.map((s) => s.worker.terminate()));
   }
 
-  /** One abort listener per signal, however many tasks share it. */
-  private scopeOf(signal: AbortSignal): Scope {
-    let scope = this.scopes.get(signal);
-    if (!scope) {
-      const created: Scope = { id: ++this.nextScope, signal, jobs: new Set() };
-      signal.addEventListener('abort', () => this.abortScope(created), { once: true });
-      this.scopes.set(signal, created);
-      scope = created;
-    }
+  /** One abort listener per signal and processor, however many tasks share them. */
+  private scopeOf(signal: AbortSignal, processor: string, run: RunData): Scope {
+    const scopes = this.scopes.get(signal) ?? [];
+    const found = scopes.find((s) => s.processor === processor);
+    if (found) return found;
+    const scope: Scope = { id: ++this.nextScope, processor, run, signal, jobs: new Set() };
+    signal.addEventListener('abort', () => this.abortScope(scope), { once: true });
+    scopes.push(scope);
+    this.scopes.set(signal, scopes);
     return scope;
   }
 
@@ -145,9 +146,27 @@ export class ThreadExecutor implements ProcessorExecutor {
 
   private flushOutbox(slot: Slot): void {
     if (!slot.outbox.length || slot.gone) return;
-    const jobs = slot.outbox;
+    const runs = new Map<number, ScopeData>();
+    const batch: JobBatch = {
+      ids: [],
+      scopes: [],
+      taskIds: [],
+      taskNames: [],
+      attempts: [],
+      payloads: [],
+    };
+    for (const { id, scope, task } of slot.outbox) {
+      if (!runs.has(scope.id))
+        runs.set(scope.id, { scope: scope.id, processor: scope.processor, run: scope.run });
+      batch.ids.push(id);
+      batch.scopes.push(scope.id);
+      batch.taskIds.push(task.taskId);
+      batch.taskNames.push(task.taskName);
+      batch.attempts.push(task.attempt);
+      batch.payloads.push(task.payload);
+    }
     slot.outbox = [];
-    slot.worker.postMessage({ type: 'run', jobs } satisfies ToThread);
+    slot.worker.postMessage({ type: 'run', runs: [...runs.values()], ...batch } satisfies ToThread);
   }
 
   /** Hands queued tasks to the least loaded usable thread. */
@@ -164,12 +183,7 @@ export class ThreadExecutor implements ProcessorExecutor {
       best.jobs.set(job.id, job);
       const slot = best;
       if (slot.outbox.length === 0) queueMicrotask(() => this.flushOutbox(slot));
-      slot.outbox.push({
-        id: job.id,
-        scope: job.scope.id,
-        processor: job.processor,
-        task: job.task,
-      });
+      slot.outbox.push(job);
     }
   }
 
@@ -180,12 +194,18 @@ export class ThreadExecutor implements ProcessorExecutor {
       return;
     }
     if (m.type === 'done') {
-      for (const d of m.jobs) {
-        const job = slot.jobs.get(d.id);
+      for (let i = 0; i < m.ok.length; i++) {
+        const id = m.ok[i] as number;
+        const job = slot.jobs.get(id);
         if (!job) continue;
-        slot.jobs.delete(d.id);
-        if (d.ok) job.resolve(d.value);
-        else job.reject(d.nonRetryable ? new NonRetryableError(d.message) : new Error(d.message));
+        slot.jobs.delete(id);
+        job.resolve(m.values[i]);
+      }
+      for (const f of m.failed) {
+        const job = slot.jobs.get(f.id);
+        if (!job) continue;
+        slot.jobs.delete(f.id);
+        job.reject(f.nonRetryable ? new NonRetryableError(f.message) : new Error(f.message));
       }
       this.pump();
       return;
@@ -223,7 +243,7 @@ export class ThreadExecutor implements ProcessorExecutor {
           return;
         }
         this.log.warn(
-          { processor: left[0]?.processor, tasks: left.length },
+          { processor: left[0]?.scope.processor, tasks: left.length },
           'processor ignored its abort signal; ending its thread',
         );
         for (const job of left) {

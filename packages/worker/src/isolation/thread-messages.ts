@@ -1,23 +1,35 @@
-import type { TaskData } from './executor.js';
+import type { RunData } from './executor.js';
 
 // Messages between the worker's main thread and its processor threads. Tasks
-// go out and results come back in batches: a message per task would cost more
-// than a no-op task itself.
+// go out and results come back in batches, laid out as columns: a message, or
+// even a cloned object, per task would cost more than a no-op task itself.
 
-/** One task for a thread; `scope` groups the tasks that share an abort signal. */
-export interface ThreadJob {
-  id: number;
+/** A run's tasks in one batch share its data, processor and abort scope. */
+export interface ScopeData {
   scope: number;
   processor: string;
-  task: TaskData;
+  run: RunData;
 }
 
-export type JobDone =
-  | { id: number; ok: true; value?: string }
-  | { id: number; ok: false; message: string; nonRetryable: boolean };
+/** Tasks for a thread, one entry per task in each column. */
+export interface JobBatch {
+  ids: number[];
+  scopes: number[];
+  taskIds: string[];
+  taskNames: string[];
+  attempts: number[];
+  payloads: unknown[];
+}
+
+/** Finished tasks: successes with their result, failures with their error. */
+export interface DoneBatch {
+  ok: number[];
+  values: string[];
+  failed: { id: number; message: string; nonRetryable: boolean }[];
+}
 
 export type ToThread =
-  | { type: 'run'; jobs: ThreadJob[] }
+  | ({ type: 'run'; runs: ScopeData[] } & JobBatch)
   | { type: 'abort'; scope: number; reason: string }
   | { type: 'mapped'; mapId: number; error?: string };
 
@@ -25,4 +37,4 @@ export type FromThread =
   | { type: 'ready' }
   | { type: 'log'; id: number; level: 'debug' | 'info' | 'warn' | 'error'; message: string }
   | { type: 'map'; id: number; mapId: number; payloads: unknown[]; taskName: string }
-  | { type: 'done'; jobs: JobDone[] };
+  | ({ type: 'done' } & DoneBatch);

@@ -2,7 +2,7 @@ import { type ptMessages, routes } from '@drover/protocol';
 import type { Bus } from '@drover/transport';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
-import type { ProcessorExecutor } from '../isolation/executor.js';
+import type { ProcessorExecutor, RunData } from '../isolation/executor.js';
 import { RunLogShipper } from '../sdk/online-logger.js';
 import { NonRetryableError, type Processor } from '../sdk/processor.js';
 import { mapBatches } from './map-batches.js';
@@ -102,15 +102,20 @@ export class ProcessorTracker {
     }
   }
 
-  private parsedParams: { value: unknown } | undefined;
+  private run: RunData | undefined;
 
-  /** The run's params, checked once (a bad value fails every task the same way). */
-  private params(processor: Processor): unknown {
-    if (!this.parsedParams) {
+  /** What the run's tasks share; params are checked once (a bad value fails every task alike). */
+  private runData(processor: Processor): RunData {
+    if (!this.run) {
       const raw = this.start.instanceParams ?? this.start.jobParams;
-      this.parsedParams = { value: processor.params ? processor.params.parse(raw) : raw };
+      this.run = {
+        instanceId: this.start.instanceId,
+        jobId: this.start.jobId,
+        jobParams: this.start.jobParams,
+        params: processor.params ? processor.params.parse(raw) : raw,
+      };
     }
-    return this.parsedParams.value;
+    return this.run;
   }
 
   private async runTask(task: TaskEnvelope): Promise<void> {
@@ -121,13 +126,9 @@ export class ProcessorTracker {
         throw new NonRetryableError(
           `no processor named "${this.start.processorName}" on worker ${this.workerId}`,
         );
-      const params = this.params(processor);
+      const run = this.runData(processor);
       let seq = 0;
       const data = {
-        instanceId: this.start.instanceId,
-        jobId: '',
-        jobParams: this.start.jobParams,
-        params,
         taskId: task.taskId,
         taskName: task.taskName,
         attempt: task.attempt,
@@ -138,7 +139,7 @@ export class ProcessorTracker {
         log: this.logs.forTask(task.taskId),
         map: (payloads: unknown[], taskName: string) => this.map(task, ++seq, payloads, taskName),
       };
-      const value = await this.executor.process(processor, data, hooks, this.abort.signal);
+      const value = await this.executor.process(processor, run, data, hooks, this.abort.signal);
       outcome = {
         taskId: task.taskId,
         attempt: task.attempt,

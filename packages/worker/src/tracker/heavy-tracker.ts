@@ -282,6 +282,7 @@ export class HeavyTracker {
           epoch: this.run.epoch,
           taskTrackerWorkerId: this.workerId,
           processorName: this.run.processorName,
+          jobId: this.run.jobId,
           concurrency: this.run.concurrencyPerWorker ?? 5,
           jobParams: this.run.jobParams,
           instanceParams: this.run.instanceParams,

@@ -98,11 +98,13 @@ export class StandaloneTracker {
   ): Promise<Outcome> {
     this.progress = { ...this.progress, total: this.progress.total + 1, running: 1 };
     const outcome = await withAttempts(this.run.taskRetry, this.abort.signal, async (attempt) => {
-      const task = {
+      const run = {
         instanceId: this.run.instanceId,
         jobId: this.run.jobId,
         jobParams: this.run.jobParams,
         params,
+      };
+      const task = {
         taskId,
         taskName: 'root',
         attempt,
@@ -113,7 +115,7 @@ export class StandaloneTracker {
         log: this.logs.forTask(taskId),
         map: () => Promise.reject(new Error('a standalone run cannot map tasks')),
       };
-      return this.executor.process(processor, task, hooks, this.abort.signal);
+      return this.executor.process(processor, run, task, hooks, this.abort.signal);
     });
     const key = outcome.status === 'SUCCEEDED' ? 'succeeded' : 'failed';
     this.progress = { ...this.progress, running: 0, [key]: this.progress[key] + 1 };
