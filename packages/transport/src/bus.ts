@@ -1,15 +1,39 @@
-import type { AddressOf, ReplyOf, RequestOf, Route } from '@drover/protocol';
+import {
+  type AddressOf,
+  type ReplyOf,
+  type RequestOf,
+  type Route,
+  routeSubject,
+} from '@drover/protocol';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { Logger } from 'pino';
 import { type AskOptions, ask } from './ask.js';
-import { type HandleOptions, type Handler, type HandlerFn, handle } from './handle.js';
+import {
+  answer,
+  type HandleOptions,
+  type Handler,
+  type HandlerFn,
+  handle,
+  type ReplyBody,
+} from './handle.js';
 import type { MessageMeta } from './headers.js';
+import { LogLimiter } from './log-limiter.js';
 import { maxPayload } from './payload.js';
-import { type ReliableAskOptions, reliableAsk } from './reliable-ask.js';
+import { type ReliableAskOptions, reliableAsk, retrying } from './reliable-ask.js';
+import { parseReply } from './reply-codec.js';
 import { tell } from './tell.js';
 
-/** One process's view of the message bus: a NATS connection plus its logger. */
+type LocalServe = (request: unknown, meta: MessageMeta) => Promise<ReplyBody>;
+
+/**
+ * One process's view of the message bus: a NATS connection plus its logger.
+ * A message for a handler in this same process (a TaskTracker and the
+ * ProcessorTracker on its own worker) skips NATS and msgpack: it is validated
+ * and answered in process, with the same replies and errors.
+ */
 export class Bus {
+  private readonly local = new Map<string, LocalServe>();
+
   constructor(
     readonly nc: NatsConnection,
     readonly log: Logger,
@@ -21,6 +45,8 @@ export class Bus {
     request: RequestOf<R>,
     options?: AskOptions,
   ): Promise<ReplyOf<R>> {
+    const local = this.localFor(route, address);
+    if (local) return this.askLocal(route, local, request, options ?? {});
     return ask(this.nc, route, address, request, options);
   }
 
@@ -30,7 +56,9 @@ export class Bus {
     request: RequestOf<R>,
     options: ReliableAskOptions,
   ): Promise<ReplyOf<R>> {
-    return reliableAsk(this.nc, route, address, request, options);
+    const local = this.localFor(route, address);
+    if (!local) return reliableAsk(this.nc, route, address, request, options);
+    return retrying(route, options, (meta) => this.askLocal(route, local, request, meta));
   }
 
   tell<R extends Route>(
@@ -39,7 +67,9 @@ export class Bus {
     message: RequestOf<R>,
     meta?: MessageMeta,
   ): void {
-    tell(this.nc, route, address, message, meta);
+    const local = this.localFor(route, address);
+    if (local) void this.askLocal(route, local, message, meta ?? {}).catch(() => undefined);
+    else tell(this.nc, route, address, message, meta);
   }
 
   handle<R extends Route>(
@@ -48,11 +78,43 @@ export class Bus {
     fn: HandlerFn<R>,
     options?: HandleOptions,
   ): Handler {
-    return handle(this.nc, this.log, route, address, fn, options);
+    const handler = handle(this.nc, this.log, route, address, fn, options);
+    const { subject } = handler;
+    if (subject.includes('*') || subject.includes('>')) return handler; // shared by many addresses
+    const handlerLog = this.log.child({ handler: route.handler, local: true });
+    const warn = {
+      badInput: new LogLimiter(handlerLog, options?.warnIntervalMs),
+      failures: new LogLimiter(handlerLog, options?.warnIntervalMs),
+    };
+    const serve: LocalServe = (request, meta) =>
+      answer(route, fn, request, { subject, meta }, warn);
+    this.local.set(subject, serve);
+    return {
+      subject,
+      stop: async () => {
+        if (this.local.get(subject) === serve) this.local.delete(subject);
+        await handler.stop();
+      },
+    };
   }
 
   /** The largest message the connected server accepts. */
   get maxPayload(): number {
     return maxPayload(this.nc);
+  }
+
+  private localFor<R extends Route>(route: R, address: AddressOf<R['actor']>) {
+    return this.local.size ? this.local.get(routeSubject(route, address)) : undefined;
+  }
+
+  private async askLocal<R extends Route>(
+    route: R,
+    serve: LocalServe,
+    request: RequestOf<R>,
+    meta: MessageMeta,
+  ): Promise<ReplyOf<R>> {
+    await null; // like a message, the handler runs after the caller's current step
+    const { idempotencyKey, attempt, traceId } = meta;
+    return parseReply(route, await serve(request, { idempotencyKey, attempt, traceId }));
   }
 }

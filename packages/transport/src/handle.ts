@@ -1,6 +1,7 @@
 import {
   type AddressOf,
   decode,
+  type ErrorBody,
   encode,
   InvalidPayloadError,
   type ParsedRequestOf,
@@ -39,6 +40,35 @@ export interface Handler {
   subject: string;
   /** Stops taking messages, lets in-flight ones finish. */
   stop(): Promise<void>;
+}
+
+/** A reply envelope, before encoding. */
+export type ReplyBody = { ok: true; data: unknown } | { ok: false; error: ErrorBody };
+
+/**
+ * Validates a decoded request with the route's schema and runs the handler:
+ * the reply it gives, or the typed error. Shared by NATS and in-process calls.
+ */
+export async function answer<R extends Route>(
+  route: R,
+  fn: HandlerFn<R>,
+  raw: unknown,
+  ctx: HandlerContext,
+  warn: { badInput: LogLimiter; failures: LogLimiter },
+): Promise<ReplyBody> {
+  const parsed = route.request.safeParse(raw);
+  if (!parsed.success) {
+    const invalid = new InvalidPayloadError('request', zodIssues(parsed.error));
+    warn.badInput.warn({ issues: invalid.issues }, 'invalid request');
+    return { ok: false, error: errorBody(invalid) };
+  }
+  try {
+    const data = await fn(parsed.data as ParsedRequestOf<R>, ctx);
+    return { ok: true, data: route.pattern === 'tell' ? null : data };
+  } catch (err) {
+    warn.failures.warn({ err }, 'handler failed');
+    return { ok: false, error: errorBody(err) };
+  }
 }
 
 /**
@@ -85,21 +115,8 @@ export function handle<R extends Route>(
       respond(msg, { ok: false, error: errorBody(new InvalidPayloadError('request', issues)) });
       return;
     }
-    const parsed = route.request.safeParse(raw);
-    if (!parsed.success) {
-      const invalid = new InvalidPayloadError('request', zodIssues(parsed.error));
-      badInput.warn({ issues: invalid.issues }, 'invalid request');
-      respond(msg, { ok: false, error: errorBody(invalid) });
-      return;
-    }
-    try {
-      const ctx: HandlerContext = { subject: msg.subject, meta: fromHeaders(msg.headers) };
-      const data = await fn(parsed.data as ParsedRequestOf<R>, ctx);
-      respond(msg, { ok: true, data: route.pattern === 'tell' ? null : data });
-    } catch (err) {
-      failures.warn({ err }, 'handler failed');
-      respond(msg, { ok: false, error: errorBody(err) });
-    }
+    const ctx = { subject: msg.subject, meta: fromHeaders(msg.headers) };
+    respond(msg, await answer(route, fn, raw, ctx, { badInput, failures }));
   };
 
   const loop = (async () => {

@@ -9,7 +9,7 @@ import {
 } from '@drover/protocol';
 import type { NatsConnection } from '@nats-io/nats-core';
 import pRetry from 'p-retry';
-import { ask } from './ask.js';
+import { type AskOptions, ask } from './ask.js';
 
 export interface ReliableAskOptions {
   /** Give up after this long in total (all tries and waits). */
@@ -28,16 +28,28 @@ export interface ReliableAskOptions {
 }
 
 /**
- * `ask` that retries timeouts, no-responders, disconnects and errors the
- * handler marked retryable, with exponential backoff and jitter, until the
- * deadline. Every try carries the same idempotency key.
+ * `ask` over NATS that retries timeouts, no-responders, disconnects and errors
+ * the handler marked retryable (see `retrying`).
  */
-export async function reliableAsk<R extends Route>(
+export function reliableAsk<R extends Route>(
   nc: NatsConnection,
   route: R,
   address: AddressOf<R['actor']>,
   request: RequestOf<R>,
   options: ReliableAskOptions,
+): Promise<ReplyOf<R>> {
+  return retrying(route, options, (meta) => ask(nc, route, address, request, meta));
+}
+
+/**
+ * Runs one try of an ask again and again: retries timeouts, no-responders, disconnects and errors the
+ * handler marked retryable, with exponential backoff and jitter, until the
+ * deadline. Every try carries the same idempotency key.
+ */
+export async function retrying<R extends Route>(
+  route: R,
+  options: ReliableAskOptions,
+  once: (options: AskOptions) => Promise<ReplyOf<R>>,
 ): Promise<ReplyOf<R>> {
   const idempotencyKey = options.idempotencyKey ?? randomUUID();
   const perTry = options.timeoutMs ?? route.timeoutMs;
@@ -48,7 +60,7 @@ export async function reliableAsk<R extends Route>(
       const remaining = Math.floor(deadline - performance.now());
       // The backoff wait ran into the deadline: what failed last is the useful error.
       if (remaining <= 0) throw lastError ?? new TimeoutError(route.handler, options.deadlineMs);
-      return ask(nc, route, address, request, {
+      return once({
         idempotencyKey,
         attempt,
         traceId: options.traceId,

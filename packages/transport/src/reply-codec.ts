@@ -35,6 +35,11 @@ export function decodeReply<R extends Route>(route: R, bytes: Uint8Array): Reply
       cause: err,
     });
   }
+  return parseReply(route, raw);
+}
+
+/** Validates a decoded reply envelope; throws the typed error it carries or its own. */
+export function parseReply<R extends Route>(route: R, raw: unknown): ReplyOf<R> {
   const envelope = ReplyEnvelope.safeParse(raw);
   if (!envelope.success) throw new InvalidPayloadError('reply', zodIssues(envelope.error));
   if (!envelope.data.ok) {
