@@ -1,6 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitForInstance } from '../../packages/server/test/support/server-fixture.js';
-import { type DroverCluster, startDroverCluster } from '../harness/drover-cluster.js';
+import {
+  type DroverCluster,
+  startDroverCluster,
+  untilLeafLoggedBy,
+} from '../harness/drover-cluster.js';
 import { uniqueName, useDatabase } from '../harness/fixtures.js';
 
 // A map-reduce over three worker processes; one that is not the TaskTracker's
@@ -22,31 +26,6 @@ beforeAll(async () => {
 });
 afterAll(() => cluster.stop());
 
-/** Waits until a worker has logged a leaf for this run (logs are the event we can see). */
-async function untilLeafLoggedBy(
-  instanceId: string,
-  predicate: (workerId: string) => boolean,
-): Promise<string> {
-  const { app } = cluster;
-  const until = Date.now() + 30_000;
-  for (;;) {
-    const res = await app.api.get(
-      `/api/v1/apps/${app.name}/instances/${instanceId}/logs?limit=1000`,
-    );
-    const lines = res.body.lines as { message: string; workerId: string }[];
-    for (const line of lines) {
-      if (line.message.startsWith('leaf') && predicate(line.workerId)) return line.workerId;
-    }
-    if (Date.now() > until) {
-      const instance = await app.api.get(`/api/v1/apps/${app.name}/instances/${instanceId}`);
-      throw new Error(
-        `no matching leaf logged; ${lines.length} lines; ${JSON.stringify(instance.body)}`,
-      );
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 describe('kill -9 during a map-reduce', () => {
   it('still succeeds, with every task counted once', async () => {
     const { app } = cluster;
@@ -61,7 +40,7 @@ describe('kill -9 during a map-reduce', () => {
       .id as string;
     const running = await waitForInstance(app, id, (i) => i.status === 'RUNNING', 30_000);
     const trackerWorker = running.workerId as string;
-    const victim = await untilLeafLoggedBy(id, (w) => w !== trackerWorker);
+    const victim = await untilLeafLoggedBy(cluster.app, id, (w) => w !== trackerWorker);
     cluster.workers.get(victim)?.child.kill('SIGKILL');
 
     const done = await waitForInstance(

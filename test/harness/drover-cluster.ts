@@ -9,7 +9,7 @@ export interface DroverCluster {
   app: TestApp;
   workers: Map<string, ReadyProcess>;
   /** Starts a drover-worker process running test/fixtures/processors.ts. */
-  startWorker(workerId: string): Promise<ReadyProcess>;
+  startWorker(workerId: string, args?: string[]): Promise<ReadyProcess>;
   stop(): Promise<void>;
 }
 
@@ -29,11 +29,12 @@ export async function startDroverCluster(databaseUrl: string): Promise<DroverClu
     server,
     app,
     workers,
-    async startWorker(workerId) {
+    async startWorker(workerId, args = []) {
       const worker = await spawnDrover(
         'worker',
-        ['--processors', 'test/fixtures/processors.ts', '--worker-id', workerId],
+        ['--processors', 'test/fixtures/processors.ts', '--worker-id', workerId, ...args],
         {
+          DROVER_WORKER_ID: workerId,
           DROVER_NATS_URL: natsUrl,
           DROVER_APP: app.name,
           DROVER_APP_SECRET: app.secret,
@@ -49,4 +50,29 @@ export async function startDroverCluster(databaseUrl: string): Promise<DroverClu
       await stopProcess(server);
     },
   };
+}
+
+/** Waits until a worker has logged a leaf for this run (logs are the event we can see). */
+export async function untilLeafLoggedBy(
+  app: TestApp,
+  instanceId: string,
+  predicate: (workerId: string) => boolean,
+): Promise<string> {
+  const until = Date.now() + 30_000;
+  for (;;) {
+    const res = await app.api.get(
+      `/api/v1/apps/${app.name}/instances/${instanceId}/logs?limit=1000`,
+    );
+    const lines = res.body.lines as { message: string; workerId: string }[];
+    for (const line of lines) {
+      if (line.message.startsWith('leaf') && predicate(line.workerId)) return line.workerId;
+    }
+    if (Date.now() > until) {
+      const instance = await app.api.get(`/api/v1/apps/${app.name}/instances/${instanceId}`);
+      throw new Error(
+        `no matching leaf logged; ${lines.length} lines; ${JSON.stringify(instance.body)}`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }

@@ -20,6 +20,8 @@ export interface ReadyProcess {
   tail(): string;
   /** First capture of `pattern` in the output so far, if any. */
   find(pattern: RegExp): string | undefined;
+  /** Resolves with the first output line (kept so far, or to come) matching `pattern`. */
+  waitFor(pattern: RegExp, timeoutMs?: number): Promise<string>;
   /** Resolves once the process has exited. */
   exited: Promise<number | null>;
 }
@@ -42,6 +44,23 @@ export function spawnReady(
   });
   const lines: string[] = [];
   const tail = () => lines.slice(-30).join('\n');
+  const watchers = new Set<(line: string) => void>();
+  const waitFor = (pattern: RegExp, timeoutMs = 30_000) =>
+    new Promise<string>((resolve, reject) => {
+      const seen = lines.find((l) => pattern.test(l));
+      if (seen !== undefined) return resolve(seen);
+      const timer = setTimeout(() => {
+        watchers.delete(watch);
+        reject(new Error(`no line matching ${pattern} within ${timeoutMs} ms:\n${tail()}`));
+      }, timeoutMs);
+      const watch = (line: string) => {
+        if (!pattern.test(line)) return;
+        clearTimeout(timer);
+        watchers.delete(watch);
+        resolve(line);
+      };
+      watchers.add(watch);
+    });
   const exited = new Promise<number | null>((resolve) =>
     child.once('exit', (code) => resolve(code)),
   );
@@ -56,6 +75,7 @@ export function spawnReady(
     const onLine = (line: string) => {
       lines.push(line);
       if (lines.length > 200) lines.shift();
+      for (const watch of watchers) watch(line);
       const match = line.match(options.ready);
       if (match && !settled) {
         settled = true;
@@ -67,7 +87,7 @@ export function spawnReady(
           }
           return undefined;
         };
-        resolve({ child, match, tail, find, exited });
+        resolve({ child, match, tail, find, waitFor, exited });
       }
     };
     for (const stream of [child.stdout, child.stderr]) {

@@ -88,6 +88,14 @@ export const routes = {
       reply: tt.ReportTaskStatusReply,
       timeoutMs: 5_000,
     }),
+    releaseTasks: defineRoute({
+      actor: 'tt',
+      handler: 'release_tasks',
+      pattern: 'ask',
+      request: tt.ReleaseTasks,
+      reply: tt.ReleaseTasksReply,
+      timeoutMs: 5_000,
+    }),
     ptHeartbeat: defineRoute({
       actor: 'tt',
       handler: 'pt_heartbeat',

@@ -11,7 +11,7 @@ import {
 } from '../src/index.js';
 
 describe('routing table', () => {
-  it('names every handler of the architecture once per actor', () => {
+  it('names every handler of the architecture (plus release_tasks) once per actor', () => {
     const names = allRoutes.map((r) => `${r.actor}.${r.handler}`).sort();
     expect(names).toEqual([
       'pt.start_tasks',
@@ -23,6 +23,7 @@ describe('routing table', () => {
       'tt.map_task',
       'tt.pt_heartbeat',
       'tt.query_instance_status',
+      'tt.release_tasks', // added to the architecture's list: a draining worker hands tasks back
       'tt.report_task_status',
       'tt.run_job',
       'tt.stop_instance',

@@ -13,6 +13,16 @@ function int(value: string): number {
 }
 
 const env = process.env;
+
+/** A positive integer from the environment, or a clear message naming the variable. */
+function envInt(name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (Number.isInteger(n) && n > 0) return n;
+  console.error(`drover-worker: ${name} must be a positive integer, got "${raw}"`);
+  process.exit(2);
+}
 const program = new Command('drover-worker')
   .description('Drover worker: runs an app’s processors for the runs the server dispatches')
   .option(
@@ -44,6 +54,12 @@ const program = new Command('drover-worker')
   )
   .option('--tag <tag...>', 'tags jobs can require', [])
   .option(
+    '--drain-grace-ms <ms>',
+    'on SIGTERM, how long running work may finish before it is handed back (DROVER_DRAIN_GRACE_MS)',
+    int,
+    envInt('DROVER_DRAIN_GRACE_MS', 30_000),
+  )
+  .option(
     '--worker-id <id>',
     'this worker’s id (default: host name and a random suffix)',
     env.DROVER_WORKER_ID,
@@ -60,6 +76,7 @@ const o = program.opts<{
   concurrency: number;
   threads?: number;
   tag: string[];
+  drainGraceMs: number;
   workerId?: string;
   logLevel: string;
 }>();
@@ -95,6 +112,7 @@ const worker = await startWorker({
   processorsModule: o.processors,
   threads: o.threads,
   tags: o.tag,
+  drainGraceMs: o.drainGraceMs,
   workerId: o.workerId,
   log,
 });

@@ -56,6 +56,17 @@ export const ReportTaskStatus = z.object({
 });
 export const ReportTaskStatusReply = z.object({ applied: Count });
 
+/**
+ * A draining ProcessorTracker, its results reported, gives back every task it
+ * still holds: they are dispatched again elsewhere, and it gets no more.
+ */
+export const ReleaseTasks = z.object({
+  instanceId: DecimalId,
+  workerId: WorkerId,
+  reason: z.string().max(1024),
+});
+export const ReleaseTasksReply = z.object({ released: Count });
+
 export const PtHeartbeat = z.object({
   instanceId: DecimalId,
   workerId: WorkerId,

@@ -7,7 +7,7 @@ import type { WorkerRegistry } from '../dispatch/worker-registry.js';
 import type { InstanceEvents } from '../lifecycle/instance-events.js';
 import { settle } from '../lifecycle/settle.js';
 import type { AppAuthenticator } from '../store/apps.js';
-import { recordProgress } from '../store/instance-transitions.js';
+import { handBack, recordProgress } from '../store/instance-transitions.js';
 import { getInstance } from '../store/instances.js';
 import { insertLogBatch } from '../store/logs.js';
 
@@ -77,6 +77,13 @@ export function serveServerRoutes(deps: {
           ? `stale epoch ${req.epoch}, current is ${current.epoch}`
           : `instance is ${current?.status ?? 'gone'}`;
       return { accepted: false, stop: true, reason };
+    }
+    if (req.status === 'WAITING_DISPATCH') {
+      const reason = `handed back by worker ${req.workerId}: ${req.result ?? 'draining'}`;
+      const back = await handBack(pool, req.instanceId, req.epoch, reason);
+      if (!back) return { accepted: false, stop: true, reason: "not this TaskTracker's run now" };
+      events.changed(back);
+      return { accepted: true, stop: false };
     }
     if (req.status !== 'SUCCEEDED' && req.status !== 'FAILED' && req.status !== 'STOPPED') {
       return { accepted: false, stop: false, reason: `a TaskTracker cannot report ${req.status}` };

@@ -105,6 +105,21 @@ export function requeue(
   );
 }
 
+/**
+ * A draining worker gives its run back: queued again at once for another
+ * worker, without using a retry (the next dispatch bumps the epoch, which
+ * fences the old TaskTracker off).
+ */
+export function handBack(db: Queryable, id: string, epoch: number, reason: string) {
+  return one(
+    db,
+    `UPDATE instances SET status = 'WAITING_DISPATCH', worker_id = NULL, reason = $3,
+       next_dispatch_at = now()
+     WHERE id = $1 AND epoch = $2 AND status IN ('WAITING_WORKER_RECEIVE', 'RUNNING')`,
+    [id, epoch, reason],
+  );
+}
+
 /** Fails a run that never reached a worker (concurrency fail-fast, waited too long). */
 export function failWaiting(db: Queryable, id: string, reason: string) {
   return one(

@@ -30,6 +30,8 @@ export class ProcessorTracker {
   private readonly abort = new AbortController();
   private readonly queue: TaskEnvelope[] = [];
   private running = 0;
+  private draining = false;
+  private idle: (() => void) | undefined;
   private results: Result[] = [];
   private flushTimer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
@@ -63,7 +65,7 @@ export class ProcessorTracker {
   }
 
   enqueue(tasks: TaskEnvelope[]): number {
-    if (this.abort.signal.aborted) return 0;
+    if (this.abort.signal.aborted || this.draining) return 0;
     this.queue.push(...tasks);
     this.pump();
     return tasks.length;
@@ -75,6 +77,35 @@ export class ProcessorTracker {
     this.queue.length = 0;
     clearInterval(this.beat);
     void this.logs.flush().finally(() => this.onGone());
+  }
+
+  /**
+   * Worker shutdown: takes no new tasks, lets running ones finish (until
+   * `stop`), reports their results, then gives every other task it holds
+   * back to the TaskTracker, which dispatches them elsewhere at once.
+   */
+  async drain(): Promise<void> {
+    if (this.abort.signal.aborted) return;
+    this.draining = true;
+    this.queue.length = 0;
+    if (this.running > 0) {
+      await new Promise<void>((resolve) => {
+        this.idle = resolve;
+        this.abort.signal.addEventListener('abort', () => resolve(), { once: true });
+      });
+    }
+    await this.flush();
+    try {
+      await this.bus.ask(routes.tt.releaseTasks, this.tt, {
+        instanceId: this.start.instanceId,
+        workerId: this.workerId,
+        reason: 'worker shutting down',
+      });
+    } catch (err) {
+      // Its silence gives them back too, a few seconds later.
+      this.log.debug({ err: (err as Error).message }, 'could not release tasks');
+    }
+    this.stop('worker shutting down');
   }
 
   private heartbeat(): void {
@@ -97,6 +128,7 @@ export class ProcessorTracker {
       this.running++;
       void this.runTask(task).finally(() => {
         this.running--;
+        if (this.running === 0) this.idle?.();
         this.pump();
       });
     }

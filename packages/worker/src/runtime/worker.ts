@@ -134,6 +134,9 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
     bus.handle(routes.tt.reportTaskStatus, address, (req) =>
       heavy(req.instanceId).onTaskResults(req),
     ),
+    bus.handle(routes.tt.releaseTasks, address, (req) =>
+      heavy(req.instanceId).onRelease(req.workerId),
+    ),
     bus.handle(routes.tt.ptHeartbeat, address, (hb) => {
       const t = trackers.get(hb.instanceId);
       if (t instanceof HeavyTracker) t.onPtHeartbeat(hb.workerId);
@@ -146,6 +149,7 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
         pt = undefined;
       }
       if (pt && pt.epoch > req.epoch) return { accepted: 0 };
+      if (!pt && draining) return { accepted: 0 }; // the TaskTracker sends them elsewhere
       if (!pt) {
         const created: ProcessorTracker = new ProcessorTracker(
           bus,
@@ -189,10 +193,14 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
     async stop() {
       draining = true;
       heartbeat(); // tells servers it takes no new work
+      // Running tasks and runs get the grace to finish; what is left then goes
+      // back: tasks to their TaskTrackers, runs to the server, for other workers.
+      const ptDrains = [...processorTrackers.values()].map((pt) => pt.drain());
       const grace = setTimeout(() => {
-        for (const t of trackers.values()) t.stop('worker shutting down');
+        for (const t of trackers.values()) t.handBack('worker shutting down');
+        for (const pt of processorTrackers.values()) pt.stop('worker shutting down');
       }, options.drainGraceMs ?? 30_000);
-      await Promise.all([...trackers.values()].map((t) => t.done));
+      await Promise.all([...[...trackers.values()].map((t) => t.done), ...ptDrains]);
       clearTimeout(grace);
       for (const pt of processorTrackers.values()) pt.stop('worker shutting down');
       clearInterval(beat);

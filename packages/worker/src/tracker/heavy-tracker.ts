@@ -23,6 +23,8 @@ interface Peer {
   inFlight: number;
   lastSeen: number;
   dead: boolean;
+  /** It refused tasks or gave them back (its worker is draining): it gets no more. */
+  closed: boolean;
 }
 
 const EXPECTED_KIND = {
@@ -64,7 +66,8 @@ export class HeavyTracker {
     const perWorker = run.concurrencyPerWorker ?? 5;
     this.credit = perWorker * 2; // free slots plus an equal prefetch
     const workers = run.workers.length ? run.workers : [workerId];
-    for (const w of workers) this.peers.set(w, { inFlight: 0, lastSeen: Date.now(), dead: false });
+    for (const w of workers)
+      this.peers.set(w, { inFlight: 0, lastSeen: Date.now(), dead: false, closed: false });
     this.done = this.execute().catch((err: unknown) => this.log.error({ err }, 'tracker failed'));
   }
 
@@ -74,6 +77,28 @@ export class HeavyTracker {
 
   stop(reason: string): void {
     if (!this.abort.signal.aborted) this.abort.abort(new Error(reason));
+  }
+
+  private handingBack = false;
+
+  /** Worker shutdown: ends the run here and gives it back to the server for another worker. */
+  handBack(reason: string): void {
+    this.handingBack = true;
+    this.stop(reason);
+  }
+
+  /** A draining ProcessorTracker gives back what it still holds. */
+  onRelease(workerId: string): { released: number } {
+    const peer = this.peers.get(workerId);
+    if (!peer) return { released: 0 };
+    peer.closed = true;
+    const released = this.store.dispatchedTo(workerId).length;
+    this.markDead(workerId);
+    this.log.info(
+      { worker: workerId, released },
+      'a draining ProcessorTracker gave back its tasks',
+    );
+    return { released };
   }
 
   /** Sub-tasks from a processor's `ctx.map`: stored once per batch and task id. */
@@ -137,7 +162,7 @@ export class HeavyTracker {
 
   private seen(peer: Peer): void {
     peer.lastSeen = Date.now();
-    if (peer.dead) {
+    if (peer.dead && !peer.closed) {
       peer.dead = false;
       this.pump();
     }
@@ -158,7 +183,10 @@ export class HeavyTracker {
     }
     await this.stopProcessorTrackers();
     await this.logs.flush();
-    await reportFinal(this.bus, this.app, this.message(outcome.status), outcome.result, this.log);
+    // Stopped by a hand-back (not finished meanwhile): the server queues the run again.
+    const status =
+      this.handingBack && outcome.status === 'STOPPED' ? 'WAITING_DISPATCH' : outcome.status;
+    await reportFinal(this.bus, this.app, this.message(status), outcome.result, this.log);
   }
 
   private ctx(): ProcessorContext<never> {
@@ -251,7 +279,7 @@ export class HeavyTracker {
   private pump(): void {
     if (this.abort.signal.aborted) return;
     for (const [worker, peer] of this.peers) {
-      if (peer.dead) continue;
+      if (peer.dead || peer.closed) continue;
       const room = this.credit - peer.inFlight;
       if (room <= 0 || this.store.waiting === 0) continue;
       const tasks = this.store.take(worker, room);
@@ -274,7 +302,7 @@ export class HeavyTracker {
     tasks: { taskId: string; taskName: string; attempt: number; payload: unknown }[],
   ): Promise<void> {
     try {
-      await this.bus.ask(
+      const reply = await this.bus.ask(
         routes.pt.startTasks,
         { app: this.app, workerId: worker },
         {
@@ -289,6 +317,7 @@ export class HeavyTracker {
           tasks,
         },
       );
+      if (reply.accepted < tasks.length) this.refused(worker, tasks);
     } catch (err) {
       this.log.warn(
         { worker, err: err instanceof DroverError ? err.code : (err as Error).message },
@@ -296,6 +325,21 @@ export class HeavyTracker {
       );
       this.markDead(worker);
     }
+  }
+
+  /** Its worker is draining: these tasks go elsewhere, and so do later ones. */
+  private refused(worker: string, tasks: { taskId: string; attempt: number }[]): void {
+    const peer = this.peers.get(worker);
+    if (!peer) return;
+    peer.closed = true;
+    for (const t of tasks) {
+      if (this.store.attemptWith(t.taskId, worker) !== t.attempt) continue;
+      if (this.store.isPinned(t.taskId)) this.store.fail(t.taskId, `worker ${worker} is draining`);
+      else this.store.requeue(t.taskId);
+      peer.inFlight--;
+    }
+    this.pump();
+    if (this.store.allFinal) this.finished();
   }
 
   private markDead(worker: string): void {
@@ -317,7 +361,7 @@ export class HeavyTracker {
       if (!peer.dead && peer.inFlight > 0 && now - peer.lastSeen > PT_DEAD_MS)
         this.markDead(worker);
     }
-    if ([...this.peers.values()].some((p) => !p.dead)) this.lastPeerAlive = now;
+    if ([...this.peers.values()].some((p) => !p.dead && !p.closed)) this.lastPeerAlive = now;
     else if (now - this.lastPeerAlive > NO_PEER_GIVE_UP_MS) this.stop('no ProcessorTracker alive');
   }
 
@@ -340,7 +384,7 @@ export class HeavyTracker {
     if (reply?.stop) this.stop(reply.reason ?? 'the server asked this TaskTracker to stop');
   }
 
-  private message(status: 'RUNNING' | Outcome['status']) {
+  private message(status: 'RUNNING' | 'WAITING_DISPATCH' | Outcome['status']) {
     return statusReport(this.run, this.workerId, status, this.store.progress());
   }
 }

@@ -49,6 +49,14 @@ export class StandaloneTracker {
     if (!this.abort.signal.aborted) this.abort.abort(new Error(reason));
   }
 
+  private handingBack = false;
+
+  /** Worker shutdown: ends the run here and gives it back to the server for another worker. */
+  handBack(reason: string): void {
+    this.handingBack = true;
+    this.stop(reason);
+  }
+
   private async execute(): Promise<void> {
     // A frequent run has no timeout: it lives until its job is disabled.
     const outcome = await superviseRun({
@@ -58,13 +66,10 @@ export class StandaloneTracker {
       body: () => this.outcome(),
     });
     await this.logs.flush();
-    await reportFinal(
-      this.bus,
-      this.app,
-      this.statusMessage(outcome.status),
-      outcome.result,
-      this.log,
-    );
+    // Stopped by a hand-back (not finished meanwhile): the server queues the run again.
+    const status =
+      this.handingBack && outcome.status === 'STOPPED' ? 'WAITING_DISPATCH' : outcome.status;
+    await reportFinal(this.bus, this.app, this.statusMessage(status), outcome.result, this.log);
   }
 
   private async outcome(): Promise<Outcome> {
@@ -156,7 +161,7 @@ export class StandaloneTracker {
     if (reply?.stop) this.stop(reply.reason ?? 'the server asked this TaskTracker to stop');
   }
 
-  private statusMessage(status: 'RUNNING' | Outcome['status']) {
+  private statusMessage(status: 'RUNNING' | 'WAITING_DISPATCH' | Outcome['status']) {
     return statusReport(this.run, this.workerId, status, this.progress);
   }
 }
