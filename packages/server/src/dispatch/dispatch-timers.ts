@@ -1,4 +1,5 @@
 import type { Dispatcher } from './dispatcher.js';
+import type { DispatchContext } from './load-for-dispatch.js';
 
 // Instances due in the same millisecond are dispatched as one batch.
 const MAX_BATCH = 500;
@@ -31,16 +32,24 @@ export class DispatchTimers {
     this.buckets.set(at, { ids, timer });
   }
 
+  /** Dispatches a run due now that the caller holds, skipping the timer and the reload. */
+  now(context: DispatchContext): void {
+    if (this.closed) return;
+    this.track(this.dispatcher.dispatchLoaded([context]));
+  }
+
+  private track(dispatch: Promise<void>): void {
+    const run: Promise<void> = dispatch.finally(() => this.running.delete(run));
+    this.running.add(run);
+  }
+
   private fire(at: number): void {
     const bucket = this.buckets.get(at);
     this.buckets.delete(at);
     if (!bucket) return;
     for (const id of bucket.ids) this.armed.delete(id);
     for (let i = 0; i < bucket.ids.length; i += MAX_BATCH) {
-      const run: Promise<void> = this.dispatcher
-        .dispatch(bucket.ids.slice(i, i + MAX_BATCH))
-        .finally(() => this.running.delete(run));
-      this.running.add(run);
+      this.track(this.dispatcher.dispatch(bucket.ids.slice(i, i + MAX_BATCH)));
     }
   }
 

@@ -44,7 +44,7 @@ export class Dispatcher {
   /** Never throws: a failed dispatch leaves the instance for the next scan. */
   async dispatch(instanceIds: string[]): Promise<void> {
     try {
-      await this.dispatchMany(instanceIds);
+      await this.dispatchMany(await loadForDispatch(this.pool, instanceIds));
     } catch (err) {
       this.log.warn(
         { err, instanceIds: instanceIds.length },
@@ -53,8 +53,19 @@ export class Dispatcher {
     }
   }
 
-  private async dispatchMany(instanceIds: string[]): Promise<void> {
-    const contexts = await loadForDispatch(this.pool, instanceIds);
+  /** Like `dispatch`, for runs the caller has just written and holds (no reload). */
+  async dispatchLoaded(contexts: DispatchContext[]): Promise<void> {
+    try {
+      await this.dispatchMany(contexts);
+    } catch (err) {
+      this.log.warn(
+        { err, instanceIds: contexts.length },
+        'dispatch failed; the next scan retries',
+      );
+    }
+  }
+
+  private async dispatchMany(contexts: DispatchContext[]): Promise<void> {
     const now = Date.now();
     const unlimited: { ctx: DispatchContext; selection: Selection; workerId: string }[] = [];
     const single: Promise<void>[] = [];

@@ -71,12 +71,15 @@ export async function superviseRun<T>(options: {
     timeoutMs > 0
       ? setTimeout(() => options.stop(`timed out after ${timeoutMs} ms`), timeoutMs)
       : undefined;
+  // The work starts at once, not after the first report's round trip; the
+  // final report still goes out after it.
+  const first = options.report();
   try {
-    await options.report();
     return await options.body();
   } finally {
     clearInterval(reporting);
     clearTimeout(timeout);
+    await first;
   }
 }
 

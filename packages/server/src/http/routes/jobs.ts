@@ -225,7 +225,9 @@ export function jobRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
           runAt: new Date(Date.now() + request.body.delayMs),
           idempotencyKey: request.body.idempotencyKey,
         });
-        if (created) timers.arm(instance.id, request.body.delayMs);
+        if (created && request.body.delayMs > 0) timers.arm(instance.id, request.body.delayMs);
+        else if (created)
+          timers.now({ instance, spec: job.spec, app: app.name, dispatchFailures: 0 });
         return reply.status(created ? 202 : 200).send(instance);
       },
     );
