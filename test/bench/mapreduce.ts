@@ -38,7 +38,7 @@ async function finished(api: ApiClient, app: string, id: string) {
   for (;;) {
     const res = await api.get(`/api/v1/apps/${app}/instances/${id}`);
     if (['SUCCEEDED', 'FAILED', 'STOPPED'].includes(res.body.status)) return res.body;
-    await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 10));
   }
 }
 
@@ -97,7 +97,7 @@ export async function benchMapReduce(): Promise<Record<string, unknown>> {
         res.body.workers?.filter((w: { processors: string[] }) => w.processors.length).length === 2
       )
         break;
-      await new Promise((r) => setTimeout(r, 50));
+      await new Promise((r) => setTimeout(r, 10));
     }
     const mr = await api.post(`/api/v1/apps/${app}/jobs`, {
       name: 'noop-map',

@@ -64,7 +64,9 @@ export class HeavyTracker {
   ) {
     this.logs = new RunLogShipper(bus, app, workerId, run.instanceId, run.logLevel, log);
     const perWorker = run.concurrencyPerWorker ?? 5;
-    this.credit = perWorker * 2; // free slots plus an equal prefetch
+    // Free slots plus a prefetch of three times as many: results come back in
+    // batches, and the next tasks must already be there when they leave.
+    this.credit = perWorker * 4;
     const workers = run.workers.length ? run.workers : [workerId];
     for (const w of workers)
       this.peers.set(w, { inFlight: 0, lastSeen: Date.now(), dead: false, closed: false });
