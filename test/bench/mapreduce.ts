@@ -137,6 +137,9 @@ export async function benchMapReduce(): Promise<Record<string, unknown>> {
         tasks: count,
         status: done.status,
         counted: Number(done.result),
+        ...(done.status === 'SUCCEEDED'
+          ? {}
+          : { reason: String(done.result ?? done.reason).slice(0, 300) }),
         wallSeconds: round(seconds, 2),
         tasksPerSec: Math.round(count / seconds),
         cpuSeconds: Object.fromEntries(

@@ -113,7 +113,9 @@ export class Bus {
     request: RequestOf<R>,
     meta: MessageMeta,
   ): Promise<ReplyOf<R>> {
-    await null; // like a message, the handler runs after the caller's current step
+    // Like a message, the handler runs in a later turn of the event loop: a
+    // chain of in-process asks must not starve timers and NATS I/O.
+    await new Promise<void>((resolve) => setImmediate(resolve));
     const { idempotencyKey, attempt, traceId } = meta;
     return parseReply(route, await serve(request, { idempotencyKey, attempt, traceId }));
   }

@@ -77,6 +77,22 @@ describe('in-process delivery', () => {
     expect(refused).toMatchObject({ code: 'NOT_OWNER', retryable: true });
   });
 
+  it('lets timers and I/O run between in-process messages, like real ones', async () => {
+    await serveTwice();
+    let timerFiredAt: number | undefined;
+    let sent = 0;
+    setTimeout(() => {
+      timerFiredAt = sent;
+    }, 0);
+    // A chain of asks that never waits on I/O: a TaskTracker and its local
+    // ProcessorTracker passing tasks and results back and forth.
+    for (; sent < 2_000; sent++) {
+      await local.ask(routes.tt.stopInstance, address(), { instanceId: '1', reason: 'x' });
+    }
+    expect(timerFiredAt).toBeDefined();
+    expect(timerFiredAt).toBeLessThan(2_000);
+  });
+
   it('goes over NATS again once the local handler stops', async () => {
     const { remoteCalls } = await serveTwice();
     await handlers[1]?.stop();
