@@ -26,6 +26,7 @@ export {
 } from './errors.js';
 export { Header } from './headers.js';
 export * as common from './messages/common.js';
+export { DroverEvent, InstanceEvent, ProgressEvent, WorkerEvent } from './messages/events.js';
 export * as ptMessages from './messages/processor-tracker.js';
 export * as serverMessages from './messages/server.js';
 export * as ttMessages from './messages/task-tracker.js';
@@ -46,7 +47,9 @@ export {
   appWildcard,
   eventsSubject,
   SUBJECT_ROOT,
+  serverStatusSubject,
   serverSubject,
+  workerStatusSubject,
   workerSubject,
 } from './subjects.js';
 export { Timing } from './timing.js';
@@ -59,3 +62,4 @@ export {
   OpaqueId,
   WorkerId,
 } from './tokens.js';
+export { DROVER_VERSION } from './version.js';

@@ -49,6 +49,16 @@ export function eventsSubject(app: string, kind: string): string {
   return `${SUBJECT_ROOT}.${token('app', app)}.events.${kind}`;
 }
 
+/** Where a server's monitoring `status` endpoint answers (any id made a valid token). */
+export function serverStatusSubject(serverId: string): string {
+  return `${SUBJECT_ROOT}.servers.${serverId.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 64)}.status`;
+}
+
+/** Where a worker's monitoring `status` endpoint answers. */
+export function workerStatusSubject(app: string, workerId: string): string {
+  return `${SUBJECT_ROOT}.${token('app', app)}.worker.${token('workerId', workerId)}.status`;
+}
+
 /** The app token of a Drover subject (`drover.<app>.…`). */
 export function appOfSubject(subject: string): string {
   return subject.split('.', 3)[1] ?? '';

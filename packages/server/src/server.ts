@@ -1,4 +1,5 @@
-import { Bus, connectNats, type Handler } from '@drover/transport';
+import { DROVER_VERSION, serverStatusSubject } from '@drover/protocol';
+import { Bus, connectNats, type Handler, serveMonitoring } from '@drover/transport';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { FastifyInstance } from 'fastify';
 import pRetry from 'p-retry';
@@ -13,6 +14,7 @@ import { WorkerRegistry } from './dispatch/worker-registry.js';
 import type { ApiContext, Core, Readiness } from './http/api-context.js';
 import { unavailable } from './http/api-context.js';
 import { buildApi } from './http/build-api.js';
+import { EventPublisher } from './lifecycle/event-publisher.js';
 import { InstanceEvents } from './lifecycle/instance-events.js';
 import { Sweeper } from './lifecycle/sweeper.js';
 import { serveServerRoutes } from './nats/server-handlers.js';
@@ -49,7 +51,14 @@ export async function startServer(
   let core: Core | undefined;
   let nc: NatsConnection | undefined;
   let parts:
-    | { scheduler: Scheduler; sweeper: Sweeper; timers: DispatchTimers; handlers: Handler[] }
+    | {
+        scheduler: Scheduler;
+        sweeper: Sweeper;
+        timers: DispatchTimers;
+        handlers: Handler[];
+        publisher: EventPublisher;
+        monitoring: { stop(): Promise<void> };
+      }
     | undefined;
   let healthTimer: NodeJS.Timeout | undefined;
 
@@ -113,6 +122,7 @@ export async function startServer(
     void watchNats(conn).catch(() => undefined);
     const bus = new Bus(conn, log.child({ actor: 'bus' }));
     const registry = new WorkerRegistry(config.workerDeadMs);
+    const publisher = new EventPublisher(conn, pool, registry, log.child({ actor: 'events' }));
     const events = new InstanceEvents();
     const facts = new RunFacts();
     const dispatcher = new Dispatcher(
@@ -122,6 +132,7 @@ export async function startServer(
       log.child({ actor: 'dispatcher' }),
       facts,
       config.unknownProcessorGraceMs,
+      (instance) => publisher.instance(instance),
     );
     const timers = new DispatchTimers(dispatcher);
     const scheduler = new Scheduler(pool, timers, log.child({ actor: 'scheduler' }), {
@@ -155,6 +166,7 @@ export async function startServer(
           (err: Error) => log.warn({ err: err.message }, 'could not look for queued runs'),
         );
     });
+    events.onChange((instance) => publisher.instance(instance));
     registry.onJoined((worker) => {
       pool
         .query(
@@ -170,7 +182,22 @@ export async function startServer(
     const auth = new AppAuthenticator(pool);
     const handlers = serveServerRoutes({ bus, pool, registry, events, auth, facts, log });
     await conn.flush();
-    parts = { scheduler, sweeper, timers, handlers };
+    const monitoring = await serveMonitoring(conn, {
+      name: 'drover-server',
+      version: DROVER_VERSION,
+      description: 'Drover server: schedules jobs, dispatches runs, keeps their lifecycle',
+      metadata: { serverId: config.serverId, http: address },
+      statusSubject: serverStatusSubject(config.serverId),
+      status: () => ({
+        serverId: config.serverId,
+        http: address,
+        ready: readiness.nats && readiness.database,
+        workersAlive: registry.aliveCount(),
+        uptimeMs: Math.round(process.uptime() * 1000),
+      }),
+    });
+    publisher.start();
+    parts = { scheduler, sweeper, timers, handlers, publisher, monitoring };
     core = {
       pool,
       auth: new AppAuthenticator(pool),
@@ -203,6 +230,8 @@ export async function startServer(
       clearTimeout(healthTimer);
       await ready.catch(() => undefined);
       if (parts) {
+        parts.publisher.stop();
+        await parts.monitoring.stop().catch(() => undefined);
         await Promise.all([parts.scheduler.stop(), parts.sweeper.stop()]);
         await Promise.all(parts.handlers.map((h) => h.stop()));
         await parts.timers.close();

@@ -39,6 +39,8 @@ export class Dispatcher {
     private readonly log: Logger,
     private readonly facts: RunFacts,
     private readonly unknownProcessorGraceMs: number,
+    /** Told when a TaskTracker accepted a run (for lifecycle events). */
+    private readonly onStarted: (instance: Instance) => void = () => {},
   ) {}
 
   /** Never throws: a failed dispatch leaves the instance for the next scan. */
@@ -162,7 +164,9 @@ export class Dispatcher {
       const answer = await this.askRunJob(app, worker, instance, epoch, spec, workers);
       if (answer === 'accepted') {
         const timeoutMs = isFrequent(spec.timeExpressionType) ? 0 : spec.instanceTimeoutMs;
-        if (!(await markAccepted(this.pool, instance.id, epoch, timeoutMs))) {
+        const started = await markAccepted(this.pool, instance.id, epoch, timeoutMs);
+        if (started) this.onStarted(started);
+        else {
           // A fast run may have reported its result before this line: that is fine.
           // Anything else (stopped, taken over) means this TaskTracker must stop.
           const now = await getInstance(this.pool, instance.id);

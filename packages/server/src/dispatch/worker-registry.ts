@@ -7,6 +7,8 @@ type Heartbeat = z.output<typeof serverMessages.WorkerHeartbeat>;
 export interface WorkerInfo extends Omit<Heartbeat, 'secret'> {
   /** This server's clock when the last heartbeat arrived. */
   lastSeenAt: number;
+  /** Its loss has been announced (a new heartbeat makes a fresh record). */
+  lostAnnounced?: boolean;
 }
 
 /**
@@ -49,6 +51,23 @@ export class WorkerRegistry {
       }
     }
     return result;
+  }
+
+  aliveCount(now = Date.now()): number {
+    let n = 0;
+    for (const w of this.workers.values()) if (this.isAlive(w, now)) n++;
+    return n;
+  }
+
+  /** Workers that went silent since the last call (each reported once per silence). */
+  newlyLost(now = Date.now()): WorkerInfo[] {
+    const lost: WorkerInfo[] = [];
+    for (const w of this.workers.values()) {
+      if (w.lostAnnounced || this.isAlive(w, now) || w.processors.length === 0) continue;
+      w.lostAnnounced = true;
+      lost.push(w);
+    }
+    return lost;
   }
 
   get(app: string, workerId: string): WorkerInfo | undefined {

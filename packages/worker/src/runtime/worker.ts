@@ -1,7 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { availableParallelism, hostname } from 'node:os';
-import { HandlerError, routes, Timing } from '@drover/protocol';
-import { Bus, connectNats, type Handler } from '@drover/transport';
+import {
+  DROVER_VERSION,
+  HandlerError,
+  routes,
+  Timing,
+  workerStatusSubject,
+} from '@drover/protocol';
+import { Bus, connectNats, type Handler, publishEvent, serveMonitoring } from '@drover/transport';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { Logger } from 'pino';
 import { InProcessExecutor, type ProcessorExecutor } from '../isolation/executor.js';
@@ -97,7 +103,7 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
           app: options.app,
           workerId,
           secret: options.secret,
-          version: options.version ?? '0.1.0',
+          version: options.version ?? DROVER_VERSION,
           tags: options.tags ?? [],
           processors: draining ? [] : [...processors.keys()],
           startedAt,
@@ -183,9 +189,40 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
       return { stopped: true };
     }),
   ];
+  const monitoring = await serveMonitoring(nc, {
+    name: 'drover-worker',
+    version: options.version ?? DROVER_VERSION,
+    description: 'Drover worker: runs TaskTrackers, ProcessorTrackers and processors',
+    metadata: { app: options.app, workerId },
+    statusSubject: workerStatusSubject(options.app, workerId),
+    status: () => ({
+      app: options.app,
+      workerId,
+      draining,
+      concurrency,
+      busy: busy(),
+      taskTrackers: trackers.size,
+      processorTrackers: processorTrackers.size,
+      processors: [...processors.keys()],
+    }),
+  });
   await nc.flush();
   heartbeat();
   const beat = setInterval(heartbeat, Timing.WORKER_HEARTBEAT_MS);
+  const announce = (state: 'joined' | 'left') =>
+    publishEvent(
+      nc,
+      {
+        type: 'worker',
+        app: options.app,
+        workerId,
+        state,
+        processors: state === 'joined' ? [...processors.keys()] : [],
+        at: Date.now(),
+      },
+      log,
+    );
+  announce('joined');
   log.info({ app: options.app, processors: [...processors.keys()] }, 'worker started');
 
   return {
@@ -204,6 +241,8 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
       clearTimeout(grace);
       for (const pt of processorTrackers.values()) pt.stop('worker shutting down');
       clearInterval(beat);
+      announce('left');
+      await monitoring.stop().catch(() => undefined);
       await Promise.all(handlers.map((h) => h.stop()));
       await executor.close();
       await nc.drain().catch(() => nc.close());

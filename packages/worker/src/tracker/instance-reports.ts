@@ -1,5 +1,5 @@
 import { routes, type serverMessages, Timing } from '@drover/protocol';
-import type { Bus } from '@drover/transport';
+import { type Bus, publishEvent } from '@drover/transport';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 
@@ -16,6 +16,20 @@ export async function reportRunning(
   report: Report,
   log: Logger,
 ): Promise<Reply | undefined> {
+  // Monitors follow progress from events, without the database.
+  publishEvent(
+    bus.nc,
+    {
+      type: 'progress',
+      app,
+      instanceId: report.instanceId,
+      workerId: report.workerId,
+      epoch: report.epoch,
+      progress: report.progress,
+      at: report.reportedAt,
+    },
+    log,
+  );
   try {
     return await bus.ask(routes.server.reportInstanceStatus, { app }, report);
   } catch (err) {

@@ -1,0 +1,50 @@
+import { z } from 'zod';
+import { enumValues, InstanceStatus } from '../enums.js';
+import { AppName, DecimalId, EpochMs, WorkerId } from '../tokens.js';
+import { TaskProgress } from './common.js';
+
+// Lifecycle events, published on drover.<app>.events.<type> as JSON (so
+// `nats sub 'drover.<app>.events.>'` is readable). Fire and forget: a monitor
+// builds its view from them and may miss some while it is disconnected.
+
+/** An instance changed state (dispatched and accepted, handed back, finished). */
+export const InstanceEvent = z.object({
+  type: z.literal('instance'),
+  app: AppName,
+  instanceId: DecimalId,
+  jobId: DecimalId,
+  status: z.enum(enumValues(InstanceStatus)),
+  workerId: WorkerId.nullable(),
+  epoch: z.number().int().nonnegative(),
+  result: z.string().max(65_536).nullable(),
+  reason: z.string().max(65_536).nullable(),
+  at: EpochMs,
+});
+
+/** A worker started (joined), drained (left), or went silent (lost, seen by a server). */
+export const WorkerEvent = z.object({
+  type: z.literal('worker'),
+  app: AppName,
+  workerId: WorkerId,
+  state: z.enum(['joined', 'left', 'lost']),
+  processors: z.array(z.string().max(256)).max(10_000).optional(),
+  at: EpochMs,
+});
+
+/** A TaskTracker's progress for its run, sent with each report to the server. */
+export const ProgressEvent = z.object({
+  type: z.literal('progress'),
+  app: AppName,
+  instanceId: DecimalId,
+  workerId: WorkerId,
+  epoch: z.number().int().nonnegative(),
+  progress: TaskProgress,
+  at: EpochMs,
+});
+
+export const DroverEvent = z.discriminatedUnion('type', [
+  InstanceEvent,
+  WorkerEvent,
+  ProgressEvent,
+]);
+export type DroverEvent = z.output<typeof DroverEvent>;

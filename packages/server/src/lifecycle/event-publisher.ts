@@ -1,0 +1,81 @@
+import { publishEvent } from '@drover/transport';
+import type { NatsConnection } from '@nats-io/nats-core';
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import type { WorkerRegistry } from '../dispatch/worker-registry.js';
+import type { Instance } from '../store/instance-row.js';
+
+const LOST_CHECK_MS = 1_000;
+
+/**
+ * Publishes lifecycle events for monitors: instance state changes this
+ * server makes, and workers it stops hearing from (workers announce their own
+ * joining and leaving).
+ */
+export class EventPublisher {
+  private readonly appNames = new Map<string, string>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly pool: pg.Pool,
+    private readonly registry: WorkerRegistry,
+    private readonly log: Logger,
+  ) {}
+
+  start(): void {
+    this.timer = setInterval(() => this.publishLost(), LOST_CHECK_MS);
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  instance(instance: Instance): void {
+    this.appName(instance.appId).then(
+      (app) => {
+        if (!app) return;
+        publishEvent(
+          this.nc,
+          {
+            type: 'instance',
+            app,
+            instanceId: instance.id,
+            jobId: instance.jobId,
+            status: instance.status,
+            workerId: instance.workerId,
+            epoch: instance.epoch,
+            result: instance.result,
+            reason: instance.reason,
+            at: Date.now(),
+          },
+          this.log,
+        );
+      },
+      (err: Error) => this.log.debug({ err: err.message }, 'instance event not published'),
+    );
+  }
+
+  private publishLost(): void {
+    for (const w of this.registry.newlyLost()) {
+      publishEvent(
+        this.nc,
+        { type: 'worker', app: w.app, workerId: w.workerId, state: 'lost', at: Date.now() },
+        this.log,
+      );
+    }
+  }
+
+  /** App names never change: looked up once per app. */
+  private async appName(appId: string): Promise<string | undefined> {
+    const known = this.appNames.get(appId);
+    if (known) return known;
+    const { rows } = await this.pool.query<{ name: string }>(
+      'SELECT name FROM apps WHERE id = $1',
+      [appId],
+    );
+    const name = rows[0]?.name;
+    if (name) this.appNames.set(appId, name);
+    return name;
+  }
+}

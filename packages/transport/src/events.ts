@@ -1,0 +1,47 @@
+import { DroverEvent, eventsSubject } from '@drover/protocol';
+import type { NatsConnection } from '@nats-io/nats-core';
+import type { Logger } from 'pino';
+import { zodIssues } from './issues.js';
+import { LogLimiter } from './log-limiter.js';
+
+const text = new TextEncoder();
+const json = new TextDecoder();
+
+/** Publishes a lifecycle event (JSON) on drover.<app>.events.<type>; never throws. */
+export function publishEvent(nc: NatsConnection, event: DroverEvent, log?: Logger): void {
+  try {
+    nc.publish(eventsSubject(event.app, event.type), text.encode(JSON.stringify(event)));
+  } catch (err) {
+    log?.debug({ err: (err as Error).message, type: event.type }, 'event not published');
+  }
+}
+
+/**
+ * Receives the lifecycle events of one app (or every app with `*`), each
+ * validated; a malformed one is skipped with a rate-limited warning.
+ */
+export function subscribeEvents(
+  nc: NatsConnection,
+  app: string,
+  onEvent: (event: DroverEvent) => void,
+  log: Logger,
+): { stop(): void } {
+  const subject = eventsSubject(app, '>');
+  const bad = new LogLimiter(log.child({ subscription: subject }));
+  const sub = nc.subscribe(subject, {
+    callback: (err, msg) => {
+      if (err) return;
+      let raw: unknown;
+      try {
+        raw = JSON.parse(json.decode(msg.data));
+      } catch {
+        bad.warn({ subject: msg.subject }, 'event is not JSON');
+        return;
+      }
+      const parsed = DroverEvent.safeParse(raw);
+      if (parsed.success) onEvent(parsed.data);
+      else bad.warn({ subject: msg.subject, issues: zodIssues(parsed.error) }, 'invalid event');
+    },
+  });
+  return { stop: () => sub.unsubscribe() };
+}
