@@ -6,3 +6,4 @@ export { JobSpecInput } from './jobs/job-spec.js';
 export { nextTrigger, previewTriggers, validateTimeExpression } from './jobs/time-expression.js';
 export type { DroverServer } from './server.js';
 export { startServer } from './server.js';
+export * as apiViews from './http/views.js';

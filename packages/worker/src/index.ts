@@ -1,11 +1,17 @@
 export type { DroverWorker, WorkerOptions } from './runtime/worker.js';
 export { startWorker } from './runtime/worker.js';
 export type { OnlineLogger } from './sdk/online-logger.js';
+export { loadProcessors } from './sdk/load-processors.js';
 export type {
   BasicProcessor,
+  BroadcastProcessor,
+  MapContext,
+  MapProcessor,
+  MapReduceProcessor,
   ProcessOutcome,
   Processor,
   ProcessorContext,
+  TaskOutcome,
 } from './sdk/processor.js';
 export {
   basicProcessor,

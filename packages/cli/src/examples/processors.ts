@@ -1,8 +1,9 @@
 import { basicProcessor, mapReduceProcessor } from '@drover/worker';
 import { z } from 'zod';
 
-// Example processors the demo runs. A worker loads a module like this one
-// with `drover-worker --processors <module>`.
+// Example processors `drover up` runs on its workers (and the demo uses).
+// A worker of your own loads a module like this one with
+// `drover-worker --processors <module>`.
 
 /** Sums 1..n: the root task maps chunks, each chunk task sums its range, reduce adds them up. */
 export const sumRange = mapReduceProcessor({

@@ -1,0 +1,87 @@
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { ApiClient } from '../client/api-client.js';
+import { CliError, Exit } from '../client/exit-codes.js';
+import { readClusterInfo, readCredentials } from '../up/cluster-files.js';
+
+export interface GlobalOptions {
+  server?: string;
+  app?: string;
+  secret?: string;
+  json?: boolean;
+  dataDir: string;
+}
+
+export const DEFAULT_DATA_DIR = process.env.DROVER_DATA_DIR ?? join(homedir(), '.drover');
+
+export interface Connection {
+  api: ApiClient;
+  app: string;
+  json: boolean;
+  natsUrl?: string;
+}
+
+/**
+ * Where commands send their calls: flags first, then DROVER_* variables, then
+ * what a running `drover up` wrote in its data dir.
+ */
+export async function connect(opts: GlobalOptions): Promise<Connection> {
+  const cluster = await readClusterInfo(opts.dataDir);
+  const credentials = await readCredentials(opts.dataDir);
+  const server = await serverUrl(opts);
+  const app = opts.app ?? process.env.DROVER_APP ?? credentials?.app ?? cluster?.app;
+  if (!app) throw new CliError('which app? give --app <name> (or DROVER_APP)', Exit.USAGE);
+  const secret =
+    opts.secret ??
+    process.env.DROVER_APP_SECRET ??
+    (credentials?.app === app ? credentials.secret : undefined);
+  return {
+    api: new ApiClient(server, secret),
+    app,
+    json: opts.json ?? false,
+    natsUrl: cluster?.natsUrl,
+  };
+}
+
+/** The server's base URL: --server, DROVER_SERVER_URL, or a running `drover up`. */
+export async function serverUrl(opts: GlobalOptions): Promise<string> {
+  const server =
+    opts.server ??
+    process.env.DROVER_SERVER_URL ??
+    (await readClusterInfo(opts.dataDir))?.serverUrl;
+  if (!server) {
+    throw new CliError(
+      'no server to talk to: start one with `drover up`, or give --server <url> (or DROVER_SERVER_URL)',
+      Exit.USAGE,
+    );
+  }
+  return server.replace(/\/+$/, '');
+}
+
+/** NATS for monitoring: --nats, DROVER_NATS_URL, or a running `drover up`. */
+export async function natsUrl(opts: GlobalOptions & { nats?: string }): Promise<string> {
+  const url =
+    opts.nats ?? process.env.DROVER_NATS_URL ?? (await readClusterInfo(opts.dataDir))?.natsUrl;
+  if (!url) {
+    throw new CliError(
+      'no NATS to watch: start `drover up`, or give --nats <url> (or DROVER_NATS_URL)',
+      Exit.USAGE,
+    );
+  }
+  return url;
+}
+
+/** Prints data as JSON for scripts, or the human rendering. */
+export function print(conn: { json: boolean }, data: unknown, human: () => string): void {
+  console.log(conn.json ? JSON.stringify(data, null, 2) : human());
+}
+
+/** A JSON argument (params), or a usage error naming the flag. */
+export function jsonFlag(flag: string, value: string | undefined): unknown {
+  if (value === undefined) return undefined;
+  try {
+    return JSON.parse(value);
+  } catch (err) {
+    throw new CliError(`${flag} must be JSON: ${(err as Error).message}`, Exit.USAGE);
+  }
+}

@@ -1,0 +1,120 @@
+import type { DroverEvent } from '@drover/protocol';
+import { connectNats, subscribeEvents } from '@drover/transport';
+import type { Command } from 'commander';
+import { pino } from 'pino';
+import { progressText, table, when } from '../output/table.js';
+import { type GlobalOptions, natsUrl } from './context.js';
+
+const FINAL = ['SUCCEEDED', 'FAILED', 'STOPPED', 'CANCELED'];
+const REDRAW_MS = 1_000;
+
+interface View {
+  workers: Map<string, { state: string; at: number }>;
+  running: Map<
+    string,
+    {
+      jobId: string;
+      status: string;
+      workerId: string | null;
+      progress?: { total: number; succeeded: number; failed: number };
+    }
+  >;
+  finished: { instanceId: string; status: string; result: string | null; at: number }[];
+}
+
+/** Folds one event into the view: the monitor knows only what events told it. */
+function apply(view: View, e: DroverEvent): void {
+  if (e.type === 'worker') view.workers.set(e.workerId, { state: e.state, at: e.at });
+  else if (e.type === 'instance') {
+    if (FINAL.includes(e.status)) {
+      view.running.delete(e.instanceId);
+      view.finished.unshift({
+        instanceId: e.instanceId,
+        status: e.status,
+        result: e.result ?? e.reason,
+        at: e.at,
+      });
+      view.finished.length = Math.min(view.finished.length, 10);
+    } else {
+      const known = view.running.get(e.instanceId);
+      view.running.set(e.instanceId, {
+        ...known,
+        jobId: e.jobId,
+        status: e.status,
+        workerId: e.workerId,
+      });
+    }
+  } else {
+    const known = view.running.get(e.instanceId);
+    view.running.set(e.instanceId, {
+      jobId: known?.jobId ?? '?',
+      status: known?.status ?? 'RUNNING',
+      workerId: e.workerId,
+      progress: e.progress,
+    });
+  }
+}
+
+function render(app: string, view: View): string {
+  return [
+    `drover monitor: app ${app}, ${when(Date.now())} (Ctrl-C to quit)`,
+    '',
+    'WORKERS',
+    table(
+      ['WORKER', 'STATE', 'SINCE'],
+      [...view.workers].map(([id, w]) => [id, w.state, when(w.at)]),
+    ),
+    '',
+    'RUNNING INSTANCES',
+    table(
+      ['INSTANCE', 'JOB', 'STATUS', 'WORKER', 'TASKS'],
+      [...view.running].map(([id, r]) => [
+        id,
+        r.jobId,
+        r.status,
+        r.workerId,
+        progressText(r.progress ?? null),
+      ]),
+    ),
+    '',
+    'RECENTLY FINISHED',
+    table(
+      ['INSTANCE', 'STATUS', 'AT', 'RESULT'],
+      view.finished.map((f) => [f.instanceId, f.status, when(f.at), (f.result ?? '').slice(0, 60)]),
+    ),
+  ].join('\n');
+}
+
+export function monitorCommand(program: Command, globals: () => GlobalOptions): void {
+  program
+    .command('monitor')
+    .description('live view of workers, running instances and progress, from NATS events only')
+    .option('--nats <url>', 'NATS to watch (DROVER_NATS_URL; default: the running `drover up`)')
+    .action(async (o: { nats?: string }) => {
+      const g = globals();
+      const url = await natsUrl({ ...g, nats: o.nats });
+      const app = g.app ?? process.env.DROVER_APP ?? '*';
+      const log = pino({ level: 'warn' }, pino.destination(2));
+      const nc = await connectNats({ servers: url, name: 'drover-monitor', log });
+      const view: View = { workers: new Map(), running: new Map(), finished: [] };
+      subscribeEvents(
+        nc,
+        app,
+        (e) => {
+          if (g.json) console.log(JSON.stringify(e));
+          apply(view, e);
+        },
+        log,
+      );
+      await nc.flush();
+      if (g.json) console.error(`watching drover.${app}.events.> on ${url}`);
+      const timer = g.json
+        ? undefined
+        : setInterval(() => process.stdout.write(`\x1b[2J\x1b[H${render(app, view)}\n`), REDRAW_MS);
+      await new Promise<void>((resolve) => {
+        for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => resolve());
+      });
+      clearInterval(timer);
+      await nc.close();
+    });
+}

@@ -1,0 +1,2 @@
+export type { UpCluster, UpOptions } from './up/up.js';
+export { up } from './up/up.js';
