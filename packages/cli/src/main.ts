@@ -9,6 +9,12 @@ import { monitorCommand } from './commands/monitor.js';
 import { upCommand } from './commands/up.js';
 import { workerCommands } from './commands/worker.js';
 
+// `drover … | head` closes stdout early: that is not an error.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw err;
+});
+
 const program = new Command('drover')
   .description('Drover: run a cluster (`drover up`) and operate it')
   .option('--server <url>', 'server API (DROVER_SERVER_URL; default: the running `drover up`)')

@@ -1,7 +1,7 @@
 export type { DroverWorker, WorkerOptions } from './runtime/worker.js';
 export { startWorker } from './runtime/worker.js';
-export type { OnlineLogger } from './sdk/online-logger.js';
 export { loadProcessors } from './sdk/load-processors.js';
+export type { OnlineLogger } from './sdk/online-logger.js';
 export type {
   BasicProcessor,
   BroadcastProcessor,
