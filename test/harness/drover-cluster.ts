@@ -6,6 +6,8 @@ import { type ReadyProcess, stopProcess } from './process.js';
 
 export interface DroverCluster {
   server: ReadyProcess;
+  /** The server's HTTP API. */
+  serverUrl: string;
   app: TestApp;
   workers: Map<string, ReadyProcess>;
   /** Starts a drover-worker process running test/fixtures/processors.ts. */
@@ -27,6 +29,7 @@ export async function startDroverCluster(databaseUrl: string): Promise<DroverClu
   const workers = new Map<string, ReadyProcess>();
   return {
     server,
+    serverUrl: url,
     app,
     workers,
     async startWorker(workerId, args = []) {

@@ -1,0 +1,179 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../harness/drover-cli.js';
+import { type DroverCluster, startDroverCluster } from '../harness/drover-cluster.js';
+import { uniqueName, useDatabase } from '../harness/fixtures.js';
+
+// The drover CLI against a live cluster (a drover-server and a drover-worker
+// process): human and --json output, bad input, and exit codes.
+
+const db = useDatabase();
+let cluster: DroverCluster;
+let dir: string;
+let cli: (...args: string[]) => ReturnType<typeof runCli>;
+
+beforeAll(async () => {
+  cluster = await startDroverCluster(db.url);
+  await cluster.startWorker('cli-1');
+  dir = await mkdtemp(join(tmpdir(), 'drover-cli-'));
+  const { app } = cluster;
+  // An empty data dir: everything comes from flags and variables.
+  cli = (...args) =>
+    runCli(['--data-dir', dir, ...args], {
+      DROVER_SERVER_URL: cluster.serverUrl,
+      DROVER_APP: app.name,
+      DROVER_APP_SECRET: app.secret,
+    });
+});
+afterAll(async () => {
+  await cluster.stop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('drover CLI', () => {
+  it('creates jobs from flags and from YAML, lists and shows them with next fire times', async () => {
+    const name = uniqueName('echo');
+    const created = await cli('--json', 'job', 'create', '--name', name, '--processor', 'echo');
+    expect(created.code).toBe(0);
+    const job = JSON.parse(created.stdout);
+    expect(job.spec).toMatchObject({ name, processorName: 'echo', timeExpressionType: 'API' });
+
+    const file = join(dir, 'cron.yaml');
+    await writeFile(
+      file,
+      'name: nightly\nprocessorName: echo\ntimeExpressionType: CRON\ntimeExpression: "0 0 3 * * *"\njobParams:\n  text: hi\n',
+    );
+    const fromFile = await cli('job', 'create', '-f', file);
+    expect(fromFile.code).toBe(0);
+    const cronId = fromFile.stdout.match(/job (\d+) created/)?.[1] as string;
+
+    const list = await cli('job', 'list');
+    expect(list.stdout).toMatch(/^ID\s+NAME\s+PROCESSOR/);
+    expect(list.stdout).toContain(name);
+    const shown = await cli('--json', 'job', 'show', cronId);
+    expect(JSON.parse(shown.stdout).nextTriggers).toHaveLength(5);
+    expect((await cli('job', 'show', cronId)).stdout).toContain('next fire times: ');
+  });
+
+  it('runs a job with --wait, then shows, lists and logs the instance', async () => {
+    const { stdout } = await cli(
+      '--json',
+      'job',
+      'create',
+      '--name',
+      uniqueName('e'),
+      '--processor',
+      'echo',
+    );
+    const jobId = JSON.parse(stdout).id as string;
+    const run = await cli(
+      '--json',
+      'job',
+      'run',
+      jobId,
+      '--params',
+      '{"text":"from the cli"}',
+      '--wait',
+    );
+    expect(run.code).toBe(0);
+    const instance = JSON.parse(run.stdout);
+    expect(instance).toMatchObject({ status: 'SUCCEEDED', result: 'from the cli' });
+    expect(run.stderr).toContain('SUCCEEDED');
+
+    const show = await cli('instance', 'show', instance.id);
+    expect(show.stdout).toContain('tasks: 1 total, 1 succeeded, 0 failed');
+    const list = await cli('--json', 'instance', 'list', '--job', jobId);
+    expect(JSON.parse(list.stdout).map((i: { id: string }) => i.id)).toContain(instance.id);
+    const logs = await cli('instance', 'logs', instance.id, '--follow');
+    expect(logs.stdout).toContain(`echoing on ${instance.id}`);
+    const refused = await cli('instance', 'retry', instance.id);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('only a FAILED, STOPPED or CANCELED instance can be retried');
+  });
+
+  it('exits 1 when the awaited run fails, retries it, and stops a running one', async () => {
+    const { stdout } = await cli(
+      '--json',
+      'job',
+      'create',
+      '--name',
+      uniqueName('f'),
+      '--processor',
+      'echo',
+    );
+    const jobId = JSON.parse(stdout).id as string;
+    const failed = await cli('job', 'run', jobId, '--params', '{"text":42}', '--wait');
+    expect(failed.code).toBe(1);
+    expect(failed.stdout).toMatch(/instance (\d+) FAILED: .*text/);
+    const failedId = failed.stdout.match(/instance (\d+) FAILED/)?.[1] as string;
+    const retry = await cli('--json', 'instance', 'retry', failedId);
+    expect(retry.code).toBe(0);
+    expect(JSON.parse(retry.stdout).retryOf).toBe(failedId);
+
+    const forever = await cli(
+      '--json',
+      'job',
+      'create',
+      '--name',
+      uniqueName('fv'),
+      '--processor',
+      'forever',
+    );
+    const run = await cli('--json', 'job', 'run', JSON.parse(forever.stdout).id);
+    const stopped = await cli('instance', 'stop', JSON.parse(run.stdout).id);
+    expect(stopped.code).toBe(0);
+    expect(stopped.stdout).toContain('STOPPED');
+  });
+
+  it('lists workers', async () => {
+    const workers = await cli('--json', 'worker', 'list');
+    expect(JSON.parse(workers.stdout)).toEqual(
+      expect.arrayContaining([expect.objectContaining({ workerId: 'cli-1', alive: true })]),
+    );
+  });
+
+  it('says what to fix, with an exit code scripts can rely on', async () => {
+    const missing = await cli('job', 'create', '--name', 'x');
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('processorName');
+
+    const badJson = await cli('job', 'run', '1', '--params', '{nope');
+    expect(badJson.code).toBe(2);
+    expect(badJson.stderr).toContain('--params must be JSON');
+
+    const badFlag = await cli('instance', 'list', '--limit', '0');
+    expect(badFlag.code).toBe(2);
+    expect(badFlag.stderr).toContain('--limit must be 1-1000');
+
+    const unknown = await cli('instance', 'show', '999999');
+    expect(unknown.code).toBe(3);
+    expect(unknown.stderr).toContain('not found');
+
+    const wrongSecret = await runCli(['--data-dir', dir, 'job', 'list'], {
+      DROVER_SERVER_URL: cluster.serverUrl,
+      DROVER_APP: cluster.app.name,
+      DROVER_APP_SECRET: 'not-the-secret-at-all',
+    });
+    expect(wrongSecret.code).toBe(4);
+    expect(wrongSecret.stderr).toContain('DROVER_APP_SECRET');
+
+    const nowhere = await runCli([
+      '--data-dir',
+      dir,
+      '--server',
+      'http://127.0.0.1:1',
+      '--app',
+      'a',
+      'job',
+      'list',
+    ]);
+    expect(nowhere.code).toBe(5);
+    expect(nowhere.stderr).toContain('cannot reach the Drover server');
+
+    const noServer = await runCli(['--data-dir', dir, 'job', 'list']);
+    expect(noServer.code).toBe(2);
+    expect(noServer.stderr).toContain('drover up');
+  });
+});
