@@ -5,29 +5,42 @@ import { uniqueName } from './fixtures.js';
 import { type ReadyProcess, stopProcess } from './process.js';
 
 export interface DroverCluster {
+  /** The current server process (replaced by `restartServer`). */
   server: ReadyProcess;
-  /** The server's HTTP API. */
+  /** The server's HTTP API (the same port across restarts). */
   serverUrl: string;
   app: TestApp;
   workers: Map<string, ReadyProcess>;
   /** Starts a drover-worker process running test/fixtures/processors.ts. */
   startWorker(workerId: string, args?: string[]): Promise<ReadyProcess>;
+  /** Starts the server again on the same port (after a kill), waiting until it is ready. */
+  restartServer(): Promise<ReadyProcess>;
   stop(): Promise<void>;
 }
 
+export interface ClusterOptions {
+  /** Another NATS than the shared test one (e.g. one a test restarts). */
+  natsUrl?: string;
+}
+
 /** A real drover-server process on the test database, an app, and worker processes on demand. */
-export async function startDroverCluster(databaseUrl: string): Promise<DroverCluster> {
-  const natsUrl = inject('natsUrl');
-  const server = await spawnDrover(
-    'server',
-    ['--http-port', '0'],
-    { DROVER_NATS_URL: natsUrl, DROVER_DATABASE_URL: databaseUrl, DROVER_LOG_LEVEL: 'info' },
-    /"msg":"server ready"/,
-  );
+export async function startDroverCluster(
+  databaseUrl: string,
+  options: ClusterOptions = {},
+): Promise<DroverCluster> {
+  const natsUrl = options.natsUrl ?? inject('natsUrl');
+  const serverEnv = {
+    DROVER_NATS_URL: natsUrl,
+    DROVER_DATABASE_URL: databaseUrl,
+    DROVER_LOG_LEVEL: 'info',
+  };
+  const startServer = (port: string) =>
+    spawnDrover('server', ['--http-port', port], serverEnv, /"msg":"server ready"/);
+  const server = await startServer('0');
   const url = server.find(/"http":"(http:\/\/[^"]+)"/) as string;
   const app = await createTestApp({ url }, uniqueName('app'));
   const workers = new Map<string, ReadyProcess>();
-  return {
+  const cluster: DroverCluster = {
     server,
     serverUrl: url,
     app,
@@ -48,11 +61,17 @@ export async function startDroverCluster(databaseUrl: string): Promise<DroverClu
       workers.set(workerId, worker);
       return worker;
     },
+    async restartServer() {
+      await stopProcess(cluster.server, 'SIGKILL');
+      cluster.server = await startServer(new URL(url).port);
+      return cluster.server;
+    },
     async stop() {
       await Promise.all([...workers.values()].map((w) => stopProcess(w, 'SIGKILL')));
-      await stopProcess(server);
+      await stopProcess(cluster.server);
     },
   };
+  return cluster;
 }
 
 /** Waits until a worker has logged a leaf for this run (logs are the event we can see). */

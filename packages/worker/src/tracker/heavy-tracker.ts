@@ -360,8 +360,13 @@ export class HeavyTracker {
   private watch(): void {
     const now = Date.now();
     for (const [worker, peer] of this.peers) {
-      if (!peer.dead && peer.inFlight > 0 && now - peer.lastSeen > PT_DEAD_MS)
+      if (!peer.dead && peer.inFlight > 0 && now - peer.lastSeen > PT_DEAD_MS) {
+        this.log.warn(
+          { worker, inFlight: peer.inFlight, silentMs: now - peer.lastSeen },
+          'ProcessorTracker silent; its tasks go to other workers',
+        );
         this.markDead(worker);
+      }
     }
     if ([...this.peers.values()].some((p) => !p.dead && !p.closed)) this.lastPeerAlive = now;
     else if (now - this.lastPeerAlive > NO_PEER_GIVE_UP_MS) this.stop('no ProcessorTracker alive');

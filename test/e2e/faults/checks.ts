@@ -1,0 +1,33 @@
+import pg from 'pg';
+import { expect } from 'vitest';
+import type { DroverCluster } from '../../harness/drover-cluster.js';
+
+// What every fault test checks at its end: nothing stuck, nothing orphaned,
+// no survivor crashed.
+
+const FINAL = ['SUCCEEDED', 'FAILED', 'STOPPED', 'CANCELED'];
+
+export async function expectSettled(databaseUrl: string): Promise<void> {
+  const db = new pg.Client({ connectionString: databaseUrl });
+  await db.connect();
+  try {
+    const { rows } = await db.query<{ id: string; status: string }>(
+      'SELECT id, status FROM instances ORDER BY id',
+    );
+    expect(rows.filter((r) => !FINAL.includes(r.status))).toEqual([]);
+    const orphans = await db.query(
+      'SELECT l.id FROM instance_logs l LEFT JOIN instances i ON i.id = l.instance_id WHERE i.id IS NULL LIMIT 1',
+    );
+    expect(orphans.rows).toEqual([]);
+  } finally {
+    await db.end();
+  }
+}
+
+/** Every process the test did not kill on purpose is still running. */
+export function expectSurvivorsAlive(cluster: DroverCluster, killed: string[] = []): void {
+  const alive = (p: { child: { exitCode: number | null; signalCode: string | null } }) =>
+    p.child.exitCode === null && p.child.signalCode === null;
+  if (!killed.includes('server')) expect(alive(cluster.server)).toBe(true);
+  for (const [id, w] of cluster.workers) if (!killed.includes(id)) expect(alive(w), id).toBe(true);
+}
