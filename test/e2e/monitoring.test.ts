@@ -1,5 +1,6 @@
 import type { DroverEvent } from '@drover/protocol';
-import { subscribeEvents } from '@drover/transport';
+import { routes } from '@drover/protocol';
+import { Bus, subscribeEvents } from '@drover/transport';
 import { createInbox, type NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { pino } from 'pino';
@@ -78,6 +79,29 @@ describe('monitoring', () => {
       timeout: 3_000,
     });
     expect(status.json()).toMatchObject({ workerId: 'mon-1', draining: false });
+  });
+
+  it('answers query_instance_status for a run its TaskTracker owns', async () => {
+    const { app } = cluster;
+    const job = await app.api.post(`/api/v1/apps/${app.name}/jobs`, {
+      name: uniqueName('forever'),
+      processorName: 'forever',
+      timeExpressionType: 'API',
+    });
+    const run = await app.api.post(`/api/v1/apps/${app.name}/jobs/${job.body.id}/run`, {});
+    const running = await waitForInstance(app, run.body.id, (i) => i.status === 'RUNNING');
+    const bus = new Bus(nc, pino({ level: 'silent' }));
+    const reply = await bus.ask(
+      routes.tt.queryInstanceStatus,
+      { app: app.name, workerId: running.workerId as string },
+      { instanceId: run.body.id },
+    );
+    expect(reply).toMatchObject({
+      instanceId: run.body.id,
+      epoch: running.epoch,
+      status: 'RUNNING',
+    });
+    await app.api.post(`/api/v1/apps/${app.name}/instances/${run.body.id}/stop`);
   });
 
   it('publishes worker, instance and progress events', async () => {

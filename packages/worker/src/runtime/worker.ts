@@ -181,6 +181,16 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
       pt?.stop(req.reason);
       return { stopped: pt !== undefined };
     }),
+    bus.handle(routes.tt.queryInstanceStatus, address, (req) => {
+      const t = trackers.get(req.instanceId);
+      if (!t)
+        throw new HandlerError(
+          'UNKNOWN_INSTANCE',
+          `no TaskTracker for instance ${req.instanceId} here`,
+        );
+      const progress = t instanceof HeavyTracker ? t.progress : t.taskProgress;
+      return { instanceId: req.instanceId, epoch: t.epoch, status: 'RUNNING' as const, progress };
+    }),
     bus.handle(routes.tt.stopInstance, address, (req) => {
       const tracker = trackers.get(req.instanceId);
       if (!tracker || (req.epoch !== undefined && req.epoch !== tracker.epoch))

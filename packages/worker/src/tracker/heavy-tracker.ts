@@ -77,6 +77,11 @@ export class HeavyTracker {
     return this.run.epoch;
   }
 
+  /** Task counts now, for `query_instance_status`. */
+  get progress() {
+    return this.store.progress();
+  }
+
   stop(reason: string): void {
     if (!this.abort.signal.aborted) this.abort.abort(new Error(reason));
   }

@@ -40,6 +40,11 @@ export class StandaloneTracker {
     return this.run.epoch;
   }
 
+  /** Task counts now (firings, for a frequent run), for `query_instance_status`. */
+  get taskProgress() {
+    return this.progress;
+  }
+
   get running(): boolean {
     return this.progress.running > 0;
   }
