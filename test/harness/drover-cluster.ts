@@ -1,4 +1,5 @@
 import { inject } from 'vitest';
+import { ApiClient, readyzUntil } from '../../packages/server/test/support/api-client.js';
 import { createTestApp, type TestApp } from '../../packages/server/test/support/server-fixture.js';
 import { spawnDrover } from './drover-process.js';
 import { uniqueName } from './fixtures.js';
@@ -21,6 +22,8 @@ export interface DroverCluster {
 export interface ClusterOptions {
   /** Another NATS than the shared test one (e.g. one a test restarts). */
   natsUrl?: string;
+  /** Called once the server process listens, before it is ready (e.g. while Postgres is away). */
+  onListening?: (server: ReadyProcess, url: string) => void;
 }
 
 /** A real drover-server process on the test database, an app, and worker processes on demand. */
@@ -34,8 +37,18 @@ export async function startDroverCluster(
     DROVER_DATABASE_URL: databaseUrl,
     DROVER_LOG_LEVEL: 'info',
   };
-  const startServer = (port: string) =>
-    spawnDrover('server', ['--http-port', port], serverEnv, /"msg":"server ready"/);
+  const startServer = async (port: string) => {
+    const started = await spawnDrover(
+      'server',
+      ['--http-port', port],
+      serverEnv,
+      /"msg":"drover-server listening"/,
+    );
+    const listening = started.find(/"http":"(http:\/\/[^"]+)"/) as string;
+    options.onListening?.(started, listening);
+    await readyzUntil(new ApiClient(listening), true);
+    return started;
+  };
   const server = await startServer('0');
   const url = server.find(/"http":"(http:\/\/[^"]+)"/) as string;
   const app = await createTestApp({ url }, uniqueName('app'));

@@ -35,6 +35,12 @@ const BATCH = 200;
 export class Sweeper {
   private readonly loop: PeriodicLoop;
   private readonly log: Logger;
+  /**
+   * Until then, silence proves nothing: reports sent while this server was
+   * down, or could not reach Postgres, were lost, not missing. Starting, and
+   * every failed sweep, push it to silentMs ahead.
+   */
+  private blindUntil: number;
 
   constructor(
     private readonly pool: pg.Pool,
@@ -44,6 +50,7 @@ export class Sweeper {
     private readonly options: SweeperOptions,
   ) {
     this.log = log;
+    this.blindUntil = Date.now() + options.silentMs;
     this.loop = new PeriodicLoop('sweeper', options.intervalMs, () => this.sweep(), log);
   }
 
@@ -55,7 +62,6 @@ export class Sweeper {
     return this.loop.stop();
   }
 
-  /** One full pass; each step survives the others' errors. */
   /** One full pass; a failing step does not keep the others from running. */
   async sweep(): Promise<void> {
     const failed: string[] = [];
@@ -72,8 +78,11 @@ export class Sweeper {
         failed.push(`${step.name}: ${(err as Error).message}`);
       }
     }
-    // The loop logs it, at most every 10 s.
-    if (failed.length) throw new Error(failed.join('; '));
+    if (failed.length) {
+      this.blindUntil = Date.now() + this.options.silentMs;
+      // The loop logs it, at most every 10 s.
+      throw new Error(failed.join('; '));
+    }
   }
 
   private async stuck(where: string, params: unknown[] = []): Promise<Stuck[]> {
@@ -100,6 +109,7 @@ export class Sweeper {
   }
 
   private async silentTrackers(): Promise<void> {
+    if (Date.now() < this.blindUntil) return;
     const rows = await this.stuck(
       `i.status = 'RUNNING' AND i.last_report_at < now() - make_interval(secs => $1 / 1000.0)`,
       [this.options.silentMs],

@@ -1,0 +1,92 @@
+import { workerStatusSubject } from '@drover/protocol';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { connect } from '@nats-io/transport-node';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { waitForInstance } from '../../../packages/server/test/support/server-fixture.js';
+import {
+  type DroverCluster,
+  startDroverCluster,
+  untilLeafLoggedBy,
+} from '../../harness/drover-cluster.js';
+import { uniqueName, useDatabase } from '../../harness/fixtures.js';
+import { expectSettled, expectSurvivorsAlive } from './checks.js';
+
+// kill -9 the worker whose TaskTracker owns a map-reduce: the server settles
+// the run within the silence bound and retries it on another worker, where it
+// succeeds with every task counted once; the ProcessorTrackers the dead
+// TaskTracker left behind stop.
+
+const db = useDatabase();
+let cluster: DroverCluster;
+let nc: NatsConnection;
+const IDS = ['ktt-1', 'ktt-2', 'ktt-3'];
+
+beforeAll(async () => {
+  nc = await connect({ servers: inject('natsUrl') });
+  cluster = await startDroverCluster(db.url);
+  await Promise.all(IDS.map((id) => cluster.startWorker(id)));
+  const { app } = cluster;
+  for (;;) {
+    const res = await app.api.get(`/api/v1/apps/${app.name}/workers`);
+    if (res.body.workers.filter((w: { alive: boolean }) => w.alive).length === 3) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+});
+afterAll(async () => {
+  await cluster.stop();
+  await nc.close();
+});
+
+/** A worker's live counts, from its monitoring endpoint. */
+async function counts(
+  workerId: string,
+): Promise<{ taskTrackers: number; processorTrackers: number }> {
+  const reply = await nc.request(workerStatusSubject(cluster.app.name, workerId), '', {
+    timeout: 3_000,
+  });
+  return reply.json();
+}
+
+describe('kill -9 the TaskTracker’s worker mid map-reduce', () => {
+  it('retries the run elsewhere, counts every task once, and leaves no ProcessorTracker behind', async () => {
+    const { app } = cluster;
+    const job = await app.api.post(`/api/v1/apps/${app.name}/jobs`, {
+      name: uniqueName('sum'),
+      processorName: 'slow-sum',
+      executeType: 'MAP_REDUCE',
+      timeExpressionType: 'API',
+      concurrencyPerWorker: 2,
+      instanceRetry: { maximumAttempts: 2, initialIntervalMs: 100 },
+    });
+    const id = (await app.api.post(`/api/v1/apps/${app.name}/jobs/${job.body.id}/run`, {})).body
+      .id as string;
+    const running = await waitForInstance(app, id, (i) => i.status === 'RUNNING', 30_000);
+    const victim = running.workerId as string;
+    await untilLeafLoggedBy(app, id, (w) => w !== victim);
+    cluster.workers.get(victim)?.child.kill('SIGKILL');
+
+    const done = await waitForInstance(
+      app,
+      id,
+      (i) => ['SUCCEEDED', 'FAILED'].includes(i.status),
+      90_000,
+    );
+    expect(done).toMatchObject({
+      status: 'SUCCEEDED',
+      result: '200 leaves, sum 200010000',
+      runAttempt: 2,
+    });
+    expect(done.workerId).not.toBe(victim);
+    expect(done.progress).toMatchObject({ total: 201, succeeded: 201, failed: 0 });
+
+    for (const survivor of IDS.filter((w) => w !== victim)) {
+      for (;;) {
+        const now = await counts(survivor);
+        if (now.taskTrackers === 0 && now.processorTrackers === 0) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    await expectSettled(db.url);
+    expectSurvivorsAlive(cluster, [victim]);
+  }, 150_000);
+});
