@@ -6,6 +6,7 @@ import {
   untilLeafLoggedBy,
 } from '../harness/drover-cluster.js';
 import { uniqueName, useDatabase } from '../harness/fixtures.js';
+import { expectSettled, expectSurvivorsAlive } from './faults/checks.js';
 
 // A map-reduce over three worker processes; one that is not the TaskTracker's
 // is kill -9ed mid-run. Its tasks go to the others and every leaf counts once.
@@ -51,5 +52,7 @@ describe('kill -9 during a map-reduce', () => {
     );
     expect(done).toMatchObject({ status: 'SUCCEEDED', result: '200 leaves, sum 200010000' });
     expect(done.progress).toMatchObject({ total: 201, succeeded: 201, failed: 0 });
+    await expectSettled(db.url);
+    expectSurvivorsAlive(cluster, [victim]);
   }, 90_000);
 });

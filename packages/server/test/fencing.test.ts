@@ -72,6 +72,30 @@ describe('epoch fencing', () => {
     ).toMatchObject({ result: 'once' });
   });
 
+  it('settles concurrent conflicting final reports once: one status wins, the other is refused', async () => {
+    const w = await s.worker({ processors: ['race'] });
+    const instance = await s.run(await s.createJob({ processorName: 'race' }));
+    await w.until(() => w.runs.some((r) => r.instanceId === instance.id));
+    const statuses = Array.from({ length: 20 }, (_, i): 'SUCCEEDED' | 'FAILED' =>
+      i % 2 ? 'FAILED' : 'SUCCEEDED',
+    );
+    const reports = await Promise.all(
+      statuses.map((status, i) =>
+        w.report({ instanceId: instance.id, epoch: 1 }, status, `report ${i}`),
+      ),
+    );
+    const final = await waitForInstance(s.app, instance.id, (i) =>
+      ['SUCCEEDED', 'FAILED'].includes(i.status),
+    );
+    // The first to land wins; reports of the same status count as its duplicates, the other
+    // status is refused; no errors, one final row carrying one report's result.
+    const accepted = reports.flatMap((r, i) => (r.accepted ? [i] : []));
+    expect(accepted.length).toBeGreaterThan(0);
+    expect(new Set(accepted.map((i) => statuses[i]))).toEqual(new Set([final.status]));
+    expect(accepted.map((i) => `report ${i}`)).toContain(final.result);
+    expect(reports.filter((r) => !r.accepted).every((r) => r.stop)).toBe(true);
+  });
+
   it('cancels only runs that have not started, and retries finished ones as new instances', async () => {
     const jobId = await s.createJob({ processorName: 'nobody-has-this' });
     const waiting = await s.run(jobId, { delayMs: 60_000 });
