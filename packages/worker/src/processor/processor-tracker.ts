@@ -30,6 +30,7 @@ export class ProcessorTracker {
   private readonly abort = new AbortController();
   private readonly queue: TaskEnvelope[] = [];
   private running = 0;
+  private lastActive = Date.now();
   private draining = false;
   private idle: (() => void) | undefined;
   private results: Result[] = [];
@@ -49,6 +50,8 @@ export class ProcessorTracker {
     private readonly log: Logger,
     private readonly onGone: () => void,
     private readonly executor: ProcessorExecutor,
+    /** With nothing queued, running or to report for this long, it stops (its TaskTracker may be gone). */
+    private readonly idleMs = 30_000,
   ) {
     this.tt = { app, workerId: start.taskTrackerWorkerId };
     this.logs = new RunLogShipper(bus, app, workerId, start.instanceId, 'info', log);
@@ -66,6 +69,7 @@ export class ProcessorTracker {
 
   enqueue(tasks: TaskEnvelope[]): number {
     if (this.abort.signal.aborted || this.draining) return 0;
+    this.lastActive = Date.now();
     this.queue.push(...tasks);
     this.pump();
     return tasks.length;
@@ -109,6 +113,14 @@ export class ProcessorTracker {
   }
 
   private heartbeat(): void {
+    if (this.running === 0 && this.queue.length === 0 && this.results.length === 0) {
+      // A TaskTracker that died leaves its ProcessorTrackers idle: they must not beat forever.
+      if (Date.now() - this.lastActive > this.idleMs) {
+        this.log.info({ idleMs: this.idleMs }, 'idle ProcessorTracker stops');
+        this.stop('idle');
+        return;
+      }
+    } else this.lastActive = Date.now();
     try {
       this.bus.tell(routes.tt.ptHeartbeat, this.tt, {
         instanceId: this.start.instanceId,

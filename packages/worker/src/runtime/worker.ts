@@ -41,6 +41,8 @@ export interface WorkerOptions {
   threads?: number;
   /** How long a draining worker lets runs finish before aborting them. */
   drainGraceMs?: number;
+  /** A ProcessorTracker with no work for this long stops (default 30 s); its TaskTracker makes a new one if needed. */
+  processorTrackerIdleMs?: number;
   log: Logger;
 }
 
@@ -170,6 +172,7 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
               processorTrackers.delete(req.instanceId);
           },
           executor,
+          options.processorTrackerIdleMs,
         );
         pt = created;
         processorTrackers.set(req.instanceId, created);

@@ -1,0 +1,68 @@
+import { routes, workerStatusSubject } from '@drover/protocol';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { useNats } from '../../../test/harness/fixtures.js';
+import { testLogger } from '../../../test/harness/logger.js';
+import { basicProcessor, type DroverWorker, mapProcessor, startWorker } from '../src/index.js';
+
+// A ProcessorTracker whose TaskTracker went away after its last results must
+// not live (and heartbeat) forever: with no work for its idle bound, it stops.
+
+const nats = useNats();
+let worker: DroverWorker;
+const reported: string[] = [];
+
+beforeAll(async () => {
+  worker = await startWorker({
+    natsUrl: inject('natsUrl'),
+    app: nats.app,
+    secret: 'unused-in-this-test',
+    workerId: 'idle-pt',
+    processors: [
+      mapProcessor({ name: 'quick', process: () => 'done' }),
+      basicProcessor({ name: 'unused', process: () => '' }),
+    ],
+    processorTrackerIdleMs: 300,
+    log: testLogger('idle-pt'),
+  });
+  // A TaskTracker stand-in that takes one batch of results, then is never heard from again.
+  nats.bus.handle(routes.tt.reportTaskStatus, { app: nats.app, workerId: 'gone-tt' }, (req) => {
+    reported.push(...req.results.map((r) => r.taskId));
+    return { applied: req.results.length };
+  });
+  await nats.nc.flush();
+});
+afterAll(() => worker.stop());
+
+async function processorTrackers(): Promise<number> {
+  const reply = await nats.nc.request(workerStatusSubject(nats.app, 'idle-pt'), '', {
+    timeout: 3_000,
+  });
+  return (reply.json() as { processorTrackers: number }).processorTrackers;
+}
+
+describe('idle ProcessorTracker', () => {
+  it('stops once it has had nothing to do for its idle bound', async () => {
+    const reply = await nats.bus.ask(
+      routes.pt.startTasks,
+      { app: nats.app, workerId: 'idle-pt' },
+      {
+        instanceId: '42',
+        epoch: 1,
+        taskTrackerWorkerId: 'gone-tt',
+        processorName: 'quick',
+        jobId: '7',
+        concurrency: 2,
+        jobParams: null,
+        instanceParams: null,
+        tasks: [{ taskId: 'root.1.0', taskName: 'leaf', attempt: 1, payload: null }],
+      },
+    );
+    expect(reply.accepted).toBe(1);
+    expect(await processorTrackers()).toBe(1);
+    for (;;) {
+      if (reported.includes('root.1.0') && (await processorTrackers()) === 0) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(reported).toEqual(['root.1.0']);
+  });
+});
