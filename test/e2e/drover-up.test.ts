@@ -89,7 +89,7 @@ describe('drover up', () => {
     const result = await runCli(['--data-dir', dataDir, 'up', '--port', '0'], {
       PATH: '/nonexistent',
     });
-    expect(result.code).not.toBe(0);
+    expect(result.code).toBe(5);
     expect(result.stderr).toContain('nats-server was not found on PATH');
   });
 });

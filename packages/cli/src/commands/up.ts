@@ -1,5 +1,6 @@
 import { type Command, InvalidArgumentError } from 'commander';
 import { pino } from 'pino';
+import { CliError, Exit } from '../client/exit-codes.js';
 import { up } from '../up/up.js';
 import type { GlobalOptions } from './context.js';
 
@@ -40,6 +41,9 @@ export function upCommand(program: Command, globals: () => GlobalOptions): void 
           natsUrl: o.nats,
           databaseUrl: o.database,
           log,
+        }).catch((err: Error) => {
+          // A missing nats-server, a taken port, a damaged data dir: say so and stop.
+          throw new CliError(`drover up failed: ${err.message}`, Exit.UNAVAILABLE);
         });
         console.log(
           [
