@@ -1,14 +1,17 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { runCli, spawnCli } from '../harness/drover-cli.js';
+import { useDatabase } from '../harness/fixtures.js';
 import { type ReadyProcess, stopProcess } from '../harness/process.js';
 
 // `drover up` in a temp dir: a whole cluster (spawned nats-server, PGlite
 // under the data dir, a server, a worker) that runs a job, stops on Ctrl-C,
 // and comes back with its history. `drover monitor` sees it from NATS alone.
 
+const db = useDatabase();
 let dataDir: string;
 const running: ReadyProcess[] = [];
 const drover = (...args: string[]) => runCli(['--data-dir', dataDir, ...args]);
@@ -83,6 +86,66 @@ describe('drover up', () => {
     expect(JSON.parse(again.stdout)).toMatchObject({ status: 'SUCCEEDED', result: '55' });
     second.child.kill('SIGINT');
     expect(await second.exited).toBe(0);
+  }, 120_000);
+
+  it('uses an external NATS and Postgres when given --nats and --database', async () => {
+    const externalDir = await mkdtemp(join(tmpdir(), 'drover-up-ext-'));
+    try {
+      const cluster = await spawnCli(
+        [
+          '--data-dir',
+          externalDir,
+          'up',
+          '--port',
+          '0',
+          '--workers',
+          '1',
+          '--nats',
+          inject('natsUrl'),
+          '--database',
+          db.url,
+        ],
+        /Ctrl-C stops everything/,
+      );
+      running.push(cluster);
+      expect(cluster.find(/NATS\s+(\S+)/)).toBe(inject('natsUrl'));
+      expect(cluster.find(/Postgres\s+(.+)$/)).toBe('external Postgres');
+      const hello = await runCli([
+        '--data-dir',
+        externalDir,
+        '--json',
+        'job',
+        'create',
+        '--name',
+        'hi',
+        '--processor',
+        'hello',
+      ]);
+      const run = await runCli([
+        '--data-dir',
+        externalDir,
+        '--json',
+        'job',
+        'run',
+        JSON.parse(hello.stdout).id,
+        '--params',
+        '{"name":"ext"}',
+        '--wait',
+      ]);
+      expect(JSON.parse(run.stdout)).toMatchObject({ status: 'SUCCEEDED', result: 'hello, ext' });
+      // Its rows are in the external database.
+      const sql = new pg.Client({ connectionString: db.url });
+      await sql.connect();
+      const { rows } = await sql.query(
+        "SELECT count(*)::int AS n FROM instances WHERE result = 'hello, ext'",
+      );
+      await sql.end();
+      expect(rows[0].n).toBe(1);
+      cluster.child.kill('SIGINT');
+      expect(await cluster.exited).toBe(0);
+    } finally {
+      await rm(externalDir, { recursive: true, force: true });
+    }
   }, 120_000);
 
   it('says how to get nats-server when it is not on PATH', async () => {
