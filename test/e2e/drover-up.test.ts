@@ -70,6 +70,12 @@ describe('drover up', () => {
     await stopProcess(monitor, 'SIGINT');
     expect(await monitor.exited).toBe(0);
 
+    // The live view finds a worker that joined before it started, and the finished run.
+    const view = await spawnCli(['--data-dir', dataDir, 'monitor'], /RUNNING INSTANCES/);
+    running.push(view);
+    await view.waitFor(/up-worker-1\s+alive \(ping\)/);
+    await stopProcess(view, 'SIGINT');
+
     first.child.kill('SIGINT');
     expect(await first.exited).toBe(0);
     expect(first.tail()).toContain('drover up: stopped');

@@ -1,12 +1,48 @@
 import type { DroverEvent } from '@drover/protocol';
 import { connectNats, subscribeEvents } from '@drover/transport';
+import { createInbox, type NatsConnection } from '@nats-io/nats-core';
 import type { Command } from 'commander';
 import { pino } from 'pino';
+import { z } from 'zod';
 import { progressText, table, when } from '../output/table.js';
 import { type GlobalOptions, natsUrl } from './context.js';
 
 const FINAL = ['SUCCEEDED', 'FAILED', 'STOPPED', 'CANCELED'];
 const REDRAW_MS = 1_000;
+// Workers that joined before the monitor started are found by a `$SRV.PING`,
+// repeated now and then; answers come within this window.
+const PING_EVERY_MS = 5_000;
+const PING_WINDOW_MS = 500;
+
+const Pong = z.object({
+  type: z.literal('io.nats.micro.v1.ping_response'),
+  name: z.string(),
+  metadata: z.record(z.string(), z.string()).optional(),
+});
+
+/** Asks every drover-worker to answer (NATS services protocol) and records those of `app`. */
+function pingWorkers(nc: NatsConnection, app: string, view: View): void {
+  const inbox = createInbox();
+  const sub = nc.subscribe(inbox, {
+    callback: (_err, msg) => {
+      let raw: unknown;
+      try {
+        raw = msg.json();
+      } catch {
+        return;
+      }
+      const pong = Pong.safeParse(raw);
+      const workerId = pong.success ? pong.data.metadata?.workerId : undefined;
+      const workerApp = pong.success ? pong.data.metadata?.app : undefined;
+      if (!workerId || (app !== '*' && workerApp !== app)) return;
+      const known = view.workers.get(workerId);
+      if (known?.state !== 'joined')
+        view.workers.set(workerId, { state: 'alive (ping)', at: Date.now() });
+    },
+  });
+  setTimeout(() => sub.unsubscribe(), PING_WINDOW_MS);
+  nc.publish('$SRV.PING.drover-worker', '', { reply: inbox });
+}
 
 interface View {
   workers: Map<string, { state: string; at: number }>;
@@ -108,6 +144,8 @@ export function monitorCommand(program: Command, globals: () => GlobalOptions): 
       );
       await nc.flush();
       if (g.json) console.error(`watching drover.${app}.events.> on ${url}`);
+      pingWorkers(nc, app, view);
+      const pinger = setInterval(() => pingWorkers(nc, app, view), PING_EVERY_MS);
       const timer = g.json
         ? undefined
         : setInterval(() => process.stdout.write(`\x1b[2J\x1b[H${render(app, view)}\n`), REDRAW_MS);
@@ -115,6 +153,7 @@ export function monitorCommand(program: Command, globals: () => GlobalOptions): 
         for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => resolve());
       });
       clearInterval(timer);
+      clearInterval(pinger);
       await nc.close();
     });
 }
