@@ -38,13 +38,13 @@ describe('task store', () => {
     expect(store.complete('a', 1, 'FAILED', 'the same failure, reported twice')).toBe(false);
     store.release('a');
     const [retry] = store.take('w1', 10);
-    expect(retry).toMatchObject({ id: 'a', attempt: 2 });
+    expect(retry).toMatchObject({ taskId: 'a', attempt: 2 });
   });
 
   it('runs a pinned task only on its worker', () => {
     const store = new TaskStore();
     store.addBatch('seed', [{ id: 'x', name: 'broadcast', payload: null, pinnedTo: 'w2' }]);
     expect(store.take('w1', 10)).toEqual([]);
-    expect(store.take('w2', 10).map((t) => t.id)).toEqual(['x']);
+    expect(store.take('w2', 10).map((t) => t.taskId)).toEqual(['x']);
   });
 });

@@ -20,7 +20,8 @@ export interface TaskData {
 
 /** What stays with the tracker: the online logger and the way to map sub-tasks. */
 export interface TaskHooks {
-  log: OnlineLogger;
+  /** The task's online logger, made on first use: most tasks never log. */
+  log(): OnlineLogger;
   map(payloads: unknown[], taskName: string): Promise<void>;
 }
 
@@ -45,7 +46,7 @@ export class InProcessExecutor implements ProcessorExecutor {
     hooks: TaskHooks,
     signal: AbortSignal,
   ): Promise<ProcessOutcome> {
-    const ctx: MapContext<unknown> = { ...run, ...task, log: hooks.log, map: hooks.map, signal };
+    const ctx: MapContext<unknown> = { ...run, ...task, log: hooks.log(), map: hooks.map, signal };
     return Promise.resolve(
       (processor.process as (c: MapContext<unknown>) => ProcessOutcome | Promise<ProcessOutcome>)(
         ctx,

@@ -212,7 +212,7 @@ export class ThreadExecutor implements ProcessorExecutor {
     }
     const job = slot.jobs.get(m.id);
     if (!job) return;
-    if (m.type === 'log') job.hooks.log[m.level](m.message);
+    if (m.type === 'log') job.hooks.log()[m.level](m.message);
     else if (m.type === 'map') {
       job.hooks.map(m.payloads, m.taskName).then(
         () => this.post(slot, { type: 'mapped', mapId: m.mapId }),

@@ -3,7 +3,7 @@ import type { Bus } from '@drover/transport';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { ProcessorExecutor, RunData } from '../isolation/executor.js';
-import { RunLogShipper } from '../sdk/online-logger.js';
+import { type OnlineLogger, RunLogShipper } from '../sdk/online-logger.js';
 import { NonRetryableError, type Processor } from '../sdk/processor.js';
 import { mapBatches } from './map-batches.js';
 
@@ -179,8 +179,12 @@ export class ProcessorTracker {
         isRootTask: task.taskId === 'root',
         payload: task.payload,
       };
+      let logger: OnlineLogger | undefined;
       const hooks = {
-        log: this.logs.forTask(task.taskId),
+        log: () => {
+          logger ??= this.logs.forTask(task.taskId);
+          return logger;
+        },
         map: (payloads: unknown[], taskName: string) => this.map(task, ++seq, payloads, taskName),
       };
       const value = await this.executor.process(processor, run, data, hooks, this.abort.signal);

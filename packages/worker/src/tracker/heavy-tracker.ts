@@ -7,7 +7,7 @@ import type { Processor, ProcessorContext } from '../sdk/processor.js';
 import { backoffDelayMs, type Outcome, sleep, withAttempts } from './attempts.js';
 import { reportFinal, reportRunning, statusReport, superviseRun } from './instance-reports.js';
 import { parseRunParams } from './run-params.js';
-import { TaskStore } from './task-store.js';
+import { type DispatchedTask, TaskStore } from './task-store.js';
 
 type RunJob = z.output<typeof ttMessages.RunJob>;
 type MapTask = z.output<typeof ttMessages.MapTask>;
@@ -292,22 +292,11 @@ export class HeavyTracker {
       const tasks = this.store.take(worker, room);
       if (!tasks.length) continue;
       peer.inFlight += tasks.length;
-      void this.send(
-        worker,
-        tasks.map((t) => ({
-          taskId: t.id,
-          taskName: t.name,
-          attempt: t.attempt,
-          payload: t.payload,
-        })),
-      );
+      void this.send(worker, tasks);
     }
   }
 
-  private async send(
-    worker: string,
-    tasks: { taskId: string; taskName: string; attempt: number; payload: unknown }[],
-  ): Promise<void> {
+  private async send(worker: string, tasks: DispatchedTask[]): Promise<void> {
     try {
       const reply = await this.bus.ask(
         routes.pt.startTasks,

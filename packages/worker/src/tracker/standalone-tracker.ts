@@ -121,8 +121,9 @@ export class StandaloneTracker {
         isRootTask: true,
         payload: null,
       };
+      const logger = this.logs.forTask(taskId); // one task per run: no need to defer
       const hooks = {
-        log: this.logs.forTask(taskId),
+        log: () => logger,
         map: () => Promise.reject(new Error('a standalone run cannot map tasks')),
       };
       return this.executor.process(processor, run, task, hooks, this.abort.signal);

@@ -38,10 +38,10 @@ class Interned {
   }
 }
 
-/** A task as handed out for dispatch. */
+/** A task as handed out for dispatch, shaped as `start_tasks` carries it. */
 export interface DispatchedTask {
-  id: string;
-  name: string;
+  taskId: string;
+  taskName: string;
   attempt: number;
   payload: unknown;
 }
@@ -123,8 +123,8 @@ export class TaskStore {
       this.workerOf[at] = w;
       this.dispatched++;
       out.push({
-        id: this.ids[at] as string,
-        name: this.names.value(this.nameOf[at] as number),
+        taskId: this.ids[at] as string,
+        taskName: this.names.value(this.nameOf[at] as number),
         attempt,
         payload: this.payloads[at],
       });
