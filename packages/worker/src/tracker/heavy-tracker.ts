@@ -6,6 +6,7 @@ import { RunLogShipper } from '../sdk/online-logger.js';
 import type { Processor, ProcessorContext } from '../sdk/processor.js';
 import { backoffDelayMs, type Outcome, sleep, withAttempts } from './attempts.js';
 import { reportFinal, reportRunning, statusReport, superviseRun } from './instance-reports.js';
+import { RunControl } from './run-control.js';
 import { parseRunParams } from './run-params.js';
 import { type DispatchedTask, TaskStore } from './task-store.js';
 
@@ -42,7 +43,7 @@ const EXPECTED_KIND = {
  * with reduce or postProcess.
  */
 export class HeavyTracker {
-  private readonly abort = new AbortController();
+  private readonly control = new RunControl();
   private readonly store = new TaskStore();
   private readonly peers = new Map<string, Peer>();
   private readonly logs: RunLogShipper;
@@ -82,16 +83,14 @@ export class HeavyTracker {
     return this.store.progress();
   }
 
+  /** Aborts the run; its processors see `ctx.signal` abort. */
   stop(reason: string): void {
-    if (!this.abort.signal.aborted) this.abort.abort(new Error(reason));
+    this.control.stop(reason);
   }
-
-  private handingBack = false;
 
   /** Worker shutdown: ends the run here and gives it back to the server for another worker. */
   handBack(reason: string): void {
-    this.handingBack = true;
-    this.stop(reason);
+    this.control.handBack(reason);
   }
 
   /** A draining ProcessorTracker gives back what it still holds. */
@@ -99,8 +98,7 @@ export class HeavyTracker {
     const peer = this.peers.get(workerId);
     if (!peer) return { released: 0 };
     peer.closed = true;
-    const released = this.store.dispatchedTo(workerId).length;
-    this.markDead(workerId);
+    const released = this.markDead(workerId);
     this.log.info(
       { worker: workerId, released },
       'a draining ProcessorTracker gave back its tasks',
@@ -153,7 +151,7 @@ export class HeavyTracker {
       this.store.release(taskId);
       return;
     }
-    void sleep(delay, this.abort.signal).then(
+    void sleep(delay, this.control.signal).then(
       () => {
         this.store.release(taskId);
         this.pump();
@@ -190,9 +188,7 @@ export class HeavyTracker {
     }
     await this.stopProcessorTrackers();
     await this.logs.flush();
-    // Stopped by a hand-back (not finished meanwhile): the server queues the run again.
-    const status =
-      this.handingBack && outcome.status === 'STOPPED' ? 'WAITING_DISPATCH' : outcome.status;
+    const status = this.control.reportedStatus(outcome.status);
     await reportFinal(this.bus, this.app, this.message(status), outcome.result, this.log);
   }
 
@@ -206,7 +202,7 @@ export class HeavyTracker {
       taskName: 'tracker',
       attempt: 1,
       log: this.logs.forTask('tracker'),
-      signal: this.abort.signal,
+      signal: this.control.signal,
     };
   }
 
@@ -232,7 +228,7 @@ export class HeavyTracker {
     this.params = parsed.params;
 
     if (processor.kind === 'broadcast' && processor.preProcess) {
-      const pre = await withAttempts(run.taskRetry, this.abort.signal, () =>
+      const pre = await withAttempts(run.taskRetry, this.control.signal, () =>
         Promise.resolve(processor.preProcess?.(this.ctx())),
       );
       if (pre.status !== 'SUCCEEDED')
@@ -251,11 +247,11 @@ export class HeavyTracker {
     this.pump();
 
     const aborted = new Promise<void>((resolve) =>
-      this.abort.signal.addEventListener('abort', () => resolve(), { once: true }),
+      this.control.signal.addEventListener('abort', () => resolve(), { once: true }),
     );
     await Promise.race([this.allFinal, aborted]);
-    if (this.abort.signal.aborted) {
-      const reason = (this.abort.signal.reason as Error).message;
+    if (this.control.signal.aborted) {
+      const reason = (this.control.signal.reason as Error).message;
       return {
         status: reason.includes('timed out') || reason.includes('alive') ? 'FAILED' : 'STOPPED',
         result: reason,
@@ -263,12 +259,12 @@ export class HeavyTracker {
     }
     const results = this.store.outcomes();
     if (processor.kind === 'mapReduce') {
-      return withAttempts(run.taskRetry, this.abort.signal, () =>
+      return withAttempts(run.taskRetry, this.control.signal, () =>
         Promise.resolve(processor.reduce(this.ctx(), results)),
       );
     }
     if (processor.kind === 'broadcast' && processor.postProcess) {
-      return withAttempts(run.taskRetry, this.abort.signal, () =>
+      return withAttempts(run.taskRetry, this.control.signal, () =>
         Promise.resolve(processor.postProcess?.(this.ctx(), results)),
       );
     }
@@ -284,7 +280,7 @@ export class HeavyTracker {
 
   /** Sends waiting tasks to every live ProcessorTracker with credit left. */
   private pump(): void {
-    if (this.abort.signal.aborted) return;
+    if (this.control.signal.aborted) return;
     for (const [worker, peer] of this.peers) {
       if (peer.dead || peer.closed) continue;
       const room = this.credit - peer.inFlight;
@@ -338,17 +334,20 @@ export class HeavyTracker {
     if (this.store.allFinal) this.finished();
   }
 
-  private markDead(worker: string): void {
+  /** Takes back every task out with this worker; returns how many. */
+  private markDead(worker: string): number {
     const peer = this.peers.get(worker);
-    if (!peer || peer.dead) return;
+    if (!peer || peer.dead) return 0;
     peer.dead = true;
     peer.inFlight = 0;
-    for (const id of this.store.dispatchedTo(worker)) {
+    const held = this.store.dispatchedTo(worker);
+    for (const id of held) {
       if (this.store.isPinned(id)) this.store.fail(id, `worker ${worker} was lost`);
       else this.store.requeue(id); // next dispatch is attempt + 1
     }
     this.pump();
     if (this.store.allFinal) this.finished();
+    return held.length;
   }
 
   private watch(): void {

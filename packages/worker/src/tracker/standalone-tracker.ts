@@ -7,6 +7,7 @@ import { RunLogShipper } from '../sdk/online-logger.js';
 import type { BasicProcessor, Processor } from '../sdk/processor.js';
 import { type Outcome, sleep, withAttempts } from './attempts.js';
 import { reportFinal, reportRunning, statusReport, superviseRun } from './instance-reports.js';
+import { RunControl } from './run-control.js';
 import { parseRunParams } from './run-params.js';
 
 type RunJob = z.output<typeof ttMessages.RunJob>;
@@ -18,7 +19,7 @@ type RunJob = z.output<typeof ttMessages.RunJob>;
  * acknowledges it.
  */
 export class StandaloneTracker {
-  private readonly abort = new AbortController();
+  private readonly control = new RunControl();
   private readonly logs: RunLogShipper;
   private progress = { total: 0, succeeded: 0, failed: 0, running: 0 };
   readonly done: Promise<void>;
@@ -49,17 +50,14 @@ export class StandaloneTracker {
     return this.progress.running > 0;
   }
 
-  /** Aborts the run; its processor sees `ctx.signal` abort. */
+  /** Aborts the run; its processors see `ctx.signal` abort. */
   stop(reason: string): void {
-    if (!this.abort.signal.aborted) this.abort.abort(new Error(reason));
+    this.control.stop(reason);
   }
-
-  private handingBack = false;
 
   /** Worker shutdown: ends the run here and gives it back to the server for another worker. */
   handBack(reason: string): void {
-    this.handingBack = true;
-    this.stop(reason);
+    this.control.handBack(reason);
   }
 
   private async execute(): Promise<void> {
@@ -71,9 +69,7 @@ export class StandaloneTracker {
       body: () => this.outcome(),
     });
     await this.logs.flush();
-    // Stopped by a hand-back (not finished meanwhile): the server queues the run again.
-    const status =
-      this.handingBack && outcome.status === 'STOPPED' ? 'WAITING_DISPATCH' : outcome.status;
+    const status = this.control.reportedStatus(outcome.status);
     await reportFinal(this.bus, this.app, this.statusMessage(status), outcome.result, this.log);
   }
 
@@ -107,7 +103,7 @@ export class StandaloneTracker {
     taskId: string,
   ): Promise<Outcome> {
     this.progress = { ...this.progress, total: this.progress.total + 1, running: 1 };
-    const outcome = await withAttempts(this.run.taskRetry, this.abort.signal, async (attempt) => {
+    const outcome = await withAttempts(this.run.taskRetry, this.control.signal, async (attempt) => {
       const run = {
         instanceId: this.run.instanceId,
         jobId: this.run.jobId,
@@ -126,7 +122,7 @@ export class StandaloneTracker {
         log: () => logger,
         map: () => Promise.reject(new Error('a standalone run cannot map tasks')),
       };
-      return this.executor.process(processor, run, task, hooks, this.abort.signal);
+      return this.executor.process(processor, run, task, hooks, this.control.signal);
     });
     const key = outcome.status === 'SUCCEEDED' ? 'succeeded' : 'failed';
     this.progress = { ...this.progress, running: 0, [key]: this.progress[key] + 1 };
@@ -142,7 +138,7 @@ export class StandaloneTracker {
     let tick = 0;
     let next = Date.now();
     try {
-      while (!this.abort.signal.aborted) {
+      while (!this.control.signal.aborted) {
         const outcome = await this.once(processor, params, `tick-${++tick}`);
         if (outcome.status === 'FAILED')
           this.logs.forTask(`tick-${tick}`).warn(`firing failed: ${outcome.result}`);
@@ -151,7 +147,7 @@ export class StandaloneTracker {
           frequency.type === 'FIXED_RATE'
             ? Math.max(next + frequency.intervalMs, Date.now())
             : Date.now() + frequency.intervalMs;
-        await sleep(next - Date.now(), this.abort.signal);
+        await sleep(next - Date.now(), this.control.signal);
       }
     } catch {
       // Aborted while waiting: stopped.
