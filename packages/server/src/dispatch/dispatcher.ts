@@ -44,26 +44,22 @@ export class Dispatcher {
   ) {}
 
   /** Never throws: a failed dispatch leaves the instance for the next scan. */
-  async dispatch(instanceIds: string[]): Promise<void> {
-    try {
-      await this.dispatchMany(await loadForDispatch(this.pool, instanceIds));
-    } catch (err) {
-      this.log.warn(
-        { err, instanceIds: instanceIds.length },
-        'dispatch failed; the next scan retries',
-      );
-    }
+  dispatch(instanceIds: string[]): Promise<void> {
+    return this.guarded(instanceIds.length, async () =>
+      this.dispatchMany(await loadForDispatch(this.pool, instanceIds)),
+    );
   }
 
   /** Like `dispatch`, for runs the caller has just written and holds (no reload). */
-  async dispatchLoaded(contexts: DispatchContext[]): Promise<void> {
+  dispatchLoaded(contexts: DispatchContext[]): Promise<void> {
+    return this.guarded(contexts.length, () => this.dispatchMany(contexts));
+  }
+
+  private async guarded(count: number, work: () => Promise<void>): Promise<void> {
     try {
-      await this.dispatchMany(contexts);
+      await work();
     } catch (err) {
-      this.log.warn(
-        { err, instanceIds: contexts.length },
-        'dispatch failed; the next scan retries',
-      );
+      this.log.warn({ err, instanceIds: count }, 'dispatch failed; the next scan retries');
     }
   }
 
