@@ -7,7 +7,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { waitForInstance } from '../../packages/server/test/support/server-fixture.js';
 import { type DroverCluster, startDroverCluster } from '../harness/drover-cluster.js';
-import { uniqueName, useDatabase } from '../harness/fixtures.js';
+import { useDatabase } from '../harness/fixtures.js';
 
 // Monitoring over NATS: every process answers the NATS services protocol, and
 // lifecycle events (workers joining, leaving, lost; instance states; progress)
@@ -83,39 +83,26 @@ describe('monitoring', () => {
 
   it('answers query_instance_status for a run its TaskTracker owns', async () => {
     const { app } = cluster;
-    const job = await app.api.post(`/api/v1/apps/${app.name}/jobs`, {
-      name: uniqueName('forever'),
-      processorName: 'forever',
-      timeExpressionType: 'API',
-    });
-    const run = await app.api.post(`/api/v1/apps/${app.name}/jobs/${job.body.id}/run`, {});
-    const running = await waitForInstance(app, run.body.id, (i) => i.status === 'RUNNING');
+    const run = await cluster.run({ processorName: 'forever' });
+    const running = await waitForInstance(app, run.id, (i) => i.status === 'RUNNING');
     const bus = new Bus(nc, pino({ level: 'silent' }));
     const reply = await bus.ask(
       routes.tt.queryInstanceStatus,
       { app: app.name, workerId: running.workerId as string },
-      { instanceId: run.body.id },
+      { instanceId: run.id },
     );
     expect(reply).toMatchObject({
-      instanceId: run.body.id,
+      instanceId: run.id,
       epoch: running.epoch,
       status: 'RUNNING',
     });
-    await app.api.post(`/api/v1/apps/${app.name}/instances/${run.body.id}/stop`);
+    await app.api.post(`/api/v1/apps/${app.name}/instances/${run.id}/stop`);
   });
 
   it('publishes worker, instance and progress events', async () => {
     await eventLike((e) => e.type === 'worker' && e.workerId === 'mon-1' && e.state === 'joined');
     const { app } = cluster;
-    const job = await app.api.post(`/api/v1/apps/${app.name}/jobs`, {
-      name: uniqueName('echo'),
-      processorName: 'echo',
-      timeExpressionType: 'API',
-    });
-    const run = await app.api.post(`/api/v1/apps/${app.name}/jobs/${job.body.id}/run`, {
-      params: { text: 'watched' },
-    });
-    const id = run.body.id as string;
+    const { id } = await cluster.run({ processorName: 'echo' }, { params: { text: 'watched' } });
     await waitForInstance(app, id, (i) => i.status === 'SUCCEEDED', 30_000);
     await eventLike((e) => e.type === 'instance' && e.instanceId === id && e.status === 'RUNNING');
     const finished = await eventLike(

@@ -2,10 +2,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitForInstance } from '../../packages/server/test/support/server-fixture.js';
 import {
   type DroverCluster,
+  SLOW_SUM,
+  SLOW_SUM_RESULT,
   startDroverCluster,
   untilLeafLoggedBy,
 } from '../harness/drover-cluster.js';
-import { uniqueName, useDatabase } from '../harness/fixtures.js';
+import { useDatabase } from '../harness/fixtures.js';
 
 // SIGTERM drains a worker: its running tasks finish and report, the tasks it
 // still holds go back to their TaskTracker at once, and a run it owns past the
@@ -15,38 +17,18 @@ import { uniqueName, useDatabase } from '../harness/fixtures.js';
 const db = useDatabase();
 let cluster: DroverCluster;
 
-async function aliveWorkers(count: number): Promise<void> {
-  const { app } = cluster;
-  for (;;) {
-    const res = await app.api.get(`/api/v1/apps/${app.name}/workers`);
-    if (res.body.workers.filter((w: { alive: boolean }) => w.alive).length === count) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 beforeAll(async () => {
-  cluster = await startDroverCluster(db.url);
-  await Promise.all(
-    ['drain-1', 'drain-2', 'drain-3'].map((id) =>
-      cluster.startWorker(id, ['--drain-grace-ms', '300']),
-    ),
-  );
-  await aliveWorkers(3);
+  cluster = await startDroverCluster(db.url, {
+    workers: ['drain-1', 'drain-2', 'drain-3'],
+    workerArgs: ['--drain-grace-ms', '300'],
+  });
 });
 afterAll(() => cluster.stop());
 
 describe('SIGTERM drain', () => {
   it('hands a ProcessorTracker’s tasks back mid map-reduce; every task counts once', async () => {
     const { app } = cluster;
-    const job = await app.api.post(`/api/v1/apps/${app.name}/jobs`, {
-      name: uniqueName('sum'),
-      processorName: 'slow-sum',
-      executeType: 'MAP_REDUCE',
-      timeExpressionType: 'API',
-      concurrencyPerWorker: 2,
-    });
-    const id = (await app.api.post(`/api/v1/apps/${app.name}/jobs/${job.body.id}/run`, {})).body
-      .id as string;
+    const id = (await cluster.run(SLOW_SUM)).id as string;
     const running = await waitForInstance(app, id, (i) => i.status === 'RUNNING', 30_000);
     const tracker = cluster.workers.get(running.workerId as string);
     // Once another worker's ProcessorTracker runs leaves, drain that worker.
@@ -62,25 +44,18 @@ describe('SIGTERM drain', () => {
       (i) => ['SUCCEEDED', 'FAILED'].includes(i.status),
       60_000,
     );
-    expect(done).toMatchObject({ status: 'SUCCEEDED', result: '200 leaves, sum 200010000' });
+    expect(done).toMatchObject({ status: 'SUCCEEDED', result: SLOW_SUM_RESULT });
     expect(done.progress).toMatchObject({ total: 201, succeeded: 201, failed: 0 });
     cluster.workers.delete(victimId);
   }, 90_000);
 
   it('gives a run it cannot finish within the grace back to the server, without using a retry', async () => {
     const { app } = cluster;
-    await aliveWorkers(cluster.workers.size);
-    const job = await app.api.post(`/api/v1/apps/${app.name}/jobs`, {
-      name: uniqueName('nap'),
-      processorName: 'nap',
-      timeExpressionType: 'API',
-      instanceRetry: { maximumAttempts: 1 },
-    });
-    const id = (
-      await app.api.post(`/api/v1/apps/${app.name}/jobs/${job.body.id}/run`, {
-        params: { ms: 4_000 },
-      })
-    ).body.id as string;
+    await cluster.untilWorkersAlive(cluster.workers.size);
+    const { id } = await cluster.run(
+      { processorName: 'nap', instanceRetry: { maximumAttempts: 1 } },
+      { params: { ms: 4_000 } },
+    );
     const running = await waitForInstance(app, id, (i) => i.status === 'RUNNING', 30_000);
     const first = running.workerId as string;
     const owner = cluster.workers.get(first);

@@ -16,6 +16,13 @@ export interface DroverCluster {
   startWorker(workerId: string, args?: string[]): Promise<ReadyProcess>;
   /** Starts the server again on the same port (after a kill), waiting until it is ready. */
   restartServer(): Promise<ReadyProcess>;
+  /**
+   * Resolves once the server counts exactly `count` live workers (a run's
+   * task workers are those alive when it is dispatched).
+   */
+  untilWorkersAlive(count: number): Promise<void>;
+  /** Creates an API-triggered job from `spec` and runs it with `body`: the new instance. */
+  run(spec: Record<string, unknown>, body?: Record<string, unknown>): Promise<any>;
   stop(): Promise<void>;
 }
 
@@ -24,6 +31,9 @@ export interface ClusterOptions {
   natsUrl?: string;
   /** Called once the server process listens, before it is ready (e.g. while Postgres is away). */
   onListening?: (server: ReadyProcess, url: string) => void;
+  /** Workers to start (with `workerArgs`), waiting until the server counts them all alive. */
+  workers?: string[];
+  workerArgs?: string[];
 }
 
 /** A real drover-server process on the test database, an app, and worker processes on demand. */
@@ -79,13 +89,41 @@ export async function startDroverCluster(
       cluster.server = await startServer(new URL(url).port);
       return cluster.server;
     },
+    async untilWorkersAlive(count) {
+      for (;;) {
+        const res = await app.api.get(`/api/v1/apps/${app.name}/workers`);
+        if (res.body.workers.filter((w: { alive: boolean }) => w.alive).length === count) return;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    },
+    async run(spec, body = {}) {
+      const job = await app.api.post(`/api/v1/apps/${app.name}/jobs`, {
+        name: uniqueName('job'),
+        timeExpressionType: 'API',
+        ...spec,
+      });
+      const run = await app.api.post(`/api/v1/apps/${app.name}/jobs/${job.body.id}/run`, body);
+      return run.body;
+    },
     async stop() {
       await Promise.all([...workers.values()].map((w) => stopProcess(w, 'SIGKILL')));
       await stopProcess(cluster.server);
     },
   };
+  if (options.workers?.length) {
+    await Promise.all(options.workers.map((id) => cluster.startWorker(id, options.workerArgs)));
+    await cluster.untilWorkersAlive(options.workers.length);
+  }
   return cluster;
 }
+
+/** The `slow-sum` map-reduce (200 leaves of 50 ms each) and the result that counts each leaf once. */
+export const SLOW_SUM = {
+  processorName: 'slow-sum',
+  executeType: 'MAP_REDUCE',
+  concurrencyPerWorker: 2,
+} as const;
+export const SLOW_SUM_RESULT = '200 leaves, sum 200010000';
 
 /** Waits until a worker has logged a leaf for this run (logs are the event we can see). */
 export async function untilLeafLoggedBy(

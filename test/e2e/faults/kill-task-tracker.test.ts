@@ -5,10 +5,12 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { waitForInstance } from '../../../packages/server/test/support/server-fixture.js';
 import {
   type DroverCluster,
+  SLOW_SUM,
+  SLOW_SUM_RESULT,
   startDroverCluster,
   untilLeafLoggedBy,
 } from '../../harness/drover-cluster.js';
-import { uniqueName, useDatabase } from '../../harness/fixtures.js';
+import { useDatabase } from '../../harness/fixtures.js';
 import { expectSettled, expectSurvivorsAlive } from './checks.js';
 
 // kill -9 the worker whose TaskTracker owns a map-reduce: the server settles
@@ -23,14 +25,7 @@ const IDS = ['ktt-1', 'ktt-2', 'ktt-3'];
 
 beforeAll(async () => {
   nc = await connect({ servers: inject('natsUrl') });
-  cluster = await startDroverCluster(db.url);
-  await Promise.all(IDS.map((id) => cluster.startWorker(id)));
-  const { app } = cluster;
-  for (;;) {
-    const res = await app.api.get(`/api/v1/apps/${app.name}/workers`);
-    if (res.body.workers.filter((w: { alive: boolean }) => w.alive).length === 3) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  cluster = await startDroverCluster(db.url, { workers: IDS });
 });
 afterAll(async () => {
   await cluster.stop();
@@ -50,16 +45,12 @@ async function counts(
 describe('kill -9 the TaskTracker’s worker mid map-reduce', () => {
   it('retries the run elsewhere, counts every task once, and leaves no ProcessorTracker behind', async () => {
     const { app } = cluster;
-    const job = await app.api.post(`/api/v1/apps/${app.name}/jobs`, {
-      name: uniqueName('sum'),
-      processorName: 'slow-sum',
-      executeType: 'MAP_REDUCE',
-      timeExpressionType: 'API',
-      concurrencyPerWorker: 2,
-      instanceRetry: { maximumAttempts: 2, initialIntervalMs: 100 },
-    });
-    const id = (await app.api.post(`/api/v1/apps/${app.name}/jobs/${job.body.id}/run`, {})).body
-      .id as string;
+    const id = (
+      await cluster.run({
+        ...SLOW_SUM,
+        instanceRetry: { maximumAttempts: 2, initialIntervalMs: 100 },
+      })
+    ).id as string;
     const running = await waitForInstance(app, id, (i) => i.status === 'RUNNING', 30_000);
     const victim = running.workerId as string;
     await untilLeafLoggedBy(app, id, (w) => w !== victim);
@@ -73,7 +64,7 @@ describe('kill -9 the TaskTracker’s worker mid map-reduce', () => {
     );
     expect(done).toMatchObject({
       status: 'SUCCEEDED',
-      result: '200 leaves, sum 200010000',
+      result: SLOW_SUM_RESULT,
       runAttempt: 2,
     });
     expect(done.workerId).not.toBe(victim);

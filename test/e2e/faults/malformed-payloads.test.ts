@@ -5,7 +5,7 @@ import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { waitForInstance } from '../../../packages/server/test/support/server-fixture.js';
 import { type DroverCluster, startDroverCluster } from '../../harness/drover-cluster.js';
-import { uniqueName, useDatabase } from '../../harness/fixtures.js';
+import { useDatabase } from '../../harness/fixtures.js';
 import { expectSettled, expectSurvivorsAlive } from './checks.js';
 
 // Malformed, mistyped and oversized payloads sent to every subject of a live
@@ -74,15 +74,8 @@ describe('malformed and oversized payloads on every subject', () => {
     await nc.flush();
 
     // Still working: a real run goes through the same server and worker.
-    const job = await cluster.app.api.post(`/api/v1/apps/${app}/jobs`, {
-      name: uniqueName('echo'),
-      processorName: 'echo',
-      timeExpressionType: 'API',
-    });
-    const run = await cluster.app.api.post(`/api/v1/apps/${app}/jobs/${job.body.id}/run`, {
-      params: { text: 'still here' },
-    });
-    const done = await waitForInstance(cluster.app, run.body.id, (i) => i.status === 'SUCCEEDED');
+    const run = await cluster.run({ processorName: 'echo' }, { params: { text: 'still here' } });
+    const done = await waitForInstance(cluster.app, run.id, (i) => i.status === 'SUCCEEDED');
     expect(done.result).toBe('still here');
 
     // Hundreds of rejected messages, about 80 MB of them, leave no lasting weight.

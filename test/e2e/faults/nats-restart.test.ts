@@ -2,10 +2,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitForInstance } from '../../../packages/server/test/support/server-fixture.js';
 import {
   type DroverCluster,
+  SLOW_SUM,
+  SLOW_SUM_RESULT,
   startDroverCluster,
   untilLeafLoggedBy,
 } from '../../harness/drover-cluster.js';
-import { uniqueName, useDatabase } from '../../harness/fixtures.js';
+import { useDatabase } from '../../harness/fixtures.js';
 import { type NatsServer, startNatsServer } from '../../harness/nats-server.js';
 import { expectSettled, expectSurvivorsAlive } from './checks.js';
 
@@ -18,14 +20,7 @@ let cluster: DroverCluster;
 
 beforeAll(async () => {
   nats = await startNatsServer();
-  cluster = await startDroverCluster(db.url, { natsUrl: nats.url });
-  await Promise.all(['nr-1', 'nr-2'].map((id) => cluster.startWorker(id)));
-  const { app } = cluster;
-  for (;;) {
-    const res = await app.api.get(`/api/v1/apps/${app.name}/workers`);
-    if (res.body.workers.filter((w: { alive: boolean }) => w.alive).length === 2) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  cluster = await startDroverCluster(db.url, { natsUrl: nats.url, workers: ['nr-1', 'nr-2'] });
 });
 afterAll(async () => {
   await cluster.stop();
@@ -35,15 +30,7 @@ afterAll(async () => {
 describe('nats-server restart mid-run', () => {
   it('reconnects everyone and the map-reduce still succeeds', async () => {
     const { app } = cluster;
-    const job = await app.api.post(`/api/v1/apps/${app.name}/jobs`, {
-      name: uniqueName('sum'),
-      processorName: 'slow-sum',
-      executeType: 'MAP_REDUCE',
-      timeExpressionType: 'API',
-      concurrencyPerWorker: 2,
-    });
-    const id = (await app.api.post(`/api/v1/apps/${app.name}/jobs/${job.body.id}/run`, {})).body
-      .id as string;
+    const id = (await cluster.run(SLOW_SUM)).id as string;
     const running = await waitForInstance(app, id, (i) => i.status === 'RUNNING', 30_000);
     await untilLeafLoggedBy(app, id, (w) => w !== running.workerId);
 
@@ -56,7 +43,7 @@ describe('nats-server restart mid-run', () => {
       (i) => ['SUCCEEDED', 'FAILED'].includes(i.status),
       90_000,
     );
-    expect(done).toMatchObject({ status: 'SUCCEEDED', result: '200 leaves, sum 200010000' });
+    expect(done).toMatchObject({ status: 'SUCCEEDED', result: SLOW_SUM_RESULT });
     expect(done.progress).toMatchObject({ total: 201, succeeded: 201, failed: 0 });
     await expectSettled(db.url);
     expectSurvivorsAlive(cluster);

@@ -2,7 +2,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { ApiClient } from '../../../packages/server/test/support/api-client.js';
 import { waitForInstance } from '../../../packages/server/test/support/server-fixture.js';
 import { type DroverCluster, startDroverCluster } from '../../harness/drover-cluster.js';
-import { uniqueName, useDatabase } from '../../harness/fixtures.js';
+import { useDatabase } from '../../harness/fixtures.js';
 import type { ReadyProcess } from '../../harness/process.js';
 import { startTcpProxy, type TcpProxy } from '../../harness/tcp-proxy.js';
 import { expectSettled, expectSurvivorsAlive } from './checks.js';
@@ -56,22 +56,15 @@ describe('Postgres outages', () => {
 
     await cluster.startWorker('pg-1');
     const { app } = cluster;
-    const job = await app.api.post(`/api/v1/apps/${app.name}/jobs`, {
-      name: uniqueName('nap'),
-      processorName: 'nap',
-      timeExpressionType: 'API',
-    });
-    const run = await app.api.post(`/api/v1/apps/${app.name}/jobs/${job.body.id}/run`, {
-      params: { ms: 25_000 },
-    });
-    await waitForInstance(app, run.body.id, (i) => i.status === 'RUNNING', 30_000);
+    const run = await cluster.run({ processorName: 'nap' }, { params: { ms: 25_000 } });
+    await waitForInstance(app, run.id, (i) => i.status === 'RUNNING', 30_000);
     proxy.disable();
     await outage(20_000);
     proxy.enable();
 
     const done = await waitForInstance(
       app,
-      run.body.id,
+      run.id,
       (i) => ['SUCCEEDED', 'FAILED'].includes(i.status),
       60_000,
     );

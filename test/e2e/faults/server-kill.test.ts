@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitForInstance } from '../../../packages/server/test/support/server-fixture.js';
 import { type DroverCluster, startDroverCluster } from '../../harness/drover-cluster.js';
-import { uniqueName, useDatabase } from '../../harness/fixtures.js';
+import { useDatabase } from '../../harness/fixtures.js';
 import { expectSettled, expectSurvivorsAlive } from './checks.js';
 
 // kill -9 the server between creating a run and dispatching it, and again
@@ -12,51 +12,32 @@ const db = useDatabase();
 let cluster: DroverCluster;
 
 beforeAll(async () => {
-  cluster = await startDroverCluster(db.url);
-  await cluster.startWorker('sk-1');
-  const { app } = cluster;
-  for (;;) {
-    const res = await app.api.get(`/api/v1/apps/${app.name}/workers`);
-    if (res.body.workers.some((w: { alive: boolean }) => w.alive)) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  cluster = await startDroverCluster(db.url, { workers: ['sk-1'] });
 });
 afterAll(() => cluster.stop());
 
 describe('kill -9 the server', () => {
   it('before it dispatched a created run: the restarted server dispatches it', async () => {
     const { app } = cluster;
-    const job = await app.api.post(`/api/v1/apps/${app.name}/jobs`, {
-      name: uniqueName('echo'),
-      processorName: 'echo',
-      timeExpressionType: 'API',
-    });
     // Due in 2 s: the row exists, its dispatch timer dies with the server.
-    const run = await app.api.post(`/api/v1/apps/${app.name}/jobs/${job.body.id}/run`, {
-      params: { text: 'survived' },
-      delayMs: 2_000,
-    });
-    expect(run.body.status).toBe('WAITING_DISPATCH');
+    const run = await cluster.run(
+      { processorName: 'echo' },
+      { params: { text: 'survived' }, delayMs: 2_000 },
+    );
+    expect(run.status).toBe('WAITING_DISPATCH');
     await cluster.restartServer();
-    const done = await waitForInstance(app, run.body.id, (i) => i.status === 'SUCCEEDED', 30_000);
+    const done = await waitForInstance(app, run.id, (i) => i.status === 'SUCCEEDED', 30_000);
     expect(done).toMatchObject({ result: 'survived', epoch: 1, runAttempt: 1 });
   }, 60_000);
 
   it('right after a worker accepted a run: its TaskTracker’s final report lands on the new server', async () => {
     const { app } = cluster;
-    const job = await app.api.post(`/api/v1/apps/${app.name}/jobs`, {
-      name: uniqueName('nap'),
-      processorName: 'nap',
-      timeExpressionType: 'API',
-    });
-    const run = await app.api.post(`/api/v1/apps/${app.name}/jobs/${job.body.id}/run`, {
-      params: { ms: 3_000 },
-    });
-    await waitForInstance(app, run.body.id, (i) => i.status === 'RUNNING', 30_000);
+    const run = await cluster.run({ processorName: 'nap' }, { params: { ms: 3_000 } });
+    await waitForInstance(app, run.id, (i) => i.status === 'RUNNING', 30_000);
     await cluster.restartServer();
     const done = await waitForInstance(
       app,
-      run.body.id,
+      run.id,
       (i) => ['SUCCEEDED', 'FAILED'].includes(i.status),
       60_000,
     );
