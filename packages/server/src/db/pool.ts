@@ -1,12 +1,20 @@
 import pRetry from 'p-retry';
 import pg from 'pg';
 import type { Logger } from 'pino';
+import { isTransientDbError } from './transient-error.js';
 
 // bigint (int8) columns come back as decimal strings: ids stay exact.
 export function createPool(connectionString: string, max: number, log: Logger): pg.Pool {
   const pool = new pg.Pool({ connectionString, max, connectionTimeoutMillis: 5_000 });
   // An idle client losing its connection must not crash the process.
   pool.on('error', (err) => log.warn({ err: err.message }, 'idle database connection failed'));
+  // Nor may a checked-out one (a transaction, the scheduler's claim): node-postgres
+  // emits 'error' on the client when its connection ends unexpectedly, and the
+  // pool listens only while the client is idle. The query under way fails on
+  // its own; this listener only keeps the event from being unhandled.
+  pool.on('connect', (client) => {
+    client.on('error', (err) => log.warn({ err: err.message }, 'database connection failed'));
+  });
   return pool;
 }
 
@@ -32,22 +40,54 @@ export function waitForDatabase(pool: pg.Pool, log: Logger, signal?: AbortSignal
   );
 }
 
+/**
+ * Runs `fn` again while it fails because Postgres is away or reset (backoff
+ * with jitter, 100 ms growing to 2 s), for a write that must not be lost, e.g.
+ * a worker's accept. Other errors, and `signal` aborting (the server stops),
+ * end it.
+ */
+export function retryWhileUnavailable<T>(
+  fn: () => Promise<T>,
+  log: Logger,
+  what: string,
+  signal?: AbortSignal,
+): Promise<T> {
+  return pRetry(fn, {
+    retries: Number.POSITIVE_INFINITY,
+    minTimeout: 100,
+    maxTimeout: 2_000,
+    factor: 2,
+    randomize: true,
+    signal,
+    shouldRetry: ({ error }) => isTransientDbError(error),
+    onFailedAttempt: ({ error, attemptNumber }) => {
+      // The first failure, then every tenth: a long outage is not a flood of lines.
+      if (isTransientDbError(error) && (attemptNumber === 1 || attemptNumber % 10 === 0))
+        log.warn({ attempt: attemptNumber, reason: error.message }, `${what}: retrying`);
+    },
+  });
+}
+
 /** Runs `fn` in a transaction, rolling back on any error. */
 export async function inTransaction<T>(
   pool: pg.Pool,
   fn: (client: pg.PoolClient) => Promise<T>,
 ): Promise<T> {
   const client = await pool.connect();
+  let broken: Error | undefined;
   try {
     await client.query('BEGIN');
     const result = await fn(client);
     await client.query('COMMIT');
     return result;
   } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
+    await client.query('ROLLBACK').catch((rollbackFailed: Error) => {
+      broken = rollbackFailed;
+    });
     throw err;
   } finally {
-    client.release();
+    // A client that could not even roll back is closed, not handed to the next caller.
+    client.release(broken);
   }
 }
 

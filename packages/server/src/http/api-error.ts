@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import type { Logger } from 'pino';
+import { isTransientDbError } from '../db/transient-error.js';
 
 export interface Issue {
   path: string;
@@ -20,18 +21,6 @@ export class ApiError extends Error {
 }
 
 export const notFound = (what: string) => new ApiError(404, 'NOT_FOUND', `${what} not found`);
-
-function isDatabaseDown(err: unknown): boolean {
-  const code = (err as { code?: string }).code ?? '';
-  return (
-    ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', '57P01', '57P03', '08006', '08001'].includes(
-      code,
-    ) ||
-    /Connection terminated|timeout exceeded when trying to connect/i.test(
-      (err as Error).message ?? '',
-    )
-  );
-}
 
 export function errorHandler(log: Logger) {
   return (err: FastifyError | ApiError | Error, request: FastifyRequest, reply: FastifyReply) => {
@@ -60,7 +49,7 @@ export function errorHandler(log: Logger) {
         error: { code: (err as FastifyError).code ?? 'BAD_REQUEST', message: err.message },
       });
     }
-    if (isDatabaseDown(err)) {
+    if (isTransientDbError(err)) {
       return reply
         .status(503)
         .send({ error: { code: 'UNAVAILABLE', message: 'database not reachable; try again' } });

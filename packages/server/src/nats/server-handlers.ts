@@ -1,7 +1,15 @@
-import { ANY_APP, appOfSubject, HandlerError, routes } from '@drover/protocol';
-import { type Bus, type Handler, LogLimiter } from '@drover/transport';
+import {
+  type AddressOf,
+  ANY_APP,
+  appOfSubject,
+  HandlerError,
+  type Route,
+  routes,
+} from '@drover/protocol';
+import { type Bus, type Handler, type HandlerFn, LogLimiter } from '@drover/transport';
 import type pg from 'pg';
 import type { Logger } from 'pino';
+import { asHandlerError } from '../db/transient-error.js';
 import type { RunFacts } from '../dispatch/run-facts.js';
 import type { WorkerRegistry } from '../dispatch/worker-registry.js';
 import type { InstanceEvents } from '../lifecycle/instance-events.js';
@@ -39,6 +47,20 @@ export function serveServerRoutes(deps: {
   const { bus, pool, registry, events, auth, facts } = deps;
   const anyApp = { app: ANY_APP };
 
+  /**
+   * Serves a route whose work needs Postgres: Postgres away or reset is
+   * answered with a retryable DATABASE_UNAVAILABLE, so the sender tries again
+   * until it is recorded; a bug (a constraint, bad SQL) stays a non-retryable INTERNAL.
+   */
+  const handleDb = <R extends Route>(route: R, address: AddressOf<R['actor']>, fn: HandlerFn<R>) =>
+    bus.handle(route, address, async (request, ctx) => {
+      try {
+        return await fn(request, ctx);
+      } catch (err) {
+        throw asHandlerError(err);
+      }
+    });
+
   const rejected = new LogLimiter(deps.log.child({ handler: 'worker_heartbeat' }));
   const heartbeat = bus.handle(routes.server.workerHeartbeat, anyApp, async (hb, ctx) => {
     if (hb.app === appOfSubject(ctx.subject) && (await auth.authenticate(hb.app, hb.secret))) {
@@ -63,7 +85,7 @@ export function serveServerRoutes(deps: {
     }
   };
 
-  const report = bus.handle(routes.server.reportInstanceStatus, anyApp, async (req, ctx) => {
+  const report = handleDb(routes.server.reportInstanceStatus, anyApp, async (req, ctx) => {
     if ((await ownerApp(pool, facts, req.instanceId)) !== appOfSubject(ctx.subject)) {
       return { accepted: false, stop: true, reason: 'no such instance in this app' };
     }
@@ -98,7 +120,7 @@ export function serveServerRoutes(deps: {
     return { accepted: true, stop: false };
   });
 
-  const logs = bus.handle(routes.server.reportLog, anyApp, async (batch, ctx) => {
+  const logs = handleDb(routes.server.reportLog, anyApp, async (batch, ctx) => {
     if ((await ownerApp(pool, facts, batch.instanceId)) !== appOfSubject(ctx.subject))
       return { stored: 0 };
     return { stored: await insertLogBatch(pool, batch) };

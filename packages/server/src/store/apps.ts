@@ -1,6 +1,7 @@
 import { createHash, randomBytes, scrypt as scryptCb, timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';
 import type pg from 'pg';
+import { isTransientDbError } from '../db/transient-error.js';
 
 const scrypt = promisify(scryptCb) as (
   secret: string,
@@ -55,12 +56,18 @@ export class AppAuthenticator {
     const key = `${name}\u0000${createHash('sha256').update(secret).digest('base64')}`;
     const hit = this.verified.get(key);
     if (hit && hit.until > Date.now()) return hit.app;
-    const { rows } = await this.db.query<{
-      id: string;
-      name: string;
-      secret_hash: string;
-      created_at: Date;
-    }>('SELECT id, name, secret_hash, created_at FROM apps WHERE name = $1', [name]);
+    let rows: { id: string; name: string; secret_hash: string; created_at: Date }[];
+    try {
+      ({ rows } = await this.db.query(
+        'SELECT id, name, secret_hash, created_at FROM apps WHERE name = $1',
+        [name],
+      ));
+    } catch (err) {
+      // Postgres away disproves nothing: a secret proven before still counts,
+      // so workers do not look dead (and their runs lost) for an outage.
+      if (hit && isTransientDbError(err)) return hit.app;
+      throw err;
+    }
     const row = rows[0];
     if (!row || !(await secretMatches(secret, row.secret_hash))) return null;
     const app = { id: row.id, name: row.name, createdAt: row.created_at.getTime() };
