@@ -12,7 +12,7 @@ import { Dispatcher } from './dispatch/dispatcher.js';
 import { RunFacts } from './dispatch/run-facts.js';
 import { WorkerRegistry } from './dispatch/worker-registry.js';
 import type { ApiContext, Core, Readiness } from './http/api-context.js';
-import { unavailable } from './http/api-context.js';
+import { isReady, unavailable } from './http/api-context.js';
 import { buildApi } from './http/build-api.js';
 import { EventPublisher } from './lifecycle/event-publisher.js';
 import { InstanceEvents } from './lifecycle/instance-events.js';
@@ -46,7 +46,7 @@ export async function startServer(
   const config = ServerConfig.parse(input);
   const log = rootLog.child({ serverId: config.serverId });
   const abort = new AbortController();
-  const readiness: Readiness = { nats: false, database: false };
+  const readiness: Readiness = { nats: false, database: false, started: false };
   const pool = createPool(config.databaseUrl, config.databasePoolSize, log);
   let core: Core | undefined;
   let nc: NatsConnection | undefined;
@@ -97,6 +97,7 @@ export async function startServer(
   };
 
   const start = async () => {
+    // Each dependency is reported as soon as it is reachable, not only once both are.
     const [conn] = await Promise.all([
       connectNats({
         servers: config.natsUrl,
@@ -105,9 +106,16 @@ export async function startServer(
         pass: config.natsPass,
         log,
         signal: abort.signal,
+      }).then((connected) => {
+        nc = connected; // stop() drains it even if Postgres never came
+        readiness.nats = true;
+        void watchNats(connected).catch(() => undefined);
+        return connected;
       }),
       (async () => {
         await waitForDatabase(pool, log, abort.signal);
+        readiness.database = true;
+        healthTimer = setTimeout(checkDatabase, HEALTH_CHECK_MS);
         // A migration can fail while Postgres restarts: retry it too.
         await pRetry(() => migrate(pool, log), {
           retries: Number.POSITIVE_INFINITY,
@@ -119,7 +127,6 @@ export async function startServer(
     ]);
     nc = conn;
     if (abort.signal.aborted) return;
-    void watchNats(conn).catch(() => undefined);
     const bus = new Bus(conn, log.child({ actor: 'bus' }));
     const registry = new WorkerRegistry(config.workerDeadMs);
     const publisher = new EventPublisher(conn, pool, registry, log.child({ actor: 'events' }));
@@ -133,6 +140,7 @@ export async function startServer(
       facts,
       config.unknownProcessorGraceMs,
       (instance) => publisher.instance(instance),
+      abort.signal,
     );
     const timers = new DispatchTimers(dispatcher);
     const scheduler = new Scheduler(pool, timers, log.child({ actor: 'scheduler' }), {
@@ -191,7 +199,7 @@ export async function startServer(
       status: () => ({
         serverId: config.serverId,
         http: address,
-        ready: readiness.nats && readiness.database,
+        ready: isReady(readiness),
         workersAlive: registry.aliveCount(),
         uptimeMs: Math.round(process.uptime() * 1000),
       }),
@@ -207,11 +215,9 @@ export async function startServer(
       scheduler,
       events,
     };
-    readiness.nats = true;
-    readiness.database = true;
+    readiness.started = true;
     scheduler.start();
     sweeper.start();
-    healthTimer = setTimeout(checkDatabase, HEALTH_CHECK_MS);
     log.info({ http: address }, 'server ready');
   };
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { useDatabase } from '../../../test/harness/fixtures.js';
 import { startTcpProxy } from '../../../test/harness/tcp-proxy.js';
-import { ApiClient, readyzUntil } from './support/api-client.js';
+import { ApiClient, readyzUntil, readyzWhere } from './support/api-client.js';
 import { startTestServer } from './support/server-fixture.js';
 
 const db = useDatabase();
@@ -18,6 +18,9 @@ describe('startup and outages', () => {
       const notReady = await api.get('/readyz');
       expect(notReady.status).toBe(503);
       expect(notReady.body).toMatchObject({ ready: false, database: false });
+      // Each dependency is reported as it is: NATS is up, Postgres is not.
+      const natsOnly = await readyzWhere(api, (body) => body.nats === true);
+      expect(natsOnly).toMatchObject({ ready: false, nats: true, database: false });
       const refused = await api.post('/api/v1/apps', {
         name: 'early',
         secret: 'a-long-enough-secret',

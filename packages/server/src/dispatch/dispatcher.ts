@@ -2,7 +2,7 @@ import { DroverError, routes } from '@drover/protocol';
 import type { Bus } from '@drover/transport';
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import { inTransaction } from '../db/pool.js';
+import { inTransaction, retryWhileUnavailable } from '../db/pool.js';
 import type { JobSpec } from '../jobs/job-spec.js';
 import { isFrequent } from '../jobs/time-expression.js';
 import { dispatchBackoffMs } from '../lifecycle/retry-delay.js';
@@ -41,6 +41,8 @@ export class Dispatcher {
     private readonly unknownProcessorGraceMs: number,
     /** Told when a TaskTracker accepted a run (for lifecycle events). */
     private readonly onStarted: (instance: Instance) => void = () => {},
+    /** Aborted when the server stops: ends retries of writes while Postgres is away. */
+    private readonly stopping?: AbortSignal,
   ) {}
 
   /** Never throws: a failed dispatch leaves the instance for the next scan. */
@@ -160,7 +162,13 @@ export class Dispatcher {
       const answer = await this.askRunJob(app, worker, instance, epoch, spec, workers);
       if (answer === 'accepted') {
         const timeoutMs = isFrequent(spec.timeExpressionType) ? 0 : spec.instanceTimeoutMs;
-        const started = await markAccepted(this.pool, instance.id, epoch, timeoutMs);
+        // The worker runs it now: losing this write to a database fault would get it run twice.
+        const started = await retryWhileUnavailable(
+          () => markAccepted(this.pool, instance.id, epoch, timeoutMs),
+          this.log,
+          `recording that ${worker} accepted instance ${instance.id}`,
+          this.stopping,
+        );
         if (started) this.onStarted(started);
         else {
           // A fast run may have reported its result before this line: that is fine.
@@ -226,6 +234,33 @@ export class Dispatcher {
       return reply.accepted ? 'accepted' : `refused (${reply.reason ?? 'no reason'})`;
     } catch (err) {
       return err instanceof DroverError ? err.code : (err as Error).message;
+    }
+  }
+
+  /**
+   * The progress of the TaskTracker running this instance under this epoch,
+   * or null when that worker has none (or does not answer): whether a dispatch
+   * nobody recorded as accepted was in fact accepted.
+   */
+  async trackerRunning(
+    app: string,
+    workerId: string,
+    instanceId: string,
+    epoch: number,
+  ): Promise<Instance['progress'] | null> {
+    try {
+      const reply = await this.bus.ask(
+        routes.tt.queryInstanceStatus,
+        { app, workerId },
+        { instanceId },
+      );
+      return reply.epoch === epoch ? reply.progress : null;
+    } catch (err) {
+      this.log.debug(
+        { err, instanceId, workerId },
+        'TaskTracker did not confirm it runs the instance',
+      );
+      return null;
     }
   }
 

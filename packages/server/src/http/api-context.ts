@@ -19,9 +19,15 @@ export interface Core {
 }
 
 export interface Readiness {
+  /** NATS reachable now. */
   nats: boolean;
+  /** Postgres reachable now. */
   database: boolean;
+  /** Migrated and serving: set once, after both were first reachable. */
+  started: boolean;
 }
+
+export const isReady = (r: Readiness): boolean => r.nats && r.database && r.started;
 
 export interface ApiContext {
   adminToken?: string;
@@ -37,6 +43,6 @@ export function unavailable(readiness: Readiness): ApiError {
   return new ApiError(
     503,
     'UNAVAILABLE',
-    `server not ready: ${missing || 'starting'} not reachable yet`,
+    `server not ready: ${missing ? `${missing} not reachable yet` : 'still starting'}`,
   );
 }

@@ -11,7 +11,7 @@ import {
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
 import type { Logger } from 'pino';
-import { type ApiContext, unavailable } from './api-context.js';
+import { type ApiContext, isReady, unavailable } from './api-context.js';
 import { errorHandler } from './api-error.js';
 import { appRoutes } from './routes/apps.js';
 import { instanceRoutes } from './routes/instances.js';
@@ -38,7 +38,7 @@ export async function buildApi(ctx: ApiContext, log: Logger): Promise<FastifyIns
   api.get('/healthz', async () => ({ ok: true }));
   api.get('/readyz', async (_request, reply) => {
     const readiness = ctx.readiness();
-    const ready = readiness.nats && readiness.database;
+    const ready = isReady(readiness);
     return reply.status(ready ? 200 : 503).send({ ready, ...readiness });
   });
   api.get('/api/v1/openapi.json', async () => api.swagger());
@@ -46,7 +46,7 @@ export async function buildApi(ctx: ApiContext, log: Logger): Promise<FastifyIns
   const v1: FastifyPluginAsync = async (scope) => {
     scope.addHook('onRequest', async () => {
       const readiness = ctx.readiness();
-      if (!readiness.nats || !readiness.database) throw unavailable(readiness);
+      if (!isReady(readiness)) throw unavailable(readiness);
     });
     const typed = scope.withTypeProvider<ZodTypeProvider>();
     await typed.register(appRoutes(ctx));

@@ -2,7 +2,7 @@ import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { Dispatcher } from '../dispatch/dispatcher.js';
 import { PeriodicLoop } from '../periodic-loop.js';
-import { failWaiting, requeue } from '../store/instance-transitions.js';
+import { failWaiting, recordProgress, requeue } from '../store/instance-transitions.js';
 import type { InstanceEvents } from './instance-events.js';
 import { settle } from './settle.js';
 
@@ -99,7 +99,16 @@ export class Sweeper {
       `i.status = 'WAITING_WORKER_RECEIVE' AND i.dispatched_at < now() - make_interval(secs => $1 / 1000.0)`,
       [this.options.acceptTimeoutMs],
     );
-    for (const r of rows) {
+    // The accept may be what was lost (Postgres away as it was recorded), not
+    // the run: a TaskTracker running this epoch keeps it, or it would run twice.
+    const running = await Promise.all(
+      rows.map((r) =>
+        r.worker_id ? this.dispatcher.trackerRunning(r.app, r.worker_id, r.id, r.epoch) : null,
+      ),
+    );
+    for (const [i, r] of rows.entries()) {
+      const progress = running[i];
+      if (progress && (await recordProgress(this.pool, r.id, r.epoch, progress))) continue;
       const reason = `worker ${r.worker_id} never confirmed the dispatch; dispatching again`;
       if (await requeue(this.pool, r.id, r.epoch, 0, reason)) {
         if (r.worker_id)

@@ -52,3 +52,18 @@ export async function readyzUntil(
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+
+/** Waits for /readyz's body to satisfy `predicate` (e.g. one dependency up), failing after `timeoutMs`. */
+export async function readyzWhere(
+  api: ApiClient,
+  predicate: (body: Record<string, unknown>) => boolean,
+  timeoutMs = 10_000,
+): Promise<Record<string, unknown>> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const res = await api.get('/readyz');
+    if (predicate(res.body)) return res.body;
+    if (Date.now() > until) throw new Error(`/readyz still says ${JSON.stringify(res.body)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
