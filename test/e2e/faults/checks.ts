@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { expect } from 'vitest';
 import type { DroverCluster } from '../../harness/drover-cluster.js';
@@ -30,4 +31,12 @@ export function expectSurvivorsAlive(cluster: DroverCluster, killed: string[] = 
     p.child.exitCode === null && p.child.signalCode === null;
   if (!killed.includes('server')) expect(alive(cluster.server)).toBe(true);
   for (const [id, w] of cluster.workers) if (!killed.includes(id)) expect(alive(w), id).toBe(true);
+}
+
+/** Each run's id appears exactly once in `markersFile` (one line per execution, see the `counted` processor). */
+export function expectExecutedOnce(markersFile: string, instanceIds: string[]): void {
+  const lines = readFileSync(markersFile, 'utf8').split('\n').filter(Boolean);
+  const counts = Object.fromEntries(instanceIds.map((id) => [id, 0]));
+  for (const id of lines) counts[id] = (counts[id] ?? 0) + 1;
+  expect(counts).toEqual(Object.fromEntries(instanceIds.map((id) => [id, 1])));
 }
