@@ -9,7 +9,7 @@ type Reply = z.output<typeof serverMessages.ReportInstanceStatusReply>;
 // A final report is retried until the server acknowledges it, within this bound.
 const FINAL_REPORT_DEADLINE_MS = 10 * 60_000;
 
-/** A progress report: told once, the next beat repeats it. */
+/** A progress report: retried (server restarting, its Postgres away) until the next beat replaces it. */
 export async function reportRunning(
   bus: Bus,
   app: string,
@@ -31,7 +31,9 @@ export async function reportRunning(
     log,
   );
   try {
-    return await bus.ask(routes.server.reportInstanceStatus, { app }, report);
+    return await bus.reliableAsk(routes.server.reportInstanceStatus, { app }, report, {
+      deadlineMs: Timing.INSTANCE_REPORT_MS,
+    });
   } catch (err) {
     // A long silence ends the run on the server's side.
     log.debug({ err: (err as Error).message }, 'progress report not delivered');
