@@ -9,7 +9,13 @@ import { createPool, inTransaction } from '../src/db/pool.js';
 import { isTransientDbError } from '../src/db/transient-error.js';
 import type { DroverServer } from '../src/index.js';
 import { ApiClient, readyzUntil } from './support/api-client.js';
-import { createTestApp, startTestServer, type TestApp } from './support/server-fixture.js';
+import { FakeWorker } from './support/fake-worker.js';
+import {
+  createTestApp,
+  startTestServer,
+  type TestApp,
+  waitForInstance,
+} from './support/server-fixture.js';
 
 // Postgres faults seen from inside the server: which errors are worth a retry,
 // a session killed mid-transaction, and what a worker's report hears while
@@ -94,7 +100,7 @@ describe('database errors', () => {
     }
   });
 
-  describe('a worker reporting while Postgres is away', () => {
+  describe('a worker talking to a server whose Postgres goes away', () => {
     let proxy: TcpProxy;
     let server: DroverServer;
     let app: TestApp;
@@ -137,6 +143,40 @@ describe('database errors', () => {
         report,
       );
       expect(reply).toMatchObject({ accepted: false, stop: true });
+    });
+
+    it('has its accept recorded once Postgres is back, deadline included', async () => {
+      const outage = () => new Promise((r) => setTimeout(r, 1_000)); // the fault's length, not a wait for an event
+      const worker = await new FakeWorker(await nats.connect('worker'), {
+        app: app.name,
+        secret: app.secret,
+        workerId: 'accepting',
+        processors: ['accepted'],
+        reportProgress: false,
+        // Postgres goes away between the worker's accept and the server recording it.
+        onRunJob: () => {
+          proxy.disable();
+          void outage().then(() => proxy.enable());
+          return 'accept';
+        },
+      }).start();
+      try {
+        const job = await app.api.post(`/api/v1/apps/${app.name}/jobs`, {
+          name: 'accepted',
+          timeExpressionType: 'API',
+          processorName: 'accepted',
+          instanceTimeoutMs: 600_000,
+        });
+        const run = await app.api.post(`/api/v1/apps/${app.name}/jobs/${job.body.id}/run`, {});
+        const started = await waitForInstance(app, run.body.id, (i) => i.status === 'RUNNING');
+        // Only the dispatcher's own write of the accept sets the deadline (a
+        // sweeper or progress report finding the run later cannot).
+        expect(started).toMatchObject({ epoch: 1, workerId: 'accepting' });
+        expect(started.deadlineAt).toBeTypeOf('number');
+        expect(worker.runs.map((r) => r.epoch)).toEqual([1]);
+      } finally {
+        await worker.vanish();
+      }
     });
   });
 });

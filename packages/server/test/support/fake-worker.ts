@@ -1,4 +1,4 @@
-import { routes, type ttMessages } from '@drover/protocol';
+import { HandlerError, routes, type ttMessages } from '@drover/protocol';
 import type { Bus, Handler } from '@drover/transport';
 import type { z } from 'zod';
 
@@ -61,6 +61,14 @@ export class FakeWorker {
         }
         this.notify();
         return { accepted: answer === 'accept', reason: answer === 'refuse' ? 'busy' : undefined };
+      }),
+      // Like a worker: the epoch of a run it holds, or UNKNOWN_INSTANCE.
+      this.bus.handle(routes.tt.queryInstanceStatus, address, (req) => {
+        const epoch = this.active.get(req.instanceId);
+        if (epoch === undefined)
+          throw new HandlerError('UNKNOWN_INSTANCE', `no TaskTracker for ${req.instanceId}`);
+        const progress = { total: 1, succeeded: 0, failed: 0, running: 1 };
+        return { instanceId: req.instanceId, epoch, status: 'RUNNING' as const, progress };
       }),
       this.bus.handle(routes.tt.stopInstance, address, (req) => {
         this.stops.push(req);
