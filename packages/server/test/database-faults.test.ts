@@ -8,6 +8,7 @@ import { startTcpProxy, type TcpProxy } from '../../../test/harness/tcp-proxy.js
 import { createPool, inTransaction } from '../src/db/pool.js';
 import { isTransientDbError } from '../src/db/transient-error.js';
 import type { DroverServer } from '../src/index.js';
+import { AppAuthenticator } from '../src/store/apps.js';
 import { ApiClient, readyzUntil } from './support/api-client.js';
 import { FakeWorker } from './support/fake-worker.js';
 import {
@@ -143,6 +144,23 @@ describe('database errors', () => {
         report,
       );
       expect(reply).toMatchObject({ accepted: false, stop: true });
+    });
+
+    it('still counts a worker secret proven before, while Postgres is away', async () => {
+      const pgUrl = new URL(db.url);
+      pgUrl.port = String(proxy.port);
+      const pool = createPool(pgUrl.toString(), 1, testLogger('auth'));
+      const auth = new AppAuthenticator(pool, 0); // every check goes to Postgres
+      try {
+        expect(await auth.authenticate(app.name, app.secret)).toMatchObject({ name: app.name });
+        proxy.disable();
+        expect(await auth.authenticate(app.name, app.secret)).toMatchObject({ name: app.name });
+        // Nothing proven before: still an error, not a pass.
+        await expect(auth.authenticate(app.name, 'another-secret')).rejects.toThrow();
+      } finally {
+        proxy.enable();
+        await pool.end();
+      }
     });
 
     it('has its accept recorded once Postgres is back, deadline included', async () => {
