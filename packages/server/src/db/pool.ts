@@ -11,9 +11,9 @@ export function createPool(connectionString: string, max: number, log: Logger): 
   // Nor may a checked-out one (a transaction, the scheduler's claim): node-postgres
   // emits 'error' on the client when its connection ends unexpectedly, and the
   // pool listens only while the client is idle. The query under way fails on
-  // its own; this listener only keeps the event from being unhandled.
+  // its own (its caller logs it); this listener only keeps the event from being unhandled.
   pool.on('connect', (client) => {
-    client.on('error', (err) => log.warn({ err: err.message }, 'database connection failed'));
+    client.on('error', (err) => log.debug({ err: err.message }, 'database connection failed'));
   });
   return pool;
 }
