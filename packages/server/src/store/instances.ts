@@ -22,8 +22,8 @@ export async function createInstance(
   n: NewInstance,
 ): Promise<{ instance: Instance; created: boolean }> {
   const { rows } = await db.query<RawInstance>(
-    `INSERT INTO instances (app_id, job_id, status, trigger_type, params, next_dispatch_at, idempotency_key, retry_of)
-     VALUES ($1, $2, 'WAITING_DISPATCH', $3, $4, coalesce($5, now()), $6, $7)
+    `INSERT INTO instances (app_id, job_id, status, trigger_type, params, next_dispatch_at, due_at, idempotency_key, retry_of)
+     VALUES ($1, $2, 'WAITING_DISPATCH', $3, $4, coalesce($5, now()), coalesce($5, now()), $6, $7)
      ON CONFLICT (job_id, idempotency_key) DO NOTHING RETURNING ${INSTANCE_COLUMNS}`,
     [
       n.appId,

@@ -130,7 +130,7 @@ export function jobRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
         const job = await getJob(ctx.core().pool, app.id, request.params.jobId);
         if (!job) throw notFound(`job ${request.params.jobId}`);
         const nextTriggers = job.enabled
-          ? previewTriggers(scheduleOf(job.spec, job.updatedAt), Date.now(), 5)
+          ? previewTriggers(scheduleOf(job.spec, job.anchorAt), Date.now(), 5)
           : [];
         return { ...jobView(job), nextTriggers };
       },
