@@ -2,7 +2,7 @@ import { DroverError, routes } from '@drover/protocol';
 import type { Bus } from '@drover/transport';
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import { inTransaction } from '../db/pool.js';
+import { inTransaction, type Queryable } from '../db/pool.js';
 import type { JobSpec } from '../jobs/job-spec.js';
 import { isFrequent } from '../jobs/time-expression.js';
 import { dispatchBackoffMs } from '../lifecycle/retry-delay.js';
@@ -12,7 +12,7 @@ import {
   claimMany,
   failWaiting,
   markAccepted,
-  requeue,
+  queueForSlot,
   waitForWorker,
 } from '../store/instance-transitions.js';
 import { countActive, getInstance } from '../store/instances.js';
@@ -22,7 +22,9 @@ import type { WorkerRegistry } from './worker-registry.js';
 import { type Selection, selectWorkers } from './worker-selection.js';
 
 const MAX_CANDIDATES_PER_ROUND = 3;
-const QUEUED_RECHECK_MS = 1_000;
+// A queued run starts when a run of its job ends; this re-check only covers a
+// server that died between freeing the slot and starting the next run.
+const QUEUED_RECHECK_MS = 5_000;
 
 /**
  * Hands waiting instances to TaskTrackers: picks workers by each job's
@@ -116,27 +118,47 @@ export class Dispatcher {
     await Promise.all([...single, ...offers]);
   }
 
-  /** Jobs with max concurrent instances: count and claim under a per-job lock. */
+  /**
+   * Jobs with max concurrent instances: count and claim under a per-job lock.
+   * Free slots go to the job's due runs in (due_at, id) order: this run takes
+   * one only in its turn, and the older runs ahead of it are started too.
+   */
   private async dispatchLimited(
     ctx: DispatchContext,
     selection: Selection,
     workerId: string,
   ): Promise<void> {
     const { instance, spec } = ctx;
-    const claimed = await inTransaction(this.pool, async (tx) => {
+    const { claimed, ahead } = await inTransaction(this.pool, async (tx) => {
       // Serialises the count-then-claim of one job across servers.
       await tx.query('SELECT pg_advisory_xact_lock(1, $1::int)', [
         Number(BigInt(instance.jobId) % 2_147_483_647n),
       ]);
-      if ((await countActive(tx, instance.jobId)) < spec.maxConcurrentInstances) {
-        return claimForDispatch(tx, instance.id, workerId, null);
+      const free = spec.maxConcurrentInstances - (await countActive(tx, instance.jobId));
+      const turn = free > 0 ? await nextInLine(tx, instance.jobId, instance.id, free) : [];
+      const ahead = turn.filter((id) => id !== instance.id);
+      if (turn.includes(instance.id)) {
+        return { claimed: await claimForDispatch(tx, instance.id, workerId, null), ahead };
       }
       const reason = `job already runs ${spec.maxConcurrentInstances} instance(s) (maxConcurrentInstances)`;
       if (spec.concurrencyOverflow === 'FAIL') await failWaiting(tx, instance.id, reason);
-      else await requeue(tx, instance.id, null, QUEUED_RECHECK_MS, reason);
-      return null;
+      else await queueForSlot(tx, instance.id, QUEUED_RECHECK_MS, reason);
+      return { claimed: null, ahead };
     });
-    if (claimed) await this.offer(ctx, selection, claimed.epoch);
+    await Promise.all([
+      claimed ? this.offer(ctx, selection, claimed.epoch) : undefined,
+      ahead.length ? this.dispatch(ahead) : undefined,
+    ]);
+  }
+
+  /** Starts the longest-waiting due run of a limited job, e.g. when one of its runs ended. */
+  async startQueued(jobId: string): Promise<void> {
+    try {
+      const next = await nextInLine(this.pool, jobId, null, 1);
+      if (next.length) await this.dispatch(next);
+    } catch (err) {
+      this.log.warn({ err, jobId }, 'could not start a queued run; its re-check will');
+    }
   }
 
   /** Asks the claimed worker, then the next candidates under new epochs, until one accepts. */
@@ -243,4 +265,32 @@ export class Dispatcher {
       this.log.debug({ err, instanceId, workerId }, 'could not tell TaskTracker to stop');
     }
   }
+}
+
+/**
+ * The job's runs next in line for `slots` free slots, oldest due first:
+ * queued and due runs, runs whose wait for a worker is over, and `self` (the
+ * run being dispatched, whatever its due time). Those picked are due now, so
+ * a queued run's later re-check does not hold its dispatch back.
+ */
+async function nextInLine(
+  db: Queryable,
+  jobId: string,
+  self: string | null,
+  slots: number,
+): Promise<string[]> {
+  const { rows } = await db.query<{ id: string }>(
+    `WITH line AS (
+       SELECT id, due_at FROM instances
+       WHERE job_id = $1 AND status IN ('WAITING_DISPATCH', 'WAITING_WORKER')
+         AND (id = $2::bigint OR (status = 'WAITING_DISPATCH' AND due_at <= now())
+              OR (status = 'WAITING_WORKER' AND next_dispatch_at <= now()))
+       ORDER BY due_at, id LIMIT $3),
+     pulled AS (
+       UPDATE instances i SET next_dispatch_at = now() FROM line
+       WHERE i.id = line.id AND i.next_dispatch_at > now())
+     SELECT id FROM line ORDER BY due_at, id`,
+    [jobId, self, slots],
+  );
+  return rows.map((r) => r.id);
 }
