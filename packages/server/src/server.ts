@@ -133,6 +133,7 @@ export async function startServer(
       facts,
       config.unknownProcessorGraceMs,
       (instance) => publisher.instance(instance),
+      (instance) => events.changed(instance),
     );
     const timers = new DispatchTimers(dispatcher);
     const scheduler = new Scheduler(pool, timers, log.child({ actor: 'scheduler' }), {

@@ -43,6 +43,8 @@ export class Dispatcher {
     private readonly unknownProcessorGraceMs: number,
     /** Told when a TaskTracker accepted a run (for lifecycle events). */
     private readonly onStarted: (instance: Instance) => void = () => {},
+    /** Told when a run failed before reaching a worker (lifecycle events, queued runs). */
+    private readonly onFailed: (instance: Instance) => void = () => {},
   ) {}
 
   /** Never throws: a failed dispatch leaves the instance for the next scan. */
@@ -85,7 +87,9 @@ export class Dispatcher {
         // Live workers, none with this processor, for longer than a rollout takes: a clear failure beats waiting.
         single.push(
           failWaiting(this.pool, ctx.instance.id, selection.reason ?? 'unknown processor').then(
-            () => undefined,
+            (failed) => {
+              if (failed) this.onFailed(failed);
+            },
           ),
         );
       } else if (!first) {
@@ -129,7 +133,11 @@ export class Dispatcher {
     workerId: string,
   ): Promise<void> {
     const { instance, spec } = ctx;
-    const { claimed, ahead } = await inTransaction(this.pool, async (tx) => {
+    const { claimed, ahead, failed } = await inTransaction<{
+      claimed: Instance | null;
+      ahead: string[];
+      failed?: Instance | null;
+    }>(this.pool, async (tx) => {
       // Serialises the count-then-claim of one job across servers.
       await tx.query('SELECT pg_advisory_xact_lock(1, $1::int)', [
         Number(BigInt(instance.jobId) % 2_147_483_647n),
@@ -141,10 +149,12 @@ export class Dispatcher {
         return { claimed: await claimForDispatch(tx, instance.id, workerId, null), ahead };
       }
       const reason = `job already runs ${spec.maxConcurrentInstances} instance(s) (maxConcurrentInstances)`;
-      if (spec.concurrencyOverflow === 'FAIL') await failWaiting(tx, instance.id, reason);
-      else await queueForSlot(tx, instance.id, QUEUED_RECHECK_MS, reason);
+      if (spec.concurrencyOverflow === 'FAIL')
+        return { claimed: null, ahead, failed: await failWaiting(tx, instance.id, reason) };
+      await queueForSlot(tx, instance.id, QUEUED_RECHECK_MS, reason);
       return { claimed: null, ahead };
     });
+    if (failed) this.onFailed(failed);
     await Promise.all([
       claimed ? this.offer(ctx, selection, claimed.epoch) : undefined,
       ahead.length ? this.dispatch(ahead) : undefined,
