@@ -80,9 +80,9 @@ describe('lifecycle events of final transitions', () => {
     const first = await s.run(jobId);
     await w.until(() => w.runs.some((r) => r.instanceId === first.id));
     const second = await s.run(jobId);
-    expect(String((await instanceEvent(second.id, 'FAILED')).reason)).toMatch(
-      /maxConcurrentInstances/,
-    );
+    expect(await instanceEvent(second.id, 'FAILED')).toMatchObject({
+      reason: expect.stringMatching(/maxConcurrentInstances/),
+    });
   });
 
   it('publishes STOPPED for a frequent job’s run when the job is disabled', async () => {

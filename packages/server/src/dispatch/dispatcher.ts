@@ -247,6 +247,7 @@ export class Dispatcher {
           concurrencyPerWorker: spec.concurrencyPerWorker,
           workers: spec.maxWorkerCount > 0 ? workers.slice(0, spec.maxWorkerCount) : workers,
           logLevel: spec.logLevel,
+          runAttempt: instance.runAttempt,
           frequency: isFrequent(spec.timeExpressionType)
             ? {
                 type: spec.timeExpressionType as 'FIXED_RATE' | 'FIXED_DELAY',
