@@ -52,10 +52,6 @@ export class StandaloneTracker {
     return this.progress;
   }
 
-  get running(): boolean {
-    return this.progress.running > 0;
-  }
-
   /** Aborts the run; its processors see `ctx.signal` abort. */
   stop(reason: string): void {
     this.control.stop(reason);
