@@ -121,4 +121,22 @@ describe('queued runs of a job with max concurrent instances', () => {
     expect(await started(failing, 1)).toBe(2);
     await worker.report({ instanceId: failing, epoch: 2 }, 'SUCCEEDED');
   });
+
+  it('starts a queued run at its re-check when no server saw its slot free', async () => {
+    const jobId = await createLimitedJob();
+    const holder = await run(jobId);
+    await started(holder);
+    const waiting = await run(jobId);
+    await queued(waiting);
+    // The slot frees with no server told (as if the server recording it died at once).
+    const freedAt = Date.now();
+    await sql.query(
+      `UPDATE instances SET status = 'SUCCEEDED', finished_at = now() WHERE id = $1`,
+      [holder],
+    );
+    await started(waiting);
+    // Documented bound: the 5 s re-check plus one scan (0.5 s; 0.1 s here), with 1 s of slack.
+    expect(Date.now() - freedAt).toBeLessThan(5_000 + 500 + 1_000);
+    await worker.report({ instanceId: waiting, epoch: 1 }, 'SUCCEEDED');
+  });
 });
