@@ -2,7 +2,7 @@ import { DroverError, routes } from '@drover/protocol';
 import type { Bus } from '@drover/transport';
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import { inTransaction, type Queryable } from '../db/pool.js';
+import { inTransaction } from '../db/pool.js';
 import type { JobSpec } from '../jobs/job-spec.js';
 import { isFrequent } from '../jobs/time-expression.js';
 import { dispatchBackoffMs } from '../lifecycle/retry-delay.js';
@@ -15,7 +15,7 @@ import {
   queueForSlot,
   waitForWorker,
 } from '../store/instance-transitions.js';
-import { countActive, getInstance } from '../store/instances.js';
+import { countActive, getInstance, nextInLine } from '../store/instances.js';
 import { type DispatchContext, loadForDispatch } from './load-for-dispatch.js';
 import type { RunFacts } from './run-facts.js';
 import type { WorkerRegistry } from './worker-registry.js';
@@ -276,32 +276,4 @@ export class Dispatcher {
       this.log.debug({ err, instanceId, workerId }, 'could not tell TaskTracker to stop');
     }
   }
-}
-
-/**
- * The job's runs next in line for `slots` free slots, oldest due first:
- * queued and due runs, runs whose wait for a worker is over, and `self` (the
- * run being dispatched, whatever its due time). Those picked are due now, so
- * a queued run's later re-check does not hold its dispatch back.
- */
-async function nextInLine(
-  db: Queryable,
-  jobId: string,
-  self: string | null,
-  slots: number,
-): Promise<string[]> {
-  const { rows } = await db.query<{ id: string }>(
-    `WITH line AS (
-       SELECT id, due_at FROM instances
-       WHERE job_id = $1 AND status IN ('WAITING_DISPATCH', 'WAITING_WORKER')
-         AND (id = $2::bigint OR (status = 'WAITING_DISPATCH' AND due_at <= now())
-              OR (status = 'WAITING_WORKER' AND next_dispatch_at <= now()))
-       ORDER BY due_at, id LIMIT $3),
-     pulled AS (
-       UPDATE instances i SET next_dispatch_at = now() FROM line
-       WHERE i.id = line.id AND i.next_dispatch_at > now())
-     SELECT id FROM line ORDER BY due_at, id`,
-    [jobId, self, slots],
-  );
-  return rows.map((r) => r.id);
 }

@@ -85,3 +85,31 @@ export async function countActive(db: Queryable, jobId: string): Promise<number>
   );
   return rows[0]?.n ?? 0;
 }
+
+/**
+ * The job's runs next in line for `slots` free slots, oldest due first:
+ * queued and due runs, runs whose wait for a worker is over, and `self` (the
+ * run being dispatched, whatever its due time). Those picked are due now, so
+ * a queued run's later re-check does not hold its dispatch back.
+ */
+export async function nextInLine(
+  db: Queryable,
+  jobId: string,
+  self: string | null,
+  slots: number,
+): Promise<string[]> {
+  const { rows } = await db.query<{ id: string }>(
+    `WITH line AS (
+       SELECT id, due_at FROM instances
+       WHERE job_id = $1 AND status IN ('WAITING_DISPATCH', 'WAITING_WORKER')
+         AND (id = $2::bigint OR (status = 'WAITING_DISPATCH' AND due_at <= now())
+              OR (status = 'WAITING_WORKER' AND next_dispatch_at <= now()))
+       ORDER BY due_at, id LIMIT $3),
+     pulled AS (
+       UPDATE instances i SET next_dispatch_at = now() FROM line
+       WHERE i.id = line.id AND i.next_dispatch_at > now())
+     SELECT id FROM line ORDER BY due_at, id`,
+    [jobId, self, slots],
+  );
+  return rows.map((r) => r.id);
+}
