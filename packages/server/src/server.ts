@@ -140,6 +140,7 @@ export async function startServer(
       facts,
       config.unknownProcessorGraceMs,
       (instance) => publisher.instance(instance),
+      (instance) => events.changed(instance),
       abort.signal,
     );
     const timers = new DispatchTimers(dispatcher);
@@ -155,24 +156,14 @@ export async function startServer(
       retentionMs: config.retentionMs,
     });
     // A retry waits out its backoff; a finished run may free a concurrency slot for a queued one.
+    // A retry or hand-back (WAITING_DISPATCH) frees its slot too, and is armed for its own turn.
     events.onChange((instance) => {
-      if (instance.status === 'WAITING_DISPATCH') {
-        timers.arm(instance.id, instance.nextDispatchAt - Date.now());
-        return;
-      }
       const limit = facts.get(instance.id)?.concurrencyLimit;
-      facts.forget(instance.id);
+      if (instance.status === 'WAITING_DISPATCH')
+        timers.arm(instance.id, instance.nextDispatchAt - Date.now());
+      else facts.forget(instance.id);
       if (limit === 0) return; // no concurrency limit: nobody waits for this slot
-      pool
-        .query<{ id: string }>(
-          `SELECT id FROM instances WHERE job_id = $1 AND status = 'WAITING_DISPATCH'
-           ORDER BY next_dispatch_at LIMIT 1`,
-          [instance.jobId],
-        )
-        .then(
-          ({ rows }) => rows[0] && timers.arm(rows[0].id, 0),
-          (err: Error) => log.warn({ err: err.message }, 'could not look for queued runs'),
-        );
+      void dispatcher.startQueued(instance.jobId);
     });
     events.onChange((instance) => publisher.instance(instance));
     registry.onJoined((worker) => {

@@ -82,4 +82,36 @@ describe('scheduling across servers', () => {
       (await app.api.get(`/api/v1/apps/${app.name}/jobs/${jobId}`)).body.nextTriggerAt,
     ).toBeNull();
   });
+
+  it('fires a one-shot job with a delay exactly once, and not again on edit or re-enable', async () => {
+    const spec = {
+      name: 'once-after-delay',
+      processorName: 'tick',
+      timeExpressionType: 'ONE_SHOT',
+      timeExpression: '1200',
+    };
+    const created = await app.api.post(`/api/v1/apps/${app.name}/jobs`, spec);
+    expect(created.status).toBe(201);
+    const jobId = created.body.id as string;
+    const job = `/api/v1/apps/${app.name}/jobs/${jobId}`;
+    await worker.until(() => worker.runs.some((r) => r.jobId === jobId));
+    // One claim inserts every slot of the window: a second slot would be there now.
+    const slots = await slotsOf(jobId);
+    expect(slots.map((s) => s.at)).toEqual([(created.body.nextTriggerAt as number) ?? 0]);
+
+    // Editing other options, disabling and enabling keep the slot that has passed.
+    const edited = await app.api.put(job, { ...spec, description: 'edited' });
+    expect(edited.body.nextTriggerAt).toBeNull();
+    await app.api.post(`${job}/disable`);
+    const enabled = await app.api.post(`${job}/enable`);
+    expect(enabled.body.nextTriggerAt).toBeNull();
+    expect((await app.api.get(job)).body.nextTriggers).toEqual([]);
+
+    // A new time expression is a new one-shot: it fires once more.
+    const moved = await app.api.put(job, { ...spec, timeExpression: '300' });
+    expect(moved.body.nextTriggerAt).toBeTypeOf('number');
+    await worker.until(() => worker.runs.filter((r) => r.jobId === jobId).length >= 2);
+    expect((await slotsOf(jobId)).length).toBe(2);
+    expect(worker.runs.filter((r) => r.jobId === jobId)).toHaveLength(2);
+  });
 });

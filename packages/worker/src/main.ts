@@ -46,7 +46,7 @@ const program = new Command('drover-worker')
     'JS module exporting processors (DROVER_PROCESSORS)',
     env.DROVER_PROCESSORS,
   )
-  .option('--concurrency <n>', 'task slots this worker offers', int, 8)
+  .option('--concurrency <n>', 'standalone runs held at once, and task slots offered', int, 8)
   .option(
     '--threads <n>',
     'processor threads (default: one per core, at most concurrency; 0 = main thread)',

@@ -43,6 +43,13 @@ const processors = [
     },
   }),
   basicProcessor({
+    name: 'second-run-works',
+    process: (ctx) => {
+      if (ctx.runAttempt < 2) throw new Error(`run ${ctx.runAttempt} fails`);
+      return `run ${ctx.runAttempt}, task attempt ${ctx.attempt}`;
+    },
+  }),
+  basicProcessor({
     name: 'waits',
     process: (ctx) =>
       new Promise<string>((_resolve, reject) => {
@@ -127,6 +134,30 @@ describe('standalone runs on a real worker', () => {
     const done = await waitForInstance(app, run.id, final);
     expect(done).toMatchObject({ status: 'FAILED', result: 'input can never work' });
     expect(calls.refuses).toBe(1);
+  });
+
+  it('does not retry the instance either after a NonRetryableError', async () => {
+    const before = calls.refuses ?? 0;
+    const run = await runJob({
+      processorName: 'refuses',
+      instanceRetry: { maximumAttempts: 3, initialIntervalMs: 10 },
+    });
+    const done = await waitForInstance(app, run.id, final);
+    expect(done).toMatchObject({ status: 'FAILED', result: 'input can never work', runAttempt: 1 });
+    expect((calls.refuses ?? 0) - before).toBe(1);
+  });
+
+  it('tells the processor which run of the instance it is (ctx.runAttempt)', async () => {
+    const run = await runJob({
+      processorName: 'second-run-works',
+      instanceRetry: { maximumAttempts: 2, initialIntervalMs: 10 },
+    });
+    const done = await waitForInstance(app, run.id, final);
+    expect(done).toMatchObject({
+      status: 'SUCCEEDED',
+      result: 'run 2, task attempt 1',
+      runAttempt: 2,
+    });
   });
 
   it('stops a running processor through its abort signal', async () => {

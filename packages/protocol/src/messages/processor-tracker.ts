@@ -13,6 +13,8 @@ export const StartTasks = InstanceRef.extend({
   concurrency: z.number().int().min(1).max(1_024),
   jobParams: UserData,
   instanceParams: UserData,
+  /** The instance's run attempt, for `ctx.runAttempt` (absent from older workers: 1). */
+  runAttempt: z.number().int().min(1).max(1_000).optional(),
   tasks: z.array(TaskEnvelope).min(1),
 });
 export const StartTasksReply = z.object({ accepted: Count });

@@ -38,6 +38,8 @@ export const ReportInstanceStatus = z.object({
   progress: TaskProgress,
   result: z.string().max(65_536).optional(),
   reportedAt: EpochMs,
+  /** With FAILED: the processor threw NonRetryableError, so no instance retry either. */
+  nonRetryable: z.boolean().optional(),
 });
 
 export const ReportInstanceStatusReply = z.object({

@@ -22,6 +22,8 @@ export const RunJob = InstanceRef.extend({
   frequency: z
     .object({ type: z.enum(['FIXED_RATE', 'FIXED_DELAY']), intervalMs: z.number().int().min(100) })
     .optional(),
+  /** Which run of the instance this is: 1, then 2… for instance retries (absent from older servers: 1). */
+  runAttempt: z.number().int().min(1).max(1_000).optional(),
 });
 export const RunJobReply = z.object({ accepted: z.boolean(), reason: z.string().optional() });
 

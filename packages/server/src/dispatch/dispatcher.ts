@@ -12,17 +12,19 @@ import {
   claimMany,
   failWaiting,
   markAccepted,
-  requeue,
+  queueForSlot,
   waitForWorker,
 } from '../store/instance-transitions.js';
-import { countActive, getInstance } from '../store/instances.js';
+import { countActive, getInstance, nextInLine } from '../store/instances.js';
 import { type DispatchContext, loadForDispatch } from './load-for-dispatch.js';
 import type { RunFacts } from './run-facts.js';
 import type { WorkerRegistry } from './worker-registry.js';
 import { type Selection, selectWorkers } from './worker-selection.js';
 
 const MAX_CANDIDATES_PER_ROUND = 3;
-const QUEUED_RECHECK_MS = 1_000;
+// A queued run starts when a run of its job ends; this re-check only covers a
+// server that died between freeing the slot and starting the next run.
+const QUEUED_RECHECK_MS = 5_000;
 
 /**
  * Hands waiting instances to TaskTrackers: picks workers by each job's
@@ -41,6 +43,8 @@ export class Dispatcher {
     private readonly unknownProcessorGraceMs: number,
     /** Told when a TaskTracker accepted a run (for lifecycle events). */
     private readonly onStarted: (instance: Instance) => void = () => {},
+    /** Told when a run failed before reaching a worker (lifecycle events, queued runs). */
+    private readonly onFailed: (instance: Instance) => void = () => {},
     /** Aborted when the server stops: ends retries of writes while Postgres is away. */
     private readonly stopping?: AbortSignal,
   ) {}
@@ -85,7 +89,9 @@ export class Dispatcher {
         // Live workers, none with this processor, for longer than a rollout takes: a clear failure beats waiting.
         single.push(
           failWaiting(this.pool, ctx.instance.id, selection.reason ?? 'unknown processor').then(
-            () => undefined,
+            (failed) => {
+              if (failed) this.onFailed(failed);
+            },
           ),
         );
       } else if (!first) {
@@ -118,27 +124,53 @@ export class Dispatcher {
     await Promise.all([...single, ...offers]);
   }
 
-  /** Jobs with max concurrent instances: count and claim under a per-job lock. */
+  /**
+   * Jobs with max concurrent instances: count and claim under a per-job lock.
+   * Free slots go to the job's due runs in (due_at, id) order: this run takes
+   * one only in its turn, and the older runs ahead of it are started too.
+   */
   private async dispatchLimited(
     ctx: DispatchContext,
     selection: Selection,
     workerId: string,
   ): Promise<void> {
     const { instance, spec } = ctx;
-    const claimed = await inTransaction(this.pool, async (tx) => {
+    const { claimed, ahead, failed } = await inTransaction<{
+      claimed: Instance | null;
+      ahead: string[];
+      failed?: Instance | null;
+    }>(this.pool, async (tx) => {
       // Serialises the count-then-claim of one job across servers.
       await tx.query('SELECT pg_advisory_xact_lock(1, $1::int)', [
         Number(BigInt(instance.jobId) % 2_147_483_647n),
       ]);
-      if ((await countActive(tx, instance.jobId)) < spec.maxConcurrentInstances) {
-        return claimForDispatch(tx, instance.id, workerId, null);
+      const free = spec.maxConcurrentInstances - (await countActive(tx, instance.jobId));
+      const turn = free > 0 ? await nextInLine(tx, instance.jobId, instance.id, free) : [];
+      const ahead = turn.filter((id) => id !== instance.id);
+      if (turn.includes(instance.id)) {
+        return { claimed: await claimForDispatch(tx, instance.id, workerId, null), ahead };
       }
       const reason = `job already runs ${spec.maxConcurrentInstances} instance(s) (maxConcurrentInstances)`;
-      if (spec.concurrencyOverflow === 'FAIL') await failWaiting(tx, instance.id, reason);
-      else await requeue(tx, instance.id, null, QUEUED_RECHECK_MS, reason);
-      return null;
+      if (spec.concurrencyOverflow === 'FAIL')
+        return { claimed: null, ahead, failed: await failWaiting(tx, instance.id, reason) };
+      await queueForSlot(tx, instance.id, QUEUED_RECHECK_MS, reason);
+      return { claimed: null, ahead };
     });
-    if (claimed) await this.offer(ctx, selection, claimed.epoch);
+    if (failed) this.onFailed(failed);
+    await Promise.all([
+      claimed ? this.offer(ctx, selection, claimed.epoch) : undefined,
+      ahead.length ? this.dispatch(ahead) : undefined,
+    ]);
+  }
+
+  /** Starts the longest-waiting due run of a limited job, e.g. when one of its runs ended. */
+  async startQueued(jobId: string): Promise<void> {
+    try {
+      const next = await nextInLine(this.pool, jobId, null, 1);
+      if (next.length) await this.dispatch(next);
+    } catch (err) {
+      this.log.warn({ err, jobId }, 'could not start a queued run; its re-check will');
+    }
   }
 
   /** Asks the claimed worker, then the next candidates under new epochs, until one accepts. */
@@ -223,6 +255,7 @@ export class Dispatcher {
           concurrencyPerWorker: spec.concurrencyPerWorker,
           workers: spec.maxWorkerCount > 0 ? workers.slice(0, spec.maxWorkerCount) : workers,
           logLevel: spec.logLevel,
+          runAttempt: instance.runAttempt,
           frequency: isFrequent(spec.timeExpressionType)
             ? {
                 type: spec.timeExpressionType as 'FIXED_RATE' | 'FIXED_DELAY',

@@ -27,12 +27,16 @@ export class WorkerRegistry {
     const { secret: _secret, ...rest } = heartbeat;
     const info = { ...rest, lastSeenAt: now };
     this.workers.set(key, info);
-    if (!previous || !this.isAlive(previous, now)) {
+    const roomAgain = previous?.metrics.freeSlots === 0 && info.metrics.freeSlots > 0;
+    if (!previous || !this.isAlive(previous, now) || roomAgain) {
       for (const listener of this.joinedListeners) listener(info);
     }
   }
 
-  /** Called when a worker appears or comes back, e.g. to dispatch waiting runs at once. */
+  /**
+   * Called when a worker appears, comes back, or has a free slot again (it
+   * refuses runs while full), e.g. to dispatch waiting runs at once.
+   */
   onJoined(listener: (w: WorkerInfo) => void): void {
     this.joinedListeners.add(listener);
   }

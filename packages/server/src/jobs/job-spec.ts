@@ -57,6 +57,13 @@ export const JobSpecInput = z
       .min(0)
       .max(30 * 24 * 3_600_000)
       .default(0),
+    /** A run not started this long after it became due fails; the server's waitingGiveUpMs (1 h) when absent. */
+    scheduleToStartTimeoutMs: z
+      .number()
+      .int()
+      .min(100)
+      .max(30 * 24 * 3_600_000)
+      .optional(),
     instanceRetry: RetryPolicyInput.default({}).transform((r) => ({
       ...DEFAULT_INSTANCE_RETRY,
       ...r,

@@ -12,6 +12,8 @@ export interface Outcome {
   result?: string;
   reason?: string;
   progress?: Instance['progress'];
+  /** The processor threw NonRetryableError: the run is not retried. */
+  nonRetryable?: boolean;
 }
 
 export type Settled =
@@ -64,7 +66,7 @@ export async function settle(
         current.jobId,
       ]);
       const policy = rows[0]?.spec.instanceRetry;
-      if (policy && current.runAttempt < policy.maximumAttempts) {
+      if (policy && !outcome.nonRetryable && current.runAttempt < policy.maximumAttempts) {
         const reason = `run ${current.runAttempt} failed: ${outcome.reason ?? outcome.result ?? 'unknown'}`;
         const retried = await scheduleRetry(
           tx,

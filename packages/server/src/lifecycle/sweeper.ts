@@ -146,16 +146,25 @@ export class Sweeper {
     }
   }
 
+  /**
+   * Runs not started within the job's scheduleToStartTimeoutMs (or the
+   * server's waitingGiveUpMs) of becoming due; a wait in the queue of the
+   * job's own concurrency limit does not count.
+   */
   private async giveUps(): Promise<void> {
-    const rows = await this.stuck(
-      `i.status IN ('WAITING_DISPATCH', 'WAITING_WORKER') AND i.created_at < now() - make_interval(secs => $1 / 1000.0)`,
+    const { rows } = await this.pool.query<{ id: string; limit_ms: number }>(
+      `SELECT i.id, l.limit_ms FROM instances i JOIN jobs j ON j.id = i.job_id,
+         LATERAL (SELECT coalesce((j.spec->>'scheduleToStartTimeoutMs')::float8, $1) AS limit_ms) l
+       WHERE i.status IN ('WAITING_DISPATCH', 'WAITING_WORKER') AND NOT i.queued
+         AND i.due_at < now() - make_interval(secs => l.limit_ms / 1000.0)
+       LIMIT ${BATCH}`,
       [this.options.waitingGiveUpMs],
     );
     for (const r of rows) {
       const done = await failWaiting(
         this.pool,
         r.id,
-        `not started within ${this.options.waitingGiveUpMs} ms (no worker took it)`,
+        `not started within ${r.limit_ms} ms of being due (no worker took it)`,
       );
       if (done) this.events.changed(done);
     }

@@ -114,6 +114,7 @@ export function serveServerRoutes(deps: {
       status: req.status,
       result: req.result,
       progress: req.progress,
+      nonRetryable: req.status === 'FAILED' && req.nonRetryable === true,
     });
     if (settled.kind === 'rejected') return { accepted: false, stop: true, reason: settled.reason };
     if (settled.kind !== 'duplicate') events.changed(settled.instance);

@@ -16,7 +16,8 @@ interface DueJob {
   app_id: string;
   spec: JobSpec;
   next_trigger_at: Date;
-  updated_at: Date;
+  /** What a ONE_SHOT delay counts from (stable across edits that keep its time expression). */
+  anchor_at: Date;
 }
 
 /**
@@ -61,7 +62,7 @@ export async function claimDueJobs(
     const now =
       (await client.query<{ now: Date }>('SELECT now()')).rows[0]?.now.getTime() ?? Date.now();
     const { rows } = await client.query<DueJob>(
-      `SELECT id, app_id, spec, next_trigger_at, updated_at FROM jobs
+      `SELECT id, app_id, spec, next_trigger_at, anchor_at FROM jobs
        WHERE enabled AND next_trigger_at <= $1 ORDER BY next_trigger_at LIMIT $2 FOR UPDATE SKIP LOCKED`,
       [new Date(now + lookaheadMs), batch],
     );
@@ -78,7 +79,7 @@ export async function claimDueJobs(
       }
       const fire = slotsToFire(
         job.spec,
-        job.updated_at.getTime(),
+        job.anchor_at.getTime(),
         job.next_trigger_at.getTime(),
         now + lookaheadMs,
         now,
@@ -95,8 +96,8 @@ export async function claimDueJobs(
     let created = 0;
     if (slots.length) {
       const inserted = await client.query(
-        `INSERT INTO instances (app_id, job_id, status, trigger_type, expected_trigger_at, next_dispatch_at)
-         SELECT s.app_id, s.job_id, 'WAITING_DISPATCH', s.type, s.at, s.at
+        `INSERT INTO instances (app_id, job_id, status, trigger_type, expected_trigger_at, next_dispatch_at, due_at)
+         SELECT s.app_id, s.job_id, 'WAITING_DISPATCH', s.type, s.at, s.at, s.at
          FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::timestamptz[]) AS s(app_id, job_id, type, at)
          ON CONFLICT (job_id, expected_trigger_at) DO NOTHING`,
         [
@@ -111,8 +112,8 @@ export async function claimDueJobs(
     if (frequent.length) {
       // A frequent job has one live run at a time: start one where none is unfinished.
       const inserted = await client.query(
-        `INSERT INTO instances (app_id, job_id, status, trigger_type, expected_trigger_at, next_dispatch_at)
-         SELECT f.app_id, f.job_id, 'WAITING_DISPATCH', f.type, $4, $4
+        `INSERT INTO instances (app_id, job_id, status, trigger_type, expected_trigger_at, next_dispatch_at, due_at)
+         SELECT f.app_id, f.job_id, 'WAITING_DISPATCH', f.type, $4, $4, $4
          FROM unnest($1::bigint[], $2::bigint[], $3::text[]) AS f(app_id, job_id, type)
          WHERE NOT EXISTS (SELECT 1 FROM instances WHERE job_id = f.job_id AND status NOT IN ${FINAL_SQL})
          ON CONFLICT DO NOTHING`,

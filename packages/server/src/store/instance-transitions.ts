@@ -18,6 +18,10 @@ import {
 const UNCLAIMED_OR_AT_EPOCH = `(($2::int IS NULL AND status IN ('WAITING_DISPATCH', 'WAITING_WORKER'))
        OR ($2::int IS NOT NULL AND epoch = $2 AND status = 'WAITING_WORKER_RECEIVE'))`;
 
+// A run leaving the queue of its job's concurrency limit is due from now on:
+// the time it waited for a slot does not count as "not started".
+const LEAVE_QUEUE = 'due_at = CASE WHEN queued THEN now() ELSE due_at END, queued = false';
+
 async function one(db: Queryable, sql: string, params: unknown[]): Promise<Instance | null> {
   const { rows } = await db.query<RawInstance>(`${sql} RETURNING ${INSTANCE_COLUMNS}`, params);
   return rows[0] ? toInstance(rows[0]) : null;
@@ -36,7 +40,8 @@ export function claimForDispatch(
   return one(
     db,
     `UPDATE instances SET status = 'WAITING_WORKER_RECEIVE', epoch = epoch + 1, worker_id = $3,
-       dispatched_at = now(), reason = NULL
+       dispatched_at = now(), reason = NULL,
+       ${LEAVE_QUEUE}
      WHERE id = $1 AND ${UNCLAIMED_OR_AT_EPOCH}`,
     [id, fromEpoch, workerId],
   );
@@ -49,7 +54,8 @@ export async function claimMany(
 ): Promise<Map<string, number>> {
   const { rows } = await db.query<{ id: string; epoch: number }>(
     `UPDATE instances i SET status = 'WAITING_WORKER_RECEIVE', epoch = i.epoch + 1, worker_id = c.worker_id,
-       dispatched_at = now(), reason = NULL
+       dispatched_at = now(), reason = NULL,
+       ${LEAVE_QUEUE}
      FROM unnest($1::bigint[], $2::text[]) AS c(id, worker_id)
      WHERE i.id = c.id AND i.status IN ('WAITING_DISPATCH', 'WAITING_WORKER')
      RETURNING i.id, i.epoch`,
@@ -99,9 +105,25 @@ export function requeue(
   return one(
     db,
     `UPDATE instances SET status = 'WAITING_DISPATCH', worker_id = NULL, reason = $4,
-       next_dispatch_at = now() + make_interval(secs => $3::int / 1000.0)
+       next_dispatch_at = now() + make_interval(secs => $3::int / 1000.0),
+       due_at = now() + make_interval(secs => $3::int / 1000.0)
      WHERE id = $1 AND ${UNCLAIMED_OR_AT_EPOCH}`,
     [id, epoch, delayMs, reason],
+  );
+}
+
+/**
+ * Waits for a slot of the job's max concurrent instances: the run keeps its
+ * place (due_at), starts when a run of its job ends, and is looked at again
+ * after `recheckMs` in case the server that freed the slot died first.
+ */
+export function queueForSlot(db: Queryable, id: string, recheckMs: number, reason: string) {
+  return one(
+    db,
+    `UPDATE instances SET status = 'WAITING_DISPATCH', worker_id = NULL, reason = $3, queued = true,
+       next_dispatch_at = now() + make_interval(secs => $2::int / 1000.0)
+     WHERE id = $1 AND status IN ('WAITING_DISPATCH', 'WAITING_WORKER')`,
+    [id, recheckMs, reason],
   );
 }
 
@@ -114,7 +136,7 @@ export function handBack(db: Queryable, id: string, epoch: number, reason: strin
   return one(
     db,
     `UPDATE instances SET status = 'WAITING_DISPATCH', worker_id = NULL, reason = $3,
-       next_dispatch_at = now()
+       next_dispatch_at = now(), due_at = now()
      WHERE id = $1 AND epoch = $2 AND status IN ('WAITING_WORKER_RECEIVE', 'RUNNING')`,
     [id, epoch, reason],
   );
@@ -189,7 +211,8 @@ export function scheduleRetry(
   return one(
     db,
     `UPDATE instances SET status = 'WAITING_DISPATCH', run_attempt = run_attempt + 1, worker_id = NULL,
-       reason = $4, deadline_at = NULL, next_dispatch_at = now() + make_interval(secs => $3::int / 1000.0)
+       reason = $4, deadline_at = NULL, next_dispatch_at = now() + make_interval(secs => $3::int / 1000.0),
+       due_at = now() + make_interval(secs => $3::int / 1000.0)
      WHERE id = $1 AND ($2::int IS NULL OR epoch = $2) AND status NOT IN ${FINAL_SQL}`,
     [id, epoch, delayMs, reason],
   );

@@ -22,8 +22,8 @@ export async function createInstance(
   n: NewInstance,
 ): Promise<{ instance: Instance; created: boolean }> {
   const { rows } = await db.query<RawInstance>(
-    `INSERT INTO instances (app_id, job_id, status, trigger_type, params, next_dispatch_at, idempotency_key, retry_of)
-     VALUES ($1, $2, 'WAITING_DISPATCH', $3, $4, coalesce($5, now()), $6, $7)
+    `INSERT INTO instances (app_id, job_id, status, trigger_type, params, next_dispatch_at, due_at, idempotency_key, retry_of)
+     VALUES ($1, $2, 'WAITING_DISPATCH', $3, $4, coalesce($5, now()), coalesce($5, now()), $6, $7)
      ON CONFLICT (job_id, idempotency_key) DO NOTHING RETURNING ${INSTANCE_COLUMNS}`,
     [
       n.appId,
@@ -84,4 +84,32 @@ export async function countActive(db: Queryable, jobId: string): Promise<number>
     [jobId],
   );
   return rows[0]?.n ?? 0;
+}
+
+/**
+ * The job's runs next in line for `slots` free slots, oldest due first:
+ * queued and due runs, runs whose wait for a worker is over, and `self` (the
+ * run being dispatched, whatever its due time). Those picked are due now, so
+ * a queued run's later re-check does not hold its dispatch back.
+ */
+export async function nextInLine(
+  db: Queryable,
+  jobId: string,
+  self: string | null,
+  slots: number,
+): Promise<string[]> {
+  const { rows } = await db.query<{ id: string }>(
+    `WITH line AS (
+       SELECT id, due_at FROM instances
+       WHERE job_id = $1 AND status IN ('WAITING_DISPATCH', 'WAITING_WORKER')
+         AND (id = $2::bigint OR (status = 'WAITING_DISPATCH' AND due_at <= now())
+              OR (status = 'WAITING_WORKER' AND next_dispatch_at <= now()))
+       ORDER BY due_at, id LIMIT $3),
+     pulled AS (
+       UPDATE instances i SET next_dispatch_at = now() FROM line
+       WHERE i.id = line.id AND i.next_dispatch_at > now())
+     SELECT id FROM line ORDER BY due_at, id`,
+    [jobId, self, slots],
+  );
+  return rows.map((r) => r.id);
 }

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { Queryable } from '../db/pool.js';
+import { inTransaction, type Queryable } from '../db/pool.js';
 import type { JobSpec } from '../jobs/job-spec.js';
 import { isFrequent, nextTrigger, type Schedule } from '../jobs/time-expression.js';
 
@@ -9,6 +9,8 @@ export interface JobRow {
   spec: JobSpec;
   enabled: boolean;
   nextTriggerAt: number | null;
+  /** What a ONE_SHOT delay counts from: creation, or the last change of its time expression. */
+  anchorAt: number;
   createdAt: number;
   updatedAt: number;
 }
@@ -19,11 +21,12 @@ interface RawJob {
   spec: JobSpec;
   enabled: boolean;
   next_trigger_at: Date | null;
+  anchor_at: Date;
   created_at: Date;
   updated_at: Date;
 }
 
-const COLUMNS = 'id, app_id, spec, enabled, next_trigger_at, created_at, updated_at';
+const COLUMNS = 'id, app_id, spec, enabled, next_trigger_at, anchor_at, created_at, updated_at';
 
 function toJob(r: RawJob): JobRow {
   return {
@@ -32,6 +35,7 @@ function toJob(r: RawJob): JobRow {
     spec: r.spec,
     enabled: r.enabled,
     nextTriggerAt: r.next_trigger_at?.getTime() ?? null,
+    anchorAt: r.anchor_at.getTime(),
     createdAt: r.created_at.getTime(),
     updatedAt: r.updated_at.getTime(),
   };
@@ -47,12 +51,30 @@ export function scheduleOf(spec: JobSpec, anchorMs: number): Schedule {
   };
 }
 
-/** When the scheduler should first look at a job: its next slot, or now for frequent jobs. */
-export function firstTriggerAt(spec: JobSpec, nowMs: number): Date | null {
+/**
+ * When the scheduler should first look at a job: its next slot, or now for
+ * frequent jobs. A ONE_SHOT's one slot is `anchorMs` + its delay (or its ISO
+ * time); once that has passed there is none, so it never fires again.
+ */
+export function firstTriggerAt(spec: JobSpec, nowMs: number, anchorMs = nowMs): Date | null {
   if (!spec.enabled) return null;
   if (isFrequent(spec.timeExpressionType)) return new Date(nowMs);
-  const next = nextTrigger(scheduleOf(spec, nowMs), nowMs);
+  const next = nextTrigger(scheduleOf(spec, anchorMs), nowMs);
   return next === null ? null : new Date(next);
+}
+
+/** Whether an edit keeps the job's schedule, so a ONE_SHOT keeps its anchor (and its one slot). */
+function sameSchedule(before: JobSpec, after: JobSpec): boolean {
+  return (
+    before.timeExpressionType === after.timeExpressionType &&
+    before.timeExpression === after.timeExpression
+  );
+}
+
+/** The database clock: the scheduler claims slots by it, so anchors are taken from it too. */
+async function databaseNow(db: Queryable): Promise<number> {
+  const { rows } = await db.query<{ now: Date }>('SELECT now()');
+  return rows[0]?.now.getTime() ?? Date.now();
 }
 
 export class JobNameTakenError extends Error {
@@ -62,9 +84,10 @@ export class JobNameTakenError extends Error {
 }
 
 export async function insertJob(db: pg.Pool, appId: string, spec: JobSpec): Promise<JobRow> {
+  const now = await databaseNow(db);
   const { rows } = await db.query<RawJob>(
-    `INSERT INTO jobs (app_id, name, spec, time_expression_type, enabled, next_trigger_at)
-     VALUES ($1, $2, $3, $4, $5, $6)
+    `INSERT INTO jobs (app_id, name, spec, time_expression_type, enabled, next_trigger_at, anchor_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7)
      ON CONFLICT (app_id, name) DO NOTHING RETURNING ${COLUMNS}`,
     [
       appId,
@@ -72,14 +95,20 @@ export async function insertJob(db: pg.Pool, appId: string, spec: JobSpec): Prom
       spec,
       spec.timeExpressionType,
       spec.enabled,
-      firstTriggerAt(spec, Date.now()),
+      firstTriggerAt(spec, now),
+      new Date(now),
     ],
   );
   if (!rows[0]) throw new JobNameTakenError(spec.name);
   return toJob(rows[0]);
 }
 
-/** Replaces a job's options; null when there is no such job in the app. */
+/**
+ * Replaces a job's options; null when there is no such job in the app. The
+ * anchor moves only when the time expression changes: editing or re-enabling
+ * a ONE_SHOT that fired leaves it with no slot, and one not yet fired keeps
+ * its slot (a slot already claimed is not inserted twice).
+ */
 export async function replaceJob(
   db: pg.Pool,
   appId: string,
@@ -87,21 +116,32 @@ export async function replaceJob(
   spec: JobSpec,
 ): Promise<JobRow | null> {
   try {
-    const { rows } = await db.query<RawJob>(
-      `UPDATE jobs SET name = $3, spec = $4, time_expression_type = $5, enabled = $6,
-         next_trigger_at = $7, updated_at = now()
-       WHERE app_id = $1 AND id = $2 RETURNING ${COLUMNS}`,
-      [
-        appId,
-        id,
-        spec.name,
-        spec,
-        spec.timeExpressionType,
-        spec.enabled,
-        firstTriggerAt(spec, Date.now()),
-      ],
-    );
-    return rows[0] ? toJob(rows[0]) : null;
+    return await inTransaction(db, async (tx) => {
+      const before = await tx.query<{ spec: JobSpec; anchor_at: Date; now: Date }>(
+        'SELECT spec, anchor_at, now() FROM jobs WHERE app_id = $1 AND id = $2 FOR UPDATE',
+        [appId, id],
+      );
+      const old = before.rows[0];
+      if (!old) return null;
+      const now = old.now.getTime();
+      const anchor = sameSchedule(old.spec, spec) ? old.anchor_at.getTime() : now;
+      const { rows } = await tx.query<RawJob>(
+        `UPDATE jobs SET name = $3, spec = $4, time_expression_type = $5, enabled = $6,
+           next_trigger_at = $7, anchor_at = $8, updated_at = now()
+         WHERE app_id = $1 AND id = $2 RETURNING ${COLUMNS}`,
+        [
+          appId,
+          id,
+          spec.name,
+          spec,
+          spec.timeExpressionType,
+          spec.enabled,
+          firstTriggerAt(spec, now, anchor),
+          new Date(anchor),
+        ],
+      );
+      return rows[0] ? toJob(rows[0]) : null;
+    });
   } catch (err) {
     if ((err as { code?: string }).code === '23505') throw new JobNameTakenError(spec.name);
     throw err;

@@ -122,8 +122,9 @@ export class FakeWorker {
   /** Reports a status for a run as its TaskTracker would. */
   async report(
     run: { instanceId: string; epoch: number },
-    status: 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'STOPPED',
+    status: 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'STOPPED' | 'WAITING_DISPATCH',
     result?: string,
+    extra: { nonRetryable?: boolean } = {},
   ) {
     if (status !== 'RUNNING') this.active.delete(run.instanceId);
     const reply = await this.bus.ask(
@@ -142,6 +143,7 @@ export class FakeWorker {
         },
         result,
         reportedAt: Date.now(),
+        ...extra,
       },
     );
     if (reply.stop && this.active.get(run.instanceId) === run.epoch)

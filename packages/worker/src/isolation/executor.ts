@@ -7,6 +7,8 @@ export interface RunData {
   jobId: string;
   jobParams: unknown;
   params: unknown;
+  /** The instance's run attempt (1, then 2… for instance retries). */
+  runAttempt: number;
 }
 
 /** What one task's context carries besides its run's data; it can cross a thread boundary. */

@@ -64,6 +64,7 @@ function context(id: number, entry: ScopeEntry, task: TaskData): MapContext<unkn
     jobId: run.jobId,
     jobParams: run.jobParams,
     params: run.params,
+    runAttempt: run.runAttempt,
     taskId: task.taskId,
     taskName: task.taskName,
     attempt: task.attempt,

@@ -157,6 +157,7 @@ export class ProcessorTracker {
         jobId: this.start.jobId,
         jobParams: this.start.jobParams,
         params: processor.params ? processor.params.parse(raw) : raw,
+        runAttempt: this.start.runAttempt ?? 1,
       };
     }
     return this.run;

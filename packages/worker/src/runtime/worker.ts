@@ -27,7 +27,10 @@ export interface WorkerOptions {
   secret: string;
   processors: Processor[];
   workerId?: string;
-  /** Runs at once on this worker. */
+  /**
+   * Slots of this worker: standalone runs it holds at once (a frequent job's
+   * long-lived run counts as one), and what it offers to map tasks.
+   */
   concurrency?: number;
   tags?: string[];
   version?: string;
@@ -92,10 +95,12 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
   };
   let draining = false;
 
-  // Slots in use: standalone runs executing, plus tasks the ProcessorTrackers run.
+  // Standalone runs held here (each is one processor at a time): capped by concurrency.
+  const standaloneRuns = () =>
+    [...trackers.values()].filter((t) => t instanceof StandaloneTracker).length;
+  // Slots in use: standalone runs, plus tasks the ProcessorTrackers run.
   const busy = () =>
-    [...trackers.values()].filter((t) => t instanceof StandaloneTracker && t.running).length +
-    [...processorTrackers.values()].reduce((n, pt) => n + pt.busy, 0);
+    standaloneRuns() + [...processorTrackers.values()].reduce((n, pt) => n + pt.busy, 0);
   const heartbeat = () => {
     try {
       bus.tell(
@@ -124,17 +129,25 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
       const current = trackers.get(run.instanceId);
       if (current && current.epoch === run.epoch) return { accepted: true }; // a retried dispatch
       if (draining) return { accepted: false, reason: 'worker is draining' };
+      const standalone = run.executeType === 'STANDALONE' || run.frequency !== undefined;
+      // At its cap the worker refuses: the server offers the run to the next worker, or waits.
+      if (standalone && !current && standaloneRuns() >= concurrency)
+        return {
+          accepted: false,
+          reason: `worker at capacity (${concurrency} standalone runs)`,
+        };
       current?.stop(`superseded by epoch ${run.epoch}`);
       const trackerLog = log.child({ actor: 'task-tracker', instanceId: run.instanceId });
       const processor = processors.get(run.processorName);
       // Light tracker for single runs; heavy (task store, ProcessorTrackers) for the rest.
-      const tracker =
-        run.executeType === 'STANDALONE' || run.frequency
-          ? new StandaloneTracker(bus, options.app, workerId, run, processor, trackerLog, executor)
-          : new HeavyTracker(bus, options.app, workerId, run, processor, trackerLog);
+      const tracker = standalone
+        ? new StandaloneTracker(bus, options.app, workerId, run, processor, trackerLog, executor)
+        : new HeavyTracker(bus, options.app, workerId, run, processor, trackerLog);
       trackers.set(run.instanceId, tracker);
       void tracker.done.finally(() => {
         if (trackers.get(run.instanceId) === tracker) trackers.delete(run.instanceId);
+        // Room again after being full: tell the servers now, not at the next beat.
+        if (standalone && standaloneRuns() === concurrency - 1) heartbeat();
       });
       return { accepted: true };
     }),

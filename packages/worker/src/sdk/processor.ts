@@ -11,8 +11,10 @@ export interface ProcessorContext<P = unknown> {
   params: P;
   taskId: string;
   taskName: string;
-  /** 1 for the first try of this task. */
+  /** 1 for the first try of this task (task retries count up). */
   attempt: number;
+  /** 1 for the instance's first run; its instance retries (the job's instanceRetry) count up. */
+  runAttempt: number;
   /** Lines shipped to the server, readable with `drover instance logs`. */
   log: OnlineLogger;
   /** Aborted when the run is stopped or times out: long work should watch it. */

@@ -4,7 +4,12 @@ import { NonRetryableError, type ProcessOutcome } from '../sdk/processor.js';
 
 type RetryPolicy = z.output<typeof common.RetryPolicy>;
 
-export type Outcome = { status: 'SUCCEEDED' | 'FAILED' | 'STOPPED'; result: string };
+export type Outcome = {
+  status: 'SUCCEEDED' | 'FAILED' | 'STOPPED';
+  result: string;
+  /** FAILED by a NonRetryableError: the server must not retry the instance either. */
+  nonRetryable?: boolean;
+};
 
 /** Wait after try `attempt` fails: initial × coefficient^(attempt-1), capped. */
 export function backoffDelayMs(policy: RetryPolicy, attempt: number): number {
@@ -44,6 +49,7 @@ export async function withAttempts(
   work: (attempt: number) => Promise<ProcessOutcome>,
 ): Promise<Outcome> {
   let last = '';
+  let nonRetryable = false;
   for (let attempt = 1; attempt <= policy.maximumAttempts; attempt++) {
     if (signal.aborted) break;
     try {
@@ -51,7 +57,8 @@ export async function withAttempts(
       return { status: 'SUCCEEDED', result: typeof result === 'string' ? result : '' };
     } catch (err) {
       last = describe(err);
-      if (signal.aborted || err instanceof NonRetryableError) break;
+      nonRetryable = err instanceof NonRetryableError;
+      if (signal.aborted || nonRetryable) break;
       if (attempt < policy.maximumAttempts) {
         const delay = backoffDelayMs(policy, attempt);
         try {
@@ -66,5 +73,7 @@ export async function withAttempts(
     const reason = describe(signal.reason);
     return { status: reason.includes('timed out') ? 'FAILED' : 'STOPPED', result: reason };
   }
-  return { status: 'FAILED', result: last };
+  return nonRetryable
+    ? { status: 'FAILED', result: last, nonRetryable }
+    : { status: 'FAILED', result: last };
 }

@@ -5,7 +5,13 @@ import type { z } from 'zod';
 import { RunLogShipper } from '../sdk/online-logger.js';
 import type { Processor, ProcessorContext } from '../sdk/processor.js';
 import { backoffDelayMs, type Outcome, sleep, withAttempts } from './attempts.js';
-import { reportFinal, reportRunning, statusReport, superviseRun } from './instance-reports.js';
+import {
+  reportFinal,
+  reportRunning,
+  statusReport,
+  superviseRun,
+  withNonRetryable,
+} from './instance-reports.js';
 import { RunControl } from './run-control.js';
 import { parseRunParams } from './run-params.js';
 import { type DispatchedTask, TaskStore } from './task-store.js';
@@ -53,6 +59,8 @@ export class HeavyTracker {
     this.finished = resolve;
   });
   private lastPeerAlive = Date.now();
+  /** A task failed with NonRetryableError: a failed MAP run is then not retried either. */
+  private nonRetryableTask = false;
   readonly done: Promise<void>;
 
   constructor(
@@ -134,6 +142,7 @@ export class HeavyTracker {
         !this.store.isPinned(r.taskId);
       if (retry) this.retryLater(r.taskId, attempt);
       else this.store.complete(r.taskId, attempt, r.status, r.result ?? '');
+      if (r.status === 'FAILED' && r.nonRetryable) this.nonRetryableTask = true;
     }
     this.pump();
     if (this.store.allFinal) this.finished();
@@ -189,7 +198,13 @@ export class HeavyTracker {
     await this.stopProcessorTrackers();
     await this.logs.flush();
     const status = this.control.reportedStatus(outcome.status);
-    await reportFinal(this.bus, this.app, this.message(status), outcome.result, this.log);
+    await reportFinal(
+      this.bus,
+      this.app,
+      withNonRetryable(this.message(status), outcome),
+      outcome.result,
+      this.log,
+    );
   }
 
   private ctx(): ProcessorContext<never> {
@@ -201,6 +216,7 @@ export class HeavyTracker {
       taskId: 'tracker',
       taskName: 'tracker',
       attempt: 1,
+      runAttempt: this.run.runAttempt ?? 1,
       log: this.logs.forTask('tracker'),
       signal: this.control.signal,
     };
@@ -274,6 +290,7 @@ export class HeavyTracker {
       ? {
           status: 'FAILED',
           result: `${total - succeeded} of ${total} tasks failed; first: ${firstFailure.taskId}: ${firstFailure.result}`,
+          nonRetryable: this.nonRetryableTask,
         }
       : { status: 'SUCCEEDED', result: `${total} tasks succeeded` };
   }
@@ -306,6 +323,7 @@ export class HeavyTracker {
           concurrency: this.run.concurrencyPerWorker ?? 5,
           jobParams: this.run.jobParams,
           instanceParams: this.run.instanceParams,
+          runAttempt: this.run.runAttempt,
           tasks,
         },
       );

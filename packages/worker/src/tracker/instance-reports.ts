@@ -99,6 +99,13 @@ export async function superviseRun<T>(options: {
   }
 }
 
+/** Marks a FAILED final report whose failure was a NonRetryableError, so the server does not retry the instance. */
+export function withNonRetryable(report: Report, outcome: { nonRetryable?: boolean }): Report {
+  return report.status === 'FAILED' && outcome.nonRetryable
+    ? { ...report, nonRetryable: true }
+    : report;
+}
+
 /** A TaskTracker's status report for its run, stamped with the dispatch epoch. */
 export function statusReport(
   run: { instanceId: string; epoch: number },

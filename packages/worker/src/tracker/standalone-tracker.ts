@@ -6,7 +6,13 @@ import type { ProcessorExecutor } from '../isolation/executor.js';
 import { RunLogShipper } from '../sdk/online-logger.js';
 import type { BasicProcessor, Processor } from '../sdk/processor.js';
 import { type Outcome, sleep, withAttempts } from './attempts.js';
-import { reportFinal, reportRunning, statusReport, superviseRun } from './instance-reports.js';
+import {
+  reportFinal,
+  reportRunning,
+  statusReport,
+  superviseRun,
+  withNonRetryable,
+} from './instance-reports.js';
 import { RunControl } from './run-control.js';
 import { parseRunParams } from './run-params.js';
 
@@ -46,10 +52,6 @@ export class StandaloneTracker {
     return this.progress;
   }
 
-  get running(): boolean {
-    return this.progress.running > 0;
-  }
-
   /** Aborts the run; its processors see `ctx.signal` abort. */
   stop(reason: string): void {
     this.control.stop(reason);
@@ -70,7 +72,13 @@ export class StandaloneTracker {
     });
     await this.logs.flush();
     const status = this.control.reportedStatus(outcome.status);
-    await reportFinal(this.bus, this.app, this.statusMessage(status), outcome.result, this.log);
+    await reportFinal(
+      this.bus,
+      this.app,
+      withNonRetryable(this.statusMessage(status), outcome),
+      outcome.result,
+      this.log,
+    );
   }
 
   private async outcome(): Promise<Outcome> {
@@ -109,6 +117,7 @@ export class StandaloneTracker {
         jobId: this.run.jobId,
         jobParams: this.run.jobParams,
         params,
+        runAttempt: this.run.runAttempt ?? 1,
       };
       const task = {
         taskId,

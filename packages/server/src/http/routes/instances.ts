@@ -90,7 +90,7 @@ export function instanceRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
       },
       async (request) => {
         const app = await authenticateApp(ctx, request, request.params.app);
-        const { pool, dispatcher } = ctx.core();
+        const { pool, dispatcher, events } = ctx.core();
         const stopped = await stopInstance(
           pool,
           request.params.instanceId,
@@ -98,6 +98,8 @@ export function instanceRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
           'stopped by user',
         );
         if (!stopped) throw await finalOrMissing(ctx, request.params.instanceId, app.id, 'stop');
+        // Monitors see it, and a queued run of the job may take its slot.
+        events.changed(stopped);
         if (stopped.workerId)
           await dispatcher.stopTracker(
             app.name,
@@ -129,6 +131,7 @@ export function instanceRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
           'canceled by user',
         );
         if (!canceled) throw await finalOrMissing(ctx, request.params.instanceId, app.id, 'cancel');
+        ctx.core().events.changed(canceled);
         return canceled;
       },
     );

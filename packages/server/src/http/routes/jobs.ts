@@ -130,7 +130,7 @@ export function jobRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
         const job = await getJob(ctx.core().pool, app.id, request.params.jobId);
         if (!job) throw notFound(`job ${request.params.jobId}`);
         const nextTriggers = job.enabled
-          ? previewTriggers(scheduleOf(job.spec, job.updatedAt), Date.now(), 5)
+          ? previewTriggers(scheduleOf(job.spec, job.anchorAt), Date.now(), 5)
           : [];
         return { ...jobView(job), nextTriggers };
       },
@@ -236,7 +236,7 @@ export function jobRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
 
 /** Disabling or deleting a frequent job ends its long-lived run. */
 async function stopFrequentRuns(ctx: ApiContext, appId: string, jobId: string): Promise<void> {
-  const { pool, dispatcher } = ctx.core();
+  const { pool, dispatcher, events } = ctx.core();
   const running = await listInstances(pool, {
     appId,
     jobId,
@@ -247,6 +247,7 @@ async function stopFrequentRuns(ctx: ApiContext, appId: string, jobId: string): 
     (i) => i.triggerType === 'FIXED_RATE' || i.triggerType === 'FIXED_DELAY',
   )) {
     const stopped = await stopInstance(pool, instance.id, appId, 'job disabled');
+    if (stopped) events.changed(stopped);
     if (stopped?.workerId) {
       const { rows } = await pool.query<{ name: string }>('SELECT name FROM apps WHERE id = $1', [
         appId,
