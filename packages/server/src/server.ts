@@ -18,6 +18,7 @@ import { EventPublisher } from './lifecycle/event-publisher.js';
 import { InstanceEvents } from './lifecycle/instance-events.js';
 import { Sweeper } from './lifecycle/sweeper.js';
 import { serveServerRoutes } from './nats/server-handlers.js';
+import { DbClock } from './scheduling/db-clock.js';
 import { Scheduler } from './scheduling/scheduler.js';
 import { AppAuthenticator } from './store/apps.js';
 
@@ -48,6 +49,7 @@ export async function startServer(
   const abort = new AbortController();
   const readiness: Readiness = { nats: false, database: false };
   const pool = createPool(config.databaseUrl, config.databasePoolSize, log);
+  const clock = new DbClock();
   let core: Core | undefined;
   let nc: NatsConnection | undefined;
   let parts:
@@ -108,13 +110,19 @@ export async function startServer(
       }),
       (async () => {
         await waitForDatabase(pool, log, abort.signal);
-        // A migration can fail while Postgres restarts: retry it too.
-        await pRetry(() => migrate(pool, log), {
-          retries: Number.POSITIVE_INFINITY,
-          maxTimeout: 5_000,
-          randomize: true,
-          signal: abort.signal,
-        });
+        // A migration (or the first clock reading) can fail while Postgres restarts: retry it too.
+        await pRetry(
+          async () => {
+            await migrate(pool, log);
+            await clock.sync(pool);
+          },
+          {
+            retries: Number.POSITIVE_INFINITY,
+            maxTimeout: 5_000,
+            randomize: true,
+            signal: abort.signal,
+          },
+        );
       })(),
     ]);
     nc = conn;
@@ -132,13 +140,20 @@ export async function startServer(
       log.child({ actor: 'dispatcher' }),
       facts,
       config.unknownProcessorGraceMs,
+      clock,
       (instance) => publisher.instance(instance),
     );
     const timers = new DispatchTimers(dispatcher);
-    const scheduler = new Scheduler(pool, timers, log.child({ actor: 'scheduler' }), {
-      scanIntervalMs: config.scanIntervalMs,
-      lookaheadMs: config.lookaheadMs,
-    });
+    const scheduler = new Scheduler(
+      pool,
+      timers,
+      log.child({ actor: 'scheduler' }),
+      {
+        scanIntervalMs: config.scanIntervalMs,
+        lookaheadMs: config.lookaheadMs,
+      },
+      clock,
+    );
     const sweeper = new Sweeper(pool, dispatcher, events, log.child({ actor: 'sweeper' }), {
       intervalMs: config.sweepIntervalMs,
       acceptTimeoutMs: config.acceptTimeoutMs,
@@ -149,7 +164,7 @@ export async function startServer(
     // A retry waits out its backoff; a finished run may free a concurrency slot for a queued one.
     events.onChange((instance) => {
       if (instance.status === 'WAITING_DISPATCH') {
-        timers.arm(instance.id, instance.nextDispatchAt - Date.now());
+        timers.arm(instance.id, instance.nextDispatchAt - clock.now());
         return;
       }
       const limit = facts.get(instance.id)?.concurrencyLimit;
@@ -206,6 +221,7 @@ export async function startServer(
       timers,
       scheduler,
       events,
+      clock,
     };
     readiness.nats = true;
     readiness.database = true;

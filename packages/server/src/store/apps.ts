@@ -1,5 +1,6 @@
 import { createHash, randomBytes, scrypt as scryptCb, timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';
+import { monotonicMs } from '@drover/protocol';
 import type pg from 'pg';
 
 const scrypt = promisify(scryptCb) as (
@@ -54,7 +55,7 @@ export class AppAuthenticator {
   async authenticate(name: string, secret: string): Promise<AppRow | null> {
     const key = `${name}\u0000${createHash('sha256').update(secret).digest('base64')}`;
     const hit = this.verified.get(key);
-    if (hit && hit.until > Date.now()) return hit.app;
+    if (hit && hit.until > monotonicMs()) return hit.app;
     const { rows } = await this.db.query<{
       id: string;
       name: string;
@@ -65,7 +66,7 @@ export class AppAuthenticator {
     if (!row || !(await secretMatches(secret, row.secret_hash))) return null;
     const app = { id: row.id, name: row.name, createdAt: row.created_at.getTime() };
     if (this.verified.size > 10_000) this.verified.clear();
-    this.verified.set(key, { app, until: Date.now() + this.cacheMs });
+    this.verified.set(key, { app, until: monotonicMs() + this.cacheMs });
     return app;
   }
 }

@@ -64,7 +64,7 @@ export function markAccepted(db: Queryable, id: string, epoch: number, timeoutMs
     db,
     `UPDATE instances SET status = 'RUNNING', started_at = coalesce(started_at, now()),
        last_report_at = now(), dispatch_failures = 0,
-       deadline_at = CASE WHEN $3::int > 0 THEN now() + make_interval(secs => $3::int / 1000.0) END
+       deadline_at = CASE WHEN $3::bigint > 0 THEN now() + make_interval(secs => $3::bigint / 1000.0) END
      WHERE id = $1 AND epoch = $2 AND status IN ('WAITING_WORKER_RECEIVE', 'RUNNING')`,
     [id, epoch, timeoutMs],
   );
@@ -82,7 +82,7 @@ export function waitForWorker(
     db,
     `UPDATE instances SET status = 'WAITING_WORKER', worker_id = NULL, reason = $4,
        dispatch_failures = dispatch_failures + 1,
-       next_dispatch_at = now() + make_interval(secs => $3::int / 1000.0)
+       next_dispatch_at = now() + make_interval(secs => $3::bigint / 1000.0)
      WHERE id = $1 AND ${UNCLAIMED_OR_AT_EPOCH}`,
     [id, epoch, retryInMs, reason],
   );
@@ -99,7 +99,7 @@ export function requeue(
   return one(
     db,
     `UPDATE instances SET status = 'WAITING_DISPATCH', worker_id = NULL, reason = $4,
-       next_dispatch_at = now() + make_interval(secs => $3::int / 1000.0)
+       next_dispatch_at = now() + make_interval(secs => $3::bigint / 1000.0)
      WHERE id = $1 AND ${UNCLAIMED_OR_AT_EPOCH}`,
     [id, epoch, delayMs, reason],
   );
@@ -189,7 +189,7 @@ export function scheduleRetry(
   return one(
     db,
     `UPDATE instances SET status = 'WAITING_DISPATCH', run_attempt = run_attempt + 1, worker_id = NULL,
-       reason = $4, deadline_at = NULL, next_dispatch_at = now() + make_interval(secs => $3::int / 1000.0)
+       reason = $4, deadline_at = NULL, next_dispatch_at = now() + make_interval(secs => $3::bigint / 1000.0)
      WHERE id = $1 AND ($2::int IS NULL OR epoch = $2) AND status NOT IN ${FINAL_SQL}`,
     [id, epoch, delayMs, reason],
   );

@@ -61,19 +61,18 @@ export class JobNameTakenError extends Error {
   }
 }
 
-export async function insertJob(db: pg.Pool, appId: string, spec: JobSpec): Promise<JobRow> {
+/** `nowMs` is the database's time now (see DbClock): slots are database times. */
+export async function insertJob(
+  db: pg.Pool,
+  appId: string,
+  spec: JobSpec,
+  nowMs: number,
+): Promise<JobRow> {
   const { rows } = await db.query<RawJob>(
     `INSERT INTO jobs (app_id, name, spec, time_expression_type, enabled, next_trigger_at)
      VALUES ($1, $2, $3, $4, $5, $6)
      ON CONFLICT (app_id, name) DO NOTHING RETURNING ${COLUMNS}`,
-    [
-      appId,
-      spec.name,
-      spec,
-      spec.timeExpressionType,
-      spec.enabled,
-      firstTriggerAt(spec, Date.now()),
-    ],
+    [appId, spec.name, spec, spec.timeExpressionType, spec.enabled, firstTriggerAt(spec, nowMs)],
   );
   if (!rows[0]) throw new JobNameTakenError(spec.name);
   return toJob(rows[0]);
@@ -85,6 +84,7 @@ export async function replaceJob(
   appId: string,
   id: string,
   spec: JobSpec,
+  nowMs: number,
 ): Promise<JobRow | null> {
   try {
     const { rows } = await db.query<RawJob>(
@@ -98,7 +98,7 @@ export async function replaceJob(
         spec,
         spec.timeExpressionType,
         spec.enabled,
-        firstTriggerAt(spec, Date.now()),
+        firstTriggerAt(spec, nowMs),
       ],
     );
     return rows[0] ? toJob(rows[0]) : null;
@@ -113,11 +113,12 @@ export async function setJobEnabled(
   appId: string,
   id: string,
   enabled: boolean,
+  nowMs: number,
 ): Promise<JobRow | null> {
   const job = await getJob(db, appId, id);
   if (!job) return null;
   const spec = { ...job.spec, enabled };
-  return replaceJob(db, appId, id, spec);
+  return replaceJob(db, appId, id, spec, nowMs);
 }
 
 export async function getJob(db: Queryable, appId: string, id: string): Promise<JobRow | null> {

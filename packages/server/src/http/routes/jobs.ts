@@ -65,7 +65,9 @@ export function jobRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
       },
       async (request, reply) => {
         const app = await authenticateApp(ctx, request, request.params.app);
-        const job = await withConflict(insertJob(ctx.core().pool, app.id, request.body));
+        const job = await withConflict(
+          insertJob(ctx.core().pool, app.id, request.body, ctx.core().clock.now()),
+        );
         ctx.core().scheduler.poke();
         return reply.status(201).send(jobView(job));
       },
@@ -84,7 +86,8 @@ export function jobRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
       },
       async (request) => {
         await authenticateApp(ctx, request, request.params.app);
-        return { times: previewTriggers(scheduleOf(request.body, Date.now()), Date.now(), 5) };
+        const now = ctx.core().clock.now();
+        return { times: previewTriggers(scheduleOf(request.body, now), now, 5) };
       },
     );
 
@@ -130,7 +133,7 @@ export function jobRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
         const job = await getJob(ctx.core().pool, app.id, request.params.jobId);
         if (!job) throw notFound(`job ${request.params.jobId}`);
         const nextTriggers = job.enabled
-          ? previewTriggers(scheduleOf(job.spec, job.updatedAt), Date.now(), 5)
+          ? previewTriggers(scheduleOf(job.spec, job.updatedAt), ctx.core().clock.now(), 5)
           : [];
         return { ...jobView(job), nextTriggers };
       },
@@ -150,7 +153,13 @@ export function jobRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
       async (request) => {
         const app = await authenticateApp(ctx, request, request.params.app);
         const job = await withConflict(
-          replaceJob(ctx.core().pool, app.id, request.params.jobId, request.body),
+          replaceJob(
+            ctx.core().pool,
+            app.id,
+            request.params.jobId,
+            request.body,
+            ctx.core().clock.now(),
+          ),
         );
         if (!job) throw notFound(`job ${request.params.jobId}`);
         ctx.core().scheduler.poke();
@@ -172,7 +181,13 @@ export function jobRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
         async (request) => {
           const app = await authenticateApp(ctx, request, request.params.app);
           const { pool, scheduler } = ctx.core();
-          const job = await setJobEnabled(pool, app.id, request.params.jobId, enabled);
+          const job = await setJobEnabled(
+            pool,
+            app.id,
+            request.params.jobId,
+            enabled,
+            ctx.core().clock.now(),
+          );
           if (!job) throw notFound(`job ${request.params.jobId}`);
           if (!enabled && isFrequent(job.spec.timeExpressionType))
             await stopFrequentRuns(ctx, app.id, job.id);
@@ -214,7 +229,7 @@ export function jobRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
       },
       async (request, reply) => {
         const app = await authenticateApp(ctx, request, request.params.app);
-        const { pool, timers } = ctx.core();
+        const { pool, timers, clock } = ctx.core();
         const job = await getJob(pool, app.id, request.params.jobId);
         if (!job) throw notFound(`job ${request.params.jobId}`);
         const { instance, created } = await createInstance(pool, {
@@ -222,7 +237,7 @@ export function jobRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
           jobId: job.id,
           triggerType: 'API',
           params: request.body.params,
-          runAt: new Date(Date.now() + request.body.delayMs),
+          runAt: new Date(clock.now() + request.body.delayMs),
           idempotencyKey: request.body.idempotencyKey,
         });
         if (created && request.body.delayMs > 0) timers.arm(instance.id, request.body.delayMs);
