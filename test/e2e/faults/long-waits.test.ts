@@ -68,7 +68,9 @@ describe('waits longer than a timer holds', () => {
       { params: { ms: 1_500 } },
     );
     const running = await waitForInstance(app, run.id, (i) => i.status === 'RUNNING', 30_000);
-    expect(running.deadlineAt - running.startedAt).toBeGreaterThanOrEqual(30 * DAY_MS - 1_000);
+    expect((running.deadlineAt as number) - (running.startedAt as number)).toBeGreaterThanOrEqual(
+      30 * DAY_MS - 1_000,
+    );
     const done = await waitForInstance(
       app,
       run.id,
@@ -138,7 +140,9 @@ describe('waits longer than a timer holds', () => {
       5_000,
     );
     expect(again.runAttempt).toBe(2);
-    expect(again.nextDispatchAt - again.createdAt).toBeGreaterThanOrEqual(HUGE_MS);
+    expect((again.nextDispatchAt as number) - (again.createdAt as number)).toBeGreaterThanOrEqual(
+      HUGE_MS,
+    );
     expect((await waitForInstance(app, taskRetried.id, () => true)).status).toBe('RUNNING');
     const rateRun = await firstRunOf(app, rate.body.id);
     expect(rateRun.status).toBe('RUNNING');
