@@ -8,6 +8,8 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 packages=()
 command -v nats-server >/dev/null 2>&1 || packages+=(nats-server)
+# libfaketime: the clock-fault tests step a Drover process's wall clock with it.
+command -v faketime >/dev/null 2>&1 || packages+=(faketime)
 if ! command -v pg_config >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   packages+=(postgresql)
 fi

@@ -12,8 +12,11 @@ export interface DroverCluster {
   serverUrl: string;
   app: TestApp;
   workers: Map<string, ReadyProcess>;
-  /** Starts a drover-worker process running test/fixtures/processors.ts. */
-  startWorker(workerId: string, args?: string[]): Promise<ReadyProcess>;
+  /**
+   * Starts a drover-worker process running test/fixtures/processors.ts, for the
+   * cluster's app unless `options.app` names another.
+   */
+  startWorker(workerId: string, args?: string[], options?: WorkerOptions): Promise<ReadyProcess>;
   /** Starts the server again on the same port (after a kill), waiting until it is ready. */
   restartServer(): Promise<ReadyProcess>;
   /**
@@ -26,6 +29,12 @@ export interface DroverCluster {
   stop(): Promise<void>;
 }
 
+export interface WorkerOptions {
+  app?: TestApp;
+  /** More environment for the process (e.g. a fake clock's). */
+  env?: NodeJS.ProcessEnv;
+}
+
 export interface ClusterOptions {
   /** Another NATS than the shared test one (e.g. one a test restarts). */
   natsUrl?: string;
@@ -34,6 +43,8 @@ export interface ClusterOptions {
   /** Workers to start (with `workerArgs`), waiting until the server counts them all alive. */
   workers?: string[];
   workerArgs?: string[];
+  /** More environment for the server process (e.g. a fake clock's). */
+  serverEnv?: NodeJS.ProcessEnv;
 }
 
 /** A real drover-server process on the test database, an app, and worker processes on demand. */
@@ -46,6 +57,7 @@ export async function startDroverCluster(
     DROVER_NATS_URL: natsUrl,
     DROVER_DATABASE_URL: databaseUrl,
     DROVER_LOG_LEVEL: 'info',
+    ...options.serverEnv,
   };
   const startServer = async (port: string) => {
     const started = await spawnDrover(
@@ -68,16 +80,17 @@ export async function startDroverCluster(
     serverUrl: url,
     app,
     workers,
-    async startWorker(workerId, args = []) {
+    async startWorker(workerId, args = [], { app: workerApp = app, env = {} } = {}) {
       const worker = await spawnDrover(
         'worker',
         ['--processors', 'test/fixtures/processors.ts', '--worker-id', workerId, ...args],
         {
           DROVER_WORKER_ID: workerId,
           DROVER_NATS_URL: natsUrl,
-          DROVER_APP: app.name,
-          DROVER_APP_SECRET: app.secret,
+          DROVER_APP: workerApp.name,
+          DROVER_APP_SECRET: workerApp.secret,
           DROVER_LOG_LEVEL: 'info',
+          ...env,
         },
         /"msg":"drover-worker running"/,
       );

@@ -1,3 +1,4 @@
+export { monotonicMs } from './clock.js';
 export { decode, encode } from './codec.js';
 export {
   DispatchStrategy,

@@ -18,6 +18,7 @@ import { EventPublisher } from './lifecycle/event-publisher.js';
 import { InstanceEvents } from './lifecycle/instance-events.js';
 import { Sweeper } from './lifecycle/sweeper.js';
 import { serveServerRoutes } from './nats/server-handlers.js';
+import { DbClock } from './scheduling/db-clock.js';
 import { Scheduler } from './scheduling/scheduler.js';
 import { AppAuthenticator } from './store/apps.js';
 
@@ -48,6 +49,7 @@ export async function startServer(
   const abort = new AbortController();
   const readiness: Readiness = { nats: false, database: false, started: false };
   const pool = createPool(config.databaseUrl, config.databasePoolSize, log);
+  const clock = new DbClock();
   let core: Core | undefined;
   let nc: NatsConnection | undefined;
   let parts:
@@ -116,13 +118,19 @@ export async function startServer(
         await waitForDatabase(pool, log, abort.signal);
         readiness.database = true;
         healthTimer = setTimeout(checkDatabase, HEALTH_CHECK_MS);
-        // A migration can fail while Postgres restarts: retry it too.
-        await pRetry(() => migrate(pool, log), {
-          retries: Number.POSITIVE_INFINITY,
-          maxTimeout: 5_000,
-          randomize: true,
-          signal: abort.signal,
-        });
+        // A migration (or the first clock reading) can fail while Postgres restarts: retry it too.
+        await pRetry(
+          async () => {
+            await migrate(pool, log);
+            await clock.sync(pool);
+          },
+          {
+            retries: Number.POSITIVE_INFINITY,
+            maxTimeout: 5_000,
+            randomize: true,
+            signal: abort.signal,
+          },
+        );
       })(),
     ]);
     nc = conn;
@@ -139,15 +147,22 @@ export async function startServer(
       log.child({ actor: 'dispatcher' }),
       facts,
       config.unknownProcessorGraceMs,
+      clock,
       (instance) => publisher.instance(instance),
       (instance) => events.changed(instance),
       abort.signal,
     );
     const timers = new DispatchTimers(dispatcher);
-    const scheduler = new Scheduler(pool, timers, log.child({ actor: 'scheduler' }), {
-      scanIntervalMs: config.scanIntervalMs,
-      lookaheadMs: config.lookaheadMs,
-    });
+    const scheduler = new Scheduler(
+      pool,
+      timers,
+      log.child({ actor: 'scheduler' }),
+      {
+        scanIntervalMs: config.scanIntervalMs,
+        lookaheadMs: config.lookaheadMs,
+      },
+      clock,
+    );
     const sweeper = new Sweeper(pool, dispatcher, events, log.child({ actor: 'sweeper' }), {
       intervalMs: config.sweepIntervalMs,
       acceptTimeoutMs: config.acceptTimeoutMs,
@@ -160,7 +175,7 @@ export async function startServer(
     events.onChange((instance) => {
       const limit = facts.get(instance.id)?.concurrencyLimit;
       if (instance.status === 'WAITING_DISPATCH')
-        timers.arm(instance.id, instance.nextDispatchAt - Date.now());
+        timers.arm(instance.id, instance.nextDispatchAt - clock.now());
       else facts.forget(instance.id);
       if (limit === 0) return; // no concurrency limit: nobody waits for this slot
       void dispatcher.startQueued(instance.jobId);
@@ -205,6 +220,7 @@ export async function startServer(
       timers,
       scheduler,
       events,
+      clock,
     };
     readiness.started = true;
     scheduler.start();

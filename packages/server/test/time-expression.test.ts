@@ -81,6 +81,7 @@ describe('time expressions', () => {
     ['CRON', undefined, /cron pattern/],
     ['CRON', '61 * * * * *', /invalid cron/],
     ['FIXED_RATE', '99', /at least 100/],
+    ['FIXED_RATE', '31536000001', /at most 31536000000/],
     ['FIXED_DELAY', 'soon', /milliseconds/],
     ['ONE_SHOT', 'tomorrow', /ISO 8601/],
     ['API', '* * * * *', /take no timeExpression/],
@@ -101,6 +102,26 @@ describe('time expressions', () => {
     const paths = result.error?.issues.map((i) => i.path.join('.') || i.message) ?? [];
     expect(paths).toContain('timeZone');
     expect(result.error?.issues.some((i) => i.code === 'unrecognized_keys')).toBe(true);
+  });
+
+  it('takes waits past a 32-bit timer (30 days, 3e9 ms) and names a field past 365 days', () => {
+    const base = { name: 'x', processorName: 'p', timeExpressionType: 'API' } as const;
+    const long = JobSpecInput.safeParse({
+      ...base,
+      instanceTimeoutMs: 30 * 24 * 3_600_000,
+      instanceRetry: { initialIntervalMs: 3e9, maximumIntervalMs: 3e9 },
+      taskRetry: { initialIntervalMs: 3e9, maximumIntervalMs: 3e9 },
+    });
+    expect(long.success).toBe(true);
+    const tooLong = JobSpecInput.safeParse({
+      ...base,
+      instanceRetry: { maximumIntervalMs: 366 * 24 * 3_600_000 },
+      taskRetry: { initialIntervalMs: 1e300 },
+    });
+    const paths = tooLong.error?.issues.map((i) => i.path.join('.')) ?? [];
+    expect(paths).toEqual(
+      expect.arrayContaining(['instanceRetry.maximumIntervalMs', 'taskRetry.initialIntervalMs']),
+    );
   });
 
   it('fills defaults users can read back', () => {

@@ -16,6 +16,7 @@ function worker(
     startedAt: 0,
     sentAt: 0,
     lastSeenAt: 0,
+    seenAt: 0,
     trackedInstances: [],
     metrics: {
       cpuLoad: 0.2,

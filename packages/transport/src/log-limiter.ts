@@ -1,3 +1,4 @@
+import { monotonicMs } from '@drover/protocol';
 import type { Logger } from 'pino';
 
 /**
@@ -14,7 +15,7 @@ export class LogLimiter {
   ) {}
 
   warn(fields: Record<string, unknown>, message: string): void {
-    const now = Date.now();
+    const now = monotonicMs();
     if (now - this.lastAt < this.intervalMs) {
       this.suppressed++;
       return;

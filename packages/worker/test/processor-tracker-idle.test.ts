@@ -1,5 +1,5 @@
 import { routes, workerStatusSubject } from '@drover/protocol';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { useNats } from '../../../test/harness/fixtures.js';
 import { testLogger } from '../../../test/harness/logger.js';
 import { basicProcessor, type DroverWorker, mapProcessor, startWorker } from '../src/index.js';
@@ -32,6 +32,9 @@ beforeAll(async () => {
   await nats.nc.flush();
 });
 afterAll(() => worker.stop());
+afterEach(() => {
+  vi.useRealTimers();
+});
 
 async function processorTrackers(): Promise<number> {
   const reply = await nats.nc.request(workerStatusSubject(nats.app, 'idle-pt'), '', {
@@ -40,23 +43,27 @@ async function processorTrackers(): Promise<number> {
   return (reply.json() as { processorTrackers: number }).processorTrackers;
 }
 
+function startTasks(instanceId: string, taskId: string) {
+  return nats.bus.ask(
+    routes.pt.startTasks,
+    { app: nats.app, workerId: 'idle-pt' },
+    {
+      instanceId,
+      epoch: 1,
+      taskTrackerWorkerId: 'gone-tt',
+      processorName: 'quick',
+      jobId: '7',
+      concurrency: 2,
+      jobParams: null,
+      instanceParams: null,
+      tasks: [{ taskId, taskName: 'leaf', attempt: 1, payload: null }],
+    },
+  );
+}
+
 describe('idle ProcessorTracker', () => {
   it('stops once it has had nothing to do for its idle bound', async () => {
-    const reply = await nats.bus.ask(
-      routes.pt.startTasks,
-      { app: nats.app, workerId: 'idle-pt' },
-      {
-        instanceId: '42',
-        epoch: 1,
-        taskTrackerWorkerId: 'gone-tt',
-        processorName: 'quick',
-        jobId: '7',
-        concurrency: 2,
-        jobParams: null,
-        instanceParams: null,
-        tasks: [{ taskId: 'root.1.0', taskName: 'leaf', attempt: 1, payload: null }],
-      },
-    );
+    const reply = await startTasks('42', 'root.1.0');
     expect(reply.accepted).toBe(1);
     expect(await processorTrackers()).toBe(1);
     for (;;) {
@@ -64,5 +71,16 @@ describe('idle ProcessorTracker', () => {
       await new Promise((r) => setTimeout(r, 100));
     }
     expect(reported).toEqual(['root.1.0']);
+  });
+
+  it('stops on its idle bound even when the wall clock steps back 10 minutes', async () => {
+    // Only Date moves (as when time sync steps the clock); timers keep real time.
+    vi.useFakeTimers({ toFake: ['Date'] });
+    expect((await startTasks('43', 'root.2.0')).accepted).toBe(1);
+    vi.setSystemTime(Date.now() - 600_000);
+    for (;;) {
+      if (reported.includes('root.2.0') && (await processorTrackers()) === 0) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
   });
 });

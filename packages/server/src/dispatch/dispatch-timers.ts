@@ -1,8 +1,11 @@
+import { monotonicMs } from '@drover/protocol';
 import type { Dispatcher } from './dispatcher.js';
 import type { DispatchContext } from './load-for-dispatch.js';
 
 // Instances due in the same millisecond are dispatched as one batch.
 const MAX_BATCH = 500;
+// The longest delay a Node timer holds (a longer one fires at once).
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * In-process timers that dispatch instances at their due time with
@@ -17,18 +20,21 @@ export class DispatchTimers {
 
   constructor(private readonly dispatcher: Dispatcher) {}
 
-  /** Arms (once) a dispatch of `instanceId` in `delayMs`. */
+  /**
+   * Arms (once) a dispatch of `instanceId` in `delayMs`. A run due later than
+   * a timer holds is left to the scans, which arm it once it is due soon.
+   */
   arm(instanceId: string, delayMs: number): void {
-    if (this.closed || this.armed.has(instanceId)) return;
+    if (this.closed || this.armed.has(instanceId) || delayMs > MAX_TIMER_MS) return;
     this.armed.add(instanceId);
-    const at = Date.now() + Math.max(0, Math.round(delayMs));
+    const at = Math.round(monotonicMs()) + Math.max(0, Math.round(delayMs));
     const bucket = this.buckets.get(at);
     if (bucket) {
       bucket.ids.push(instanceId);
       return;
     }
     const ids = [instanceId];
-    const timer = setTimeout(() => this.fire(at), at - Date.now());
+    const timer = setTimeout(() => this.fire(at), Math.max(0, at - monotonicMs()));
     this.buckets.set(at, { ids, timer });
   }
 

@@ -6,6 +6,7 @@ import { inTransaction, retryWhileUnavailable } from '../db/pool.js';
 import type { JobSpec } from '../jobs/job-spec.js';
 import { isFrequent } from '../jobs/time-expression.js';
 import { dispatchBackoffMs } from '../lifecycle/retry-delay.js';
+import type { DbClock } from '../scheduling/db-clock.js';
 import type { Instance } from '../store/instance-row.js';
 import {
   claimForDispatch,
@@ -41,6 +42,8 @@ export class Dispatcher {
     private readonly log: Logger,
     private readonly facts: RunFacts,
     private readonly unknownProcessorGraceMs: number,
+    /** Due and creation times are database times: compared with the database clock. */
+    private readonly clock: DbClock,
     /** Told when a TaskTracker accepted a run (for lifecycle events). */
     private readonly onStarted: (instance: Instance) => void = () => {},
     /** Told when a run failed before reaching a worker (lifecycle events, queued runs). */
@@ -70,7 +73,7 @@ export class Dispatcher {
   }
 
   private async dispatchMany(contexts: DispatchContext[]): Promise<void> {
-    const now = Date.now();
+    const now = this.clock.now();
     const unlimited: { ctx: DispatchContext; selection: Selection; workerId: string }[] = [];
     const single: Promise<void>[] = [];
     for (const ctx of contexts) {

@@ -1,12 +1,17 @@
-import { type serverMessages, Timing } from '@drover/protocol';
+import { monotonicMs, type serverMessages, Timing } from '@drover/protocol';
 import type { z } from 'zod';
 
 type Heartbeat = z.output<typeof serverMessages.WorkerHeartbeat>;
 
 /** What the registry keeps of a heartbeat: everything but the secret. */
 export interface WorkerInfo extends Omit<Heartbeat, 'secret'> {
-  /** This server's clock when the last heartbeat arrived. */
+  /** This server's wall clock when the last heartbeat arrived (for people to read). */
   lastSeenAt: number;
+  /**
+   * Its monotonic clock then: ages are measured on it, never by comparing the
+   * worker's `sentAt` with this server's wall clock.
+   */
+  seenAt: number;
   /** Its loss has been announced (a new heartbeat makes a fresh record). */
   lostAnnounced?: boolean;
 }
@@ -21,11 +26,11 @@ export class WorkerRegistry {
 
   constructor(private readonly deadAfterMs: number = Timing.WORKER_DEAD_MS) {}
 
-  record(heartbeat: Heartbeat, now = Date.now()): void {
+  record(heartbeat: Heartbeat, now = monotonicMs()): void {
     const key = `${heartbeat.app}/${heartbeat.workerId}`;
     const previous = this.workers.get(key);
     const { secret: _secret, ...rest } = heartbeat;
-    const info = { ...rest, lastSeenAt: now };
+    const info = { ...rest, lastSeenAt: Date.now(), seenAt: now };
     this.workers.set(key, info);
     const roomAgain = previous?.metrics.freeSlots === 0 && info.metrics.freeSlots > 0;
     if (!previous || !this.isAlive(previous, now) || roomAgain) {
@@ -41,30 +46,30 @@ export class WorkerRegistry {
     this.joinedListeners.add(listener);
   }
 
-  isAlive(w: WorkerInfo, now = Date.now()): boolean {
-    return now - w.lastSeenAt < this.deadAfterMs;
+  isAlive(w: WorkerInfo, now = monotonicMs()): boolean {
+    return now - w.seenAt < this.deadAfterMs;
   }
 
-  alive(app: string, now = Date.now()): WorkerInfo[] {
+  alive(app: string, now = monotonicMs()): WorkerInfo[] {
     const result: WorkerInfo[] = [];
     for (const [key, w] of this.workers) {
       if (this.isAlive(w, now)) {
         if (w.app === app) result.push(w);
-      } else if (now - w.lastSeenAt > 10 * this.deadAfterMs) {
+      } else if (now - w.seenAt > 10 * this.deadAfterMs) {
         this.workers.delete(key);
       }
     }
     return result;
   }
 
-  aliveCount(now = Date.now()): number {
+  aliveCount(now = monotonicMs()): number {
     let n = 0;
     for (const w of this.workers.values()) if (this.isAlive(w, now)) n++;
     return n;
   }
 
   /** Workers that went silent since the last call (each reported once per silence). */
-  newlyLost(now = Date.now()): WorkerInfo[] {
+  newlyLost(now = monotonicMs()): WorkerInfo[] {
     const lost: WorkerInfo[] = [];
     for (const w of this.workers.values()) {
       if (w.lostAnnounced || this.isAlive(w, now) || w.processors.length === 0) continue;

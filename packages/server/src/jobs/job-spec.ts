@@ -6,12 +6,18 @@ import {
   TimeExpressionType,
 } from '@drover/protocol';
 import { z } from 'zod';
-import { validateTimeExpression } from './time-expression.js';
+import { MAX_INTERVAL_MS, validateTimeExpression } from './time-expression.js';
 
 // What users write to create or replace a job. Strict: a misspelt option is an
 // error naming it, not silently ignored.
 
-const RetryPolicyInput = common.RetryPolicy.partial().strict();
+// Longer waits are refused (a 400 naming the field): every wait fits a timestamp.
+const RetryPolicyInput = common.RetryPolicy.extend({
+  initialIntervalMs: z.number().int().min(0).max(MAX_INTERVAL_MS),
+  maximumIntervalMs: z.number().int().min(0).max(MAX_INTERVAL_MS),
+})
+  .partial()
+  .strict();
 
 const DEFAULT_INSTANCE_RETRY = {
   maximumAttempts: 1,

@@ -7,6 +7,7 @@ import { Cron } from 'croner';
 // WORKFLOW jobs fire only when asked.
 
 export const MIN_INTERVAL_MS = 100;
+export const MAX_INTERVAL_MS = 365 * 24 * 3_600_000;
 
 export interface Schedule {
   timeExpressionType: TimeExpressionType;
@@ -49,8 +50,8 @@ export function validateTimeExpression(
     case 'FIXED_RATE':
     case 'FIXED_DELAY': {
       const ms = Number(expression);
-      if (!expression || !Number.isInteger(ms) || ms < MIN_INTERVAL_MS) {
-        return `must be the interval in milliseconds, an integer of at least ${MIN_INTERVAL_MS}`;
+      if (!expression || !Number.isInteger(ms) || ms < MIN_INTERVAL_MS || ms > MAX_INTERVAL_MS) {
+        return `must be the interval in milliseconds, an integer of at least ${MIN_INTERVAL_MS} and at most ${MAX_INTERVAL_MS} (365 days)`;
       }
       return undefined;
     }

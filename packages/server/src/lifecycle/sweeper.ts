@@ -1,3 +1,5 @@
+import { monotonicMs } from '@drover/protocol';
+import { LogLimiter } from '@drover/transport';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { Dispatcher } from '../dispatch/dispatcher.js';
@@ -35,6 +37,7 @@ const BATCH = 200;
 export class Sweeper {
   private readonly loop: PeriodicLoop;
   private readonly log: Logger;
+  private readonly rowFailures: LogLimiter;
   /**
    * Until then, silence proves nothing: reports sent while this server was
    * down, or could not reach Postgres, were lost, not missing. Starting, and
@@ -50,7 +53,8 @@ export class Sweeper {
     private readonly options: SweeperOptions,
   ) {
     this.log = log;
-    this.blindUntil = Date.now() + options.silentMs;
+    this.rowFailures = new LogLimiter(log);
+    this.blindUntil = monotonicMs() + options.silentMs;
     this.loop = new PeriodicLoop('sweeper', options.intervalMs, () => this.sweep(), log);
   }
 
@@ -79,7 +83,7 @@ export class Sweeper {
       }
     }
     if (failed.length) {
-      this.blindUntil = Date.now() + this.options.silentMs;
+      this.blindUntil = monotonicMs() + this.options.silentMs;
       // The loop logs it, at most every 10 s.
       throw new Error(failed.join('; '));
     }
@@ -94,6 +98,27 @@ export class Sweeper {
     return rows;
   }
 
+  /**
+   * Acts on each row on its own: a row that cannot be settled is logged and
+   * skipped, so one app's bad row never keeps the others' runs from settling
+   * (nor makes the sweep count as failed, which would blind it to silence).
+   */
+  private async eachRow<R extends { id: string; app: string }>(
+    rows: R[],
+    act: (r: R) => Promise<void>,
+  ): Promise<void> {
+    for (const r of rows) {
+      try {
+        await act(r);
+      } catch (err) {
+        this.rowFailures.warn(
+          { instanceId: r.id, app: r.app, err: (err as Error).message },
+          'sweeper could not act on an instance; going on with the others',
+        );
+      }
+    }
+  }
+
   private async lostAccepts(): Promise<void> {
     const rows = await this.stuck(
       `i.status = 'WAITING_WORKER_RECEIVE' AND i.dispatched_at < now() - make_interval(secs => $1 / 1000.0)`,
@@ -106,32 +131,35 @@ export class Sweeper {
         r.worker_id ? this.dispatcher.trackerRunning(r.app, r.worker_id, r.id, r.epoch) : null,
       ),
     );
-    for (const [i, r] of rows.entries()) {
-      const progress = running[i];
-      if (progress && (await recordProgress(this.pool, r.id, r.epoch, progress))) continue;
+    const progressOf = new Map(rows.map((r, i) => [r.id, running[i]]));
+    await this.eachRow(rows, async (r) => {
+      const progress = progressOf.get(r.id);
+      if (progress && (await recordProgress(this.pool, r.id, r.epoch, progress))) return;
       const reason = `worker ${r.worker_id} never confirmed the dispatch; dispatching again`;
       if (await requeue(this.pool, r.id, r.epoch, 0, reason)) {
         if (r.worker_id)
           await this.dispatcher.stopTracker(r.app, r.worker_id, r.id, r.epoch, reason);
       }
-    }
+    });
   }
 
   private async silentTrackers(): Promise<void> {
-    if (Date.now() < this.blindUntil) return;
+    if (monotonicMs() < this.blindUntil) return;
     const rows = await this.stuck(
       `i.status = 'RUNNING' AND i.last_report_at < now() - make_interval(secs => $1 / 1000.0)`,
       [this.options.silentMs],
     );
-    for (const r of rows) {
-      const reason = `TaskTracker on worker ${r.worker_id} silent for over ${this.options.silentMs} ms`;
-      await this.end(r, reason);
-    }
+    await this.eachRow(rows, (r) =>
+      this.end(
+        r,
+        `TaskTracker on worker ${r.worker_id} silent for over ${this.options.silentMs} ms`,
+      ),
+    );
   }
 
   private async timeouts(): Promise<void> {
     const rows = await this.stuck(`i.status = 'RUNNING' AND i.deadline_at < now()`);
-    for (const r of rows) await this.end(r, 'instance timed out');
+    await this.eachRow(rows, (r) => this.end(r, 'instance timed out'));
   }
 
   private async end(r: Stuck, reason: string): Promise<void> {
@@ -152,22 +180,23 @@ export class Sweeper {
    * job's own concurrency limit does not count.
    */
   private async giveUps(): Promise<void> {
-    const { rows } = await this.pool.query<{ id: string; limit_ms: number }>(
-      `SELECT i.id, l.limit_ms FROM instances i JOIN jobs j ON j.id = i.job_id,
+    const { rows } = await this.pool.query<{ id: string; app: string; limit_ms: number }>(
+      `SELECT i.id, a.name AS app, l.limit_ms FROM instances i JOIN jobs j ON j.id = i.job_id
+         JOIN apps a ON a.id = i.app_id,
          LATERAL (SELECT coalesce((j.spec->>'scheduleToStartTimeoutMs')::float8, $1) AS limit_ms) l
        WHERE i.status IN ('WAITING_DISPATCH', 'WAITING_WORKER') AND NOT i.queued
          AND i.due_at < now() - make_interval(secs => l.limit_ms / 1000.0)
        LIMIT ${BATCH}`,
       [this.options.waitingGiveUpMs],
     );
-    for (const r of rows) {
+    await this.eachRow(rows, async (r) => {
       const done = await failWaiting(
         this.pool,
         r.id,
         `not started within ${r.limit_ms} ms of being due (no worker took it)`,
       );
       if (done) this.events.changed(done);
-    }
+    });
   }
 
   private async prune(): Promise<void> {

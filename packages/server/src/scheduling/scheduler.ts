@@ -1,8 +1,10 @@
+import { monotonicMs } from '@drover/protocol';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { DispatchTimers } from '../dispatch/dispatch-timers.js';
 import { PeriodicLoop } from '../periodic-loop.js';
 import { claimDueJobs } from './claim-due-jobs.js';
+import type { DbClock } from './db-clock.js';
 
 export interface SchedulerOptions {
   /** How often this server scans (jobs to claim, runs to arm). */
@@ -24,6 +26,8 @@ export class Scheduler {
     private readonly timers: DispatchTimers,
     log: Logger,
     private readonly options: SchedulerOptions,
+    /** Kept in step with the database clock every round. */
+    private readonly clock: DbClock,
   ) {
     this.loop = new PeriodicLoop('scheduling', options.scanIntervalMs, () => this.runRound(), log);
   }
@@ -42,6 +46,7 @@ export class Scheduler {
   }
 
   private async runRound(): Promise<void> {
+    await this.clock.sync(this.pool);
     const client = await this.pool.connect();
     try {
       while ((await claimDueJobs(client, this.options.lookaheadMs)) >= 200) {
@@ -54,7 +59,7 @@ export class Scheduler {
   }
 
   private async armDue(): Promise<void> {
-    const sent = Date.now();
+    const sent = monotonicMs();
     const { rows } = await this.pool.query<{ id: string; due_in: number }>(
       `SELECT id, (extract(epoch FROM next_dispatch_at - now()) * 1000)::float8 AS due_in FROM instances
        WHERE status IN ('WAITING_DISPATCH', 'WAITING_WORKER') AND next_dispatch_at <= now() + make_interval(secs => $1 / 1000.0)
@@ -62,7 +67,7 @@ export class Scheduler {
       [this.options.lookaheadMs],
     );
     // due_in is relative to the database clock when the query ran: correct for the time it took.
-    const elapsed = Date.now() - sent;
+    const elapsed = monotonicMs() - sent;
     for (const row of rows) this.timers.arm(row.id, row.due_in - elapsed / 2);
   }
 }

@@ -1,5 +1,6 @@
 import { createHash, randomBytes, scrypt as scryptCb, timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';
+import { monotonicMs } from '@drover/protocol';
 import type pg from 'pg';
 import { isTransientDbError } from '../db/transient-error.js';
 
@@ -55,7 +56,7 @@ export class AppAuthenticator {
   async authenticate(name: string, secret: string): Promise<AppRow | null> {
     const key = `${name}\u0000${createHash('sha256').update(secret).digest('base64')}`;
     const hit = this.verified.get(key);
-    if (hit && hit.until > Date.now()) return hit.app;
+    if (hit && hit.until > monotonicMs()) return hit.app;
     let rows: { id: string; name: string; secret_hash: string; created_at: Date }[];
     try {
       ({ rows } = await this.db.query(
@@ -72,7 +73,7 @@ export class AppAuthenticator {
     if (!row || !(await secretMatches(secret, row.secret_hash))) return null;
     const app = { id: row.id, name: row.name, createdAt: row.created_at.getTime() };
     if (this.verified.size > 10_000) this.verified.clear();
-    this.verified.set(key, { app, until: Date.now() + this.cacheMs });
+    this.verified.set(key, { app, until: monotonicMs() + this.cacheMs });
     return app;
   }
 }

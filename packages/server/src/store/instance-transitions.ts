@@ -70,7 +70,7 @@ export function markAccepted(db: Queryable, id: string, epoch: number, timeoutMs
     db,
     `UPDATE instances SET status = 'RUNNING', started_at = coalesce(started_at, now()),
        last_report_at = now(), dispatch_failures = 0,
-       deadline_at = CASE WHEN $3::int > 0 THEN now() + make_interval(secs => $3::int / 1000.0) END
+       deadline_at = CASE WHEN $3::bigint > 0 THEN now() + make_interval(secs => $3::bigint / 1000.0) END
      WHERE id = $1 AND epoch = $2 AND status IN ('WAITING_WORKER_RECEIVE', 'RUNNING')`,
     [id, epoch, timeoutMs],
   );
@@ -88,7 +88,7 @@ export function waitForWorker(
     db,
     `UPDATE instances SET status = 'WAITING_WORKER', worker_id = NULL, reason = $4,
        dispatch_failures = dispatch_failures + 1,
-       next_dispatch_at = now() + make_interval(secs => $3::int / 1000.0)
+       next_dispatch_at = now() + make_interval(secs => $3::bigint / 1000.0)
      WHERE id = $1 AND ${UNCLAIMED_OR_AT_EPOCH}`,
     [id, epoch, retryInMs, reason],
   );
@@ -105,8 +105,8 @@ export function requeue(
   return one(
     db,
     `UPDATE instances SET status = 'WAITING_DISPATCH', worker_id = NULL, reason = $4,
-       next_dispatch_at = now() + make_interval(secs => $3::int / 1000.0),
-       due_at = now() + make_interval(secs => $3::int / 1000.0)
+       next_dispatch_at = now() + make_interval(secs => $3::bigint / 1000.0),
+       due_at = now() + make_interval(secs => $3::bigint / 1000.0)
      WHERE id = $1 AND ${UNCLAIMED_OR_AT_EPOCH}`,
     [id, epoch, delayMs, reason],
   );
@@ -121,7 +121,7 @@ export function queueForSlot(db: Queryable, id: string, recheckMs: number, reaso
   return one(
     db,
     `UPDATE instances SET status = 'WAITING_DISPATCH', worker_id = NULL, reason = $3, queued = true,
-       next_dispatch_at = now() + make_interval(secs => $2::int / 1000.0)
+       next_dispatch_at = now() + make_interval(secs => $2::bigint / 1000.0)
      WHERE id = $1 AND status IN ('WAITING_DISPATCH', 'WAITING_WORKER')`,
     [id, recheckMs, reason],
   );
@@ -211,8 +211,8 @@ export function scheduleRetry(
   return one(
     db,
     `UPDATE instances SET status = 'WAITING_DISPATCH', run_attempt = run_attempt + 1, worker_id = NULL,
-       reason = $4, deadline_at = NULL, next_dispatch_at = now() + make_interval(secs => $3::int / 1000.0),
-       due_at = now() + make_interval(secs => $3::int / 1000.0)
+       reason = $4, deadline_at = NULL, next_dispatch_at = now() + make_interval(secs => $3::bigint / 1000.0),
+       due_at = now() + make_interval(secs => $3::bigint / 1000.0)
      WHERE id = $1 AND ($2::int IS NULL OR epoch = $2) AND status NOT IN ${FINAL_SQL}`,
     [id, epoch, delayMs, reason],
   );

@@ -1,4 +1,4 @@
-import { type ptMessages, routes } from '@drover/protocol';
+import { monotonicMs, type ptMessages, routes } from '@drover/protocol';
 import type { Bus } from '@drover/transport';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
@@ -30,7 +30,7 @@ export class ProcessorTracker {
   private readonly abort = new AbortController();
   private readonly queue: TaskEnvelope[] = [];
   private running = 0;
-  private lastActive = Date.now();
+  private lastActive = monotonicMs();
   private draining = false;
   private idle: (() => void) | undefined;
   private results: Result[] = [];
@@ -69,7 +69,7 @@ export class ProcessorTracker {
 
   enqueue(tasks: TaskEnvelope[]): number {
     if (this.abort.signal.aborted || this.draining) return 0;
-    this.lastActive = Date.now();
+    this.lastActive = monotonicMs();
     this.queue.push(...tasks);
     this.pump();
     return tasks.length;
@@ -115,12 +115,12 @@ export class ProcessorTracker {
   private heartbeat(): void {
     if (this.running === 0 && this.queue.length === 0 && this.results.length === 0) {
       // A TaskTracker that died leaves its ProcessorTrackers idle: they must not beat forever.
-      if (Date.now() - this.lastActive > this.idleMs) {
+      if (monotonicMs() - this.lastActive > this.idleMs) {
         this.log.info({ idleMs: this.idleMs }, 'idle ProcessorTracker stops');
         this.stop('idle');
         return;
       }
-    } else this.lastActive = Date.now();
+    } else this.lastActive = monotonicMs();
     try {
       this.bus.tell(routes.tt.ptHeartbeat, this.tt, {
         instanceId: this.start.instanceId,

@@ -1,6 +1,7 @@
 import type { common } from '@drover/protocol';
 import type { z } from 'zod';
 import { NonRetryableError, type ProcessOutcome } from '../sdk/processor.js';
+import { setLongTimeout } from './long-timeout.js';
 
 type RetryPolicy = z.output<typeof common.RetryPolicy>;
 
@@ -19,16 +20,16 @@ export function backoffDelayMs(policy: RetryPolicy, attempt: number): number {
   );
 }
 
-/** Waits `ms`, or rejects at once when the signal aborts. */
+/** Waits `ms` (any length), or rejects at once when the signal aborts. */
 export function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => {
+    const timer = setLongTimeout(() => {
       signal.removeEventListener('abort', onAbort);
       resolve();
     }, ms);
     const onAbort = () => {
-      clearTimeout(timer);
+      timer.clear();
       reject(signal.reason);
     };
     signal.addEventListener('abort', onAbort, { once: true });

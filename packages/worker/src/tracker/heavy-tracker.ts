@@ -1,4 +1,4 @@
-import { DroverError, routes, type ttMessages } from '@drover/protocol';
+import { DroverError, monotonicMs, routes, type ttMessages } from '@drover/protocol';
 import type { Bus } from '@drover/transport';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
@@ -58,7 +58,7 @@ export class HeavyTracker {
   private readonly allFinal = new Promise<void>((resolve) => {
     this.finished = resolve;
   });
-  private lastPeerAlive = Date.now();
+  private lastPeerAlive = monotonicMs();
   /** A task failed with NonRetryableError: a failed MAP run is then not retried either. */
   private nonRetryableTask = false;
   readonly done: Promise<void>;
@@ -78,7 +78,7 @@ export class HeavyTracker {
     this.credit = perWorker * 4;
     const workers = run.workers.length ? run.workers : [workerId];
     for (const w of workers)
-      this.peers.set(w, { inFlight: 0, lastSeen: Date.now(), dead: false, closed: false });
+      this.peers.set(w, { inFlight: 0, lastSeen: monotonicMs(), dead: false, closed: false });
     this.done = this.execute().catch((err: unknown) => this.log.error({ err }, 'tracker failed'));
   }
 
@@ -175,7 +175,7 @@ export class HeavyTracker {
   }
 
   private seen(peer: Peer): void {
-    peer.lastSeen = Date.now();
+    peer.lastSeen = monotonicMs();
     if (peer.dead && !peer.closed) {
       peer.dead = false;
       this.pump();
@@ -369,7 +369,7 @@ export class HeavyTracker {
   }
 
   private watch(): void {
-    const now = Date.now();
+    const now = monotonicMs();
     for (const [worker, peer] of this.peers) {
       if (!peer.dead && peer.inFlight > 0 && now - peer.lastSeen > PT_DEAD_MS) {
         this.log.warn(

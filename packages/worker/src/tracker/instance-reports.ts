@@ -2,6 +2,7 @@ import { routes, type serverMessages, Timing } from '@drover/protocol';
 import { type Bus, publishEvent } from '@drover/transport';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
+import { setLongTimeout } from './long-timeout.js';
 
 type Report = z.input<typeof serverMessages.ReportInstanceStatus>;
 type Reply = z.output<typeof serverMessages.ReportInstanceStatusReply>;
@@ -85,7 +86,7 @@ export async function superviseRun<T>(options: {
   const { timeoutMs } = options;
   const timeout =
     timeoutMs > 0
-      ? setTimeout(() => options.stop(`timed out after ${timeoutMs} ms`), timeoutMs)
+      ? setLongTimeout(() => options.stop(`timed out after ${timeoutMs} ms`), timeoutMs)
       : undefined;
   // The work starts at once, not after the first report's round trip; the
   // final report still goes out after it.
@@ -94,7 +95,7 @@ export async function superviseRun<T>(options: {
     return await options.body();
   } finally {
     clearInterval(reporting);
-    clearTimeout(timeout);
+    timeout?.clear();
     await first;
   }
 }

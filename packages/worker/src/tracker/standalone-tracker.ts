@@ -1,4 +1,4 @@
-import type { ttMessages } from '@drover/protocol';
+import { monotonicMs, type ttMessages } from '@drover/protocol';
 import type { Bus } from '@drover/transport';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
@@ -145,7 +145,7 @@ export class StandaloneTracker {
     frequency: NonNullable<RunJob['frequency']>,
   ): Promise<Outcome> {
     let tick = 0;
-    let next = Date.now();
+    let next = monotonicMs();
     try {
       while (!this.control.signal.aborted) {
         const outcome = await this.once(processor, params, `tick-${++tick}`);
@@ -154,9 +154,9 @@ export class StandaloneTracker {
         // FIXED_RATE keeps to the clock (skipping firings it overran); FIXED_DELAY waits after each one.
         next =
           frequency.type === 'FIXED_RATE'
-            ? Math.max(next + frequency.intervalMs, Date.now())
-            : Date.now() + frequency.intervalMs;
-        await sleep(next - Date.now(), this.control.signal);
+            ? Math.max(next + frequency.intervalMs, monotonicMs())
+            : monotonicMs() + frequency.intervalMs;
+        await sleep(next - monotonicMs(), this.control.signal);
       }
     } catch {
       // Aborted while waiting: stopped.

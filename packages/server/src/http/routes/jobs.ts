@@ -84,7 +84,8 @@ export function jobRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
       },
       async (request) => {
         await authenticateApp(ctx, request, request.params.app);
-        return { times: previewTriggers(scheduleOf(request.body, Date.now()), Date.now(), 5) };
+        const now = ctx.core().clock.now();
+        return { times: previewTriggers(scheduleOf(request.body, now), now, 5) };
       },
     );
 
@@ -130,7 +131,7 @@ export function jobRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
         const job = await getJob(ctx.core().pool, app.id, request.params.jobId);
         if (!job) throw notFound(`job ${request.params.jobId}`);
         const nextTriggers = job.enabled
-          ? previewTriggers(scheduleOf(job.spec, job.anchorAt), Date.now(), 5)
+          ? previewTriggers(scheduleOf(job.spec, job.anchorAt), ctx.core().clock.now(), 5)
           : [];
         return { ...jobView(job), nextTriggers };
       },
@@ -214,7 +215,7 @@ export function jobRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
       },
       async (request, reply) => {
         const app = await authenticateApp(ctx, request, request.params.app);
-        const { pool, timers } = ctx.core();
+        const { pool, timers, clock } = ctx.core();
         const job = await getJob(pool, app.id, request.params.jobId);
         if (!job) throw notFound(`job ${request.params.jobId}`);
         const { instance, created } = await createInstance(pool, {
@@ -222,7 +223,7 @@ export function jobRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
           jobId: job.id,
           triggerType: 'API',
           params: request.body.params,
-          runAt: new Date(Date.now() + request.body.delayMs),
+          runAt: new Date(clock.now() + request.body.delayMs),
           idempotencyKey: request.body.idempotencyKey,
         });
         if (created && request.body.delayMs > 0) timers.arm(instance.id, request.body.delayMs);

@@ -1,0 +1,114 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitForInstance } from '../../../packages/server/test/support/server-fixture.js';
+import { type DroverCluster, startDroverCluster } from '../../harness/drover-cluster.js';
+import { type FakeClock, fakeClock } from '../../harness/fake-clock.js';
+import { uniqueName, useDatabase } from '../../harness/fixtures.js';
+import { expectSettled, expectSurvivorsAlive } from './checks.js';
+
+// A server whose wall clock is behind Postgres's (30 s, then stepped to 10
+// minutes while it runs; libfaketime moves only CLOCK_REALTIME) still
+// dispatches CRON slots and delayed runs at their time by the database
+// clock, and its sweeper still settles a lost run within the silence bound.
+
+const db = useDatabase();
+// How late a slot may be dispatched (timers have millisecond precision; this
+// leaves room for a loaded machine). Without a database clock it was 29 s.
+const ON_TIME_MS = 1_000;
+// Timers and the clock offset are good to a few ms: a hair early is not early.
+const EARLY_MS = 100;
+// Timing.INSTANCE_SILENT_MS + one sweep (docs/guarantees.md).
+const SILENCE_BOUND_MS = 15_000 + 1_000;
+let cluster: DroverCluster;
+let clock: FakeClock;
+let serverReadyAt: number;
+
+beforeAll(async () => {
+  clock = await fakeClock(-30);
+  cluster = await startDroverCluster(db.url, { serverEnv: clock.env, workers: ['behind-1'] });
+  serverReadyAt = performance.now();
+});
+afterAll(async () => {
+  await cluster.stop();
+  await clock.remove();
+});
+
+type Run = { id: string; status: string; [k: string]: any };
+
+/** The job's runs once `count` of them after `afterSlot` have succeeded (runs are rows: polled). */
+async function succeededAfter(jobId: string, afterSlot: number, count: number): Promise<Run[]> {
+  const { app } = cluster;
+  const until = performance.now() + 60_000;
+  for (;;) {
+    const res = await app.api.get(
+      `/api/v1/apps/${app.name}/instances?jobId=${jobId}&status=SUCCEEDED&limit=100`,
+    );
+    const runs = (res.body.instances as Run[]).filter((r) => r.expectedTriggerAt > afterSlot);
+    if (runs.length >= count) return runs;
+    if (performance.now() > until)
+      throw new Error(`only ${runs.length} of ${count} slots succeeded within 60 s`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+function lateness(runs: Run[]): number[] {
+  return runs.map((r) => r.dispatchedAt - r.expectedTriggerAt);
+}
+
+describe('a server whose clock is behind Postgres', () => {
+  it('dispatches CRON slots on time, 30 s behind and after a step to 10 minutes behind', async () => {
+    const { app } = cluster;
+    const job = await app.api.post(`/api/v1/apps/${app.name}/jobs`, {
+      name: uniqueName('cron'),
+      timeExpressionType: 'CRON',
+      timeExpression: '* * * * * *',
+      processorName: 'noop',
+    });
+    expect(job.status).toBe(201);
+    try {
+      const first = await succeededAfter(job.body.id, 0, 4);
+      for (const late of lateness(first)) {
+        expect(late).toBeGreaterThan(-EARLY_MS);
+        expect(late).toBeLessThan(ON_TIME_MS);
+      }
+
+      await clock.set(-600);
+      const lastSeen = Math.max(...first.map((r) => r.expectedTriggerAt));
+      const after = await succeededAfter(job.body.id, lastSeen, 4);
+      for (const late of lateness(after)) {
+        expect(late).toBeGreaterThan(-EARLY_MS);
+        expect(late).toBeLessThan(ON_TIME_MS);
+      }
+    } finally {
+      await app.api.delete(`/api/v1/apps/${app.name}/jobs/${job.body.id}`);
+    }
+  }, 150_000);
+
+  it('runs a delayed API run after its delay by the database clock', async () => {
+    const { app } = cluster;
+    const created = await cluster.run({ processorName: 'noop' }, { delayMs: 2_000 });
+    expect(created.nextDispatchAt - created.createdAt).toBeGreaterThanOrEqual(1_900);
+    expect(created.nextDispatchAt - created.createdAt).toBeLessThanOrEqual(2_100);
+    const done = await waitForInstance(app, created.id, (i) => i.status === 'SUCCEEDED', 30_000);
+    const late = (done.dispatchedAt as number) - created.nextDispatchAt;
+    expect(late).toBeGreaterThan(-EARLY_MS);
+    expect(late).toBeLessThan(ON_TIME_MS);
+  }, 60_000);
+
+  it('settles a run whose worker died within the silence bound after the clock stepped back', async () => {
+    const { app } = cluster;
+    // Stepped back while the server runs (10 minutes behind; a no-op if the first test did it).
+    await clock.set(-600);
+    const created = await cluster.run({ processorName: 'forever' });
+    await waitForInstance(app, created.id, (i) => i.status === 'RUNNING', 30_000);
+    cluster.workers.get('behind-1')?.child.kill('SIGKILL');
+    const killedAt = performance.now();
+    const done = await waitForInstance(app, created.id, (i) => i.status === 'FAILED', 60_000);
+    expect(done.reason).toMatch(/silent/);
+    // From its last report (before the kill), or from the server's start when that is later.
+    expect(performance.now()).toBeLessThanOrEqual(
+      Math.max(killedAt, serverReadyAt) + SILENCE_BOUND_MS,
+    );
+    await expectSettled(db.url);
+    expectSurvivorsAlive(cluster, ['behind-1']);
+  }, 90_000);
+});
