@@ -6,6 +6,7 @@ import {
   TimeExpressionType,
 } from '@drover/protocol';
 import { z } from 'zod';
+import { refineStorableText } from '../store/storable-text.js';
 import { validateTimeExpression } from './time-expression.js';
 
 // What users write to create or replace a job. Strict: a misspelt option is an
@@ -78,6 +79,7 @@ export const JobSpecInput = z
     logLevel: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
     enabled: z.boolean().default(true),
   })
+  .superRefine(refineStorableText)
   .superRefine((spec, ctx) => {
     const problem = validateTimeExpression(
       spec.timeExpressionType,

@@ -15,6 +15,7 @@ import {
   scheduleOf,
   setJobEnabled,
 } from '../../store/jobs.js';
+import { refineStorableText } from '../../store/storable-text.js';
 import type { ApiContext } from '../api-context.js';
 import { ApiError, notFound } from '../api-error.js';
 import { authenticateApp } from '../auth.js';
@@ -23,17 +24,19 @@ import { ErrorView, Id, InstanceView, JobView, jobView, Limit } from '../views.j
 const AppParams = z.object({ app: AppName });
 const JobParams = z.object({ app: AppName, jobId: Id });
 const Preview = z.object({ times: z.array(z.number()) });
-const RunBody = z.strictObject({
-  params: z.json().optional(),
-  delayMs: z
-    .number()
-    .int()
-    .min(0)
-    .max(365 * 24 * 3_600_000)
-    .default(0),
-  /** A second run with the same key returns the first run's instance. */
-  idempotencyKey: z.string().min(1).max(128).optional(),
-});
+const RunBody = z
+  .strictObject({
+    params: z.json().optional(),
+    delayMs: z
+      .number()
+      .int()
+      .min(0)
+      .max(365 * 24 * 3_600_000)
+      .default(0),
+    /** A second run with the same key returns the first run's instance. */
+    idempotencyKey: z.string().min(1).max(128).optional(),
+  })
+  .superRefine(refineStorableText);
 
 async function withConflict<T>(work: Promise<T>): Promise<T> {
   try {
