@@ -8,6 +8,7 @@ import { backoffDelayMs, type Outcome, sleep, withAttempts } from './attempts.js
 import { reportFinal, reportRunning, statusReport, superviseRun } from './instance-reports.js';
 import { RunControl } from './run-control.js';
 import { parseRunParams } from './run-params.js';
+import { failedTasksReason } from './task-failures.js';
 import { type DispatchedTask, TaskStore } from './task-store.js';
 
 type RunJob = z.output<typeof ttMessages.RunJob>;
@@ -258,7 +259,11 @@ export class HeavyTracker {
       };
     }
     const results = this.store.outcomes();
+    const failedReason = failedTasksReason(results);
     if (processor.kind === 'mapReduce') {
+      // reduce is not fed failures unless it opted in to partial results.
+      if (failedReason && !processor.reducePartial)
+        return { status: 'FAILED', result: failedReason };
       return withAttempts(run.taskRetry, this.control.signal, () =>
         Promise.resolve(processor.reduce(this.ctx(), results)),
       );
@@ -268,14 +273,9 @@ export class HeavyTracker {
         Promise.resolve(processor.postProcess?.(this.ctx(), results)),
       );
     }
-    const { succeeded, total } = this.store.progress();
-    const firstFailure = results.find((r) => r.status === 'FAILED');
-    return firstFailure
-      ? {
-          status: 'FAILED',
-          result: `${total - succeeded} of ${total} tasks failed; first: ${firstFailure.taskId}: ${firstFailure.result}`,
-        }
-      : { status: 'SUCCEEDED', result: `${total} tasks succeeded` };
+    return failedReason
+      ? { status: 'FAILED', result: failedReason }
+      : { status: 'SUCCEEDED', result: `${results.length} tasks succeeded` };
   }
 
   /** Sends waiting tasks to every live ProcessorTracker with credit left. */
