@@ -7,6 +7,7 @@ import {
 } from '@drover/protocol';
 import { z } from 'zod';
 import { refineStorableText } from '../store/storable-text.js';
+import { refineJobParamsSize } from './params-size.js';
 import { validateTimeExpression } from './time-expression.js';
 
 // What users write to create or replace a job. Strict: a misspelt option is an
@@ -80,6 +81,7 @@ export const JobSpecInput = z
     enabled: z.boolean().default(true),
   })
   .superRefine(refineStorableText)
+  .superRefine(refineJobParamsSize)
   .superRefine((spec, ctx) => {
     const problem = validateTimeExpression(
       spec.timeExpressionType,

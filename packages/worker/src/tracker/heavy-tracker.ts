@@ -8,6 +8,7 @@ import { backoffDelayMs, type Outcome, sleep, withAttempts } from './attempts.js
 import { reportFinal, reportRunning, statusReport, superviseRun } from './instance-reports.js';
 import { RunControl } from './run-control.js';
 import { parseRunParams } from './run-params.js';
+import { StartTasksSender } from './start-tasks-sender.js';
 import { failedTasksReason } from './task-failures.js';
 import { type DispatchedTask, TaskStore } from './task-store.js';
 
@@ -48,6 +49,7 @@ export class HeavyTracker {
   private readonly store = new TaskStore();
   private readonly peers = new Map<string, Peer>();
   private readonly logs: RunLogShipper;
+  private readonly sender: StartTasksSender;
   private readonly credit: number;
   private finished: () => void = () => {};
   private readonly allFinal = new Promise<void>((resolve) => {
@@ -65,6 +67,7 @@ export class HeavyTracker {
     private readonly log: Logger,
   ) {
     this.logs = new RunLogShipper(bus, app, workerId, run.instanceId, run.logLevel, log);
+    this.sender = new StartTasksSender(bus, app, workerId, run);
     const perWorker = run.concurrencyPerWorker ?? 5;
     // Free slots plus a prefetch of three times as many: results come back in
     // batches, and the next tasks must already be there when they leave.
@@ -287,6 +290,8 @@ export class HeavyTracker {
       if (room <= 0 || this.store.waiting === 0) continue;
       const tasks = this.store.take(worker, room);
       if (!tasks.length) continue;
+      // Its silence counts from when it has work, not from its last work long ago.
+      if (peer.inFlight === 0) peer.lastSeen = Date.now();
       peer.inFlight += tasks.length;
       void this.send(worker, tasks);
     }
@@ -294,22 +299,8 @@ export class HeavyTracker {
 
   private async send(worker: string, tasks: DispatchedTask[]): Promise<void> {
     try {
-      const reply = await this.bus.ask(
-        routes.pt.startTasks,
-        { app: this.app, workerId: worker },
-        {
-          instanceId: this.run.instanceId,
-          epoch: this.run.epoch,
-          taskTrackerWorkerId: this.workerId,
-          processorName: this.run.processorName,
-          jobId: this.run.jobId,
-          concurrency: this.run.concurrencyPerWorker ?? 5,
-          jobParams: this.run.jobParams,
-          instanceParams: this.run.instanceParams,
-          tasks,
-        },
-      );
-      if (reply.accepted < tasks.length) this.refused(worker, tasks);
+      const refused = await this.sender.send(worker, tasks);
+      if (refused.length) this.refused(worker, refused);
     } catch (err) {
       this.log.warn(
         { worker, err: err instanceof DroverError ? err.code : (err as Error).message },

@@ -2,6 +2,7 @@ import { AppName } from '@drover/protocol';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { JobSpecInput } from '../../jobs/job-spec.js';
+import { MAX_PARAMS_BYTES, paramsBytes, paramsTooLarge } from '../../jobs/params-size.js';
 import { isFrequent, previewTriggers } from '../../jobs/time-expression.js';
 import { stopInstance } from '../../store/instance-transitions.js';
 import { createInstance, listInstances } from '../../store/instances.js';
@@ -220,6 +221,17 @@ export function jobRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
         const { pool, timers } = ctx.core();
         const job = await getJob(pool, app.id, request.params.jobId);
         if (!job) throw notFound(`job ${request.params.jobId}`);
+        const jobBytes = paramsBytes(job.spec.jobParams);
+        const bytes = jobBytes + paramsBytes(request.body.params);
+        if (bytes > MAX_PARAMS_BYTES) {
+          const message = paramsTooLarge(
+            `with the job's ${jobBytes} bytes of jobParams, these params take`,
+            bytes,
+          );
+          throw new ApiError(400, 'INVALID_INPUT', `body.params: ${message}`, [
+            { path: 'body.params', message },
+          ]);
+        }
         const { instance, created } = await createInstance(pool, {
           appId: app.id,
           jobId: job.id,
