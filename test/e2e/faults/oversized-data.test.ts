@@ -41,15 +41,17 @@ describe('oversized results, payloads and params', () => {
   }, 90_000);
 
   it('sends big tasks and params in start_tasks cut by bytes, dropping no worker', async () => {
-    // Forty 100 KB tasks per worker at once (credit of 4 × 10), and 300 KB of run params.
+    // 250 KB tasks (two per map batch) and 450 KB of run params: any three
+    // tasks sent with the params pass max_payload. Tasks end together once a
+    // second, so both workers fill up and slots free ten at a time.
     const run = await cluster.run(
       { processorName: 'sized', executeType: 'MAP_REDUCE', concurrencyPerWorker: 10 },
-      { params: { count: 100, payloadChars: 100_000, pad: 'q'.repeat(300_000) } },
+      { params: { count: 140, payloadChars: 250_000, pad: 'q'.repeat(450_000), alignMs: 1_000 } },
     );
     const done = await waitForInstance(cluster.app, run.id, final, 60_000);
     expect(done.status, JSON.stringify(done)).toBe('SUCCEEDED');
     expect(JSON.parse(done.result as string)).toEqual({
-      ok: 100,
+      ok: 140,
       workers: WORKERS,
       retried: 0,
       failed: [],
