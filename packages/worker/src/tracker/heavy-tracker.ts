@@ -290,8 +290,10 @@ export class HeavyTracker {
       if (room <= 0 || this.store.waiting === 0) continue;
       const tasks = this.store.take(worker, room);
       if (!tasks.length) continue;
-      // Its silence counts from when it has work, not from its last work long ago.
-      if (peer.inFlight === 0) peer.lastSeen = Date.now();
+      // Idle past the dead bound (its ProcessorTracker may not exist yet, or
+      // stopped idle): its silence counts from now, when it gets work.
+      if (peer.inFlight === 0 && Date.now() - peer.lastSeen > PT_DEAD_MS)
+        peer.lastSeen = Date.now();
       peer.inFlight += tasks.length;
       void this.send(worker, tasks);
     }
