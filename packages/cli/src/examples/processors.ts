@@ -5,12 +5,16 @@ import { z } from 'zod';
 // A worker of your own loads a module like this one with
 // `drover-worker --processors <module>`.
 
-/** Sums 1..n: the root task maps chunks, each chunk task sums its range, reduce adds them up. */
+/**
+ * Sums 1..n exactly: the root task maps chunks, each chunk task sums its
+ * range, reduce adds them up. A chunk's sum stays a safe integer (at most
+ * 1e6 numbers of at most 1e9); the total, up to 5e17, is added as a BigInt.
+ */
 export const sumRange = mapReduceProcessor({
   name: 'sum-range',
   params: z.object({
     n: z.number().int().positive().max(1e9),
-    chunk: z.number().int().positive().default(10_000),
+    chunk: z.number().int().positive().max(1e6).default(10_000),
   }),
   process: async (ctx) => {
     const { n, chunk } = ctx.params;
@@ -28,12 +32,11 @@ export const sumRange = mapReduceProcessor({
     for (let i = from; i <= to; i++) sum += i;
     return String(sum);
   },
-  reduce: (_ctx, results) => {
-    const chunks = results.filter((r) => r.taskName === 'chunk');
-    const failed = chunks.filter((r) => r.status !== 'SUCCEEDED');
-    if (failed.length) throw new Error(`${failed.length} chunks failed`);
-    return String(chunks.reduce((sum, r) => sum + Number(r.result), 0));
-  },
+  // Runs only when every chunk succeeded (no `reducePartial`).
+  reduce: (_ctx, results) =>
+    String(
+      results.filter((r) => r.taskName === 'chunk').reduce((sum, r) => sum + BigInt(r.result), 0n),
+    ),
 });
 
 /** A standalone processor: one run, one call. */

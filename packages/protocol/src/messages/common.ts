@@ -31,13 +31,16 @@ export const TaskEnvelope = z.object({
   payload: UserData,
 });
 
+/** Longest task or run result, in UTF-16 characters (a JavaScript string's length). */
+export const MAX_RESULT_CHARS = 65_536;
+
 /** The outcome of one attempt of one task. */
 export const TaskResult = z.object({
   taskId: OpaqueId,
   attempt: z.number().int().min(1),
   /** A result is final: progress travels in heartbeats, not here. */
   status: z.enum(['SUCCEEDED', 'FAILED']),
-  result: z.string().max(65_536).optional(),
+  result: z.string().max(MAX_RESULT_CHARS).optional(),
   /** Set when the processor marked its failure as not worth retrying. */
   nonRetryable: z.boolean().optional(),
 });

@@ -15,9 +15,19 @@ export const StartTasks = InstanceRef.extend({
   instanceParams: UserData,
   /** The instance's run attempt, for `ctx.runAttempt` (absent from older workers: 1). */
   runAttempt: z.number().int().min(1).max(1_000).optional(),
-  tasks: z.array(TaskEnvelope).min(1),
+  /**
+   * Set when the params are left out: this ProcessorTracker was sent them
+   * before (params go once per ProcessorTracker, not with every batch).
+   */
+  paramsOmitted: z.boolean().optional(),
+  /** Empty when the message only carries params too large to share it with a task. */
+  tasks: z.array(TaskEnvelope),
 });
-export const StartTasksReply = z.object({ accepted: Count });
+export const StartTasksReply = z.object({
+  accepted: Count,
+  /** No ProcessorTracker for the run here (new, or stopped idle): send the params again. */
+  needsParams: z.boolean().optional(),
+});
 
 export const StopProcessors = z.object({
   instanceId: DecimalId,

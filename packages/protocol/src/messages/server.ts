@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { enumValues, InstanceStatus } from '../enums.js';
 import { AppName, Count, DecimalId, EpochMs, OpaqueId, WorkerId } from '../tokens.js';
-import { TaskProgress } from './common.js';
+import { MAX_RESULT_CHARS, TaskProgress } from './common.js';
 
 // Messages handled by servers.
 
@@ -36,7 +36,7 @@ export const ReportInstanceStatus = z.object({
   workerId: WorkerId,
   status: z.enum(enumValues(InstanceStatus)),
   progress: TaskProgress,
-  result: z.string().max(65_536).optional(),
+  result: z.string().max(MAX_RESULT_CHARS).optional(),
   reportedAt: EpochMs,
   /** With FAILED: the processor threw NonRetryableError, so no instance retry either. */
   nonRetryable: z.boolean().optional(),

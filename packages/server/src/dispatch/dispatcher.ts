@@ -1,4 +1,4 @@
-import { DroverError, routes } from '@drover/protocol';
+import { DroverError, PayloadTooLargeError, routes } from '@drover/protocol';
 import type { Bus } from '@drover/transport';
 import type pg from 'pg';
 import type { Logger } from 'pino';
@@ -11,6 +11,7 @@ import type { Instance } from '../store/instance-row.js';
 import {
   claimForDispatch,
   claimMany,
+  failUndeliverable,
   failWaiting,
   markAccepted,
   queueForSlot,
@@ -195,6 +196,11 @@ export class Dispatcher {
         epoch = next.epoch;
       }
       const answer = await this.askRunJob(app, worker, instance, epoch, spec, workers);
+      if (typeof answer === 'object') {
+        // No worker can ever take it: fail now, not after waitingGiveUpMs.
+        await failUndeliverable(this.pool, instance.id, epoch, answer.undeliverable);
+        return;
+      }
       if (answer === 'accepted') {
         const timeoutMs = isFrequent(spec.timeExpressionType) ? 0 : spec.instanceTimeoutMs;
         // The worker runs it now: losing this write to a database fault would get it run twice.
@@ -240,7 +246,7 @@ export class Dispatcher {
     epoch: number,
     spec: JobSpec,
     workers: string[],
-  ): Promise<'accepted' | string> {
+  ): Promise<'accepted' | string | { undeliverable: string }> {
     try {
       const reply = await this.bus.ask(
         routes.tt.runJob,
@@ -269,6 +275,10 @@ export class Dispatcher {
       );
       return reply.accepted ? 'accepted' : `refused (${reply.reason ?? 'no reason'})`;
     } catch (err) {
+      if (err instanceof PayloadTooLargeError)
+        return {
+          undeliverable: `run_job is ${err.size} bytes, over NATS max_payload (${err.maxPayload} usable): its jobParams and params are too large`,
+        };
       return err instanceof DroverError ? err.code : (err as Error).message;
     }
   }

@@ -6,6 +6,8 @@ import {
   TimeExpressionType,
 } from '@drover/protocol';
 import { z } from 'zod';
+import { refineStorableText } from '../store/storable-text.js';
+import { refineJobParamsSize } from './params-size.js';
 import { MAX_INTERVAL_MS, validateTimeExpression } from './time-expression.js';
 
 // What users write to create or replace a job. Strict: a misspelt option is an
@@ -91,6 +93,8 @@ export const JobSpecInput = z
     logLevel: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
     enabled: z.boolean().default(true),
   })
+  .superRefine(refineStorableText)
+  .superRefine(refineJobParamsSize)
   .superRefine((spec, ctx) => {
     const problem = validateTimeExpression(
       spec.timeExpressionType,

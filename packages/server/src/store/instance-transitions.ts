@@ -152,6 +152,16 @@ export function failWaiting(db: Queryable, id: string, reason: string) {
   );
 }
 
+/** Fails a run bound to a worker whose `run_job` can never be sent (too large for NATS). */
+export function failUndeliverable(db: Queryable, id: string, epoch: number, reason: string) {
+  return one(
+    db,
+    `UPDATE instances SET status = 'FAILED', finished_at = now(), reason = $3
+     WHERE id = $1 AND epoch = $2 AND status = 'WAITING_WORKER_RECEIVE'`,
+    [id, epoch, reason],
+  );
+}
+
 /** A RUNNING report from the TaskTracker of the current epoch. */
 export function recordProgress(
   db: Queryable,

@@ -6,6 +6,7 @@ import type { ProcessorExecutor, RunData } from '../isolation/executor.js';
 import { type OnlineLogger, RunLogShipper } from '../sdk/online-logger.js';
 import { NonRetryableError, type Processor } from '../sdk/processor.js';
 import { mapBatches } from './map-batches.js';
+import { fitResult, nextBatchSize } from './result-batches.js';
 
 type StartTasks = z.output<typeof ptMessages.StartTasks>;
 type TaskEnvelope = StartTasks['tasks'][number];
@@ -189,12 +190,11 @@ export class ProcessorTracker {
         map: (payloads: unknown[], taskName: string) => this.map(task, ++seq, payloads, taskName),
       };
       const value = await this.executor.process(processor, run, data, hooks, this.abort.signal);
-      outcome = {
-        taskId: task.taskId,
-        attempt: task.attempt,
-        status: 'SUCCEEDED',
-        result: typeof value === 'string' ? value : '',
-      };
+      const result = typeof value === 'string' ? value : '';
+      outcome = fitResult(
+        { taskId: task.taskId, attempt: task.attempt, status: 'SUCCEEDED', result },
+        this.bus.maxPayload,
+      );
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       outcome = {
@@ -248,7 +248,8 @@ export class ProcessorTracker {
     this.flushTimer = undefined;
     this.flushing = this.flushing.then(async () => {
       while (this.results.length && !this.abort.signal.aborted) {
-        const results = this.results.splice(0, RESULT_BATCH);
+        const count = nextBatchSize(this.results, this.bus.maxPayload, RESULT_BATCH);
+        const results = this.results.splice(0, count);
         try {
           await this.bus.reliableAsk(
             routes.tt.reportTaskStatus,

@@ -171,6 +171,7 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
       }
       if (pt && pt.epoch > req.epoch) return { accepted: 0 };
       if (!pt && draining) return { accepted: 0 }; // the TaskTracker sends them elsewhere
+      if (!pt && req.paramsOmitted) return { accepted: 0, needsParams: true };
       if (!pt) {
         const created: ProcessorTracker = new ProcessorTracker(
           bus,

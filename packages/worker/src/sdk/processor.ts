@@ -70,6 +70,11 @@ export interface MapReduceProcessor<P = unknown> {
   name: string;
   params?: z.ZodType<P>;
   process(ctx: MapContext<P>): ProcessOutcome | Promise<ProcessOutcome>;
+  /**
+   * When true, `reduce` runs even if some tasks FAILED (it sees their status
+   * and error). By default a run with a FAILED task ends FAILED without reduce.
+   */
+  reducePartial?: boolean;
   /** Runs once on the TaskTracker when every task is final, each counted once. */
   reduce(
     ctx: ProcessorContext<P>,

@@ -14,6 +14,8 @@ import {
 } from './instance-reports.js';
 import { RunControl } from './run-control.js';
 import { parseRunParams } from './run-params.js';
+import { StartTasksSender } from './start-tasks-sender.js';
+import { failedTasksReason } from './task-failures.js';
 import { type DispatchedTask, TaskStore } from './task-store.js';
 
 type RunJob = z.output<typeof ttMessages.RunJob>;
@@ -53,6 +55,7 @@ export class HeavyTracker {
   private readonly store = new TaskStore();
   private readonly peers = new Map<string, Peer>();
   private readonly logs: RunLogShipper;
+  private readonly sender: StartTasksSender;
   private readonly credit: number;
   private finished: () => void = () => {};
   private readonly allFinal = new Promise<void>((resolve) => {
@@ -72,6 +75,7 @@ export class HeavyTracker {
     private readonly log: Logger,
   ) {
     this.logs = new RunLogShipper(bus, app, workerId, run.instanceId, run.logLevel, log);
+    this.sender = new StartTasksSender(bus, app, workerId, run);
     const perWorker = run.concurrencyPerWorker ?? 5;
     // Free slots plus a prefetch of three times as many: results come back in
     // batches, and the next tasks must already be there when they leave.
@@ -274,7 +278,11 @@ export class HeavyTracker {
       };
     }
     const results = this.store.outcomes();
+    const failedReason = failedTasksReason(results);
     if (processor.kind === 'mapReduce') {
+      // reduce is not fed failures unless it opted in to partial results.
+      if (failedReason && !processor.reducePartial)
+        return { status: 'FAILED', result: failedReason, nonRetryable: this.nonRetryableTask };
       return withAttempts(run.taskRetry, this.control.signal, () =>
         Promise.resolve(processor.reduce(this.ctx(), results)),
       );
@@ -284,15 +292,9 @@ export class HeavyTracker {
         Promise.resolve(processor.postProcess?.(this.ctx(), results)),
       );
     }
-    const { succeeded, total } = this.store.progress();
-    const firstFailure = results.find((r) => r.status === 'FAILED');
-    return firstFailure
-      ? {
-          status: 'FAILED',
-          result: `${total - succeeded} of ${total} tasks failed; first: ${firstFailure.taskId}: ${firstFailure.result}`,
-          nonRetryable: this.nonRetryableTask,
-        }
-      : { status: 'SUCCEEDED', result: `${total} tasks succeeded` };
+    return failedReason
+      ? { status: 'FAILED', result: failedReason, nonRetryable: this.nonRetryableTask }
+      : { status: 'SUCCEEDED', result: `${results.length} tasks succeeded` };
   }
 
   /** Sends waiting tasks to every live ProcessorTracker with credit left. */
@@ -304,6 +306,10 @@ export class HeavyTracker {
       if (room <= 0 || this.store.waiting === 0) continue;
       const tasks = this.store.take(worker, room);
       if (!tasks.length) continue;
+      // Idle past the dead bound (its ProcessorTracker may not exist yet, or
+      // stopped idle): its silence counts from now, when it gets work.
+      if (peer.inFlight === 0 && Date.now() - peer.lastSeen > PT_DEAD_MS)
+        peer.lastSeen = Date.now();
       peer.inFlight += tasks.length;
       void this.send(worker, tasks);
     }
@@ -311,23 +317,8 @@ export class HeavyTracker {
 
   private async send(worker: string, tasks: DispatchedTask[]): Promise<void> {
     try {
-      const reply = await this.bus.ask(
-        routes.pt.startTasks,
-        { app: this.app, workerId: worker },
-        {
-          instanceId: this.run.instanceId,
-          epoch: this.run.epoch,
-          taskTrackerWorkerId: this.workerId,
-          processorName: this.run.processorName,
-          jobId: this.run.jobId,
-          concurrency: this.run.concurrencyPerWorker ?? 5,
-          jobParams: this.run.jobParams,
-          instanceParams: this.run.instanceParams,
-          runAttempt: this.run.runAttempt,
-          tasks,
-        },
-      );
-      if (reply.accepted < tasks.length) this.refused(worker, tasks);
+      const refused = await this.sender.send(worker, tasks);
+      if (refused.length) this.refused(worker, refused);
     } catch (err) {
       this.log.warn(
         { worker, err: err instanceof DroverError ? err.code : (err as Error).message },

@@ -2,6 +2,7 @@ import { routes, type serverMessages, Timing } from '@drover/protocol';
 import { type Bus, publishEvent } from '@drover/transport';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
+import { fitFinalResult } from './final-result.js';
 import { setLongTimeout } from './long-timeout.js';
 
 type Report = z.input<typeof serverMessages.ReportInstanceStatus>;
@@ -50,20 +51,20 @@ export async function reportFinal(
   result: string,
   log: Logger,
 ): Promise<void> {
+  const fitted = fitFinalResult(report.status, result);
+  if (fitted.warning) log.warn({ status: report.status }, fitted.warning);
+  const status = fitted.status as Report['status'];
   try {
     const reply = await bus.reliableAsk(
       routes.server.reportInstanceStatus,
       { app },
-      { ...report, result: result.slice(0, 65_536) },
+      { ...report, status, result: fitted.result },
       {
         deadlineMs: FINAL_REPORT_DEADLINE_MS,
         idempotencyKey: `${report.instanceId}-${report.epoch}-final`,
       },
     );
-    log.info(
-      { status: report.status, accepted: reply.accepted, reason: reply.reason },
-      'run finished',
-    );
+    log.info({ status, accepted: reply.accepted, reason: reply.reason }, 'run finished');
   } catch (err) {
     log.error(
       { err: (err as Error).message },

@@ -2,6 +2,7 @@ import { AppName } from '@drover/protocol';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { JobSpecInput } from '../../jobs/job-spec.js';
+import { MAX_PARAMS_BYTES, paramsBytes, paramsTooLarge } from '../../jobs/params-size.js';
 import { isFrequent, previewTriggers } from '../../jobs/time-expression.js';
 import { stopInstance } from '../../store/instance-transitions.js';
 import { createInstance, listInstances } from '../../store/instances.js';
@@ -15,6 +16,7 @@ import {
   scheduleOf,
   setJobEnabled,
 } from '../../store/jobs.js';
+import { refineStorableText } from '../../store/storable-text.js';
 import type { ApiContext } from '../api-context.js';
 import { ApiError, notFound } from '../api-error.js';
 import { authenticateApp } from '../auth.js';
@@ -23,17 +25,19 @@ import { ErrorView, Id, InstanceView, JobView, jobView, Limit } from '../views.j
 const AppParams = z.object({ app: AppName });
 const JobParams = z.object({ app: AppName, jobId: Id });
 const Preview = z.object({ times: z.array(z.number()) });
-const RunBody = z.strictObject({
-  params: z.json().optional(),
-  delayMs: z
-    .number()
-    .int()
-    .min(0)
-    .max(365 * 24 * 3_600_000)
-    .default(0),
-  /** A second run with the same key returns the first run's instance. */
-  idempotencyKey: z.string().min(1).max(128).optional(),
-});
+const RunBody = z
+  .strictObject({
+    params: z.json().optional(),
+    delayMs: z
+      .number()
+      .int()
+      .min(0)
+      .max(365 * 24 * 3_600_000)
+      .default(0),
+    /** A second run with the same key returns the first run's instance. */
+    idempotencyKey: z.string().min(1).max(128).optional(),
+  })
+  .superRefine(refineStorableText);
 
 async function withConflict<T>(work: Promise<T>): Promise<T> {
   try {
@@ -218,6 +222,17 @@ export function jobRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
         const { pool, timers, clock } = ctx.core();
         const job = await getJob(pool, app.id, request.params.jobId);
         if (!job) throw notFound(`job ${request.params.jobId}`);
+        const jobBytes = paramsBytes(job.spec.jobParams);
+        const bytes = jobBytes + paramsBytes(request.body.params);
+        if (bytes > MAX_PARAMS_BYTES) {
+          const message = paramsTooLarge(
+            `with the job's ${jobBytes} bytes of jobParams, these params take`,
+            bytes,
+          );
+          throw new ApiError(400, 'INVALID_INPUT', `body.params: ${message}`, [
+            { path: 'body.params', message },
+          ]);
+        }
         const { instance, created } = await createInstance(pool, {
           appId: app.id,
           jobId: job.id,

@@ -1,0 +1,41 @@
+import type { z } from 'zod';
+
+// Postgres text and jsonb cannot hold NUL (U+0000), and a lone UTF-16
+// surrogate is not text at all (text stores it altered, jsonb refuses it).
+// Input is checked for both at the HTTP edge, so it gets a 400 naming the
+// field instead of a 500 from the database.
+
+// A high surrogate not followed by a low one, or a low one not after a high one.
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/** Why Postgres cannot store this string, or undefined when it can. */
+export function unstorableText(value: string): string | undefined {
+  if (value.includes('\u0000')) return 'must not contain NUL characters (\\u0000)';
+  if (LONE_SURROGATE.test(value)) return 'must not contain lone UTF-16 surrogates';
+  return undefined;
+}
+
+/**
+ * A zod refinement: walks a value (object keys, string values, arrays, nested
+ * JSON params) and adds an issue at the path of every string Postgres cannot
+ * store.
+ */
+export function refineStorableText(value: unknown, ctx: z.RefinementCtx): void {
+  walk(value, [], ctx);
+}
+
+function walk(value: unknown, path: (string | number)[], ctx: z.RefinementCtx): void {
+  if (typeof value === 'string') {
+    const problem = unstorableText(value);
+    if (problem) ctx.addIssue({ code: 'custom', path, message: problem });
+  } else if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) walk(value[i], [...path, i], ctx);
+  } else if (value !== null && typeof value === 'object') {
+    for (const [key, item] of Object.entries(value)) {
+      const problem = unstorableText(key);
+      if (problem)
+        ctx.addIssue({ code: 'custom', path: [...path, key], message: `key ${problem}` });
+      walk(item, [...path, key], ctx);
+    }
+  }
+}
