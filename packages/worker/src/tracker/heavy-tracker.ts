@@ -16,7 +16,8 @@ type ReportTaskStatus = z.output<typeof ttMessages.ReportTaskStatus>;
 
 /** A ProcessorTracker silent this long has its tasks dispatched again elsewhere. */
 export const PT_DEAD_MS = 5_000;
-const WATCHDOG_MS = 1_000;
+// Half a second: a dead ProcessorTracker's tasks leave within PT_DEAD_MS + 1 s, dispatch included.
+const WATCHDOG_MS = 500;
 /** With no ProcessorTracker alive for this long, the run fails. */
 const NO_PEER_GIVE_UP_MS = 30_000;
 
@@ -343,8 +344,13 @@ export class HeavyTracker {
     const held = this.store.dispatchedTo(worker);
     for (const id of held) {
       if (this.store.isPinned(id)) this.store.fail(id, `worker ${worker} was lost`);
-      else this.store.requeue(id); // next dispatch is attempt + 1
+      else this.store.requeue(id); // first in line; next dispatch is attempt + 1
     }
+    if (held.length)
+      this.log.info(
+        { worker, redispatched: held.length, tasks: held.slice(0, 32) },
+        'tasks of a lost ProcessorTracker go first',
+      );
     this.pump();
     if (this.store.allFinal) this.finished();
     return held.length;
