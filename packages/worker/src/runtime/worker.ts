@@ -243,6 +243,7 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
     async stop() {
       draining = true;
       heartbeat(); // tells servers it takes no new work
+      for (const t of trackers.values()) if (t instanceof HeavyTracker) t.workerLeaving();
       // Running tasks and runs get the grace to finish; what is left then goes
       // back: tasks to their TaskTrackers, runs to the server, for other workers.
       const ptDrains = [...processorTrackers.values()].map((pt) => pt.drain());

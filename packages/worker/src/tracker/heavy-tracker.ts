@@ -54,6 +54,8 @@ export class HeavyTracker {
     this.finished = resolve;
   });
   private lastPeerAlive = Date.now();
+  /** This worker is draining: with no ProcessorTracker left, the run goes back to the server. */
+  private leaving = false;
   readonly done: Promise<void>;
 
   constructor(
@@ -94,6 +96,22 @@ export class HeavyTracker {
     this.control.handBack(reason);
   }
 
+  /**
+   * This worker drains. Once no ProcessorTracker of the run is left (the other
+   * workers drain too), waiting out the grace only risks the no-peer give-up:
+   * the run goes back to the server at once, for workers that stay.
+   */
+  workerLeaving(): void {
+    this.leaving = true;
+    this.handBackIfAlone();
+  }
+
+  private handBackIfAlone(): void {
+    if (this.control.signal.aborted || !this.leaving) return;
+    if (![...this.peers.values()].some((p) => !p.dead && !p.closed))
+      this.handBack('no ProcessorTracker left, and this worker is draining');
+  }
+
   /** A draining ProcessorTracker gives back what it still holds. */
   onRelease(workerId: string): { released: number } {
     const peer = this.peers.get(workerId);
@@ -104,6 +122,7 @@ export class HeavyTracker {
       { worker: workerId, released },
       'a draining ProcessorTracker gave back its tasks',
     );
+    this.handBackIfAlone();
     return { released };
   }
 
@@ -367,6 +386,7 @@ export class HeavyTracker {
         this.markDead(worker);
       }
     }
+    this.handBackIfAlone();
     if ([...this.peers.values()].some((p) => !p.dead && !p.closed)) this.lastPeerAlive = now;
     else if (now - this.lastPeerAlive > NO_PEER_GIVE_UP_MS) this.stop('no ProcessorTracker alive');
   }
