@@ -6,7 +6,8 @@ import type { FromThread, JobBatch, ScopeData, ToThread } from './thread-message
 
 // Tasks a thread runs at once: async processors interleave on it, so short
 // tasks do not pay a thread round trip each in turn. A processor that blocks
-// its thread holds up only the tasks sharing that thread.
+// its thread holds up only the tasks sharing that thread: a thread gets a new
+// batch only once it acknowledged the last one (its event loop turned since).
 const TASKS_PER_THREAD = 64;
 // After asking a processor to stop, wait this long before ending its thread.
 const ABORT_GRACE_MS = 1_000;
@@ -46,6 +47,9 @@ interface Slot {
   jobs: Map<number, Job>;
   /** Tasks handed to this thread in the current turn, sent together. */
   outbox: Job[];
+  /** Batches sent, and the last one the thread acknowledged: a gap means it may be blocked. */
+  sent: number;
+  acked: number;
 }
 
 /**
@@ -131,6 +135,8 @@ export class ThreadExecutor implements ProcessorExecutor {
       aborting: false,
       jobs: new Map(),
       outbox: [],
+      sent: 0,
+      acked: 0,
     };
     worker.on('message', (m: FromThread) => this.onMessage(slot, m));
     worker.on('error', (err) => this.replace(slot, `processor thread failed: ${err.message}`));
@@ -166,16 +172,23 @@ export class ThreadExecutor implements ProcessorExecutor {
       batch.payloads.push(task.payload);
     }
     slot.outbox = [];
-    slot.worker.postMessage({ type: 'run', runs: [...runs.values()], ...batch } satisfies ToThread);
+    const message = { type: 'run', seq: ++slot.sent, runs: [...runs.values()], ...batch };
+    slot.worker.postMessage(message satisfies ToThread);
   }
 
-  /** Hands queued tasks to the least loaded usable thread. */
+  /**
+   * Hands queued tasks to the least loaded usable thread. A thread that has
+   * not acknowledged its last batch may be blocked by a processor: it gets
+   * nothing more until it does, and the tasks go to other threads or wait.
+   */
   private pump(): void {
     while (this.queue.length) {
       let best: Slot | undefined;
       for (const slot of this.slots) {
         if (slot.gone || !slot.ready || slot.aborting || slot.jobs.size >= TASKS_PER_THREAD)
           continue;
+        // One batch per thread in flight: what queues meanwhile goes in the next one.
+        if (slot.acked !== slot.sent) continue;
         if (!best || slot.jobs.size < best.jobs.size) best = slot;
       }
       if (!best) return;
@@ -190,6 +203,11 @@ export class ThreadExecutor implements ProcessorExecutor {
   private onMessage(slot: Slot, m: FromThread): void {
     if (m.type === 'ready') {
       slot.ready = true;
+      this.pump();
+      return;
+    }
+    if (m.type === 'ack') {
+      slot.acked = m.seq;
       this.pump();
       return;
     }
