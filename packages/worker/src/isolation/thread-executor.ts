@@ -172,8 +172,8 @@ export class ThreadExecutor implements ProcessorExecutor {
       batch.payloads.push(task.payload);
     }
     slot.outbox = [];
-    const message = { type: 'run', seq: ++slot.sent, runs: [...runs.values()], ...batch };
-    slot.worker.postMessage(message satisfies ToThread);
+    const message: ToThread = { type: 'run', seq: ++slot.sent, runs: [...runs.values()], ...batch };
+    slot.worker.postMessage(message);
   }
 
   /**
