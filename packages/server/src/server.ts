@@ -16,6 +16,7 @@ import { unavailable } from './http/api-context.js';
 import { buildApi } from './http/build-api.js';
 import { EventPublisher } from './lifecycle/event-publisher.js';
 import { InstanceEvents } from './lifecycle/instance-events.js';
+import { LostWorkers } from './lifecycle/lost-workers.js';
 import { Sweeper } from './lifecycle/sweeper.js';
 import { serveServerRoutes } from './nats/server-handlers.js';
 import { Scheduler } from './scheduling/scheduler.js';
@@ -54,6 +55,7 @@ export async function startServer(
     | {
         scheduler: Scheduler;
         sweeper: Sweeper;
+        lostWorkers: LostWorkers;
         timers: DispatchTimers;
         handlers: Handler[];
         publisher: EventPublisher;
@@ -146,6 +148,18 @@ export async function startServer(
       waitingGiveUpMs: config.waitingGiveUpMs,
       retentionMs: config.retentionMs,
     });
+    const lostWorkers = new LostWorkers(
+      pool,
+      bus,
+      registry,
+      events,
+      log.child({ actor: 'lost-workers' }),
+      {
+        intervalMs: config.sweepIntervalMs / 2,
+        silentMs: config.lostWorkerSilentMs,
+        redispatchLimit: config.lostWorkerRedispatchLimit,
+      },
+    );
     // A retry waits out its backoff; a finished run may free a concurrency slot for a queued one.
     events.onChange((instance) => {
       if (instance.status === 'WAITING_DISPATCH') {
@@ -197,7 +211,7 @@ export async function startServer(
       }),
     });
     publisher.start();
-    parts = { scheduler, sweeper, timers, handlers, publisher, monitoring };
+    parts = { scheduler, sweeper, lostWorkers, timers, handlers, publisher, monitoring };
     core = {
       pool,
       auth: new AppAuthenticator(pool),
@@ -211,6 +225,7 @@ export async function startServer(
     readiness.database = true;
     scheduler.start();
     sweeper.start();
+    lostWorkers.start();
     healthTimer = setTimeout(checkDatabase, HEALTH_CHECK_MS);
     log.info({ http: address }, 'server ready');
   };
@@ -232,7 +247,7 @@ export async function startServer(
       if (parts) {
         parts.publisher.stop();
         await parts.monitoring.stop().catch(() => undefined);
-        await Promise.all([parts.scheduler.stop(), parts.sweeper.stop()]);
+        await Promise.all([parts.scheduler.stop(), parts.sweeper.stop(), parts.lostWorkers.stop()]);
         await Promise.all(parts.handlers.map((h) => h.stop()));
         await parts.timers.close();
       }

@@ -70,6 +70,14 @@ export class WorkerRegistry {
     return lost;
   }
 
+  /** Workers heard after `heardAfter` whose heartbeats then stopped for `silentMs` or more. */
+  silent(heardAfter: number, silentMs: number, now = Date.now()): WorkerInfo[] {
+    const out: WorkerInfo[] = [];
+    for (const w of this.workers.values())
+      if (w.lastSeenAt > heardAfter && now - w.lastSeenAt >= silentMs) out.push(w);
+    return out;
+  }
+
   get(app: string, workerId: string): WorkerInfo | undefined {
     return this.workers.get(`${app}/${workerId}`);
   }
