@@ -214,6 +214,7 @@ export class Dispatcher {
           taskRetry: spec.taskRetry,
           concurrencyPerWorker: spec.concurrencyPerWorker,
           workers: spec.maxWorkerCount > 0 ? workers.slice(0, spec.maxWorkerCount) : workers,
+          maxWorkerCount: spec.maxWorkerCount,
           logLevel: spec.logLevel,
           frequency: isFrequent(spec.timeExpressionType)
             ? {

@@ -406,8 +406,30 @@ export class HeavyTracker {
   }
 
   private async report(): Promise<void> {
-    const reply = await reportRunning(this.bus, this.app, this.message('RUNNING'), this.log);
+    // Map tasks can run on any worker: the reply lists workers that joined since dispatch.
+    const wantsWorkers = this.processor?.kind === 'map' || this.processor?.kind === 'mapReduce';
+    const message = { ...this.message('RUNNING'), wantsWorkers: wantsWorkers || undefined };
+    const reply = await reportRunning(this.bus, this.app, message, this.log);
     if (reply?.stop) this.stop(reply.reason ?? 'the server asked this TaskTracker to stop');
+    else if (reply?.workers) this.join(reply.workers);
+  }
+
+  /** Workers the server lists for the run now: new ones take part, up to maxWorkerCount live. */
+  private join(workers: string[]): void {
+    if (this.leaving || this.control.signal.aborted) return;
+    const max = this.run.maxWorkerCount || Number.POSITIVE_INFINITY;
+    let live = [...this.peers.values()].filter((p) => !p.dead && !p.closed).length;
+    const joined: string[] = [];
+    for (const w of workers) {
+      if (live >= max) break;
+      if (this.peers.has(w)) continue; // taking part, or dead or leaving (a heartbeat revives it)
+      this.peers.set(w, { inFlight: 0, lastSeen: Date.now(), dead: false, closed: false });
+      joined.push(w);
+      live++;
+    }
+    if (!joined.length) return;
+    this.log.info({ workers: joined }, 'workers joined the run');
+    this.pump();
   }
 
   private message(status: 'RUNNING' | 'WAITING_DISPATCH' | Outcome['status']) {
