@@ -96,6 +96,11 @@ export class HeavyTracker {
     this.control.handBack(reason);
   }
 
+  /** Back on NATS after a cut: report now, so a run given to another worker meanwhile stops here. */
+  reportNow(): void {
+    void this.report();
+  }
+
   /**
    * This worker drains. Once no ProcessorTracker of the run is left (the other
    * workers drain too), waiting out the grace only risks the no-peer give-up:
