@@ -3,7 +3,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { testLogger } from '../../../test/harness/logger.js';
 import { ThreadExecutor } from '../src/isolation/thread-executor.js';
 import type { Processor } from '../src/sdk/processor.js';
-import { blockThread, whichThread } from './fixtures/thread-processors.js';
+import { blockLater, blockThread, whichThread } from './fixtures/thread-processors.js';
 
 // A processor that blocks its thread must not be handed more tasks while
 // other threads are free: they would wait for it, however idle the rest are.
@@ -33,31 +33,40 @@ function run(
   return executor.process(processor, data, task, hooks, signal) as Promise<string>;
 }
 
+/** Quick tasks sent while `blocker` blocks a thread finish first, all on the other thread. */
+async function quickTasksPassBlocked(blocker: Processor): Promise<void> {
+  // Both threads up and working (a task goes to the least loaded one).
+  const seen = new Set<string>();
+  while (seen.size < 2) {
+    for (const t of await Promise.all([run(whichThread), run(whichThread)])) seen.add(t);
+  }
+  const order: string[] = [];
+  let started: () => void = () => {};
+  const blocking = new Promise<void>((resolve) => {
+    started = resolve;
+  });
+  const blocked = run(blocker, { ms: 3_000 }, started).then((t) => {
+    order.push('blocker');
+    return t;
+  });
+  await blocking;
+  // Quick tasks, a few at a time, while it blocks its thread.
+  const quick: string[] = [];
+  for (let round = 0; round < 5; round++) {
+    quick.push(...(await Promise.all([run(whichThread), run(whichThread), run(whichThread)])));
+  }
+  order.push('quick tasks');
+  const blockedThread = await blocked;
+  expect(order).toEqual(['quick tasks', 'blocker']);
+  expect(quick).not.toContain(blockedThread);
+}
+
 describe('processor threads', () => {
   it('gives a blocked thread no more tasks while another thread is free', async () => {
-    // Both threads up and working (a task goes to the least loaded one).
-    const seen = new Set<string>();
-    while (seen.size < 2) {
-      for (const t of await Promise.all([run(whichThread), run(whichThread)])) seen.add(t);
-    }
-    const order: string[] = [];
-    let started: () => void = () => {};
-    const blocking = new Promise<void>((resolve) => {
-      started = resolve;
-    });
-    const blocked = run(blockThread, { ms: 3_000 }, started).then((t) => {
-      order.push('blocker');
-      return t;
-    });
-    await blocking;
-    // Quick tasks, a few at a time, while it blocks its thread.
-    const quick: string[] = [];
-    for (let round = 0; round < 5; round++) {
-      quick.push(...(await Promise.all([run(whichThread), run(whichThread), run(whichThread)])));
-    }
-    order.push('quick tasks');
-    const blocker = await blocked;
-    expect(order).toEqual(['quick tasks', 'blocker']);
-    expect(quick).not.toContain(blocker);
+    await quickTasksPassBlocked(blockThread);
+  }, 20_000);
+
+  it('also when the processor blocks its thread after yielding first', async () => {
+    await quickTasksPassBlocked(blockLater);
   }, 20_000);
 });

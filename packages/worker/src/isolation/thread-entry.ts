@@ -128,7 +128,8 @@ port.on('message', (m: ToThread) => {
     // Sent once the loop turns: a processor that blocks it keeps its thread from more tasks.
     const seq = m.seq;
     setImmediate(() => send({ type: 'ack', seq }));
-  } else if (m.type === 'abort') {
+  } else if (m.type === 'ping') send({ type: 'ack', seq: m.seq });
+  else if (m.type === 'abort') {
     scopes.get(m.scope)?.controller.abort(new Error(m.reason));
     scopes.delete(m.scope);
   } else if (m.type === 'mapped') {

@@ -9,6 +9,9 @@ import type { FromThread, JobBatch, ScopeData, ToThread } from './thread-message
 // its thread holds up only the tasks sharing that thread: a thread gets a new
 // batch only once it acknowledged the last one (its event loop turned since).
 const TASKS_PER_THREAD = 64;
+// A thread with tasks on it not heard from for this long is pinged (and given
+// nothing) before it gets more: an async processor may have blocked it since.
+const LIVENESS_MS = 50;
 // After asking a processor to stop, wait this long before ending its thread.
 const ABORT_GRACE_MS = 1_000;
 // Built, threads start thread-entry.js; from TypeScript sources they start a
@@ -50,6 +53,8 @@ interface Slot {
   /** Batches sent, and the last one the thread acknowledged: a gap means it may be blocked. */
   sent: number;
   acked: number;
+  /** When its event loop last showed it was free (ready, ack, results). */
+  heardAt: number;
 }
 
 /**
@@ -137,6 +142,7 @@ export class ThreadExecutor implements ProcessorExecutor {
       outbox: [],
       sent: 0,
       acked: 0,
+      heardAt: 0,
     };
     worker.on('message', (m: FromThread) => this.onMessage(slot, m));
     worker.on('error', (err) => this.replace(slot, `processor thread failed: ${err.message}`));
@@ -189,6 +195,11 @@ export class ThreadExecutor implements ProcessorExecutor {
           continue;
         // One batch per thread in flight: what queues meanwhile goes in the next one.
         if (slot.acked !== slot.sent) continue;
+        if (slot.jobs.size > 0 && performance.now() - slot.heardAt > LIVENESS_MS) {
+          this.flushOutbox(slot);
+          slot.worker.postMessage({ type: 'ping', seq: ++slot.sent } satisfies ToThread);
+          continue;
+        }
         if (!best || slot.jobs.size < best.jobs.size) best = slot;
       }
       if (!best) return;
@@ -201,13 +212,16 @@ export class ThreadExecutor implements ProcessorExecutor {
   }
 
   private onMessage(slot: Slot, m: FromThread): void {
+    if (m.type === 'ready' || m.type === 'ack' || m.type === 'done')
+      slot.heardAt = performance.now();
     if (m.type === 'ready') {
       slot.ready = true;
       this.pump();
       return;
     }
     if (m.type === 'ack') {
-      slot.acked = m.seq;
+      // A batch's ack can come after a later ping's: the latest one counts.
+      slot.acked = Math.max(slot.acked, m.seq);
       this.pump();
       return;
     }

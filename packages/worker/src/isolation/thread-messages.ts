@@ -32,6 +32,8 @@ export type ToThread =
   /** `seq` comes back in an `ack` once the thread's event loop turns after starting them. */
   | ({ type: 'run'; seq: number; runs: ScopeData[] } & JobBatch)
   | { type: 'abort'; scope: number; reason: string }
+  /** Answered with an `ack` of `seq` as soon as the thread's event loop is free. */
+  | { type: 'ping'; seq: number }
   | { type: 'mapped'; mapId: number; error?: string };
 
 export type FromThread =
