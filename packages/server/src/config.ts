@@ -24,6 +24,10 @@ export const ServerConfig = z
     silentMs: z.number().int().min(100).default(Timing.INSTANCE_SILENT_MS),
     workerDeadMs: z.number().int().min(100).default(Timing.WORKER_DEAD_MS),
     waitingGiveUpMs: z.number().int().min(1_000).default(3_600_000),
+    /** A worker holding runs, silent this long, is probed; no-responders means it is lost. */
+    lostWorkerSilentMs: z.number().int().min(1_500).default(2_000),
+    /** Re-dispatches a run gets for lost workers (no retry used) before it fails. */
+    lostWorkerRedispatchLimit: z.number().int().min(0).default(3),
     /** A run whose processor no live worker has fails after this (time for a rolling deploy). */
     unknownProcessorGraceMs: z.number().int().min(0).default(30_000),
     retentionMs: z

@@ -16,6 +16,7 @@ import { isReady, unavailable } from './http/api-context.js';
 import { buildApi } from './http/build-api.js';
 import { EventPublisher } from './lifecycle/event-publisher.js';
 import { InstanceEvents } from './lifecycle/instance-events.js';
+import { LostWorkers } from './lifecycle/lost-workers.js';
 import { Sweeper } from './lifecycle/sweeper.js';
 import { serveServerRoutes } from './nats/server-handlers.js';
 import { DbClock } from './scheduling/db-clock.js';
@@ -56,6 +57,7 @@ export async function startServer(
     | {
         scheduler: Scheduler;
         sweeper: Sweeper;
+        lostWorkers: LostWorkers;
         timers: DispatchTimers;
         handlers: Handler[];
         publisher: EventPublisher;
@@ -170,6 +172,18 @@ export async function startServer(
       waitingGiveUpMs: config.waitingGiveUpMs,
       retentionMs: config.retentionMs,
     });
+    const lostWorkers = new LostWorkers(
+      pool,
+      bus,
+      registry,
+      events,
+      log.child({ actor: 'lost-workers' }),
+      {
+        intervalMs: config.sweepIntervalMs / 2,
+        silentMs: config.lostWorkerSilentMs,
+        redispatchLimit: config.lostWorkerRedispatchLimit,
+      },
+    );
     // A retry waits out its backoff; a finished run may free a concurrency slot for a queued one.
     // A retry or hand-back (WAITING_DISPATCH) frees its slot too, and is armed for its own turn.
     events.onChange((instance) => {
@@ -211,7 +225,7 @@ export async function startServer(
       }),
     });
     publisher.start();
-    parts = { scheduler, sweeper, timers, handlers, publisher, monitoring };
+    parts = { scheduler, sweeper, lostWorkers, timers, handlers, publisher, monitoring };
     core = {
       pool,
       auth: new AppAuthenticator(pool),
@@ -225,6 +239,7 @@ export async function startServer(
     readiness.started = true;
     scheduler.start();
     sweeper.start();
+    lostWorkers.start();
     log.info({ http: address }, 'server ready');
   };
 
@@ -245,7 +260,7 @@ export async function startServer(
       if (parts) {
         parts.publisher.stop();
         await parts.monitoring.stop().catch(() => undefined);
-        await Promise.all([parts.scheduler.stop(), parts.sweeper.stop()]);
+        await Promise.all([parts.scheduler.stop(), parts.sweeper.stop(), parts.lostWorkers.stop()]);
         await Promise.all(parts.handlers.map((h) => h.stop()));
         await parts.timers.close();
       }

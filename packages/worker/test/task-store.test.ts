@@ -47,4 +47,16 @@ describe('task store', () => {
     expect(store.take('w1', 10)).toEqual([]);
     expect(store.take('w2', 10).map((t) => t.taskId)).toEqual(['x']);
   });
+
+  it('dispatches a task taken back from a lost worker before the waiting queue', () => {
+    const store = new TaskStore();
+    store.addBatch('b', tasks(['a', 'b', 'c', 'd', 'e']));
+    expect(store.take('w1', 2).map((t) => t.taskId)).toEqual(['a', 'b']);
+    store.requeue('a'); // w1 died holding a and b
+    store.requeue('b');
+    const next = store.take('w2', 2);
+    expect(next.map((t) => t.taskId).sort()).toEqual(['a', 'b']);
+    expect(next.every((t) => t.attempt === 2)).toBe(true);
+    expect(store.take('w2', 3).map((t) => t.taskId)).toEqual(['c', 'd', 'e']);
+  });
 });

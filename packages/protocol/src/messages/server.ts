@@ -40,6 +40,8 @@ export const ReportInstanceStatus = z.object({
   reportedAt: EpochMs,
   /** With FAILED: the processor threw NonRetryableError, so no instance retry either. */
   nonRetryable: z.boolean().optional(),
+  /** A TaskTracker that takes workers joining during its run: the reply lists them. */
+  wantsWorkers: z.boolean().optional(),
 });
 
 export const ReportInstanceStatusReply = z.object({
@@ -47,6 +49,8 @@ export const ReportInstanceStatusReply = z.object({
   /** Set when the server wants this TaskTracker to stop (stale epoch, final instance). */
   stop: z.boolean(),
   reason: z.string().optional(),
+  /** For `wantsWorkers`: the job's eligible live workers now, best first (not capped). */
+  workers: z.array(WorkerId).max(10_000).optional(),
 });
 
 export const LogLine = z.object({

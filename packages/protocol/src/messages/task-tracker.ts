@@ -17,6 +17,8 @@ export const RunJob = InstanceRef.extend({
   concurrencyPerWorker: z.number().int().positive().optional(),
   /** Workers whose ProcessorTrackers may run this instance's tasks. */
   workers: z.array(z.string()).max(10_000),
+  /** The most workers that may run its tasks at once (0 or absent: no limit), workers joining later included. */
+  maxWorkerCount: z.number().int().nonnegative().optional(),
   logLevel: z.enum(['debug', 'info', 'warn', 'error']),
   /** Set for FIXED_RATE / FIXED_DELAY jobs: the TaskTracker fires the processor every interval. */
   frequency: z

@@ -263,6 +263,7 @@ export class Dispatcher {
           taskRetry: spec.taskRetry,
           concurrencyPerWorker: spec.concurrencyPerWorker,
           workers: spec.maxWorkerCount > 0 ? workers.slice(0, spec.maxWorkerCount) : workers,
+          maxWorkerCount: spec.maxWorkerCount,
           logLevel: spec.logLevel,
           runAttempt: instance.runAttempt,
           frequency: isFrequent(spec.timeExpressionType)

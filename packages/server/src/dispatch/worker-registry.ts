@@ -79,6 +79,14 @@ export class WorkerRegistry {
     return lost;
   }
 
+  /** Workers heard after `heardAfter` (monotonic ms) whose heartbeats then stopped for `silentMs` or more. */
+  silent(heardAfter: number, silentMs: number, now = monotonicMs()): WorkerInfo[] {
+    const out: WorkerInfo[] = [];
+    for (const w of this.workers.values())
+      if (w.seenAt > heardAfter && now - w.seenAt >= silentMs) out.push(w);
+    return out;
+  }
+
   get(app: string, workerId: string): WorkerInfo | undefined {
     return this.workers.get(`${app}/${workerId}`);
   }

@@ -11,6 +11,7 @@ import type pg from 'pg';
 import type { Logger } from 'pino';
 import { asHandlerError } from '../db/transient-error.js';
 import type { RunFacts } from '../dispatch/run-facts.js';
+import { RunWorkers } from '../dispatch/run-workers.js';
 import type { WorkerRegistry } from '../dispatch/worker-registry.js';
 import type { InstanceEvents } from '../lifecycle/instance-events.js';
 import { settle } from '../lifecycle/settle.js';
@@ -46,6 +47,7 @@ export function serveServerRoutes(deps: {
 }): Handler[] {
   const { bus, pool, registry, events, auth, facts } = deps;
   const anyApp = { app: ANY_APP };
+  const runWorkers = new RunWorkers(pool, registry);
 
   /**
    * Serves a route whose work needs Postgres: Postgres away or reset is
@@ -91,8 +93,12 @@ export function serveServerRoutes(deps: {
     }
     requireKnownWorker(appOfSubject(ctx.subject), req.workerId);
     if (req.status === 'RUNNING') {
-      if (await recordProgress(pool, req.instanceId, req.epoch, req.progress))
-        return { accepted: true, stop: false };
+      if (await recordProgress(pool, req.instanceId, req.epoch, req.progress)) {
+        const workers = req.wantsWorkers
+          ? await runWorkers.eligible(req.instanceId, appOfSubject(ctx.subject))
+          : undefined;
+        return { accepted: true, stop: false, workers };
+      }
       const current = await getInstance(pool, req.instanceId);
       const reason =
         current && current.epoch !== req.epoch

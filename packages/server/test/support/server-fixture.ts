@@ -13,6 +13,9 @@ export const FAST: Partial<ServerConfigInput> = {
   acceptTimeoutMs: 4_000,
   silentMs: 1_500,
   workerDeadMs: 2_000,
+  // Fake workers vanish to test the silence bound; lost workers (no-responders
+  // probes) are tested with real processes in test/e2e/faults/lost-worker.test.ts.
+  lostWorkerSilentMs: 60_000,
 };
 
 export async function startTestServer(

@@ -124,7 +124,12 @@ function runBatch(m: Extract<ToThread, { type: 'run' }>): void {
 }
 
 port.on('message', (m: ToThread) => {
-  if (m.type === 'run') runBatch(m);
+  if (m.type === 'run') {
+    runBatch(m);
+    // Sent once the loop turns: a processor that blocks it keeps its thread from more tasks.
+    const seq = m.seq;
+    setImmediate(() => send({ type: 'ack', seq }));
+  } else if (m.type === 'ping') send({ type: 'ack', seq: m.seq });
   else if (m.type === 'abort') {
     scopes.get(m.scope)?.controller.abort(new Error(m.reason));
     scopes.delete(m.scope);

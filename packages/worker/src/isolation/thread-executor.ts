@@ -6,8 +6,12 @@ import type { FromThread, JobBatch, ScopeData, ToThread } from './thread-message
 
 // Tasks a thread runs at once: async processors interleave on it, so short
 // tasks do not pay a thread round trip each in turn. A processor that blocks
-// its thread holds up only the tasks sharing that thread.
+// its thread holds up only the tasks sharing that thread: a thread gets a new
+// batch only once it acknowledged the last one (its event loop turned since).
 const TASKS_PER_THREAD = 64;
+// A thread with tasks on it not heard from for this long is pinged (and given
+// nothing) before it gets more: an async processor may have blocked it since.
+const LIVENESS_MS = 50;
 // After asking a processor to stop, wait this long before ending its thread.
 const ABORT_GRACE_MS = 1_000;
 // Built, threads start thread-entry.js; from TypeScript sources they start a
@@ -46,6 +50,11 @@ interface Slot {
   jobs: Map<number, Job>;
   /** Tasks handed to this thread in the current turn, sent together. */
   outbox: Job[];
+  /** Batches sent, and the last one the thread acknowledged: a gap means it may be blocked. */
+  sent: number;
+  acked: number;
+  /** When its event loop last showed it was free (ready, ack, results). */
+  heardAt: number;
 }
 
 /**
@@ -131,6 +140,9 @@ export class ThreadExecutor implements ProcessorExecutor {
       aborting: false,
       jobs: new Map(),
       outbox: [],
+      sent: 0,
+      acked: 0,
+      heardAt: 0,
     };
     worker.on('message', (m: FromThread) => this.onMessage(slot, m));
     worker.on('error', (err) => this.replace(slot, `processor thread failed: ${err.message}`));
@@ -166,16 +178,28 @@ export class ThreadExecutor implements ProcessorExecutor {
       batch.payloads.push(task.payload);
     }
     slot.outbox = [];
-    slot.worker.postMessage({ type: 'run', runs: [...runs.values()], ...batch } satisfies ToThread);
+    const message: ToThread = { type: 'run', seq: ++slot.sent, runs: [...runs.values()], ...batch };
+    slot.worker.postMessage(message);
   }
 
-  /** Hands queued tasks to the least loaded usable thread. */
+  /**
+   * Hands queued tasks to the least loaded usable thread. A thread that has
+   * not acknowledged its last batch may be blocked by a processor: it gets
+   * nothing more until it does, and the tasks go to other threads or wait.
+   */
   private pump(): void {
     while (this.queue.length) {
       let best: Slot | undefined;
       for (const slot of this.slots) {
         if (slot.gone || !slot.ready || slot.aborting || slot.jobs.size >= TASKS_PER_THREAD)
           continue;
+        // One batch per thread in flight: what queues meanwhile goes in the next one.
+        if (slot.acked !== slot.sent) continue;
+        if (slot.jobs.size > 0 && performance.now() - slot.heardAt > LIVENESS_MS) {
+          this.flushOutbox(slot);
+          slot.worker.postMessage({ type: 'ping', seq: ++slot.sent } satisfies ToThread);
+          continue;
+        }
         if (!best || slot.jobs.size < best.jobs.size) best = slot;
       }
       if (!best) return;
@@ -188,8 +212,16 @@ export class ThreadExecutor implements ProcessorExecutor {
   }
 
   private onMessage(slot: Slot, m: FromThread): void {
+    if (m.type === 'ready' || m.type === 'ack' || m.type === 'done')
+      slot.heardAt = performance.now();
     if (m.type === 'ready') {
       slot.ready = true;
+      this.pump();
+      return;
+    }
+    if (m.type === 'ack') {
+      // A batch's ack can come after a later ping's: the latest one counts.
+      slot.acked = Math.max(slot.acked, m.seq);
       this.pump();
       return;
     }

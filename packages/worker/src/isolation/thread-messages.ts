@@ -29,12 +29,16 @@ export interface DoneBatch {
 }
 
 export type ToThread =
-  | ({ type: 'run'; runs: ScopeData[] } & JobBatch)
+  /** `seq` comes back in an `ack` once the thread's event loop turns after starting them. */
+  | ({ type: 'run'; seq: number; runs: ScopeData[] } & JobBatch)
   | { type: 'abort'; scope: number; reason: string }
+  /** Answered with an `ack` of `seq` as soon as the thread's event loop is free. */
+  | { type: 'ping'; seq: number }
   | { type: 'mapped'; mapId: number; error?: string };
 
 export type FromThread =
   | { type: 'ready' }
+  | { type: 'ack'; seq: number }
   | { type: 'log'; id: number; level: 'debug' | 'info' | 'warn' | 'error'; message: string }
   | { type: 'map'; id: number; mapId: number; payloads: unknown[]; taskName: string }
   | ({ type: 'done' } & DoneBatch);

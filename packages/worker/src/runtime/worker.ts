@@ -250,6 +250,16 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
       log,
     );
   announce('joined');
+  // While this worker was cut off, a server may have found it lost and given
+  // its runs to other workers: each run asks at once whether it is still its own.
+  // (After a flush: the reply must find this connection's subscriptions back in place.)
+  void (async () => {
+    for await (const status of nc.status()) {
+      if (status.type !== 'reconnect') continue;
+      await nc.flush().catch(() => undefined);
+      for (const t of trackers.values()) t.reportNow();
+    }
+  })().catch(() => undefined);
   log.info({ app: options.app, processors: [...processors.keys()] }, 'worker started');
 
   return {
@@ -257,6 +267,7 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
     async stop() {
       draining = true;
       heartbeat(); // tells servers it takes no new work
+      for (const t of trackers.values()) if (t instanceof HeavyTracker) t.workerLeaving();
       // Running tasks and runs get the grace to finish; what is left then goes
       // back: tasks to their TaskTrackers, runs to the server, for other workers.
       const ptDrains = [...processorTrackers.values()].map((pt) => pt.drain());

@@ -24,7 +24,8 @@ type ReportTaskStatus = z.output<typeof ttMessages.ReportTaskStatus>;
 
 /** A ProcessorTracker silent this long has its tasks dispatched again elsewhere. */
 export const PT_DEAD_MS = 5_000;
-const WATCHDOG_MS = 1_000;
+// Half a second: a dead ProcessorTracker's tasks leave within PT_DEAD_MS + 1 s, dispatch included.
+const WATCHDOG_MS = 500;
 /** With no ProcessorTracker alive for this long, the run fails. */
 const NO_PEER_GIVE_UP_MS = 30_000;
 
@@ -64,6 +65,8 @@ export class HeavyTracker {
   private lastPeerAlive = monotonicMs();
   /** A task failed with NonRetryableError: a failed MAP run is then not retried either. */
   private nonRetryableTask = false;
+  /** This worker is draining: with no ProcessorTracker left, the run goes back to the server. */
+  private leaving = false;
   readonly done: Promise<void>;
 
   constructor(
@@ -105,6 +108,27 @@ export class HeavyTracker {
     this.control.handBack(reason);
   }
 
+  /** Back on NATS after a cut: report now, so a run given to another worker meanwhile stops here. */
+  reportNow(): void {
+    void this.report();
+  }
+
+  /**
+   * This worker drains. Once no ProcessorTracker of the run is left (the other
+   * workers drain too), waiting out the grace only risks the no-peer give-up:
+   * the run goes back to the server at once, for workers that stay.
+   */
+  workerLeaving(): void {
+    this.leaving = true;
+    this.handBackIfAlone();
+  }
+
+  private handBackIfAlone(): void {
+    if (this.control.signal.aborted || !this.leaving) return;
+    if (![...this.peers.values()].some((p) => !p.dead && !p.closed))
+      this.handBack('no ProcessorTracker left, and this worker is draining');
+  }
+
   /** A draining ProcessorTracker gives back what it still holds. */
   onRelease(workerId: string): { released: number } {
     const peer = this.peers.get(workerId);
@@ -115,6 +139,7 @@ export class HeavyTracker {
       { worker: workerId, released },
       'a draining ProcessorTracker gave back its tasks',
     );
+    this.handBackIfAlone();
     return { released };
   }
 
@@ -308,8 +333,8 @@ export class HeavyTracker {
       if (!tasks.length) continue;
       // Idle past the dead bound (its ProcessorTracker may not exist yet, or
       // stopped idle): its silence counts from now, when it gets work.
-      if (peer.inFlight === 0 && Date.now() - peer.lastSeen > PT_DEAD_MS)
-        peer.lastSeen = Date.now();
+      if (peer.inFlight === 0 && monotonicMs() - peer.lastSeen > PT_DEAD_MS)
+        peer.lastSeen = monotonicMs();
       peer.inFlight += tasks.length;
       void this.send(worker, tasks);
     }
@@ -352,8 +377,13 @@ export class HeavyTracker {
     const held = this.store.dispatchedTo(worker);
     for (const id of held) {
       if (this.store.isPinned(id)) this.store.fail(id, `worker ${worker} was lost`);
-      else this.store.requeue(id); // next dispatch is attempt + 1
+      else this.store.requeue(id); // first in line; next dispatch is attempt + 1
     }
+    if (held.length)
+      this.log.info(
+        { worker, redispatched: held.length, tasks: held.slice(0, 32) },
+        'tasks of a lost ProcessorTracker go first',
+      );
     this.pump();
     if (this.store.allFinal) this.finished();
     return held.length;
@@ -370,6 +400,7 @@ export class HeavyTracker {
         this.markDead(worker);
       }
     }
+    this.handBackIfAlone();
     if ([...this.peers.values()].some((p) => !p.dead && !p.closed)) this.lastPeerAlive = now;
     else if (now - this.lastPeerAlive > NO_PEER_GIVE_UP_MS) this.stop('no ProcessorTracker alive');
   }
@@ -389,8 +420,30 @@ export class HeavyTracker {
   }
 
   private async report(): Promise<void> {
-    const reply = await reportRunning(this.bus, this.app, this.message('RUNNING'), this.log);
+    // Map tasks can run on any worker: the reply lists workers that joined since dispatch.
+    const wantsWorkers = this.processor?.kind === 'map' || this.processor?.kind === 'mapReduce';
+    const message = { ...this.message('RUNNING'), wantsWorkers: wantsWorkers || undefined };
+    const reply = await reportRunning(this.bus, this.app, message, this.log);
     if (reply?.stop) this.stop(reply.reason ?? 'the server asked this TaskTracker to stop');
+    else if (reply?.workers) this.join(reply.workers);
+  }
+
+  /** Workers the server lists for the run now: new ones take part, up to maxWorkerCount live. */
+  private join(workers: string[]): void {
+    if (this.leaving || this.control.signal.aborted) return;
+    const max = this.run.maxWorkerCount || Number.POSITIVE_INFINITY;
+    let live = [...this.peers.values()].filter((p) => !p.dead && !p.closed).length;
+    const joined: string[] = [];
+    for (const w of workers) {
+      if (live >= max) break;
+      if (this.peers.has(w)) continue; // taking part, or dead or leaving (a heartbeat revives it)
+      this.peers.set(w, { inFlight: 0, lastSeen: monotonicMs(), dead: false, closed: false });
+      joined.push(w);
+      live++;
+    }
+    if (!joined.length) return;
+    this.log.info({ workers: joined }, 'workers joined the run');
+    this.pump();
   }
 
   private message(status: 'RUNNING' | 'WAITING_DISPATCH' | Outcome['status']) {

@@ -62,6 +62,11 @@ export class StandaloneTracker {
     this.control.handBack(reason);
   }
 
+  /** Back on NATS after a cut: report now, so a run given to another worker meanwhile stops here. */
+  reportNow(): void {
+    void this.report();
+  }
+
   private async execute(): Promise<void> {
     // A frequent run has no timeout: it lives until its job is disabled.
     const outcome = await superviseRun({

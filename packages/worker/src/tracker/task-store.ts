@@ -79,6 +79,8 @@ export class TaskStore {
   private readonly batches = new Set<string>();
   private pending: number[] = [];
   private pendingHead = 0;
+  /** Tasks taken back from a lost or draining worker: dispatched before the queue, within their bound. */
+  private again: number[] = [];
   private finals = 0;
   private succeeded = 0;
   private dispatched = 0;
@@ -109,8 +111,13 @@ export class TaskStore {
     const out: DispatchedTask[] = [];
     const skipped: number[] = [];
     const w = this.workers.id(worker) + 1;
-    while (out.length < max && this.pendingHead < this.pending.length) {
-      const at = this.pending[this.pendingHead++] as number;
+    const next = (): number | undefined => {
+      if (this.again.length) return this.again.pop();
+      return this.pendingHead < this.pending.length ? this.pending[this.pendingHead++] : undefined;
+    };
+    while (out.length < max) {
+      const at = next();
+      if (at === undefined) break;
       if (this.state[at] !== WAITING) continue;
       const pin = this.pinned.get(at);
       if (pin !== undefined && pin !== worker) {
@@ -162,14 +169,17 @@ export class TaskStore {
     return true;
   }
 
-  /** Puts a dispatched task back in the queue (its worker died, or it is retried). */
+  /**
+   * Takes a dispatched task back from its worker (dead, or draining) and puts
+   * it first in line: it already waited its turn once.
+   */
   requeue(id: string): void {
     const at = this.dispatchedAt(id);
     if (at === undefined) return;
     this.state[at] = WAITING;
     this.workerOf[at] = 0;
     this.dispatched--;
-    this.pending.push(at);
+    this.again.push(at);
   }
 
   /** Takes a dispatched task back for a retry later; `release` queues it again. */

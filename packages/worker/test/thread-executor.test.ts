@@ -1,0 +1,72 @@
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { testLogger } from '../../../test/harness/logger.js';
+import { ThreadExecutor } from '../src/isolation/thread-executor.js';
+import type { Processor } from '../src/sdk/processor.js';
+import { blockLater, blockThread, whichThread } from './fixtures/thread-processors.js';
+
+// A processor that blocks its thread must not be handed more tasks while
+// other threads are free: they would wait for it, however idle the rest are.
+
+const MODULE = fileURLToPath(new URL('./fixtures/thread-processors.ts', import.meta.url));
+// Threads inherit this process's flags; the test runner's --expose-gc is not one a thread takes.
+process.execArgv = process.execArgv.filter((flag) => flag !== '--expose-gc');
+const executor = new ThreadExecutor(MODULE, 2, testLogger('threads'));
+afterAll(() => executor.close());
+
+const signal = new AbortController().signal;
+const silent = { debug() {}, info() {}, warn() {}, error() {} };
+let next = 0;
+/** Runs a task; `onLog` hears the lines it logs. */
+function run(
+  processor: Processor,
+  params: unknown = null,
+  onLog: (line: string) => void = () => {},
+): Promise<string> {
+  const hooks = {
+    log: () => ({ ...silent, info: onLog }),
+    map: () => Promise.reject(new Error('no map here')),
+  };
+  const id = String(++next);
+  const data = { instanceId: id, jobId: '1', jobParams: null, params, runAttempt: 1 };
+  const task = { taskId: 'root', taskName: 'root', attempt: 1, isRootTask: true, payload: null };
+  return executor.process(processor, data, task, hooks, signal) as Promise<string>;
+}
+
+/** Quick tasks sent while `blocker` blocks a thread finish first, all on the other thread. */
+async function quickTasksPassBlocked(blocker: Processor): Promise<void> {
+  // Both threads up and working (a task goes to the least loaded one).
+  const seen = new Set<string>();
+  while (seen.size < 2) {
+    for (const t of await Promise.all([run(whichThread), run(whichThread)])) seen.add(t);
+  }
+  const order: string[] = [];
+  let started: () => void = () => {};
+  const blocking = new Promise<void>((resolve) => {
+    started = resolve;
+  });
+  const blocked = run(blocker, { ms: 3_000 }, started).then((t) => {
+    order.push('blocker');
+    return t;
+  });
+  await blocking;
+  // Quick tasks, a few at a time, while it blocks its thread.
+  const quick: string[] = [];
+  for (let round = 0; round < 5; round++) {
+    quick.push(...(await Promise.all([run(whichThread), run(whichThread), run(whichThread)])));
+  }
+  order.push('quick tasks');
+  const blockedThread = await blocked;
+  expect(order).toEqual(['quick tasks', 'blocker']);
+  expect(quick).not.toContain(blockedThread);
+}
+
+describe('processor threads', () => {
+  it('gives a blocked thread no more tasks while another thread is free', async () => {
+    await quickTasksPassBlocked(blockThread);
+  }, 20_000);
+
+  it('also when the processor blocks its thread after yielding first', async () => {
+    await quickTasksPassBlocked(blockLater);
+  }, 20_000);
+});
