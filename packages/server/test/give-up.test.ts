@@ -72,6 +72,36 @@ describe('give-up counts from when the run became due', () => {
     expect(seen.status, String(seen.reason)).toBe('RUNNING');
   });
 
+  it('gives up a queued run that stopped waiting for a slot to wait for a worker', async () => {
+    const w = await s.worker({ processors: ['queued-then-alone'], tags: ['gpu'] });
+    const jobId = await s.createJob({
+      processorName: 'queued-then-alone',
+      tags: ['gpu'],
+      maxConcurrentInstances: 1,
+      scheduleToStartTimeoutMs: 1_000,
+    });
+    const first = await s.run(jobId);
+    await w.until(() => w.runs.some((r) => r.instanceId === first.id));
+    const queued = await s.run(jobId);
+    await waitForInstance(s.app, queued.id, (i) => /maxConcurrentInstances/.test(String(i.reason)));
+    // Its only worker stops qualifying, then ends the first run: the slot is
+    // free, and the queued run now waits for a worker, not for a slot.
+    w.options.tags = [];
+    const workersPath = `/api/v1/apps/${s.app.name}/workers`;
+    const deadline = Date.now() + 5_000;
+    const tagsOfW = async (): Promise<string[]> =>
+      (await s.app.api.get(workersPath)).body.workers.find(
+        (x: { workerId: string }) => x.workerId === w.options.workerId,
+      )?.tags ?? [];
+    while ((await tagsOfW()).length) {
+      expect(Date.now()).toBeLessThan(deadline); // its next heartbeat carries no tag
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await w.report({ instanceId: first.id, epoch: 1 }, 'SUCCEEDED');
+    const failed = await waitForInstance(s.app, queued.id, (i) => i.status === 'FAILED');
+    expect(failed.reason).toMatch(/not started within 1000 ms/);
+  });
+
   it('fails a run not started within the job’s scheduleToStartTimeoutMs', async () => {
     const jobId = await s.createJob({
       processorName: 'nobody-has-it',

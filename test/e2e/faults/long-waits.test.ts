@@ -123,9 +123,13 @@ describe('waits longer than a timer holds', () => {
     expect(rate.status).toBe(201);
     const delayed = await runIn(app, { processorName: 'noop' }, { delayMs: HUGE_MS });
 
-    cluster.workers.get('long-b')?.child.kill('SIGKILL');
+    // SIGSTOP, not kill -9: a stopped worker keeps its NATS connection, so it is
+    // not "lost" (that re-dispatches at once); its silence is the sweeper's to judge.
+    const victim = cluster.workers.get('long-b')?.child;
+    victim?.kill('SIGSTOP');
     const killedAt = performance.now();
     const settled = await waitForInstance(other, lost.id, (i) => i.status === 'FAILED', 60_000);
+    victim?.kill('SIGKILL');
     expect(settled.reason).toMatch(/silent/);
     // From its last report (before the kill), or from the server's start when that is later.
     expect(performance.now()).toBeLessThanOrEqual(

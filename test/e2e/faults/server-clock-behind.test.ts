@@ -94,15 +94,19 @@ describe('a server whose clock is behind Postgres', () => {
     expect(late).toBeLessThan(ON_TIME_MS);
   }, 60_000);
 
-  it('settles a run whose worker died within the silence bound after the clock stepped back', async () => {
+  it('settles a run whose worker hangs (SIGSTOP) within the silence bound after the clock stepped back', async () => {
     const { app } = cluster;
     // Stepped back while the server runs (10 minutes behind; a no-op if the first test did it).
     await clock.set(-600);
     const created = await cluster.run({ processorName: 'forever' });
     await waitForInstance(app, created.id, (i) => i.status === 'RUNNING', 30_000);
-    cluster.workers.get('behind-1')?.child.kill('SIGKILL');
+    // SIGSTOP, not kill -9: a stopped worker keeps its NATS connection, so it is
+    // not "lost" (that re-dispatches at once); its silence is the sweeper's to judge.
+    const victim = cluster.workers.get('behind-1')?.child;
+    victim?.kill('SIGSTOP');
     const killedAt = performance.now();
     const done = await waitForInstance(app, created.id, (i) => i.status === 'FAILED', 60_000);
+    victim?.kill('SIGKILL');
     expect(done.reason).toMatch(/silent/);
     // From its last report (before the kill), or from the server's start when that is later.
     expect(performance.now()).toBeLessThanOrEqual(

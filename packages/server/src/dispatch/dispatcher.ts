@@ -198,7 +198,8 @@ export class Dispatcher {
       const answer = await this.askRunJob(app, worker, instance, epoch, spec, workers);
       if (typeof answer === 'object') {
         // No worker can ever take it: fail now, not after waitingGiveUpMs.
-        await failUndeliverable(this.pool, instance.id, epoch, answer.undeliverable);
+        const failed = await failUndeliverable(this.pool, instance.id, epoch, answer.undeliverable);
+        if (failed) this.onFailed(failed);
         return;
       }
       if (answer === 'accepted') {

@@ -3,6 +3,10 @@ import type { z } from 'zod';
 
 type Heartbeat = z.output<typeof serverMessages.WorkerHeartbeat>;
 
+// A busy map worker's free slots flip between 0 and more on most beats: a
+// free slot again wakes waiting runs at most this often per worker.
+const ROOM_WAKE_EVERY_MS = 2_000;
+
 /** What the registry keeps of a heartbeat: everything but the secret. */
 export interface WorkerInfo extends Omit<Heartbeat, 'secret'> {
   /** This server's wall clock when the last heartbeat arrived (for people to read). */
@@ -12,6 +16,8 @@ export interface WorkerInfo extends Omit<Heartbeat, 'secret'> {
    * worker's `sentAt` with this server's wall clock.
    */
   seenAt: number;
+  /** When a free slot again last woke waiting runs (monotonic ms). */
+  roomWakeAt?: number;
   /** Its loss has been announced (a new heartbeat makes a fresh record). */
   lostAnnounced?: boolean;
 }
@@ -30,9 +36,13 @@ export class WorkerRegistry {
     const key = `${heartbeat.app}/${heartbeat.workerId}`;
     const previous = this.workers.get(key);
     const { secret: _secret, ...rest } = heartbeat;
-    const info = { ...rest, lastSeenAt: Date.now(), seenAt: now };
+    const roomAgain =
+      previous?.metrics.freeSlots === 0 &&
+      heartbeat.metrics.freeSlots > 0 &&
+      now - (previous.roomWakeAt ?? Number.NEGATIVE_INFINITY) >= ROOM_WAKE_EVERY_MS;
+    const roomWakeAt = roomAgain ? now : previous?.roomWakeAt;
+    const info = { ...rest, lastSeenAt: Date.now(), seenAt: now, roomWakeAt };
     this.workers.set(key, info);
-    const roomAgain = previous?.metrics.freeSlots === 0 && info.metrics.freeSlots > 0;
     if (!previous || !this.isAlive(previous, now) || roomAgain) {
       for (const listener of this.joinedListeners) listener(info);
     }

@@ -49,7 +49,7 @@ export class LostWorkers {
   }
 
   start(): void {
-    void this.watchConnection();
+    void this.watchConnection().catch(() => undefined);
     this.loop.start();
   }
 
@@ -85,7 +85,6 @@ export class LostWorkers {
         const held = byWorker.get(key) ?? [];
         if (!held.length) return;
         if (!(await this.gone(w.app, w.workerId, held[0]?.id as string))) return;
-        this.lost.set(key, w.seenAt);
         for (const run of held) {
           const outcome = await redispatchFromLostWorker(
             this.pool,
@@ -99,6 +98,8 @@ export class LostWorkers {
           );
           this.events.changed(outcome.instance);
         }
+        // Only once all its runs moved: a database error above leaves it to the next round.
+        this.lost.set(key, w.seenAt);
       }),
     );
     const old = monotonicMs() - 10 * 60_000;

@@ -4,7 +4,7 @@ import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { Dispatcher } from '../dispatch/dispatcher.js';
 import { PeriodicLoop } from '../periodic-loop.js';
-import { failWaiting, recordProgress, requeue } from '../store/instance-transitions.js';
+import { confirmAccepted, failWaiting, requeue } from '../store/instance-transitions.js';
 import type { InstanceEvents } from './instance-events.js';
 import { settle } from './settle.js';
 
@@ -134,9 +134,15 @@ export class Sweeper {
     const progressOf = new Map(rows.map((r, i) => [r.id, running[i]]));
     await this.eachRow(rows, async (r) => {
       const progress = progressOf.get(r.id);
-      if (progress && (await recordProgress(this.pool, r.id, r.epoch, progress))) return;
+      const confirmed = progress && (await confirmAccepted(this.pool, r.id, r.epoch, progress));
+      if (confirmed) {
+        this.events.changed(confirmed);
+        return;
+      }
       const reason = `worker ${r.worker_id} never confirmed the dispatch; dispatching again`;
-      if (await requeue(this.pool, r.id, r.epoch, 0, reason)) {
+      const requeued = await requeue(this.pool, r.id, r.epoch, 0, reason);
+      if (requeued) {
+        this.events.changed(requeued);
         if (r.worker_id)
           await this.dispatcher.stopTracker(r.app, r.worker_id, r.id, r.epoch, reason);
       }
@@ -163,7 +169,9 @@ export class Sweeper {
   }
 
   private async end(r: Stuck, reason: string): Promise<void> {
-    if (r.worker_id) await this.dispatcher.stopTracker(r.app, r.worker_id, r.id, r.epoch, reason);
+    // The stop goes out first (before any retry's run_job), but settling does not
+    // wait for its reply: a hung or stopped worker would hold it for the ask timeout.
+    if (r.worker_id) void this.dispatcher.stopTracker(r.app, r.worker_id, r.id, r.epoch, reason);
     const settled = await settle(this.pool, r.id, r.epoch, { status: 'FAILED', reason });
     if (settled.kind === 'final' || settled.kind === 'retry') {
       this.log.info(

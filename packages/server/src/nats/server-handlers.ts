@@ -19,6 +19,7 @@ import type { AppAuthenticator } from '../store/apps.js';
 import { handBack, recordProgress } from '../store/instance-transitions.js';
 import { getInstance } from '../store/instances.js';
 import { insertLogBatch } from '../store/logs.js';
+import { toStorableText } from '../store/storable-text.js';
 
 /** The app that owns an instance, so one app cannot report on another's runs. */
 async function ownerApp(
@@ -107,7 +108,7 @@ export function serveServerRoutes(deps: {
       return { accepted: false, stop: true, reason };
     }
     if (req.status === 'WAITING_DISPATCH') {
-      const reason = `handed back by worker ${req.workerId}: ${req.result ?? 'draining'}`;
+      const reason = `handed back by worker ${req.workerId}: ${toStorableText(req.result ?? 'draining')}`;
       const back = await handBack(pool, req.instanceId, req.epoch, reason);
       if (!back) return { accepted: false, stop: true, reason: "not this TaskTracker's run now" };
       events.changed(back);
@@ -118,7 +119,7 @@ export function serveServerRoutes(deps: {
     }
     const settled = await settle(pool, req.instanceId, req.epoch, {
       status: req.status,
-      result: req.result,
+      result: req.result === undefined ? undefined : toStorableText(req.result),
       progress: req.progress,
       nonRetryable: req.status === 'FAILED' && req.nonRetryable === true,
     });
@@ -130,7 +131,8 @@ export function serveServerRoutes(deps: {
   const logs = handleDb(routes.server.reportLog, anyApp, async (batch, ctx) => {
     if ((await ownerApp(pool, facts, batch.instanceId)) !== appOfSubject(ctx.subject))
       return { stored: 0 };
-    return { stored: await insertLogBatch(pool, batch) };
+    const lines = batch.lines.map((l) => ({ ...l, message: toStorableText(l.message) }));
+    return { stored: await insertLogBatch(pool, { ...batch, lines }) };
   });
 
   const cluster = bus.handle(routes.server.queryCluster, anyApp, (_req, ctx) => ({

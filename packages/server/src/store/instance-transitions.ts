@@ -76,6 +76,29 @@ export function markAccepted(db: Queryable, id: string, epoch: number, timeoutMs
   );
 }
 
+/**
+ * The accept of a dispatch was never recorded, but its TaskTracker runs it:
+ * RUNNING, with the deadline its job's timeout gives, counted from the dispatch.
+ */
+export function confirmAccepted(
+  db: Queryable,
+  id: string,
+  epoch: number,
+  progress: Instance['progress'],
+) {
+  return one(
+    db,
+    `UPDATE instances SET status = 'RUNNING', started_at = coalesce(started_at, now()),
+       last_report_at = now(), dispatch_failures = 0, progress = $3,
+       deadline_at = (SELECT CASE WHEN j.time_expression_type NOT IN ('FIXED_RATE', 'FIXED_DELAY')
+           AND coalesce((j.spec->>'instanceTimeoutMs')::bigint, 0) > 0
+         THEN instances.dispatched_at + make_interval(secs => (j.spec->>'instanceTimeoutMs')::bigint / 1000.0)
+         END FROM jobs j WHERE j.id = instances.job_id)
+     WHERE id = $1 AND epoch = $2 AND status IN ('WAITING_WORKER_RECEIVE', 'RUNNING')`,
+    [id, epoch, JSON.stringify(progress)],
+  );
+}
+
 /** No worker took it: wait, and try again after a backoff. */
 export function waitForWorker(
   db: Queryable,
@@ -87,7 +110,7 @@ export function waitForWorker(
   return one(
     db,
     `UPDATE instances SET status = 'WAITING_WORKER', worker_id = NULL, reason = $4,
-       dispatch_failures = dispatch_failures + 1,
+       dispatch_failures = dispatch_failures + 1, ${LEAVE_QUEUE},
        next_dispatch_at = now() + make_interval(secs => $3::bigint / 1000.0)
      WHERE id = $1 AND ${UNCLAIMED_OR_AT_EPOCH}`,
     [id, epoch, retryInMs, reason],

@@ -47,7 +47,7 @@ export async function redispatchFromLostWorker(
 ): Promise<LostWorkerOutcome> {
   const requeued = await db.query<RawInstance>(
     `UPDATE instances SET status = 'WAITING_DISPATCH', epoch = epoch + 1, worker_id = NULL,
-       deadline_at = NULL, next_dispatch_at = now(),
+       deadline_at = NULL, next_dispatch_at = now(), due_at = now(), queued = false,
        lost_worker_redispatches = lost_worker_redispatches + 1,
        reason = 'worker ' || $3::text || ' was lost; dispatched again without using a retry ('
          || (lost_worker_redispatches + 1) || ' of ' || $4::int || ' for lost workers)'

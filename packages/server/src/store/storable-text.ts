@@ -7,6 +7,16 @@ import type { z } from 'zod';
 
 // A high surrogate not followed by a low one, or a low one not after a high one.
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+const LONE_SURROGATES = new RegExp(LONE_SURROGATE.source, 'g');
+
+/**
+ * Text a worker sends (a result, a failure, a log line) made storable: NUL and
+ * lone surrogates become U+FFFD. Refusing it would lose a finished run's
+ * report, and the run would be run again.
+ */
+export function toStorableText(value: string): string {
+  return value.replaceAll('\u0000', '\ufffd').replace(LONE_SURROGATES, '\ufffd');
+}
 
 /** Why Postgres cannot store this string, or undefined when it can. */
 export function unstorableText(value: string): string | undefined {

@@ -15,6 +15,7 @@ import { ThreadExecutor } from '../isolation/thread-executor.js';
 import { ProcessorTracker } from '../processor/processor-tracker.js';
 import type { Processor } from '../sdk/processor.js';
 import { HeavyTracker } from '../tracker/heavy-tracker.js';
+import { setLongTimeout } from '../tracker/long-timeout.js';
 import { StandaloneTracker } from '../tracker/standalone-tracker.js';
 import { currentMetrics } from './metrics.js';
 
@@ -271,12 +272,13 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
       // Running tasks and runs get the grace to finish; what is left then goes
       // back: tasks to their TaskTrackers, runs to the server, for other workers.
       const ptDrains = [...processorTrackers.values()].map((pt) => pt.drain());
-      const grace = setTimeout(() => {
+      // An operator's grace may exceed what one setTimeout holds.
+      const grace = setLongTimeout(() => {
         for (const t of trackers.values()) t.handBack('worker shutting down');
         for (const pt of processorTrackers.values()) pt.stop('worker shutting down');
       }, options.drainGraceMs ?? 30_000);
       await Promise.all([...[...trackers.values()].map((t) => t.done), ...ptDrains]);
-      clearTimeout(grace);
+      grace.clear();
       for (const pt of processorTrackers.values()) pt.stop('worker shutting down');
       clearInterval(beat);
       announce('left');
