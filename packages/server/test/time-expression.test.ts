@@ -84,6 +84,8 @@ describe('time expressions', () => {
     ['FIXED_RATE', '31536000001', /at most 31536000000/],
     ['FIXED_DELAY', 'soon', /milliseconds/],
     ['ONE_SHOT', 'tomorrow', /ISO 8601/],
+    ['ONE_SHOT', '99999999999999999999', /at most 31536000000 ms/],
+    ['ONE_SHOT', '+275760-09-14T00:00:00.001Z', /ISO 8601/],
     ['API', '* * * * *', /take no timeExpression/],
   ] as const)('rejects %s "%s"', (type, expression, message) => {
     expect(validateTimeExpression(type, expression, 'UTC')).toMatch(message);

@@ -57,6 +57,9 @@ export function validateTimeExpression(
     }
     case 'ONE_SHOT':
       if (!expression) return 'a ONE_SHOT job needs an ISO time or a delay in milliseconds';
+      // A delay past any real date would be stored as an invalid time.
+      if (/^\d+$/.test(expression) && Number(expression) > MAX_INTERVAL_MS)
+        return `a delay may be at most ${MAX_INTERVAL_MS} ms (365 days); give a later time as ISO 8601`;
       return Number.isNaN(oneShotAt(expression, 0))
         ? 'must be an ISO 8601 time or a delay in milliseconds'
         : undefined;
