@@ -233,6 +233,7 @@ export class HeavyTracker {
       withNonRetryable(this.message(status), outcome),
       outcome.result,
       this.log,
+      () => reportRunning(this.bus, this.app, this.message('RUNNING'), this.log),
     );
   }
 

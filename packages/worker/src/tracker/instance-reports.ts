@@ -43,14 +43,21 @@ export async function reportRunning(
   }
 }
 
-/** The final report, retried with the same key until the server acknowledges it. */
+/**
+ * The final report, retried with the same key until the server acknowledges
+ * it. Until then the run is still reported RUNNING every few seconds: a final
+ * report that Postgres cannot take yet (connections reset, a write held) must
+ * not let the run look silent, or the sweeper fails a run that succeeded.
+ */
 export async function reportFinal(
   bus: Bus,
   app: string,
   report: Report,
   result: string,
   log: Logger,
+  beat: () => Promise<unknown>,
 ): Promise<void> {
+  const beating = setInterval(() => void beat(), Timing.INSTANCE_REPORT_MS);
   const fitted = fitFinalResult(report.status, result);
   if (fitted.warning) log.warn({ status: report.status }, fitted.warning);
   const status = fitted.status as Report['status'];
@@ -70,6 +77,8 @@ export async function reportFinal(
       { err: (err as Error).message },
       'final report never acknowledged; the server will settle the run',
     );
+  } finally {
+    clearInterval(beating);
   }
 }
 

@@ -83,6 +83,7 @@ export class StandaloneTracker {
       withNonRetryable(this.statusMessage(status), outcome),
       outcome.result,
       this.log,
+      () => reportRunning(this.bus, this.app, this.statusMessage('RUNNING'), this.log),
     );
   }
 
