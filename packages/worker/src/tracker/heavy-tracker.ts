@@ -5,13 +5,7 @@ import type { z } from 'zod';
 import { RunLogShipper } from '../sdk/online-logger.js';
 import type { Processor, ProcessorContext } from '../sdk/processor.js';
 import { backoffDelayMs, type Outcome, sleep, withAttempts } from './attempts.js';
-import {
-  reportFinal,
-  reportRunning,
-  statusReport,
-  superviseRun,
-  withNonRetryable,
-} from './instance-reports.js';
+import { reportFinal, reportRunning, statusReport, superviseRun } from './instance-reports.js';
 import { RunControl } from './run-control.js';
 import { parseRunParams } from './run-params.js';
 import { StartTasksSender } from './start-tasks-sender.js';
@@ -227,14 +221,7 @@ export class HeavyTracker {
     await this.stopProcessorTrackers();
     await this.logs.flush();
     const status = this.control.reportedStatus(outcome.status);
-    await reportFinal(
-      this.bus,
-      this.app,
-      withNonRetryable(this.message(status), outcome),
-      outcome.result,
-      this.log,
-      () => reportRunning(this.bus, this.app, this.message('RUNNING'), this.log),
-    );
+    await reportFinal(this.bus, this.app, this.message(status), outcome, this.log);
   }
 
   private ctx(): ProcessorContext<never> {

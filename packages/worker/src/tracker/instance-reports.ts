@@ -53,19 +53,22 @@ export async function reportFinal(
   bus: Bus,
   app: string,
   report: Report,
-  result: string,
+  outcome: { result: string; nonRetryable?: boolean },
   log: Logger,
-  beat: () => Promise<unknown>,
 ): Promise<void> {
+  const beat = () =>
+    reportRunning(bus, app, { ...report, status: 'RUNNING', reportedAt: Date.now() }, log);
   const beating = setInterval(() => void beat(), Timing.INSTANCE_REPORT_MS);
-  const fitted = fitFinalResult(report.status, result);
+  const fitted = fitFinalResult(report.status, outcome.result);
   if (fitted.warning) log.warn({ status: report.status }, fitted.warning);
   const status = fitted.status as Report['status'];
+  // A NonRetryableError failure: the server does not retry the instance either.
+  const nonRetryable = status === 'FAILED' && outcome.nonRetryable ? true : undefined;
   try {
     const reply = await bus.reliableAsk(
       routes.server.reportInstanceStatus,
       { app },
-      { ...report, status, result: fitted.result },
+      { ...report, status, result: fitted.result, nonRetryable },
       {
         deadlineMs: FINAL_REPORT_DEADLINE_MS,
         idempotencyKey: `${report.instanceId}-${report.epoch}-final`,
@@ -108,13 +111,6 @@ export async function superviseRun<T>(options: {
     timeout?.clear();
     await first;
   }
-}
-
-/** Marks a FAILED final report whose failure was a NonRetryableError, so the server does not retry the instance. */
-export function withNonRetryable(report: Report, outcome: { nonRetryable?: boolean }): Report {
-  return report.status === 'FAILED' && outcome.nonRetryable
-    ? { ...report, nonRetryable: true }
-    : report;
 }
 
 /** A TaskTracker's status report for its run, stamped with the dispatch epoch. */

@@ -6,13 +6,7 @@ import type { ProcessorExecutor } from '../isolation/executor.js';
 import { RunLogShipper } from '../sdk/online-logger.js';
 import type { BasicProcessor, Processor } from '../sdk/processor.js';
 import { type Outcome, sleep, withAttempts } from './attempts.js';
-import {
-  reportFinal,
-  reportRunning,
-  statusReport,
-  superviseRun,
-  withNonRetryable,
-} from './instance-reports.js';
+import { reportFinal, reportRunning, statusReport, superviseRun } from './instance-reports.js';
 import { RunControl } from './run-control.js';
 import { parseRunParams } from './run-params.js';
 
@@ -77,14 +71,7 @@ export class StandaloneTracker {
     });
     await this.logs.flush();
     const status = this.control.reportedStatus(outcome.status);
-    await reportFinal(
-      this.bus,
-      this.app,
-      withNonRetryable(this.statusMessage(status), outcome),
-      outcome.result,
-      this.log,
-      () => reportRunning(this.bus, this.app, this.statusMessage('RUNNING'), this.log),
-    );
+    await reportFinal(this.bus, this.app, this.statusMessage(status), outcome, this.log);
   }
 
   private async outcome(): Promise<Outcome> {
