@@ -19,6 +19,10 @@ export function upCommand(program: Command, globals: () => GlobalOptions): void 
     .option('--port <port>', 'HTTP API port (0: any free one)', count('--port', 0, 65_535), 7700)
     .option('--nats <url>', 'use this NATS instead of spawning nats-server')
     .option('--database <url>', 'use this Postgres instead of the embedded one')
+    .option(
+      '--postgres-bin <dir>',
+      'folder holding initdb and postgres (default: $DROVER_POSTGRES_BIN, the machine’s Postgres, then the npm package’s)',
+    )
     .option('--log-level <level>', 'pino level for the cluster’s own logs (stderr)', 'warn')
     .action(
       async (o: {
@@ -26,6 +30,7 @@ export function upCommand(program: Command, globals: () => GlobalOptions): void 
         port: number;
         nats?: string;
         database?: string;
+        postgresBin?: string;
         logLevel: string;
       }) => {
         const g = globals();
@@ -40,9 +45,10 @@ export function upCommand(program: Command, globals: () => GlobalOptions): void 
           httpPort: o.port,
           natsUrl: o.nats,
           databaseUrl: o.database,
+          postgresBin: o.postgresBin ?? process.env.DROVER_POSTGRES_BIN,
           log,
         }).catch((err: Error) => {
-          // A missing nats-server, a taken port, a damaged data dir: say so and stop.
+          // A missing nats-server or Postgres, a taken port, a full disk, a damaged data dir: say so and stop.
           throw new CliError(`drover up failed: ${err.message}`, Exit.UNAVAILABLE);
         });
         console.log(

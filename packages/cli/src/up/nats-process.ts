@@ -1,9 +1,18 @@
-import { spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
+import { type Logger, pino } from 'pino';
+import { findOnPath, spawnBound } from './bound-child.js';
+import { stopChild, type WatchedChild, watchChild } from './child-watch.js';
+import { supervise } from './supervisor.js';
 
 export interface NatsProcess {
   url: string;
+  /** nats-server's current pid (a restart changes it). */
+  readonly pid: number | undefined;
   stop(): Promise<void>;
+}
+
+export interface NatsProcessOptions {
+  bin?: string;
+  log?: Logger;
 }
 
 const INSTALL_HINT =
@@ -11,35 +20,57 @@ const INSTALL_HINT =
   'macOS: `brew install nats-server`; or a release from https://github.com/nats-io/nats-server), ' +
   'or point `drover up --nats <url>` at a running one.';
 
-/** Spawns nats-server on a free loopback port (or `port`) and waits until it listens. */
-export function startNatsProcess(port?: number, bin = 'nats-server'): Promise<NatsProcess> {
-  const child = spawn(bin, ['-a', '127.0.0.1', '-p', String(port ?? -1)], {
-    stdio: ['ignore', 'pipe', 'pipe'],
+const LISTENING = /Listening for client connections on [\d.]+:(\d+)/;
+const READY_WITHIN_MS = 30_000;
+
+async function spawnNats(
+  bin: string,
+  port: number,
+  log: Logger,
+  signal?: AbortSignal,
+): Promise<{ watched: WatchedChild; port: number }> {
+  const child = spawnBound(bin, ['-a', '127.0.0.1', '-p', String(port)], {
+    deathSignal: 'SIGTERM',
   });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  return new Promise((resolve, reject) => {
-    const tail: string[] = [];
-    child.once('error', (err: NodeJS.ErrnoException) =>
-      reject(new Error(err.code === 'ENOENT' ? INSTALL_HINT : `nats-server: ${err.message}`)),
-    );
-    child.once('exit', (code) =>
-      reject(new Error(`nats-server exited (${code}) before it was ready:\n${tail.join('\n')}`)),
-    );
-    for (const stream of [child.stdout, child.stderr]) {
-      createInterface({ input: stream }).on('line', (line) => {
-        tail.push(line);
-        if (tail.length > 20) tail.shift();
-        const listening = line.match(/Listening for client connections on [\d.]+:(\d+)/);
-        if (!listening) return;
-        resolve({
-          url: `nats://127.0.0.1:${listening[1]}`,
-          async stop() {
-            if (child.exitCode !== null) return;
-            child.kill('SIGTERM');
-            await exited;
-          },
-        });
-      });
-    }
+  const watched = watchChild(child, 'nats-server', log);
+  const onAbort = () => void stopChild(watched, 'SIGTERM');
+  signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    const line = await watched.waitForLine(LISTENING, READY_WITHIN_MS);
+    return { watched, port: Number(line.match(LISTENING)?.[1]) };
+  } catch (err) {
+    await stopChild(watched, 'SIGTERM');
+    throw err;
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+/**
+ * Spawns nats-server on a free loopback port (or `port`), waits until it
+ * listens, and restarts it on the same port if it exits while we run.
+ */
+export async function startNatsProcess(
+  port?: number,
+  options: NatsProcessOptions = {},
+): Promise<NatsProcess> {
+  const name = options.bin ?? 'nats-server';
+  const bin = name.includes('/') ? name : findOnPath(name);
+  if (!bin) throw new Error(INSTALL_HINT);
+  const log = options.log ?? pino({ level: 'silent' });
+  const first = await spawnNats(bin, port ?? -1, log);
+  const supervised = supervise({
+    name: 'nats-server',
+    first: first.watched,
+    restart: async (signal) => (await spawnNats(bin, first.port, log, signal)).watched,
+    stopSignal: 'SIGTERM',
+    log,
   });
+  return {
+    url: `nats://127.0.0.1:${first.port}`,
+    get pid() {
+      return supervised.pid;
+    },
+    stop: () => supervised.stop(),
+  };
 }

@@ -1,5 +1,5 @@
 import { mkdir } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type DroverServer, startServer } from '@drover/server';
 import { type DroverWorker, loadProcessors, startWorker } from '@drover/worker';
@@ -22,6 +22,8 @@ export interface UpOptions {
   natsUrl?: string;
   /** External Postgres instead of the embedded one. */
   databaseUrl?: string;
+  /** A folder holding initdb and postgres for the embedded one (else they are looked for). */
+  postgresBin?: string;
   log: Logger;
 }
 
@@ -29,6 +31,8 @@ export interface UpCluster extends ClusterInfo {
   secret: string;
   database: string;
   workerIds: string[];
+  /** Pids of the children `up` spawned (nats-server, the postmaster), as they are now. */
+  childPids(): number[];
   stop(): Promise<void>;
 }
 
@@ -39,8 +43,8 @@ const EXAMPLES = fileURLToPath(
 );
 
 /**
- * A whole cluster in this process: nats-server (spawned), Postgres (PGlite
- * under the data dir), a server and `workers` workers running the example
+ * A whole cluster in this process: nats-server (spawned), Postgres (spawned,
+ * its cluster under the data dir), a server and `workers` workers running the example
  * processors. A second `up` on the same data dir finds its jobs and history.
  */
 export async function up(options: UpOptions): Promise<UpCluster> {
@@ -51,21 +55,31 @@ export async function up(options: UpOptions): Promise<UpCluster> {
     for (const stop of stops.reverse()) await stop().catch(() => undefined);
   };
   try {
-    const nats = options.natsUrl ? undefined : await startNatsProcess();
+    // Both children start at once (initdb takes the longest); whichever started is stopped on failure.
+    const [natsStarted, pgStarted] = await Promise.allSettled([
+      options.natsUrl
+        ? undefined
+        : startNatsProcess(undefined, { log: options.log.child({ role: 'nats-server' }) }),
+      options.databaseUrl
+        ? undefined
+        : startEmbeddedPostgres(dataDir, {
+            binDir: options.postgresBin,
+            log: options.log.child({ role: 'postgres' }),
+          }),
+    ]);
+    const nats = natsStarted.status === 'fulfilled' ? natsStarted.value : undefined;
+    const pg = pgStarted.status === 'fulfilled' ? pgStarted.value : undefined;
     if (nats) stops.push(() => nats.stop());
-    const natsUrl = options.natsUrl ?? (nats?.url as string);
-
-    const pg = options.databaseUrl
-      ? undefined
-      : await startEmbeddedPostgres(join(dataDir, 'pgdata'));
     if (pg) stops.push(() => pg.stop());
+    if (natsStarted.status === 'rejected') throw natsStarted.reason;
+    if (pgStarted.status === 'rejected') throw pgStarted.reason;
+    const natsUrl = options.natsUrl ?? (nats?.url as string);
     const databaseUrl = options.databaseUrl ?? (pg?.url as string);
 
     const server: DroverServer = await startServer(
       {
         natsUrl,
         databaseUrl,
-        databasePoolSize: pg?.poolSize,
         httpHost: '127.0.0.1',
         httpPort: options.httpPort,
         serverId: 'up-server',
@@ -108,8 +122,9 @@ export async function up(options: UpOptions): Promise<UpCluster> {
     return {
       ...info,
       secret: credentials.secret,
-      database: pg ? `embedded PGlite in ${join(dataDir, 'pgdata')}` : 'external Postgres',
+      database: pg ? pg.description : 'external Postgres',
       workerIds: workers.map((w) => w.workerId),
+      childPids: () => [nats?.pid, pg?.pid].filter((pid): pid is number => pid !== undefined),
       stop: stopAll,
     };
   } catch (err) {

@@ -1,0 +1,83 @@
+import type { ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import type { Logger } from 'pino';
+
+// The output of a child of `drover up`: each line goes to the log (debug, or
+// warn for a fatal one), the last ones are kept for error messages, and a
+// line that says the child is ready is waited for as an event.
+
+export interface ChildExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export interface WatchedChild {
+  child: ChildProcess;
+  /** Last lines of output. */
+  tail(): string;
+  /** Resolves with the first line matching `pattern`; rejects if the child exits first or `ms` pass. */
+  waitForLine(pattern: RegExp, ms: number): Promise<string>;
+  /** Resolves once the child has exited (never rejects). */
+  exited: Promise<ChildExit>;
+}
+
+const FATAL = /\b(FATAL|PANIC|\[FTL\]|\[ERR\])\b/;
+
+export function watchChild(child: ChildProcess, name: string, log: Logger): WatchedChild {
+  const lines: string[] = [];
+  const watchers = new Set<(line: string) => void>();
+  const exited = new Promise<ChildExit>((resolve) => {
+    child.once('exit', (code, signal) => resolve({ code, signal }));
+    // A spawn failure emits 'error' and no 'exit'.
+    child.once('error', (err) => {
+      lines.push(`${name}: ${err.message}`);
+      resolve({ code: null, signal: null });
+    });
+  });
+  for (const stream of [child.stdout, child.stderr]) {
+    if (!stream) continue;
+    createInterface({ input: stream }).on('line', (line) => {
+      lines.push(line);
+      if (lines.length > 30) lines.shift();
+      if (FATAL.test(line)) log.warn({ output: line }, `${name} said`);
+      else log.debug({ output: line }, `${name} said`);
+      for (const watch of watchers) watch(line);
+    });
+  }
+  const tail = () => lines.join('\n');
+  const waitForLine = (pattern: RegExp, ms: number) =>
+    new Promise<string>((resolve, reject) => {
+      const done = () => {
+        clearTimeout(timer);
+        watchers.delete(watch);
+      };
+      const watch = (line: string) => {
+        if (!pattern.test(line)) return;
+        done();
+        resolve(line);
+      };
+      const timer = setTimeout(() => {
+        done();
+        reject(new Error(`${name} was not ready within ${ms / 1000} s:\n${tail()}`));
+      }, ms);
+      watchers.add(watch);
+      void exited.then(({ code, signal }) => {
+        done();
+        reject(new Error(`${name} exited (${signal ?? code}) before it was ready:\n${tail()}`));
+      });
+    });
+  return { child, tail, waitForLine, exited };
+}
+
+/** Stops a child with `signal` and waits for its exit. */
+export async function stopChild(watched: WatchedChild, signal: NodeJS.Signals): Promise<void> {
+  const { child } = watched;
+  if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+  await watched.exited;
+}
+
+/** "disk full under <dir>" when a child's output or an error says the disk is full. */
+export function diskFull(dir: string, text: string): Error | undefined {
+  const line = text.split('\n').find((l) => /No space left on device|ENOSPC/.test(l));
+  return line === undefined ? undefined : new Error(`disk full under ${dir} (${line.trim()})`);
+}
