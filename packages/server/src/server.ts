@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import pRetry from 'p-retry';
 import type { Logger } from 'pino';
 import { ServerConfig, type ServerConfigInput } from './config.js';
-import { migrate } from './db/migrate.js';
+import { migrate, NewerSchemaError } from './db/migrate.js';
 import { createPool, waitForDatabase } from './db/pool.js';
 import { DispatchTimers } from './dispatch/dispatch-timers.js';
 import { Dispatcher } from './dispatch/dispatcher.js';
@@ -131,6 +131,8 @@ export async function startServer(
             maxTimeout: 5_000,
             randomize: true,
             signal: abort.signal,
+            // A schema from a newer Drover stays newer: say so instead of retrying.
+            shouldRetry: ({ error }) => !(error instanceof NewerSchemaError),
           },
         );
       })(),

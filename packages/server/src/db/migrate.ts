@@ -6,6 +6,11 @@ const MIGRATIONS_DIR = new URL('../../migrations/', import.meta.url);
 // Any constant works; it only has to be the same for every Drover server.
 const MIGRATION_LOCK = 727_001;
 
+/** The database holds a migration this build does not know: a newer Drover migrated it. */
+export class NewerSchemaError extends Error {
+  override name = 'NewerSchemaError';
+}
+
 /**
  * Applies forward-only migrations (`NNNN_name.sql`) in order, each in its own
  * transaction, under an advisory lock so servers starting together take turns.
@@ -23,6 +28,13 @@ export async function migrate(pool: pg.Pool, log: Logger): Promise<string[]> {
         (r) => r.name,
       ),
     );
+    const unknown = [...done].filter((name) => !files.includes(name)).sort();
+    if (unknown.length > 0) {
+      throw new NewerSchemaError(
+        `the database was migrated by a newer Drover: migration ${unknown.join(', ')} is unknown to this build ` +
+          `(its last is ${files.at(-1)}); run that Drover version or newer, or use another database (data dir)`,
+      );
+    }
     for (const file of files) {
       if (done.has(file)) continue;
       const sql = await readFile(new URL(file, MIGRATIONS_DIR), 'utf8');
