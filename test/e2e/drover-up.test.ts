@@ -7,8 +7,8 @@ import { runCli, spawnCli } from '../harness/drover-cli.js';
 import { useDatabase } from '../harness/fixtures.js';
 import { type ReadyProcess, stopProcess } from '../harness/process.js';
 
-// `drover up` in a temp dir: a whole cluster (spawned nats-server, PGlite
-// under the data dir, a server, a worker) that runs a job, stops on Ctrl-C,
+// `drover up` in a temp dir: a whole cluster (spawned nats-server and
+// Postgres, its cluster under the data dir, a server, a worker) that runs a job, stops on Ctrl-C,
 // and comes back with its history. `drover monitor` sees it from NATS alone.
 
 const db = useDatabase();
@@ -33,7 +33,9 @@ describe('drover up', () => {
   it('comes up, runs a job, stops cleanly, and comes back with its history', async () => {
     const first = await up();
     running.push(first);
-    expect(first.find(/Postgres\s+(embedded PGlite in \S+)/)).toContain(dataDir);
+    expect(first.find(/Postgres\s+PostgreSQL \S+ \(\S+\), data in (\S+)/)).toBe(
+      join(dataDir, 'pgdata'),
+    );
 
     const monitor = await spawnCli(
       ['--data-dir', dataDir, '--json', 'monitor'],

@@ -77,7 +77,9 @@ export async function startEmbeddedPostgres(
   const exists = (await clusterMajor(pgdata)) !== undefined;
   const password = await loadOrCreatePassword(dataDir, exists).catch((err) => {
     if ((err as NodeJS.ErrnoException).code === 'ENOSPC')
-      throw new Error(`disk full under ${dataDir} (${(err as Error).message})`);
+      throw new Error(
+        `disk full under ${dataDir}: free some space or use another --data-dir (${(err as Error).message})`,
+      );
     throw err;
   });
   if (runAs) {

@@ -81,7 +81,9 @@ export async function initCluster(o: InitdbOptions): Promise<void> {
   } catch (err) {
     await rm(building, { recursive: true, force: true });
     if ((err as NodeJS.ErrnoException).code === 'ENOSPC')
-      throw new Error(`disk full under ${dirname(o.pgdata)} (${(err as Error).message})`);
+      throw new Error(
+        `disk full under ${dirname(o.pgdata)}: free some space or use another --data-dir (${(err as Error).message})`,
+      );
     throw err;
   } finally {
     await rm(pwfile, { force: true });

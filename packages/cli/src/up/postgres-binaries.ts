@@ -129,7 +129,7 @@ export async function findPostgresBinaries(
   const seen = new Set<string>();
   const found: PostgresBinaries[] = [];
   for (const { dir, source } of candidates) {
-    const real = await realpath(dir).catch(() => dir);
+    const real = await realpath(join(dir, 'postgres')).catch(() => dir);
     if (seen.has(real)) continue;
     seen.add(real);
     const binaries = await probe(dir, source);
