@@ -1,12 +1,14 @@
 import { benchMapReduce } from './mapreduce.js';
 import { benchServer } from './server.js';
 import { benchTransport } from './transport.js';
+import { benchUp } from './up.js';
 
 // `pnpm bench <name>`: runs one benchmark and prints its figures as one JSON line.
 const benches: Record<string, () => Promise<Record<string, unknown>>> = {
   transport: benchTransport,
   server: benchServer,
   mapreduce: benchMapReduce,
+  up: benchUp,
 };
 
 const name = process.argv[2] ?? 'transport';
