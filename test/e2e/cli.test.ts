@@ -57,6 +57,37 @@ describe('drover CLI', () => {
     expect((await cli('job', 'show', cronId)).stdout).toContain('next fire times: ');
   });
 
+  it('disables, enables and deletes a job', async () => {
+    const created = await cli(
+      '--json',
+      'job',
+      'create',
+      '--name',
+      uniqueName('cron'),
+      '--processor',
+      'echo',
+      '--schedule',
+      'CRON',
+      '--every',
+      '0 0 3 * * *',
+    );
+    const jobId = JSON.parse(created.stdout).id as string;
+    const disabled = await cli('job', 'disable', jobId);
+    expect(disabled).toMatchObject({
+      code: 0,
+      stdout: expect.stringContaining(`job ${jobId} disabled`),
+    });
+    expect(JSON.parse((await cli('--json', 'job', 'show', jobId)).stdout).enabled).toBe(false);
+    expect((await cli('job', 'enable', jobId)).code).toBe(0);
+    expect(JSON.parse((await cli('--json', 'job', 'show', jobId)).stdout).enabled).toBe(true);
+
+    const deleted = await cli('job', 'delete', jobId);
+    expect(deleted).toMatchObject({ code: 0, stdout: `job ${jobId} deleted\n` });
+    const gone = await cli('job', 'show', jobId);
+    expect(gone.code).toBe(3);
+    expect((await cli('job', 'delete', jobId)).code).toBe(3);
+  });
+
   it('runs a job with --wait, then shows, lists and logs the instance', async () => {
     const { stdout } = await cli(
       '--json',

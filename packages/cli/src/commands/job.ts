@@ -118,6 +118,33 @@ export function jobCommands(program: Command, globals: () => GlobalOptions): voi
       );
     });
 
+  for (const [verb, summary] of [
+    ['enable', 'enable a job: its schedule fires again'],
+    ['disable', 'disable a job: its schedule stops firing (runs under way go on)'],
+  ] as const) {
+    job
+      .command(`${verb} <jobId>`)
+      .description(summary)
+      .action(async (jobId: string) => {
+        const conn = await connect(globals());
+        const j = await conn.api.call(
+          apiViews.JobView,
+          'POST',
+          `/apps/${conn.app}/jobs/${jobId}/${verb}`,
+        );
+        print(conn, j, () => `job ${j.id} ${verb}d (${String(j.spec.name)})`);
+      });
+  }
+
+  job
+    .command('delete <jobId>')
+    .description('delete a job and its history (stops its frequent runs)')
+    .action(async (jobId: string) => {
+      const conn = await connect(globals());
+      await conn.api.call(z.null(), 'DELETE', `/apps/${conn.app}/jobs/${jobId}`);
+      print(conn, { id: jobId, deleted: true }, () => `job ${jobId} deleted`);
+    });
+
   job
     .command('run <jobId>')
     .description('run a job now; with --wait, follow it to its end (exit 1 unless it succeeds)')
