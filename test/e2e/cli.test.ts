@@ -165,6 +165,15 @@ describe('drover CLI', () => {
     );
   });
 
+  it('keeps the data of root under /var/lib/drover by default (postgres cannot reach /root)', async () => {
+    // The suite runs as root (CI, this machine): Postgres must run as another user.
+    expect(process.getuid?.() ?? -1).toBe(0);
+    const help = await runCli(['--help']);
+    expect(help.stdout).toContain('(default: "/var/lib/drover")');
+    const chosen = await runCli(['--help'], { DROVER_DATA_DIR: '/srv/drover' });
+    expect(chosen.stdout).toContain('(default: "/srv/drover")');
+  });
+
   it('says what to fix, with an exit code scripts can rely on', async () => {
     const missing = await cli('job', 'create', '--name', 'x');
     expect(missing.code).toBe(2);

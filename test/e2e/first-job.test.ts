@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -8,7 +8,7 @@ import { type ReadyProcess, spawnReady, stopProcess } from '../harness/process.j
 
 // docs/first-job.md, run as a newcomer would: its files written where it says,
 // its shell lines run by bash in that order, with the checkout's scripts/ on
-// PATH and HOME in a temp dir (so `~/.drover` is fresh). Every command must
+// PATH and HOME in a temp dir, the data dir in it (fresh). Every command must
 // have an expectation below, so the page cannot grow a command no test runs.
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -103,6 +103,8 @@ function sh(line: string, env: NodeJS.ProcessEnv): Promise<{ code: number | null
 
 beforeAll(async () => {
   home = await mkdtemp(join(tmpdir(), 'drover-first-job-home-'));
+  // Postgres runs as the postgres user under root: it must pass through the home.
+  await chmod(home, 0o711);
   work = await mkdtemp(join(tmpdir(), 'drover-first-job-'));
 });
 afterAll(async () => {
@@ -116,6 +118,8 @@ describe('docs/first-job.md', () => {
     const env: NodeJS.ProcessEnv = {
       ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('DROVER_'))),
       HOME: home,
+      // The page's default data dir is ~/.drover (root: /var/lib/drover): keep the test's in temp.
+      DROVER_DATA_DIR: join(home, '.drover'),
       DROVER_CHECKOUT: ROOT.replace(/\/$/, ''),
     };
     const ran = new Set<string>();

@@ -12,7 +12,11 @@ export interface GlobalOptions {
   dataDir: string;
 }
 
-export const DEFAULT_DATA_DIR = process.env.DROVER_DATA_DIR ?? join(homedir(), '.drover');
+// root's home is closed to the `postgres` user that Postgres must run as
+// (it refuses root), so root keeps its data where services keep theirs.
+export const DEFAULT_DATA_DIR =
+  process.env.DROVER_DATA_DIR ??
+  (process.getuid?.() === 0 ? '/var/lib/drover' : join(homedir(), '.drover'));
 
 export interface Connection {
   api: ApiClient;
