@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type DroverServer, startServer } from '@drover/server';
-import { type DroverWorker, loadProcessors, startWorker } from '@drover/worker';
+import { type DroverWorker, loadProcessors, type Processor, startWorker } from '@drover/worker';
 import type { Logger } from 'pino';
 import {
   type ClusterInfo,
@@ -18,6 +18,8 @@ export interface UpOptions {
   workers: number;
   app: string;
   httpPort: number;
+  /** Modules exporting the workers' processors, relative to the cwd (default: the examples). */
+  processors?: readonly string[];
   /** External NATS instead of a spawned nats-server. */
   natsUrl?: string;
   /** External Postgres instead of the embedded one. */
@@ -29,6 +31,9 @@ export interface UpCluster extends ClusterInfo {
   secret: string;
   database: string;
   workerIds: string[];
+  /** The processors the workers run, and whether they are the examples. */
+  processors: { name: string; kind: Processor['kind'] }[];
+  examples: boolean;
   stop(): Promise<void>;
 }
 
@@ -40,10 +45,16 @@ const EXAMPLES = fileURLToPath(
 
 /**
  * A whole cluster in this process: nats-server (spawned), Postgres (PGlite
- * under the data dir), a server and `workers` workers running the example
- * processors. A second `up` on the same data dir finds its jobs and history.
+ * under the data dir), a server and `workers` workers running the user's
+ * processors (`processors` modules) or the examples. A second `up` on the
+ * same data dir finds its jobs and history.
  */
 export async function up(options: UpOptions): Promise<UpCluster> {
+  // Loaded first: a module that does not load fails `up` before anything starts.
+  const examples = !options.processors?.length;
+  const modules = options.processors?.map((m) => resolve(m)) ?? [];
+  if (examples) modules.push(EXAMPLES);
+  const processors = await loadProcessors(modules);
   const dataDir = resolve(options.dataDir);
   await mkdir(dataDir, { recursive: true });
   const stops: (() => Promise<void>)[] = [];
@@ -85,7 +96,6 @@ export async function up(options: UpOptions): Promise<UpCluster> {
       throw new Error(`could not create app ${credentials.app}: ${await created.text()}`);
     }
 
-    const processors = await loadProcessors(EXAMPLES);
     const workers: DroverWorker[] = [];
     for (let i = 1; i <= options.workers; i++) {
       const worker = await startWorker({
@@ -94,7 +104,7 @@ export async function up(options: UpOptions): Promise<UpCluster> {
         secret: credentials.secret,
         workerId: `up-worker-${i}`,
         processors,
-        processorsModule: EXAMPLES,
+        processorsModule: modules,
         concurrency: 8,
         log: options.log.child({ role: 'worker', workerId: `up-worker-${i}` }),
       });
@@ -110,6 +120,8 @@ export async function up(options: UpOptions): Promise<UpCluster> {
       secret: credentials.secret,
       database: pg ? `embedded PGlite in ${join(dataDir, 'pgdata')}` : 'external Postgres',
       workerIds: workers.map((w) => w.workerId),
+      processors: processors.map(({ name, kind }) => ({ name, kind })),
+      examples,
       stop: stopAll,
     };
   } catch (err) {
