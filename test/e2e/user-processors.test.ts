@@ -232,7 +232,7 @@ describe('drover-worker (built) with user modules', () => {
     ];
     for (const [modules, message] of cases) {
       const w = worker(['--threads', '2', '--processors', ...modules]);
-      const result = await runToEnd(process.execPath, w.args, { env: w.env });
+      const result = await runToEnd(process.execPath, w.args, { env: w.env, timeoutMs: 20_000 });
       expect(result.stderr).toContain(message);
       expect(result.code).toBe(2);
     }
@@ -240,7 +240,8 @@ describe('drover-worker (built) with user modules', () => {
 
   it('exits with the cause when its processor threads cannot load the modules (no respawn loop)', async () => {
     const w = worker(['--threads', '2', '--processors', file('main-only.mjs')]);
-    const result = await runToEnd(process.execPath, w.args, { env: w.env });
+    // A worker respawning its threads never exits: killed (and failed) after 20 s.
+    const result = await runToEnd(process.execPath, w.args, { env: w.env, timeoutMs: 20_000 });
     expect(result.stderr).toContain(
       `drover-worker: a processor thread could not start: cannot load processors from ${file('main-only.mjs')}: Error: this module does not load in processor threads`,
     );

@@ -114,11 +114,11 @@ export interface ProcessResult {
   stderr: string;
 }
 
-/** Runs a process to its end, collecting its output. */
+/** Runs a process to its end, collecting its output; with `timeoutMs`, kills it (and fails) if it runs longer. */
 export function runToEnd(
   cmd: string,
   args: string[],
-  options: { env?: NodeJS.ProcessEnv; cwd?: string } = {},
+  options: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {},
 ): Promise<ProcessResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, {
@@ -134,8 +134,18 @@ export function runToEnd(
     child.stderr.on('data', (d) => {
       stderr += d;
     });
+    const timer =
+      options.timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            child.kill('SIGKILL');
+            reject(new Error(`${cmd} still running after ${options.timeoutMs} ms:\n${stderr}`));
+          }, options.timeoutMs);
     child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
   });
 }
 
