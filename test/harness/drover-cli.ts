@@ -1,34 +1,28 @@
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { type ReadyProcess, spawnReady } from './process.js';
+import { BUILT_ENTRY } from './built-binaries.js';
+import { type ProcessResult, type ReadyProcess, runToEnd, spawnReady } from './process.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const ARGS = ['--import', 'tsx', '--conditions=drover-source', `${ROOT}packages/cli/src/main.ts`];
 
-export interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
+export interface CliOptions {
+  /** Run packages/cli/dist (see buildBinaries) instead of the sources. */
+  built?: boolean;
+  /** Working directory (default: the repository root). */
+  cwd?: string;
 }
 
-/** Runs the `drover` CLI (from source) to its end, with no DROVER_* variables from this process. */
-export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...ARGS, ...args], {
-      cwd: ROOT,
-      env: { ...cleanEnv(), ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => {
-      stdout += d;
-    });
-    child.stderr.on('data', (d) => {
-      stderr += d;
-    });
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
+const cliArgs = (o: CliOptions) => (o.built ? [BUILT_ENTRY.cli] : ARGS);
+
+/** Runs the `drover` CLI (from source unless `built`) to its end, with no DROVER_* variables from this process. */
+export function runCli(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  options: CliOptions = {},
+): Promise<ProcessResult> {
+  return runToEnd(process.execPath, [...cliArgs(options), ...args], {
+    cwd: options.cwd ?? ROOT,
+    env: { ...cleanEnv(), ...env },
   });
 }
 
@@ -37,9 +31,10 @@ export function spawnCli(
   args: string[],
   ready: RegExp,
   env: NodeJS.ProcessEnv = {},
+  options: CliOptions = {},
 ): Promise<ReadyProcess> {
-  return spawnReady(process.execPath, [...ARGS, ...args], {
-    cwd: ROOT,
+  return spawnReady(process.execPath, [...cliArgs(options), ...args], {
+    cwd: options.cwd ?? ROOT,
     env: { ...cleanEnv(), ...env },
     ready,
     timeoutMs: 60_000,

@@ -1,6 +1,6 @@
 export type { DroverWorker, WorkerOptions } from './runtime/worker.js';
 export { startWorker } from './runtime/worker.js';
-export { loadProcessors } from './sdk/load-processors.js';
+export { loadProcessors, ProcessorModuleError } from './sdk/load-processors.js';
 export type { OnlineLogger } from './sdk/online-logger.js';
 export type {
   BasicProcessor,

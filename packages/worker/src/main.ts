@@ -1,10 +1,11 @@
 #!/usr/bin/env node
+import { delimiter } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { pino } from 'pino';
 import { startWorker } from './runtime/worker.js';
-import { loadProcessors } from './sdk/load-processors.js';
+import { loadProcessors, ProcessorModuleError } from './sdk/load-processors.js';
 
-// `drover-worker`: runs the processors a module exports, for one app.
+// `drover-worker`: runs the processors some modules export, for one app.
 
 function int(value: string): number {
   const n = Number(value);
@@ -42,9 +43,9 @@ const program = new Command('drover-worker')
     env.DROVER_APP_SECRET,
   )
   .requiredOption(
-    '--processors <module>',
-    'JS module exporting processors (DROVER_PROCESSORS)',
-    env.DROVER_PROCESSORS,
+    '--processors <module...>',
+    `JS or TS modules exporting processors (DROVER_PROCESSORS, separated by "${delimiter}")`,
+    env.DROVER_PROCESSORS?.split(delimiter).filter((m) => m !== ''),
   )
   .option('--concurrency <n>', 'standalone runs held at once, and task slots offered', int, 8)
   .option(
@@ -72,7 +73,7 @@ const o = program.opts<{
   natsUser?: string;
   app?: string;
   secret?: string;
-  processors: string;
+  processors: string[];
   concurrency: number;
   threads?: number;
   tag: string[];
@@ -91,14 +92,11 @@ for (const [flag, value] of [
   }
 }
 const log = pino({ level: o.logLevel, redact: ['secret', 'natsPass'] });
+// Each message names the file (and for a clash, the processor and both files).
 const processors = await loadProcessors(o.processors).catch((err: Error) => {
-  console.error(`drover-worker: cannot load processors from ${o.processors}: ${err.message}`);
+  console.error(`drover-worker: ${err.message}`);
   process.exit(2);
 });
-if (processors.length === 0) {
-  console.error(`drover-worker: ${o.processors} exports no processors (use basicProcessor(...))`);
-  process.exit(2);
-}
 process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection'));
 
 const worker = await startWorker({
@@ -115,6 +113,10 @@ const worker = await startWorker({
   drainGraceMs: o.drainGraceMs,
   workerId: o.workerId,
   log,
+}).catch((err: Error) => {
+  // E.g. processor threads that cannot load the modules: fail now, not respawn forever.
+  console.error(`drover-worker: ${err.message}`);
+  process.exit(err instanceof ProcessorModuleError ? 2 : 1);
 });
 log.info({ workerId: worker.workerId }, 'drover-worker running');
 let stopping = false;

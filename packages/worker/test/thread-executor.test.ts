@@ -11,7 +11,7 @@ import { blockLater, blockThread, whichThread } from './fixtures/thread-processo
 const MODULE = fileURLToPath(new URL('./fixtures/thread-processors.ts', import.meta.url));
 // Threads inherit this process's flags; the test runner's --expose-gc is not one a thread takes.
 process.execArgv = process.execArgv.filter((flag) => flag !== '--expose-gc');
-const executor = new ThreadExecutor(MODULE, 2, testLogger('threads'));
+const executor = new ThreadExecutor([MODULE], 2, testLogger('threads'));
 afterAll(() => executor.close());
 
 const signal = new AbortController().signal;

@@ -1,7 +1,8 @@
+import { ProcessorModuleError } from '@drover/worker';
 import { type Command, InvalidArgumentError } from 'commander';
 import { pino } from 'pino';
 import { CliError, Exit } from '../client/exit-codes.js';
-import { up } from '../up/up.js';
+import { type UpCluster, up } from '../up/up.js';
 import type { GlobalOptions } from './context.js';
 
 const count = (flag: string, min: number, max: number) => (value: string) => {
@@ -11,11 +12,30 @@ const count = (flag: string, min: number, max: number) => (value: string) => {
   return n;
 };
 
+const EXECUTE = {
+  basic: 'STANDALONE',
+  map: 'MAP',
+  mapReduce: 'MAP_REDUCE',
+  broadcast: 'BROADCAST',
+};
+
+/** A first command to try, for the examples or the user's first processor. */
+function tryLine(cluster: UpCluster): string {
+  const first = cluster.processors[0];
+  if (cluster.examples || !first)
+    return 'drover job create --name sum --processor sum-range --execute MAP_REDUCE';
+  return `drover job create --name ${first.name} --processor ${first.name} --execute ${EXECUTE[first.kind]}`;
+}
+
 export function upCommand(program: Command, globals: () => GlobalOptions): void {
   program
     .command('up')
     .description('run a whole cluster here: nats-server, embedded Postgres, a server, workers')
-    .option('--workers <n>', 'workers running the example processors', count('--workers', 0, 16), 2)
+    .option('--workers <n>', 'workers running the processors', count('--workers', 0, 16), 2)
+    .option(
+      '--processors <module...>',
+      'JS or TS modules exporting your processors, run by the workers (default: the examples)',
+    )
     .option('--port <port>', 'HTTP API port (0: any free one)', count('--port', 0, 65_535), 7700)
     .option('--nats <url>', 'use this NATS instead of spawning nats-server')
     .option('--database <url>', 'use this Postgres instead of the embedded one')
@@ -27,6 +47,7 @@ export function upCommand(program: Command, globals: () => GlobalOptions): void 
     .action(
       async (o: {
         workers: number;
+        processors?: string[];
         port: number;
         nats?: string;
         database?: string;
@@ -43,13 +64,16 @@ export function upCommand(program: Command, globals: () => GlobalOptions): void 
           workers: o.workers,
           app: g.app ?? 'demo',
           httpPort: o.port,
+          processors: o.processors,
           natsUrl: o.nats,
           databaseUrl: o.database,
           postgresBin: o.postgresBin ?? process.env.DROVER_POSTGRES_BIN,
           log,
         }).catch((err: Error) => {
           // A missing nats-server or Postgres, a taken port, a full disk, a damaged data dir: say so and stop.
-          throw new CliError(`drover up failed: ${err.message}`, Exit.UNAVAILABLE);
+          // A processors module that does not load is the user's input to fix.
+          const code = err instanceof ProcessorModuleError ? Exit.USAGE : Exit.UNAVAILABLE;
+          throw new CliError(`drover up failed: ${err.message}`, code);
         });
         console.log(
           [
@@ -59,7 +83,8 @@ export function upCommand(program: Command, globals: () => GlobalOptions): void 
             `  Postgres   ${cluster.database}`,
             `  app        ${cluster.app}  (secret in ${g.dataDir}/credentials.json)`,
             `  workers    ${cluster.workerIds.join(', ') || 'none'}`,
-            '  try        drover job create --name sum --processor sum-range --execute MAP_REDUCE',
+            `  processors ${cluster.processors.map((p) => p.name).join(', ')}${cluster.examples ? ' (examples)' : ''}`,
+            `  try        ${tryLine(cluster)}`,
             'Ctrl-C stops everything.',
           ].join('\n'),
         );

@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type DroverServer, startServer } from '@drover/server';
-import { type DroverWorker, loadProcessors, startWorker } from '@drover/worker';
+import { type DroverWorker, loadProcessors, type Processor, startWorker } from '@drover/worker';
 import type { Logger } from 'pino';
 import {
   type ClusterInfo,
@@ -18,6 +18,8 @@ export interface UpOptions {
   workers: number;
   app: string;
   httpPort: number;
+  /** Modules exporting the workers' processors, relative to the cwd (default: the examples). */
+  processors?: readonly string[];
   /** External NATS instead of a spawned nats-server. */
   natsUrl?: string;
   /** External Postgres instead of the embedded one. */
@@ -33,6 +35,9 @@ export interface UpCluster extends ClusterInfo {
   workerIds: string[];
   /** Pids of the children `up` spawned (nats-server, the postmaster), as they are now. */
   childPids(): number[];
+  /** The processors the workers run, and whether they are the examples. */
+  processors: { name: string; kind: Processor['kind'] }[];
+  examples: boolean;
   stop(): Promise<void>;
 }
 
@@ -44,10 +49,16 @@ const EXAMPLES = fileURLToPath(
 
 /**
  * A whole cluster in this process: nats-server (spawned), Postgres (spawned,
- * its cluster under the data dir), a server and `workers` workers running the example
- * processors. A second `up` on the same data dir finds its jobs and history.
+ * its cluster under the data dir), a server and `workers` workers running the
+ * user's processors (`processors` modules) or the examples. A second `up` on
+ * the same data dir finds its jobs and history.
  */
 export async function up(options: UpOptions): Promise<UpCluster> {
+  // Loaded first: a module that does not load fails `up` before anything starts.
+  const examples = !options.processors?.length;
+  const modules = options.processors?.map((m) => resolve(m)) ?? [];
+  if (examples) modules.push(EXAMPLES);
+  const processors = await loadProcessors(modules);
   const dataDir = resolve(options.dataDir);
   await mkdir(dataDir, { recursive: true });
   const stops: (() => Promise<void>)[] = [];
@@ -99,22 +110,29 @@ export async function up(options: UpOptions): Promise<UpCluster> {
       throw new Error(`could not create app ${credentials.app}: ${await created.text()}`);
     }
 
-    const processors = await loadProcessors(EXAMPLES);
+    // Workers start at once: each waits for its processor threads to load the modules.
+    const started = await Promise.allSettled(
+      Array.from({ length: options.workers }, (_, i) =>
+        startWorker({
+          natsUrl,
+          app: credentials.app,
+          secret: credentials.secret,
+          workerId: `up-worker-${i + 1}`,
+          processors,
+          processorsModule: modules,
+          concurrency: 8,
+          log: options.log.child({ role: 'worker', workerId: `up-worker-${i + 1}` }),
+        }),
+      ),
+    );
     const workers: DroverWorker[] = [];
-    for (let i = 1; i <= options.workers; i++) {
-      const worker = await startWorker({
-        natsUrl,
-        app: credentials.app,
-        secret: credentials.secret,
-        workerId: `up-worker-${i}`,
-        processors,
-        processorsModule: EXAMPLES,
-        concurrency: 8,
-        log: options.log.child({ role: 'worker', workerId: `up-worker-${i}` }),
-      });
-      workers.push(worker);
-      stops.push(() => worker.stop());
+    for (const s of started) {
+      if (s.status !== 'fulfilled') continue;
+      workers.push(s.value);
+      stops.push(() => s.value.stop());
     }
+    const failed = started.find((s) => s.status === 'rejected');
+    if (failed) throw failed.reason;
 
     const info = { serverUrl: server.url, natsUrl, app: credentials.app };
     await writeClusterInfo(dataDir, info);
@@ -125,6 +143,8 @@ export async function up(options: UpOptions): Promise<UpCluster> {
       database: pg ? pg.description : 'external Postgres',
       workerIds: workers.map((w) => w.workerId),
       childPids: () => [nats?.pid, pg?.pid].filter((pid): pid is number => pid !== undefined),
+      processors: processors.map(({ name, kind }) => ({ name, kind })),
+      examples,
       stop: stopAll,
     };
   } catch (err) {

@@ -5,15 +5,16 @@ import type { MapContext, ProcessOutcome } from '../sdk/processor.js';
 import type { RunData, TaskData } from './executor.js';
 import type { DoneBatch, FromThread, ScopeData, ToThread } from './thread-messages.js';
 
-// A processor thread: loads the processors module and runs the tasks the main
+// A processor thread: loads the processors modules and runs the tasks the main
 // thread hands it, so a processor that hogs the CPU stalls only this thread,
 // never the worker's heartbeats.
 
 const port = parentPort;
 if (!port) throw new Error('thread-entry runs in a worker thread');
 const send = (m: FromThread) => port.postMessage(m);
+// A module that fails to load here throws: the main thread hears it and fails fast.
 const processors = new Map(
-  (await loadProcessors((workerData as { module: string }).module)).map((p) => [p.name, p]),
+  (await loadProcessors((workerData as { modules: string[] }).modules)).map((p) => [p.name, p]),
 );
 /** Per scope (a run's tasks): its shared data and abort controller, gone with its last task. */
 interface ScopeEntry {
@@ -86,7 +87,7 @@ async function run(id: number, entry: ScopeEntry, scope: number, task: TaskData)
   try {
     const processor = processors.get(entry.processor);
     if (!processor)
-      throw new Error(`no processor named "${entry.processor}" in this thread's module`);
+      throw new Error(`no processor named "${entry.processor}" in this thread's modules`);
     const value = await (
       processor.process as (c: MapContext<unknown>) => ProcessOutcome | Promise<ProcessOutcome>
     )(context(id, entry, task));

@@ -1,5 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
+import { ProcessorModuleError } from '../sdk/load-processors.js';
 import { NonRetryableError, type ProcessOutcome, type Processor } from '../sdk/processor.js';
 import type { ProcessorExecutor, RunData, TaskData, TaskHooks } from './executor.js';
 import type { FromThread, JobBatch, ScopeData, ToThread } from './thread-messages.js';
@@ -14,7 +15,8 @@ const TASKS_PER_THREAD = 64;
 const LIVENESS_MS = 50;
 // After asking a processor to stop, wait this long before ending its thread.
 const ABORT_GRACE_MS = 1_000;
-// Built, threads start thread-entry.js; from TypeScript sources they start a
+// Built, threads start thread-entry.js (which registers tsx itself if a
+// processors module is TypeScript); from TypeScript sources they start a
 // bootstrap that registers tsx first (Node 20 threads do not inherit it).
 const FROM_SOURCE = import.meta.url.endsWith('.ts');
 const ENTRY = new URL(
@@ -63,9 +65,14 @@ interface Slot {
  * keep flowing; on stop or timeout its tasks are asked to abort, and the
  * thread is ended (and replaced) if they do not within a second. A processor
  * calling `process.exit` ends only its thread: its tasks fail and the pool
- * refills.
+ * refills. A thread that cannot load the modules at start fails the pool
+ * (`ready` rejects with the cause) instead of being respawned.
  */
 export class ThreadExecutor implements ProcessorExecutor {
+  /** Resolves once every thread loaded the modules; rejects with the first that could not. */
+  readonly ready: Promise<void>;
+  private started = false;
+  private settleStart: (err?: Error) => void = () => undefined;
   private readonly slots: Slot[] = [];
   private readonly queue: Job[] = [];
   private readonly scopes = new WeakMap<AbortSignal, Scope[]>();
@@ -74,11 +81,22 @@ export class ThreadExecutor implements ProcessorExecutor {
   private closed = false;
 
   constructor(
-    private readonly module: string,
+    private readonly modules: readonly string[],
     size: number,
     private readonly log: Logger,
   ) {
+    this.ready = new Promise<void>((resolve, reject) => {
+      this.settleStart = (err) => {
+        if (this.started) return;
+        this.started = true;
+        if (err) reject(err);
+        else resolve();
+      };
+    });
+    // Whoever does not await `ready` still sees a failed start in its tasks.
+    this.ready.catch(() => undefined);
     for (let i = 0; i < size; i++) this.slots.push(this.spawn());
+    if (size === 0) this.settleStart();
   }
 
   process(
@@ -130,7 +148,7 @@ export class ThreadExecutor implements ProcessorExecutor {
 
   private spawn(): Slot {
     const worker = new Worker(ENTRY, {
-      workerData: { module: this.module, entry: THREAD_ENTRY },
+      workerData: { modules: this.modules, entry: THREAD_ENTRY },
       execArgv: process.execArgv,
     });
     const slot: Slot = {
@@ -145,7 +163,10 @@ export class ThreadExecutor implements ProcessorExecutor {
       heardAt: 0,
     };
     worker.on('message', (m: FromThread) => this.onMessage(slot, m));
-    worker.on('error', (err) => this.replace(slot, `processor thread failed: ${err.message}`));
+    // Before `ready`, an error is the modules failing to load: its message names the file.
+    worker.on('error', (err) =>
+      this.replace(slot, slot.ready ? `processor thread failed: ${err.message}` : err.message),
+    );
     worker.on('exit', (code) => this.replace(slot, `processor thread exited with code ${code}`));
     return slot;
   }
@@ -216,6 +237,7 @@ export class ThreadExecutor implements ProcessorExecutor {
       slot.heardAt = performance.now();
     if (m.type === 'ready') {
       slot.ready = true;
+      if (this.slots.every((s) => s.ready)) this.settleStart();
       this.pump();
       return;
     }
@@ -300,10 +322,16 @@ export class ThreadExecutor implements ProcessorExecutor {
       this.slots[index] = this.spawn();
       return;
     }
-    // It died while loading the processors module: fail what waits, and retry
-    // later instead of respawning in a tight loop.
     this.log.error({ reason }, 'processor thread could not start');
     for (const waiting of this.queue.splice(0)) waiting.reject(new Error(reason));
+    if (!this.started) {
+      // The modules do not load in a thread: respawning would fail the same way.
+      this.settleStart(new ProcessorModuleError(`a processor thread could not start: ${reason}`));
+      void this.close();
+      return;
+    }
+    // A replacement died while loading (the modules loaded before): retry
+    // later instead of respawning in a tight loop.
     setTimeout(() => {
       if (!this.closed) this.slots[index] = this.spawn();
     }, 1_000).unref();

@@ -36,11 +36,11 @@ export interface WorkerOptions {
   tags?: string[];
   version?: string;
   /**
-   * The module the processors came from. With it, processors run in worker
-   * threads (so CPU-bound code cannot stall heartbeats); without it, on this
-   * thread's event loop.
+   * The module(s) the processors came from (each thread loads them all).
+   * With it, processors run in worker threads (so CPU-bound code cannot stall
+   * heartbeats); without it, on this thread's event loop.
    */
-  processorsModule?: string;
+  processorsModule?: string | readonly string[];
   /** Processor threads (default: concurrency); 0 runs processors on the main thread. */
   threads?: number;
   /** How long a draining worker lets runs finish before aborting them. */
@@ -71,10 +71,16 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
   const processors = new Map(options.processors.map((p) => [p.name, p]));
   // More threads than cores only adds contention: a thread per core by default.
   const threads = options.threads ?? Math.min(concurrency, availableParallelism());
+  const modules =
+    typeof options.processorsModule === 'string'
+      ? [options.processorsModule]
+      : (options.processorsModule ?? []);
   const executor: ProcessorExecutor =
-    options.processorsModule && threads > 0
-      ? new ThreadExecutor(options.processorsModule, threads, log.child({ actor: 'threads' }))
+    modules.length > 0 && threads > 0
+      ? new ThreadExecutor(modules, threads, log.child({ actor: 'threads' }))
       : new InProcessExecutor();
+  // Threads that cannot load the modules fail the start, with the cause.
+  if (executor instanceof ThreadExecutor) await executor.ready;
   const startedAt = Date.now();
   const nc: NatsConnection = await connectNats({
     servers: options.natsUrl,
