@@ -3,6 +3,8 @@ import { createInterface } from 'node:readline';
 
 export interface NatsProcess {
   url: string;
+  /** Recorded in the data dir's lock, so a crashed `drover up`'s nats-server can be ended. */
+  pid?: number;
   stop(): Promise<void>;
 }
 
@@ -33,6 +35,7 @@ export function startNatsProcess(port?: number, bin = 'nats-server'): Promise<Na
         if (!listening) return;
         resolve({
           url: `nats://127.0.0.1:${listening[1]}`,
+          pid: child.pid,
           async stop() {
             if (child.exitCode !== null) return;
             child.kill('SIGTERM');

@@ -10,8 +10,9 @@ import {
   removeClusterInfo,
   writeClusterInfo,
 } from './cluster-files.js';
+import { acquireDataDirLock } from './data-dir-lock.js';
 import { startEmbeddedPostgres } from './embedded-postgres.js';
-import { startNatsProcess } from './nats-process.js';
+import { startNatsForDataDir } from './nats-port.js';
 
 export interface UpOptions {
   dataDir: string;
@@ -46,13 +47,16 @@ const EXAMPLES = fileURLToPath(
 export async function up(options: UpOptions): Promise<UpCluster> {
   const dataDir = resolve(options.dataDir);
   await mkdir(dataDir, { recursive: true });
-  const stops: (() => Promise<void>)[] = [];
+  // Before anything touches the data dir: a second `up` on it fails here.
+  const lock = await acquireDataDirLock(dataDir, options.log);
+  const stops: (() => Promise<void>)[] = [() => lock.release()];
   const stopAll = async () => {
     for (const stop of stops.reverse()) await stop().catch(() => undefined);
   };
   try {
-    const nats = options.natsUrl ? undefined : await startNatsProcess();
+    const nats = options.natsUrl ? undefined : await startNatsForDataDir(dataDir, options.log);
     if (nats) stops.push(() => nats.stop());
+    if (nats?.pid) await lock.update({ children: [nats.pid] });
     const natsUrl = options.natsUrl ?? (nats?.url as string);
 
     const pg = options.databaseUrl
@@ -71,7 +75,12 @@ export async function up(options: UpOptions): Promise<UpCluster> {
         serverId: 'up-server',
       },
       options.log.child({ role: 'server' }),
-    );
+    ).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EADDRINUSE') throw err;
+      throw new Error(
+        `HTTP port ${options.httpPort} is in use; stop what holds it or use --port 0`,
+      );
+    });
     stops.push(() => server.stop());
     await server.ready;
 
