@@ -38,6 +38,14 @@ export const routes = {
       reply: server.ReportLogReply,
       timeoutMs: 5_000,
     }),
+    checkWorkerSecret: defineRoute({
+      actor: 'server',
+      handler: 'check_worker_secret',
+      pattern: 'ask',
+      request: server.CheckWorkerSecret,
+      reply: server.CheckWorkerSecretReply,
+      timeoutMs: 3_000,
+    }),
     queryCluster: defineRoute({
       actor: 'server',
       handler: 'query_cluster',

@@ -1,6 +1,8 @@
 #!/usr/bin/env node
+import { isNatsAuthError } from '@drover/transport';
 import { Command, InvalidArgumentError } from 'commander';
 import { pino } from 'pino';
+import { WorkerRefusedError } from './runtime/secret-check.js';
 import { startWorker } from './runtime/worker.js';
 import { loadProcessors } from './sdk/load-processors.js';
 
@@ -101,6 +103,14 @@ if (processors.length === 0) {
 }
 process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection'));
 
+/** Exit code of a worker whose app secret or NATS credential was refused (as the CLI's 4). */
+const EXIT_REFUSED = 4;
+const refused = (message: string): never => {
+  log.fatal(message);
+  console.error(`drover-worker: ${message}`);
+  process.exit(EXIT_REFUSED);
+};
+
 const worker = await startWorker({
   natsUrl: o.nats,
   natsUser: o.natsUser,
@@ -114,7 +124,15 @@ const worker = await startWorker({
   tags: o.tag,
   drainGraceMs: o.drainGraceMs,
   workerId: o.workerId,
+  onRefused: (err) => refused(err.message),
   log,
+}).catch((err: unknown) => {
+  if (err instanceof WorkerRefusedError) return refused(err.message);
+  if (isNatsAuthError(err))
+    return refused(
+      `NATS refused the credentials of app ${o.app}'s worker (DROVER_NATS_USER / DROVER_NATS_PASS): ${(err as Error).message}`,
+    );
+  throw err;
 });
 log.info({ workerId: worker.workerId }, 'drover-worker running');
 let stopping = false;
