@@ -42,9 +42,11 @@ export const routes = {
       actor: 'server',
       handler: 'check_worker_secret',
       pattern: 'ask',
+      // Every server answers; one that accepts is enough (see askAll).
+      fanout: true,
       request: server.CheckWorkerSecret,
       reply: server.CheckWorkerSecretReply,
-      timeoutMs: 3_000,
+      timeoutMs: 2_000,
     }),
     queryCluster: defineRoute({
       actor: 'server',

@@ -1,5 +1,6 @@
 export type { AskOptions } from './ask.js';
 export { ask } from './ask.js';
+export { askAll } from './ask-all.js';
 export { Bus } from './bus.js';
 export type { ConnectOptions } from './connect.js';
 export { connectNats, isNatsAuthError } from './connect.js';

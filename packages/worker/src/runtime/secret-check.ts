@@ -1,11 +1,13 @@
 import { isRetryable, routes } from '@drover/protocol';
-import type { Bus } from '@drover/transport';
+import { askAll, type Bus } from '@drover/transport';
 import pRetry, { AbortError } from 'p-retry';
 import type { Logger } from 'pino';
 
 // A worker whose app or secret the servers refuse would heartbeat forever and
-// never be given work. It asks a server first: a refusal ends it; no server
-// answering (down, slow, Postgres away) is asked again with backoff.
+// never be given work. It asks every server first: one accepting is enough
+// (all share one database, so they agree; several clusters on one NATS do
+// not); a refusal from all that answered ends it; no server answering (down,
+// slow, Postgres away) is asked again with backoff.
 
 /** The servers refused this worker's app or secret. */
 export class WorkerRefusedError extends Error {
@@ -32,14 +34,24 @@ export function checkSecret(
   });
   const verdict = pRetry(
     async () => {
-      const reply = await bus.ask(routes.server.checkWorkerSecret, { app: request.app }, request);
-      if (!reply.accepted)
-        throw new AbortError(
-          new WorkerRefusedError(
-            `the servers refused worker ${request.workerId} of app ${request.app}: ` +
-              `${reply.reason ?? 'wrong app or secret'} (check DROVER_APP and DROVER_APP_SECRET)`,
-          ),
-        );
+      const answers = await askAll(
+        bus.nc,
+        routes.server.checkWorkerSecret,
+        { app: request.app },
+        request,
+        (reply) => reply.accepted,
+      );
+      const replies = answers.flatMap((a) => ('reply' in a ? [a.reply] : []));
+      if (replies.some((r) => r.accepted)) return;
+      const reply = replies[0];
+      // Only errors (e.g. Postgres away on every server): the first one says whether to retry.
+      if (!reply) throw answers.map((a) => ('error' in a ? a.error : undefined))[0];
+      throw new AbortError(
+        new WorkerRefusedError(
+          `the servers refused worker ${request.workerId} of app ${request.app}: ` +
+            `${reply.reason ?? 'wrong app or secret'} (check DROVER_APP and DROVER_APP_SECRET)`,
+        ),
+      );
     },
     {
       retries: Number.POSITIVE_INFINITY,

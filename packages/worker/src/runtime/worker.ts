@@ -328,11 +328,14 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
     },
   };
   // Refused later (no server answered at start): the worker cannot get work.
-  secretCheck.verdict.catch((err: unknown) => {
-    if (!(err instanceof WorkerRefusedError)) return;
-    if (options.onRefused) return options.onRefused(err);
-    log.error({ err: err.message }, 'secret refused; stopping the worker');
-    void worker.stop().catch(() => undefined);
-  });
+  secretCheck.verdict.then(
+    () => log.info({ app: options.app }, 'secret accepted'),
+    (err: unknown) => {
+      if (!(err instanceof WorkerRefusedError)) return;
+      if (options.onRefused) return options.onRefused(err);
+      log.error({ err: err.message }, 'secret refused; stopping the worker');
+      void worker.stop().catch(() => undefined);
+    },
+  );
   return worker;
 }
