@@ -1,7 +1,7 @@
 import { type Command, InvalidArgumentError } from 'commander';
-import { pino } from 'pino';
 import { CliError, Exit } from '../client/exit-codes.js';
 import { up } from '../up/up.js';
+import { upLogger } from '../up/up-logger.js';
 import type { GlobalOptions } from './context.js';
 
 const count = (flag: string, min: number, max: number) => (value: string) => {
@@ -20,6 +20,10 @@ export function upCommand(program: Command, globals: () => GlobalOptions): void 
     .option('--nats <url>', 'use this NATS instead of spawning nats-server')
     .option('--database <url>', 'use this Postgres instead of the embedded one')
     .option('--log-level <level>', 'pino level for the cluster’s own logs (stderr)', 'warn')
+    .option(
+      '--json-logs',
+      'JSON log lines even on a terminal (they are JSON when stderr is not one)',
+    )
     .action(
       async (o: {
         workers: number;
@@ -27,12 +31,10 @@ export function upCommand(program: Command, globals: () => GlobalOptions): void 
         nats?: string;
         database?: string;
         logLevel: string;
+        jsonLogs?: boolean;
       }) => {
         const g = globals();
-        const log = pino(
-          { level: o.logLevel, redact: ['secret', 'natsPass'] },
-          pino.destination(2),
-        );
+        const log = upLogger(o.logLevel, { json: o.jsonLogs ?? false });
         const cluster = await up({
           dataDir: g.dataDir,
           workers: o.workers,
