@@ -20,8 +20,11 @@ beforeAll(async () => {
   cluster = await startDroverCluster(db.url, { natsUrl: nats.url });
 });
 afterAll(async () => {
-  await cluster.stop();
-  await nats.stop();
+  try {
+    await cluster?.stop();
+  } finally {
+    await nats?.stop();
+  }
 });
 
 describe('drover-worker with a refused secret', () => {
