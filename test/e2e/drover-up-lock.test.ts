@@ -3,6 +3,7 @@ import { connect, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isAlive } from '../../packages/cli/src/up/process-identity.js';
 import { runCli, spawnCli, spawnCliInTerminal } from '../harness/drover-cli.js';
 import { spawnDrover } from '../harness/drover-process.js';
 import { type ReadyProcess, stopProcess } from '../harness/process.js';
@@ -66,15 +67,6 @@ const holdPort = (port: number) =>
     server.once('error', reject);
     server.listen(port, '127.0.0.1', () => resolve(server));
   });
-
-const isAlive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'drover-up-lock-'));
