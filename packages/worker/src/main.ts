@@ -67,6 +67,10 @@ const program = new Command('drover-worker')
     env.DROVER_WORKER_ID,
   )
   .option('--log-level <level>', 'pino level (DROVER_LOG_LEVEL)', env.DROVER_LOG_LEVEL ?? 'info')
+  .addHelpText(
+    'after',
+    '\nExit codes: 0 stopped, 1 unclean stop, 2 bad input, 4 app secret or NATS credentials refused.',
+  )
   .showHelpAfterError();
 program.parse();
 const o = program.opts<{
