@@ -4,7 +4,7 @@ import { type DroverCluster, startDroverCluster } from '../harness/drover-cluste
 import { spawnDrover } from '../harness/drover-process.js';
 import { useDatabase } from '../harness/fixtures.js';
 import { type NatsServer, startNatsServer } from '../harness/nats-server.js';
-import { stopProcess } from '../harness/process.js';
+import { type ReadyProcess, stopProcess } from '../harness/process.js';
 
 // A drover-worker whose secret the servers refuse says so and exits 4 at once
 // (it used to log "running" and never get work); one that finds no server
@@ -57,8 +57,9 @@ describe('drover-worker with a refused secret', () => {
     const guarded = await startNatsServer({
       config: 'authorization { user: drover, password: right-password }',
     });
+    let started: Promise<ReadyProcess> | undefined;
     try {
-      const started = spawnDrover(
+      started = spawnDrover(
         'worker',
         ['--processors', 'test/fixtures/processors.ts', '--worker-id', 'w-nats-refused'],
         {
@@ -74,6 +75,8 @@ describe('drover-worker with a refused secret', () => {
       await expect(started).rejects.toThrow(/NATS refused the credentials/);
       await expect(started).rejects.not.toThrow(/wrong-password/);
     } finally {
+      // Had it started after all, it must not outlive the test.
+      await started?.then((p) => stopProcess(p, 'SIGKILL')).catch(() => undefined);
       await guarded.stop();
     }
   });
