@@ -10,6 +10,8 @@ packages=()
 command -v nats-server >/dev/null 2>&1 || packages+=(nats-server)
 # libfaketime: the clock-fault tests step a Drover process's wall clock with it.
 command -v faketime >/dev/null 2>&1 || packages+=(faketime)
+# script (bsdutils, essential on Debian): the `drover up` log test gives it a terminal.
+command -v script >/dev/null 2>&1 || packages+=(bsdutils)
 if ! command -v pg_config >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   packages+=(postgresql)
 fi

@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { BUILT_ENTRY } from './built-binaries.js';
 import { type ProcessResult, type ReadyProcess, runToEnd, spawnReady } from './process.js';
@@ -44,3 +45,26 @@ export function spawnCli(
 function cleanEnv(): NodeJS.ProcessEnv {
   return Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('DROVER_')));
 }
+
+/**
+ * Like `spawnCli`, but under `script` (util-linux), so the CLI's stdout and
+ * stderr are a terminal. `cliPid` is the CLI itself (script's child), to signal.
+ */
+export async function spawnCliInTerminal(
+  args: string[],
+  ready: RegExp,
+  env: NodeJS.ProcessEnv = {},
+): Promise<ReadyProcess & { cliPid: number }> {
+  const command = [process.execPath, ...ARGS, ...args].map(shellWord).join(' ');
+  const started = await spawnReady('script', ['-qfec', `exec ${command}`, '/dev/null'], {
+    cwd: ROOT,
+    env: { ...cleanEnv(), ...env },
+    ready,
+    timeoutMs: 60_000,
+  });
+  const pid = started.child.pid as number;
+  const children = await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8');
+  return { ...started, cliPid: Number(children.trim().split(' ')[0]) };
+}
+
+const shellWord = (word: string) => `'${word.replace(/'/g, `'\\''`)}'`;

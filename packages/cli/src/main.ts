@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { CliError, Exit } from './client/exit-codes.js';
 import { appCommands } from './commands/app.js';
 import { DEFAULT_DATA_DIR, type GlobalOptions } from './commands/context.js';
+import { envCommand } from './commands/env.js';
 import { instanceCommands } from './commands/instance.js';
 import { jobCommands } from './commands/job.js';
 import { monitorCommand } from './commands/monitor.js';
@@ -37,6 +38,7 @@ ${Exit.NOT_FOUND} not found, ${Exit.UNAUTHORIZED} secret refused, ${Exit.UNAVAIL
 
 const globals = () => program.opts<GlobalOptions>();
 upCommand(program, globals);
+envCommand(program, globals);
 appCommands(program, globals);
 jobCommands(program, globals);
 instanceCommands(program, globals);

@@ -38,6 +38,16 @@ export const routes = {
       reply: server.ReportLogReply,
       timeoutMs: 5_000,
     }),
+    checkWorkerSecret: defineRoute({
+      actor: 'server',
+      handler: 'check_worker_secret',
+      pattern: 'ask',
+      // Every server answers; one that accepts is enough (see askAll).
+      fanout: true,
+      request: server.CheckWorkerSecret,
+      reply: server.CheckWorkerSecretReply,
+      timeoutMs: 2_000,
+    }),
     queryCluster: defineRoute({
       actor: 'server',
       handler: 'query_cluster',

@@ -1,7 +1,8 @@
-import type { NatsConnection } from '@nats-io/nats-core';
+import { errors, type NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import pRetry from 'p-retry';
 import type { Logger } from 'pino';
+import { serversForLog } from './safe-url.js';
 
 export interface ConnectOptions {
   servers: string | string[];
@@ -14,15 +15,19 @@ export interface ConnectOptions {
   signal?: AbortSignal;
   /** Upper bound of one wait between first-connection tries. */
   maximumIntervalMs?: number;
+  /** Throw NATS's AuthorizationError at once instead of retrying it (a worker with a refused credential exits). */
+  failOnAuthError?: boolean;
 }
 
 /**
  * Connects to NATS, retrying the first connection forever with exponential
  * backoff and jitter (a slow NATS must not crash-loop us), then reconnecting
- * forever once connected.
+ * forever once connected. With `failOnAuthError`, refused credentials are
+ * not retried: the AuthorizationError is thrown at once (see `isNatsAuthError`).
  */
 export function connectNats(options: ConnectOptions): Promise<NatsConnection> {
   const { log } = options;
+  const url = serversForLog(options.servers);
   return pRetry(
     () =>
       connect({
@@ -44,11 +49,19 @@ export function connectNats(options: ConnectOptions): Promise<NatsConnection> {
       factor: 2,
       randomize: true,
       signal: options.signal,
-      onFailedAttempt: ({ error, attemptNumber }) =>
+      shouldRetry: ({ error }) => !(options.failOnAuthError && isNatsAuthError(error)),
+      onFailedAttempt: ({ error, attemptNumber }) => {
+        if (options.failOnAuthError && isNatsAuthError(error)) return;
         log.warn(
-          { attempt: attemptNumber, reason: error.message },
-          'NATS not reachable yet, retrying',
-        ),
+          { attempt: attemptNumber, url, reason: error.message },
+          `NATS at ${url} not reachable yet, retrying connect`,
+        );
+      },
     },
   );
+}
+
+/** NATS refused our user/password (or token): retrying cannot help. */
+export function isNatsAuthError(err: unknown): boolean {
+  return err instanceof errors.AuthorizationError;
 }

@@ -1,8 +1,9 @@
 export type { AskOptions } from './ask.js';
 export { ask } from './ask.js';
+export { askAll } from './ask-all.js';
 export { Bus } from './bus.js';
 export type { ConnectOptions } from './connect.js';
-export { connectNats } from './connect.js';
+export { connectNats, isNatsAuthError } from './connect.js';
 export { publishEvent, subscribeEvents } from './events.js';
 export type { HandleOptions, Handler, HandlerContext, HandlerFn } from './handle.js';
 export { handle } from './handle.js';
@@ -15,4 +16,5 @@ export { serveMonitoring } from './monitoring.js';
 export { encodeChecked, maxPayload } from './payload.js';
 export type { ReliableAskOptions } from './reliable-ask.js';
 export { reliableAsk } from './reliable-ask.js';
+export { serversForLog, withoutCredentials } from './safe-url.js';
 export { tell } from './tell.js';

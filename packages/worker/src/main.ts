@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 import { delimiter } from 'node:path';
+import { isNatsAuthError } from '@drover/transport';
 import { Command, InvalidArgumentError } from 'commander';
 import { pino } from 'pino';
+import { WorkerRefusedError } from './runtime/secret-check.js';
 import { startWorker } from './runtime/worker.js';
 import { loadProcessors, ProcessorModuleError } from './sdk/load-processors.js';
 
@@ -66,6 +68,10 @@ const program = new Command('drover-worker')
     env.DROVER_WORKER_ID,
   )
   .option('--log-level <level>', 'pino level (DROVER_LOG_LEVEL)', env.DROVER_LOG_LEVEL ?? 'info')
+  .addHelpText(
+    'after',
+    '\nExit codes: 0 stopped, 1 unclean stop, 2 bad input, 4 app secret or NATS credentials refused.',
+  )
   .showHelpAfterError();
 program.parse();
 const o = program.opts<{
@@ -99,6 +105,14 @@ const processors = await loadProcessors(o.processors).catch((err: Error) => {
 });
 process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection'));
 
+/** Exit code of a worker whose app secret or NATS credential was refused (as the CLI's 4). */
+const EXIT_REFUSED = 4;
+const refused = (message: string): never => {
+  log.fatal(message);
+  console.error(`drover-worker: ${message}`);
+  process.exit(EXIT_REFUSED);
+};
+
 const worker = await startWorker({
   natsUrl: o.nats,
   natsUser: o.natsUser,
@@ -112,10 +126,16 @@ const worker = await startWorker({
   tags: o.tag,
   drainGraceMs: o.drainGraceMs,
   workerId: o.workerId,
+  onRefused: (err) => refused(err.message),
   log,
-}).catch((err: Error) => {
+}).catch((err: unknown) => {
+  if (err instanceof WorkerRefusedError) return refused(err.message);
+  if (isNatsAuthError(err))
+    return refused(
+      `NATS refused the credentials of app ${o.app}'s worker (DROVER_NATS_USER / DROVER_NATS_PASS): ${(err as Error).message}`,
+    );
   // E.g. processor threads that cannot load the modules: fail now, not respawn forever.
-  console.error(`drover-worker: ${err.message}`);
+  console.error(`drover-worker: ${(err as Error).message}`);
   process.exit(err instanceof ProcessorModuleError ? 2 : 1);
 });
 log.info({ workerId: worker.workerId }, 'drover-worker running');

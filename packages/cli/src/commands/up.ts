@@ -1,8 +1,8 @@
 import { ProcessorModuleError } from '@drover/worker';
 import { type Command, InvalidArgumentError } from 'commander';
-import { pino } from 'pino';
 import { CliError, Exit } from '../client/exit-codes.js';
 import { type UpCluster, up } from '../up/up.js';
+import { upLogger } from '../up/up-logger.js';
 import type { GlobalOptions } from './context.js';
 
 const count = (flag: string, min: number, max: number) => (value: string) => {
@@ -44,6 +44,10 @@ export function upCommand(program: Command, globals: () => GlobalOptions): void 
       'folder holding initdb and postgres (default: $DROVER_POSTGRES_BIN, the machine’s Postgres, then the npm package’s)',
     )
     .option('--log-level <level>', 'pino level for the cluster’s own logs (stderr)', 'warn')
+    .option(
+      '--json-logs',
+      'JSON log lines even on a terminal (they are JSON when stderr is not one)',
+    )
     .action(
       async (o: {
         workers: number;
@@ -53,12 +57,10 @@ export function upCommand(program: Command, globals: () => GlobalOptions): void 
         database?: string;
         postgresBin?: string;
         logLevel: string;
+        jsonLogs?: boolean;
       }) => {
         const g = globals();
-        const log = pino(
-          { level: o.logLevel, redact: ['secret', 'natsPass'] },
-          pino.destination(2),
-        );
+        const log = upLogger(o.logLevel, { json: o.jsonLogs ?? false });
         const cluster = await up({
           dataDir: g.dataDir,
           workers: o.workers,

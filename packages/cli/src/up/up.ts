@@ -10,8 +10,9 @@ import {
   removeClusterInfo,
   writeClusterInfo,
 } from './cluster-files.js';
+import { acquireDataDirLock } from './data-dir-lock.js';
 import { startEmbeddedPostgres } from './embedded-postgres.js';
-import { startNatsProcess } from './nats-process.js';
+import { startNatsForDataDir } from './nats-port.js';
 
 export interface UpOptions {
   dataDir: string;
@@ -61,16 +62,16 @@ export async function up(options: UpOptions): Promise<UpCluster> {
   const processors = await loadProcessors(modules);
   const dataDir = resolve(options.dataDir);
   await mkdir(dataDir, { recursive: true });
-  const stops: (() => Promise<void>)[] = [];
+  // Before anything touches the data dir: a second `up` on it fails here.
+  const lock = await acquireDataDirLock(dataDir, options.log);
+  const stops: (() => Promise<void>)[] = [() => lock.release()];
   const stopAll = async () => {
     for (const stop of stops.reverse()) await stop().catch(() => undefined);
   };
   try {
     // Both children start at once (initdb takes the longest); whichever started is stopped on failure.
     const [natsStarted, pgStarted] = await Promise.allSettled([
-      options.natsUrl
-        ? undefined
-        : startNatsProcess(undefined, { log: options.log.child({ role: 'nats-server' }) }),
+      options.natsUrl ? undefined : startNatsForDataDir(dataDir, options.log),
       options.databaseUrl
         ? undefined
         : startEmbeddedPostgres(dataDir, {
@@ -84,6 +85,9 @@ export async function up(options: UpOptions): Promise<UpCluster> {
     if (pg) stops.push(() => pg.stop());
     if (natsStarted.status === 'rejected') throw natsStarted.reason;
     if (pgStarted.status === 'rejected') throw pgStarted.reason;
+    // A later `up` that finds this lock stale ends these if they outlived us.
+    const children = [nats?.pid, pg?.pid].filter((pid): pid is number => pid !== undefined);
+    if (children.length) await lock.update({ children });
     const natsUrl = options.natsUrl ?? (nats?.url as string);
     const databaseUrl = options.databaseUrl ?? (pg?.url as string);
 
@@ -96,7 +100,12 @@ export async function up(options: UpOptions): Promise<UpCluster> {
         serverId: 'up-server',
       },
       options.log.child({ role: 'server' }),
-    );
+    ).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EADDRINUSE') throw err;
+      throw new Error(
+        `HTTP port ${options.httpPort} is in use; stop what holds it or use --port 0`,
+      );
+    });
     stops.push(() => server.stop());
     await server.ready;
 

@@ -70,6 +70,19 @@ export const ReportLog = z.object({
 
 export const ReportLogReply = z.object({ stored: Count });
 
+/** A worker starting asks whether its app and secret are accepted, so a wrong one ends it at once. */
+export const CheckWorkerSecret = z.object({
+  app: AppName,
+  workerId: WorkerId,
+  /** Never logged. */
+  secret: z.string().min(1).max(256),
+});
+export const CheckWorkerSecretReply = z.object({
+  accepted: z.boolean(),
+  /** Why not, when refused. */
+  reason: z.string().max(1_000).optional(),
+});
+
 export const QueryCluster = z.object({});
 
 export const WorkerSummary = z.object({

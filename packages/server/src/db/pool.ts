@@ -1,3 +1,4 @@
+import { withoutCredentials } from '@drover/transport';
 import pRetry from 'p-retry';
 import pg from 'pg';
 import type { Logger } from 'pino';
@@ -18,8 +19,14 @@ export function createPool(connectionString: string, max: number, log: Logger): 
   return pool;
 }
 
+/** The pool's database URL without user and password, for logs. */
+export function postgresForLog(pool: pg.Pool): string {
+  return withoutCredentials(pool.options.connectionString ?? '(PG* environment)');
+}
+
 /** Waits until the database answers, retrying with exponential backoff and jitter. */
 export function waitForDatabase(pool: pg.Pool, log: Logger, signal?: AbortSignal): Promise<void> {
+  const url = postgresForLog(pool);
   return pRetry(
     async () => {
       await pool.query('SELECT 1');
@@ -33,8 +40,8 @@ export function waitForDatabase(pool: pg.Pool, log: Logger, signal?: AbortSignal
       signal,
       onFailedAttempt: ({ error, attemptNumber }) =>
         log.warn(
-          { attempt: attemptNumber, reason: error.message },
-          'Postgres not reachable yet, retrying',
+          { attempt: attemptNumber, postgres: url, reason: error.message },
+          `Postgres at ${url} not reachable yet, retrying connect`,
         ),
     },
   );
@@ -47,11 +54,13 @@ export function waitForDatabase(pool: pg.Pool, log: Logger, signal?: AbortSignal
  * end it.
  */
 export function retryWhileUnavailable<T>(
+  pool: pg.Pool,
   fn: () => Promise<T>,
   log: Logger,
   what: string,
   signal?: AbortSignal,
 ): Promise<T> {
+  const url = postgresForLog(pool);
   return pRetry(fn, {
     retries: Number.POSITIVE_INFINITY,
     minTimeout: 100,
@@ -63,7 +72,10 @@ export function retryWhileUnavailable<T>(
     onFailedAttempt: ({ error, attemptNumber }) => {
       // The first failure, then every tenth: a long outage is not a flood of lines.
       if (isTransientDbError(error) && (attemptNumber === 1 || attemptNumber % 10 === 0))
-        log.warn({ attempt: attemptNumber, reason: error.message }, `${what}: retrying`);
+        log.warn(
+          { attempt: attemptNumber, postgres: url, reason: error.message },
+          `${what}: Postgres at ${url} unavailable, retrying`,
+        );
     },
   });
 }

@@ -206,6 +206,7 @@ export class Dispatcher {
         const timeoutMs = isFrequent(spec.timeExpressionType) ? 0 : spec.instanceTimeoutMs;
         // The worker runs it now: losing this write to a database fault would get it run twice.
         const started = await retryWhileUnavailable(
+          this.pool,
           () => markAccepted(this.pool, instance.id, epoch, timeoutMs),
           this.log,
           `recording that ${worker} accepted instance ${instance.id}`,

@@ -145,5 +145,19 @@ export function serveServerRoutes(deps: {
     })),
   }));
 
-  return [heartbeat, report, logs, cluster];
+  // Postgres away is a retryable error (via handleDb), not a refusal: the worker asks again.
+  const checkSecret = handleDb(routes.server.checkWorkerSecret, anyApp, async (req, ctx) => {
+    if (req.app === appOfSubject(ctx.subject) && (await auth.authenticate(req.app, req.secret)))
+      return { accepted: true };
+    rejected.warn(
+      { app: req.app, workerId: req.workerId },
+      'worker with a wrong app or secret refused',
+    );
+    return {
+      accepted: false,
+      reason: `app ${req.app} does not exist or its secret is not this one`,
+    };
+  });
+
+  return [heartbeat, report, logs, cluster, checkSecret];
 }

@@ -7,7 +7,14 @@ import {
   Timing,
   workerStatusSubject,
 } from '@drover/protocol';
-import { Bus, connectNats, type Handler, publishEvent, serveMonitoring } from '@drover/transport';
+import {
+  Bus,
+  connectNats,
+  type Handler,
+  publishEvent,
+  serveMonitoring,
+  serversForLog,
+} from '@drover/transport';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { Logger } from 'pino';
 import { InProcessExecutor, type ProcessorExecutor } from '../isolation/executor.js';
@@ -18,6 +25,7 @@ import { HeavyTracker } from '../tracker/heavy-tracker.js';
 import { setLongTimeout } from '../tracker/long-timeout.js';
 import { StandaloneTracker } from '../tracker/standalone-tracker.js';
 import { currentMetrics } from './metrics.js';
+import { checkSecret, WorkerRefusedError } from './secret-check.js';
 
 export interface WorkerOptions {
   natsUrl: string | string[];
@@ -47,6 +55,12 @@ export interface WorkerOptions {
   drainGraceMs?: number;
   /** A ProcessorTracker with no work for this long stops (default 30 s); its TaskTracker makes a new one if needed. */
   processorTrackerIdleMs?: number;
+  /**
+   * A server refused the app or secret after start (no server answered at
+   * start). Default: log it and stop the worker. A refusal at start rejects
+   * `startWorker` instead.
+   */
+  onRefused?: (err: WorkerRefusedError) => void;
   log: Logger;
 }
 
@@ -88,8 +102,31 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
     user: options.natsUser,
     pass: options.natsPass,
     log,
+    failOnAuthError: true,
+  }).catch(async (err: unknown) => {
+    await executor.close();
+    throw err;
   });
   const bus = new Bus(nc, log.child({ actor: 'bus' }));
+  const secretCheckAbort = new AbortController();
+  const secretCheck = checkSecret(
+    bus,
+    { app: options.app, workerId, secret: options.secret },
+    serversForLog(options.natsUrl),
+    log,
+    secretCheckAbort.signal,
+  );
+  try {
+    await secretCheck.firstTry;
+  } catch (err) {
+    if (err instanceof WorkerRefusedError) {
+      await executor.close();
+      await nc.close();
+      throw err;
+    }
+    // Not a verdict (e.g. a server without the check): heartbeats still prove the secret.
+    log.warn({ err: (err as Error).message }, 'secret check failed; starting anyway');
+  }
   const address = { app: options.app, workerId };
   const trackers = new Map<string, StandaloneTracker | HeavyTracker>();
   const processorTrackers = new Map<string, ProcessorTracker>();
@@ -269,9 +306,10 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
   })().catch(() => undefined);
   log.info({ app: options.app, processors: [...processors.keys()] }, 'worker started');
 
-  return {
+  const worker: DroverWorker = {
     workerId,
     async stop() {
+      secretCheckAbort.abort();
       draining = true;
       heartbeat(); // tells servers it takes no new work
       for (const t of trackers.values()) if (t instanceof HeavyTracker) t.workerLeaving();
@@ -295,4 +333,15 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
       log.info('worker stopped');
     },
   };
+  // Refused later (no server answered at start): the worker cannot get work.
+  secretCheck.verdict.then(
+    () => log.info({ app: options.app }, 'secret accepted'),
+    (err: unknown) => {
+      if (!(err instanceof WorkerRefusedError)) return;
+      if (options.onRefused) return options.onRefused(err);
+      log.error({ err: err.message }, 'secret refused; stopping the worker');
+      void worker.stop().catch(() => undefined);
+    },
+  );
+  return worker;
 }

@@ -1,0 +1,74 @@
+import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from 'pino';
+
+// Telling whether a pid is still the process we recorded: pids are reused, so
+// a pid alone proves nothing; its start time (Linux) and command line do.
+
+/** True when a process with this pid exists (ours or another user's) and is not a zombie. */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  // A zombie has exited; it only waits for a parent (maybe a pid 1 that never reaps) to collect it.
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return true; // no /proc (not Linux): the signal check is all there is
+  }
+}
+
+/** `/proc/<pid>/stat` field 22 (start time in clock ticks since boot); undefined off Linux or if gone. */
+export async function processStartTime(pid: number): Promise<string | undefined> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    // Field 2 (the command) is in parentheses and may hold spaces: count from after it.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return fields[22 - 3];
+  } catch {
+    return undefined;
+  }
+}
+
+async function commandLine(pid: number): Promise<string | undefined> {
+  try {
+    return (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0').join(' ');
+  } catch {
+    return undefined;
+  }
+}
+
+const STOP_WAIT_MS = 5_000;
+
+/**
+ * Ends a child a crashed `drover up` left running, if the pid is still that
+ * child: same start time, and a command line that is our nats-server, or a
+ * postgres on this data dir. Anything else with that pid is left alone.
+ */
+export async function stopStrayChild(
+  child: { pid: number; startTime?: string },
+  dataDir: string,
+  log: Logger,
+): Promise<void> {
+  if (!isAlive(child.pid)) return;
+  const start = await processStartTime(child.pid);
+  if (child.startTime !== undefined && start !== undefined && start !== child.startTime) return;
+  const cmd = await commandLine(child.pid);
+  const ours =
+    cmd !== undefined &&
+    (/(^|\/)nats-server\b/.test(cmd) || (/postgres/.test(cmd) && cmd.includes(dataDir)));
+  if (!ours) return;
+  log.warn(
+    { childPid: child.pid, command: cmd },
+    'stopping a child the crashed drover up left running',
+  );
+  // postgres: SIGINT is its fast shutdown (clients cut, data flushed); nats-server: SIGTERM.
+  process.kill(child.pid, /postgres/.test(cmd) ? 'SIGINT' : 'SIGTERM');
+  const deadline = Date.now() + STOP_WAIT_MS;
+  while (isAlive(child.pid) && Date.now() < deadline) await sleep(50);
+  if (isAlive(child.pid)) process.kill(child.pid, 'SIGKILL');
+}

@@ -1,0 +1,83 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitForInstance } from '../../packages/server/test/support/server-fixture.js';
+import { type DroverCluster, startDroverCluster } from '../harness/drover-cluster.js';
+import { spawnDrover } from '../harness/drover-process.js';
+import { useDatabase } from '../harness/fixtures.js';
+import { type NatsServer, startNatsServer } from '../harness/nats-server.js';
+import { type ReadyProcess, stopProcess } from '../harness/process.js';
+
+// A drover-worker whose secret the servers refuse says so and exits 4 at once
+// (it used to log "running" and never get work); one that finds no server
+// keeps asking, and joins once a server answers.
+
+const db = useDatabase();
+let nats: NatsServer;
+let cluster: DroverCluster;
+
+beforeAll(async () => {
+  // Its own NATS: the test stops its server, and no other file's server may answer meanwhile.
+  nats = await startNatsServer();
+  cluster = await startDroverCluster(db.url, { natsUrl: nats.url });
+});
+afterAll(async () => {
+  try {
+    await cluster?.stop();
+  } finally {
+    await nats?.stop();
+  }
+});
+
+describe('drover-worker with a refused secret', () => {
+  it('exits 4 with a message naming the app instead of running without work', async () => {
+    const started = cluster.startWorker('w-wrong', [], {
+      env: { DROVER_APP_SECRET: 'not-the-secret-of-this-app' },
+    });
+    // spawnReady rejects when the process exits before its "running" line.
+    await expect(started).rejects.toThrow(/exited with 4 before it was ready/);
+    await expect(started).rejects.toThrow(
+      new RegExp(`the servers refused worker w-wrong of app ${cluster.app.name}`),
+    );
+  });
+
+  it('keeps asking while no server answers (an outage is not a refusal), then joins', async () => {
+    await stopProcess(cluster.server, 'SIGKILL');
+    const worker = await cluster.startWorker('w-patient');
+    await worker.waitFor(
+      /no server answered the secret check .* over NATS at nats:\/\/127\.0\.0\.1/,
+    );
+    expect(worker.child.exitCode).toBeNull();
+    await cluster.restartServer();
+    await worker.waitFor(/"msg":"secret accepted"/);
+    const run = await cluster.run({ processorName: 'echo' }, { params: { text: 'joined' } });
+    const done = await waitForInstance(cluster.app, run.id, (i) => i.status === 'SUCCEEDED');
+    expect(done).toMatchObject({ result: 'joined', workerId: 'w-patient' });
+  }, 60_000);
+
+  it('exits 4 when NATS refuses its credentials, instead of retrying forever', async () => {
+    const guarded = await startNatsServer({
+      config: 'authorization { user: drover, password: right-password }',
+    });
+    let started: Promise<ReadyProcess> | undefined;
+    try {
+      started = spawnDrover(
+        'worker',
+        ['--processors', 'test/fixtures/processors.ts', '--worker-id', 'w-nats-refused'],
+        {
+          DROVER_NATS_URL: guarded.url,
+          DROVER_NATS_USER: 'drover',
+          DROVER_NATS_PASS: 'wrong-password',
+          DROVER_APP: cluster.app.name,
+          DROVER_APP_SECRET: cluster.app.secret,
+        },
+        /"msg":"drover-worker running"/,
+      );
+      await expect(started).rejects.toThrow(/exited with 4 before it was ready/);
+      await expect(started).rejects.toThrow(/NATS refused the credentials/);
+      await expect(started).rejects.not.toThrow(/wrong-password/);
+    } finally {
+      // Had it started after all, it must not outlive the test.
+      await started?.then((p) => stopProcess(p, 'SIGKILL')).catch(() => undefined);
+      await guarded.stop();
+    }
+  });
+});
