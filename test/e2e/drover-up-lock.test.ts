@@ -134,20 +134,23 @@ describe('drover up and its data dir', () => {
       workerId: 'env-worker',
     });
 
-    // kill -9: the lock stays behind, naming a dead holder and its nats-server.
+    // kill -9: the lock stays behind, naming a dead holder and its children (nats-server, postgres).
     const lock = JSON.parse(await readFile(join(dataDir, 'drover-up.lock'), 'utf8'));
-    expect(lock).toMatchObject({ pid: first.child.pid, children: [{ pid: expect.any(Number) }] });
-    const natsPid = lock.children[0].pid as number;
+    expect(lock).toMatchObject({
+      pid: first.child.pid,
+      children: [{ pid: expect.any(Number) }, { pid: expect.any(Number) }],
+    });
+    const childPids = (lock.children as { pid: number }[]).map((c) => c.pid);
     first.child.kill('SIGKILL');
     await first.exited;
     const noCluster = await drover('env');
     expect(noCluster.code).toBe(5);
     expect(noCluster.stderr).toContain(`no drover up is running for data dir ${dataDir}`);
 
-    // The next `up` recovers the stale lock, ends the old nats-server, keeps the NATS URL.
+    // The next `up` recovers the stale lock (its children are gone), keeps the NATS URL.
     const third = await up();
     expect(third.tail()).toContain('recovering a stale drover up lock');
-    expect(isAlive(natsPid)).toBe(false);
+    expect(childPids.filter(isAlive)).toEqual([]);
     expect(natsUrlOf(third)).toBe(natsUrl);
     // The separate worker, started against the old URL, is not stranded.
     const serverUrl = third.find(/API\s+(http:\S+)/) as string;
