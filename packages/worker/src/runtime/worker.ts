@@ -335,7 +335,13 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
   };
   // Refused later (no server answered at start): the worker cannot get work.
   secretCheck.verdict.then(
-    () => log.info({ app: options.app }, 'secret accepted'),
+    (how) => {
+      if (how !== 'unconfirmed') return log.info({ app: options.app, how }, 'secret accepted');
+      log.warn(
+        { app: options.app },
+        `the servers of app ${options.app} do not know the secret check (older version?) and do not list this worker; no longer asking: if it never gets work, check DROVER_APP and DROVER_APP_SECRET`,
+      );
+    },
     (err: unknown) => {
       if (!(err instanceof WorkerRefusedError)) return;
       if (options.onRefused) return options.onRefused(err);
