@@ -11,6 +11,8 @@ export interface CliOptions {
   built?: boolean;
   /** Working directory (default: the repository root). */
   cwd?: string;
+  /** Run as this user (this process must be root to switch). */
+  user?: { uid: number; gid: number };
 }
 
 const cliArgs = (o: CliOptions) => (o.built ? [BUILT_ENTRY.cli] : ARGS);
@@ -24,6 +26,7 @@ export function runCli(
   return runToEnd(process.execPath, [...cliArgs(options), ...args], {
     cwd: options.cwd ?? ROOT,
     env: { ...cleanEnv(), ...env },
+    ...options.user,
   });
 }
 
@@ -39,6 +42,7 @@ export function spawnCli(
     env: { ...cleanEnv(), ...env },
     ready,
     timeoutMs: 60_000,
+    ...options.user,
   });
 }
 

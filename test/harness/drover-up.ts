@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ApiClient } from '../../packages/server/test/support/api-client.js';
-import { spawnCli } from './drover-cli.js';
+import { type CliOptions, spawnCli } from './drover-cli.js';
 import type { ReadyProcess } from './process.js';
 
 // A real `drover up` (the CLI from source) on a data dir, and an API client
@@ -23,11 +23,13 @@ export async function startUp(
   dataDir: string,
   args: string[] = [],
   env: NodeJS.ProcessEnv = {},
+  options: CliOptions = {},
 ): Promise<UpProcess> {
   const proc = await spawnCli(
     ['--data-dir', dataDir, 'up', '--port', '0', '--workers', '1', ...args],
     /Ctrl-C stops everything/,
     env,
+    options,
   );
   const readyAt = performance.now();
   const serverUrl = proc.find(/API\s+(\S+)/) as string;

@@ -118,11 +118,19 @@ export interface ProcessResult {
 export function runToEnd(
   cmd: string,
   args: string[],
-  options: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {},
+  options: {
+    env?: NodeJS.ProcessEnv;
+    cwd?: string;
+    timeoutMs?: number;
+    uid?: number;
+    gid?: number;
+  } = {},
 ): Promise<ProcessResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, {
       cwd: options.cwd,
+      uid: options.uid,
+      gid: options.gid,
       env: options.env ?? process.env,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
