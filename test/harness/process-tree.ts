@@ -1,30 +1,20 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
+import {
+  procStat,
+  commandLine as readCommandLine,
+} from '../../packages/cli/src/up/process-identity.js';
 
 // Processes seen through /proc (Linux): who descends from whom, and whether a
 // pid still runs (a zombie nobody reaped does not count: it runs no code).
-
-function stat(pid: number): { ppid: number; state: string } | undefined {
-  try {
-    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name, in parentheses, may hold spaces: fields follow its last ')'.
-    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-    return { state: fields[0] ?? '', ppid: Number(fields[1]) };
-  } catch {
-    return undefined;
-  }
-}
+// /proc is read by drover up's own process-identity.ts.
 
 export function isRunning(pid: number): boolean {
-  const s = stat(pid);
+  const s = procStat(pid);
   return s !== undefined && s.state !== 'Z' && s.state !== 'X';
 }
 
 export function commandLine(pid: number): string {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim();
-  } catch {
-    return '';
-  }
+  return readCommandLine(pid) ?? '';
 }
 
 /** Every running process below `pid` (children, their children, …). */
@@ -32,7 +22,7 @@ export function descendants(pid: number): number[] {
   const children = new Map<number, number[]>();
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
-    const s = stat(Number(entry));
+    const s = procStat(Number(entry));
     if (!s) continue;
     children.set(s.ppid, [...(children.get(s.ppid) ?? []), Number(entry)]);
   }

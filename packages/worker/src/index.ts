@@ -1,3 +1,4 @@
+export { FROM_SOURCE } from './from-source.js';
 export { WorkerRefusedError } from './runtime/secret-check.js';
 export type { DroverWorker, WorkerOptions } from './runtime/worker.js';
 export { startWorker } from './runtime/worker.js';

@@ -3,6 +3,7 @@ import { delimiter } from 'node:path';
 import { isNatsAuthError } from '@drover/transport';
 import { Command, InvalidArgumentError } from 'commander';
 import { pino } from 'pino';
+import { WorkerExit } from './exit-codes.js';
 import { WorkerRefusedError } from './runtime/secret-check.js';
 import { startWorker } from './runtime/worker.js';
 import { loadProcessors, ProcessorModuleError } from './sdk/load-processors.js';
@@ -24,7 +25,7 @@ function envInt(name: string, fallback: number): number {
   const n = Number(raw);
   if (Number.isInteger(n) && n > 0) return n;
   console.error(`drover-worker: ${name} must be a positive integer, got "${raw}"`);
-  process.exit(2);
+  process.exit(WorkerExit.USAGE);
 }
 const program = new Command('drover-worker')
   .description('Drover worker: runs an app’s processors for the runs the server dispatches')
@@ -70,7 +71,7 @@ const program = new Command('drover-worker')
   .option('--log-level <level>', 'pino level (DROVER_LOG_LEVEL)', env.DROVER_LOG_LEVEL ?? 'info')
   .addHelpText(
     'after',
-    '\nExit codes: 0 stopped, 1 unclean stop, 2 bad input, 4 app secret or NATS credentials refused.',
+    `\nExit codes: ${WorkerExit.OK} stopped, ${WorkerExit.UNCLEAN} unclean stop, ${WorkerExit.USAGE} bad input, ${WorkerExit.UNAUTHORIZED} app secret or NATS credentials refused.`,
   )
   .showHelpAfterError();
 program.parse();
@@ -94,23 +95,21 @@ for (const [flag, value] of [
 ] as const) {
   if (!value) {
     console.error(`drover-worker: ${flag} is required (or its DROVER_ environment variable)`);
-    process.exit(2);
+    process.exit(WorkerExit.USAGE);
   }
 }
 const log = pino({ level: o.logLevel, redact: ['secret', 'natsPass'] });
 // Each message names the file (and for a clash, the processor and both files).
 const processors = await loadProcessors(o.processors).catch((err: Error) => {
   console.error(`drover-worker: ${err.message}`);
-  process.exit(2);
+  process.exit(WorkerExit.USAGE);
 });
 process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection'));
 
-/** Exit code of a worker whose app secret or NATS credential was refused (as the CLI's 4). */
-const EXIT_REFUSED = 4;
 const refused = (message: string): never => {
   log.fatal(message);
   console.error(`drover-worker: ${message}`);
-  process.exit(EXIT_REFUSED);
+  process.exit(WorkerExit.UNAUTHORIZED);
 };
 
 const worker = await startWorker({
@@ -136,7 +135,7 @@ const worker = await startWorker({
     );
   // E.g. processor threads that cannot load the modules: fail now, not respawn forever.
   console.error(`drover-worker: ${(err as Error).message}`);
-  process.exit(err instanceof ProcessorModuleError ? 2 : 1);
+  process.exit(err instanceof ProcessorModuleError ? WorkerExit.USAGE : WorkerExit.UNCLEAN);
 });
 log.info({ workerId: worker.workerId }, 'drover-worker running');
 let stopping = false;
@@ -145,10 +144,10 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     if (stopping) return;
     stopping = true;
     worker.stop().then(
-      () => process.exit(0),
+      () => process.exit(WorkerExit.OK),
       (err: unknown) => {
         log.error({ err }, 'unclean stop');
-        process.exit(1);
+        process.exit(WorkerExit.UNCLEAN);
       },
     );
   });

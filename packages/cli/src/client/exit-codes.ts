@@ -1,4 +1,7 @@
-/** Exit codes scripts can rely on (also in `drover --help`). */
+/**
+ * Exit codes scripts can rely on (also in `drover --help`). `drover-worker`
+ * uses the same numbers and names for those it shares (packages/worker/src/exit-codes.ts).
+ */
 export const Exit = {
   OK: 0,
   /** The command worked, but the run it waited for did not succeed. */

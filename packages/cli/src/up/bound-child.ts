@@ -1,6 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
-import { delimiter, join } from 'node:path';
+import { findOnPath } from './find-on-path.js';
 
 // Children of `drover up` (nats-server, postgres) must not outlive it, even
 // when it is killed with SIGKILL and runs no code of its own any more.
@@ -24,19 +23,6 @@ export interface BoundChildOptions {
   deathSignal: 'SIGINT' | 'SIGTERM';
   runAs?: RunAs;
   env?: NodeJS.ProcessEnv;
-}
-
-/** The executable `name` on PATH, if any. */
-export function findOnPath(name: string): string | undefined {
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    if (!dir) continue;
-    const candidate = join(dir, name);
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {}
-  }
-  return undefined;
 }
 
 let setprivPath: string | null | undefined;

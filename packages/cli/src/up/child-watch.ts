@@ -75,13 +75,3 @@ export async function stopChild(watched: WatchedChild, signal: NodeJS.Signals): 
   if (child.exitCode === null && child.signalCode === null) child.kill(signal);
   await watched.exited;
 }
-
-/** "disk full under <dir>" when a child's output or an error says the disk is full. */
-export function diskFull(dir: string, text: string): Error | undefined {
-  const line = text.split('\n').find((l) => /No space left on device|ENOSPC/.test(l));
-  return line === undefined
-    ? undefined
-    : new Error(
-        `disk full under ${dir}: free some space or use another --data-dir (${line.trim()})`,
-      );
-}

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { chmod, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { diskFull } from './disk-full.js';
 import { initCluster, SUPERUSER } from './initdb.js';
 import { clusterMajor, findPostgresBinaries } from './postgres-binaries.js';
 import { assertReachable, giveTo, postgresRunAs } from './postgres-user.js';
@@ -75,12 +76,8 @@ export async function startEmbeddedPostgres(
   const runAs = await postgresRunAs();
   const binaries = await findPostgresBinaries(pgdata, options.binDir);
   const exists = (await clusterMajor(pgdata)) !== undefined;
-  const password = await loadOrCreatePassword(dataDir, exists).catch((err) => {
-    if ((err as NodeJS.ErrnoException).code === 'ENOSPC')
-      throw new Error(
-        `disk full under ${dataDir}: free some space or use another --data-dir (${(err as Error).message})`,
-      );
-    throw err;
+  const password = await loadOrCreatePassword(dataDir, exists).catch((err: unknown) => {
+    throw diskFull(dataDir, err) ?? err;
   });
   if (runAs) {
     await assertReachable(runAs, join(binaries.dir, 'postgres'), 'Postgres binary');

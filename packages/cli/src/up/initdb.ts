@@ -4,7 +4,8 @@ import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Logger } from 'pino';
 import { type RunAs, spawnBound } from './bound-child.js';
-import { diskFull, watchChild } from './child-watch.js';
+import { watchChild } from './child-watch.js';
+import { diskFull } from './disk-full.js';
 import type { PostgresBinaries } from './postgres-binaries.js';
 import { postgresEnv } from './postmaster.js';
 
@@ -80,11 +81,7 @@ export async function initCluster(o: InitdbOptions): Promise<void> {
     await syncDir(o.pgdata);
   } catch (err) {
     await rm(building, { recursive: true, force: true });
-    if ((err as NodeJS.ErrnoException).code === 'ENOSPC')
-      throw new Error(
-        `disk full under ${dirname(o.pgdata)}: free some space or use another --data-dir (${(err as Error).message})`,
-      );
-    throw err;
+    throw diskFull(dirname(o.pgdata), err) ?? err;
   } finally {
     await rm(pwfile, { force: true });
   }

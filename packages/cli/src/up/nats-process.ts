@@ -1,6 +1,7 @@
 import { type Logger, pino } from 'pino';
-import { findOnPath, spawnBound } from './bound-child.js';
+import { spawnBound } from './bound-child.js';
 import { stopChild, type WatchedChild, watchChild } from './child-watch.js';
+import { findOnPath } from './find-on-path.js';
 import { supervise } from './supervisor.js';
 
 export interface NatsProcess {

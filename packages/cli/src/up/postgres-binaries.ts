@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { z } from 'zod';
-import { findOnPath } from './bound-child.js';
+import { findOnPath } from './find-on-path.js';
 
 const execFileAsync = promisify(execFile);
 

@@ -2,7 +2,8 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { type RunAs, spawnBound } from './bound-child.js';
-import { diskFull, stopChild, type WatchedChild, watchChild } from './child-watch.js';
+import { stopChild, type WatchedChild, watchChild } from './child-watch.js';
+import { diskFull } from './disk-full.js';
 import type { PostgresBinaries } from './postgres-binaries.js';
 
 // Starts the Postgres server (the postmaster) of `drover up`'s cluster: on

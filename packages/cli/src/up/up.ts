@@ -2,7 +2,13 @@ import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type DroverServer, startServer } from '@drover/server';
-import { type DroverWorker, loadProcessors, type Processor, startWorker } from '@drover/worker';
+import {
+  type DroverWorker,
+  FROM_SOURCE,
+  loadProcessors,
+  type Processor,
+  startWorker,
+} from '@drover/worker';
 import type { Logger } from 'pino';
 import {
   type ClusterInfo,
@@ -43,7 +49,6 @@ export interface UpCluster extends ClusterInfo {
 }
 
 // The example processors, as a module path the processor threads load too.
-const FROM_SOURCE = import.meta.url.endsWith('.ts');
 const EXAMPLES = fileURLToPath(
   new URL(`../examples/processors.${FROM_SOURCE ? 'ts' : 'js'}`, import.meta.url),
 );

@@ -1,5 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
+import { FROM_SOURCE } from '../from-source.js';
 import { ProcessorModuleError } from '../sdk/load-processors.js';
 import { NonRetryableError, type ProcessOutcome, type Processor } from '../sdk/processor.js';
 import type { ProcessorExecutor, RunData, TaskData, TaskHooks } from './executor.js';
@@ -18,7 +19,6 @@ const ABORT_GRACE_MS = 1_000;
 // Built, threads start thread-entry.js (which registers tsx itself if a
 // processors module is TypeScript); from TypeScript sources they start a
 // bootstrap that registers tsx first (Node 20 threads do not inherit it).
-const FROM_SOURCE = import.meta.url.endsWith('.ts');
 const ENTRY = new URL(
   FROM_SOURCE ? './ts-thread-bootstrap.mjs' : './thread-entry.js',
   import.meta.url,

@@ -1,12 +1,11 @@
 import { extname } from 'node:path';
+import { FROM_SOURCE } from '../from-source.js';
 
 // Node 20 cannot import TypeScript: when a processors module is one, the tsx
 // import hook is registered on this thread (each processor thread does the
 // same for itself: Node 20 threads do not inherit hooks).
 
 const TYPESCRIPT = new Set(['.ts', '.mts', '.cts']);
-// Running from TypeScript sources, a TypeScript loader is already in place.
-const FROM_SOURCE = import.meta.url.endsWith('.ts');
 let registered = false;
 
 /** Registers tsx on this thread, once, if any of these modules is TypeScript. */
