@@ -11,6 +11,8 @@ export interface CliOptions {
   built?: boolean;
   /** Working directory (default: the repository root). */
   cwd?: string;
+  /** In a process group of its own (spawnCli only): signal `-pid` as a terminal's Ctrl-C does. */
+  detached?: boolean;
 }
 
 const cliArgs = (o: CliOptions) => (o.built ? [BUILT_ENTRY.cli] : ARGS);
@@ -39,6 +41,7 @@ export function spawnCli(
     env: { ...cleanEnv(), ...env },
     ready,
     timeoutMs: 60_000,
+    detached: options.detached,
   });
 }
 
