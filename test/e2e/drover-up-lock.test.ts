@@ -1,5 +1,5 @@
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { connect, createServer, type Server } from 'node:net';
+import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -50,16 +50,6 @@ async function processesMentioning(text: string): Promise<number[]> {
   }
   return pids;
 }
-
-const listening = (port: number) =>
-  new Promise<boolean>((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 
 const holdPort = (port: number) =>
   new Promise<Server>((resolve, reject) => {
@@ -184,7 +174,7 @@ describe('drover up and its data dir', () => {
     }
   }, 60_000);
 
-  it('says the HTTP port is taken, exits non-zero and leaves no child running', async () => {
+  it('says the HTTP port is taken before starting anything, exits non-zero, leaves nothing behind', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'drover-up-port-'));
     const squatter = await holdPort(0);
     const address = squatter.address();
@@ -195,8 +185,9 @@ describe('drover up and its data dir', () => {
       expect(result.stderr).toContain(
         `HTTP port ${port} is in use; stop what holds it or use --port 0`,
       );
-      const natsPort = JSON.parse(await readFile(join(dir, 'nats.json'), 'utf8')).port;
-      expect(await listening(natsPort)).toBe(false);
+      // Checked before nats-server and Postgres start: no initdb, no NATS port recorded.
+      await expect(readFile(join(dir, 'nats.json'))).rejects.toThrow(/ENOENT/);
+      await expect(readFile(join(dir, 'pgdata', 'PG_VERSION'))).rejects.toThrow(/ENOENT/);
       expect(await processesMentioning(dir)).toEqual([]);
       await expect(readFile(join(dir, 'drover-up.lock'))).rejects.toThrow(/ENOENT/);
     } finally {

@@ -13,6 +13,8 @@ export interface CliOptions {
   cwd?: string;
   /** Run as this user (this process must be root to switch). */
   user?: { uid: number; gid: number };
+  /** In a process group of its own (spawnCli only): signal `-pid` as a terminal's Ctrl-C does. */
+  detached?: boolean;
 }
 
 const cliArgs = (o: CliOptions) => (o.built ? [BUILT_ENTRY.cli] : ARGS);
@@ -43,6 +45,7 @@ export function spawnCli(
     ready,
     timeoutMs: 60_000,
     ...options.user,
+    detached: options.detached,
   });
 }
 

@@ -6,6 +6,8 @@ export interface SpawnReadyOptions {
   ready: RegExp;
   env?: NodeJS.ProcessEnv;
   uid?: number;
+  /** In a process group of its own, so a test can signal the group as a terminal's Ctrl-C does. */
+  detached?: boolean;
   gid?: number;
   cwd?: string;
   /** Fail if not ready by then. */
@@ -41,6 +43,7 @@ export function spawnReady(
     gid: options.gid,
     cwd: options.cwd,
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: options.detached,
   });
   const lines: string[] = [];
   const tail = () => lines.slice(-30).join('\n');

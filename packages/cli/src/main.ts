@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { resolve } from 'node:path';
 import { Command } from 'commander';
 import { CliError, Exit } from './client/exit-codes.js';
 import { appCommands } from './commands/app.js';
@@ -36,7 +37,11 @@ ${Exit.NOT_FOUND} not found, ${Exit.UNAUTHORIZED} secret refused, ${Exit.UNAVAIL
   .showHelpAfterError()
   .exitOverride();
 
-const globals = () => program.opts<GlobalOptions>();
+// The data dir as an absolute path: messages and the banner name the folder meant.
+const globals = (): GlobalOptions => {
+  const opts = program.opts<GlobalOptions>();
+  return { ...opts, dataDir: resolve(opts.dataDir) };
+};
 upCommand(program, globals);
 envCommand(program, globals);
 appCommands(program, globals);

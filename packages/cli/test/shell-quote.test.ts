@@ -2,7 +2,8 @@ import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { shellQuote } from '../src/commands/env.js';
 
-// `drover env` lines must come back unchanged through `eval` and `set -a; .`.
+// `drover env` lines must reach a program started next (as drover-worker is)
+// unchanged, through `set -a; eval` and `set -a; .`.
 
 const values = [
   'nats://127.0.0.1:4222',
@@ -13,18 +14,19 @@ const values = [
 ];
 
 describe('shellQuote', () => {
-  it.each(['eval "$(printf %s "$ENV_LINES")"', 'set -a; . <(printf %s "$ENV_LINES"); set +a'])(
-    'survives `%s` in bash',
-    (load) => {
-      const lines = values.map((v, i) => `V${i}=${shellQuote(v)}`).join('\n');
-      const script = `${load}; for i in 0 1 2 3 4; do n=V$i; printf '%s\\0' "\${!n}"; done`;
-      const out = execFileSync('bash', ['-c', script], {
-        env: { ...process.env, ENV_LINES: lines },
-        encoding: 'utf8',
-      });
-      expect(out.split('\0').slice(0, values.length)).toEqual(values);
-    },
-  );
+  it.each([
+    'set -a; eval "$(printf %s "$ENV_LINES")"; set +a',
+    'set -a; . <(printf %s "$ENV_LINES"); set +a',
+  ])('reaches a child process through `%s` in bash', (load) => {
+    const lines = values.map((v, i) => `V${i}=${shellQuote(v)}`).join('\n');
+    // A child process (not the shell itself) reads them: only exported variables get there.
+    const script = `${load}; for i in 0 1 2 3 4; do bash -c 'printf "%s\\0" "\${!1}"' _ V$i; done`;
+    const out = execFileSync('bash', ['-c', script], {
+      env: { ...process.env, ENV_LINES: lines },
+      encoding: 'utf8',
+    });
+    expect(out.split('\0').slice(0, values.length)).toEqual(values);
+  });
 
   it('leaves plain URLs and base64url secrets unquoted', () => {
     expect(shellQuote('http://127.0.0.1:7700')).toBe('http://127.0.0.1:7700');

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { pino } from 'pino';
 import { z } from 'zod';
 import { ServerConfig } from './config.js';
@@ -18,9 +18,10 @@ const program = new Command('drover-server')
   .description(
     'Drover server: keeps jobs in Postgres, fires them on time, dispatches runs to workers',
   )
-  .option('--nats <url>', 'NATS server URL (DROVER_NATS_URL)', env.DROVER_NATS_URL)
+  // URLs may hold credentials: read with .env(), never shown as --help defaults.
+  .addOption(new Option('--nats <url>', 'NATS server URL').env('DROVER_NATS_URL'))
   .option('--nats-user <user>', 'NATS user (DROVER_NATS_USER)', env.DROVER_NATS_USER)
-  .option('--database <url>', 'Postgres URL (DROVER_DATABASE_URL)', env.DROVER_DATABASE_URL)
+  .addOption(new Option('--database <url>', 'Postgres URL').env('DROVER_DATABASE_URL'))
   .option('--http-host <host>', 'HTTP API host (DROVER_HTTP_HOST)', env.DROVER_HTTP_HOST)
   .option(
     '--http-port <port>',

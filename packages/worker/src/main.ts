@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { delimiter } from 'node:path';
 import { isNatsAuthError } from '@drover/transport';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { pino } from 'pino';
 import { WorkerExit } from './exit-codes.js';
 import { WorkerRefusedError } from './runtime/secret-check.js';
@@ -29,10 +29,12 @@ function envInt(name: string, fallback: number): number {
 }
 const program = new Command('drover-worker')
   .description('Drover worker: runs an app’s processors for the runs the server dispatches')
-  .option(
-    '--nats <url>',
-    'NATS server URL (DROVER_NATS_URL)',
-    env.DROVER_NATS_URL ?? 'nats://127.0.0.1:4222',
+  // Values that may hold credentials are read with .env(), not given as defaults:
+  // --help prints defaults, and help output gets pasted into issues.
+  .addOption(
+    new Option('--nats <url>', 'NATS server URL')
+      .env('DROVER_NATS_URL')
+      .default('nats://127.0.0.1:4222'),
   )
   .option(
     '--nats-user <user>',
@@ -40,10 +42,10 @@ const program = new Command('drover-worker')
     env.DROVER_NATS_USER,
   )
   .option('--app <name>', 'app name (DROVER_APP)', env.DROVER_APP)
-  .option(
-    '--secret <secret>',
-    'app secret; prefer DROVER_APP_SECRET, flags show in `ps`',
-    env.DROVER_APP_SECRET,
+  .addOption(
+    new Option('--secret <secret>', 'app secret; prefer the variable, flags show in `ps`').env(
+      'DROVER_APP_SECRET',
+    ),
   )
   .requiredOption(
     '--processors <module...>',

@@ -5,7 +5,8 @@ import { holderAlive, readLockHolder } from '../up/data-dir-lock.js';
 import type { GlobalOptions } from './context.js';
 
 // `drover env`: what a separate drover-worker, the CLI or a client needs to
-// join the running `drover up`, as lines a shell can `eval` or source.
+// join the running `drover up`, as lines a shell can source (with `set -a`)
+// or a systemd/Docker env file can hold.
 // The names are the ones drover-worker and the CLI read (DROVER_*).
 
 /** Quotes a value for POSIX shells when it holds anything beyond plain URL characters. */
@@ -17,7 +18,9 @@ export function shellQuote(value: string): string {
 export function envCommand(program: Command, globals: () => GlobalOptions): void {
   program
     .command('env')
-    .description('print KEY=value lines to join the running `drover up` (eval "$(drover env)")')
+    .description(
+      'print KEY=value lines to join the running `drover up` (set -a; eval "$(drover env)"; set +a)',
+    )
     .action(async () => {
       const { dataDir } = globals();
       const cluster = await readClusterInfo(dataDir);

@@ -59,7 +59,12 @@ function hookExit(child: ChildProcess, signal: BoundChildOptions['deathSignal'])
   });
 }
 
-/** Spawns `cmd` so that it gets `deathSignal` when this process dies; stdout and stderr piped. */
+/**
+ * Spawns `cmd` so that it gets `deathSignal` when this process dies; stdout and
+ * stderr piped. In a session of its own (`detached`): Ctrl-C in a terminal goes
+ * to the whole foreground process group, and `drover up` must stop its
+ * children itself, after its workers have handed their work back.
+ */
 export function spawnBound(cmd: string, args: string[], options: BoundChildOptions): ChildProcess {
   const setpriv = findSetpriv();
   if (setpriv) {
@@ -73,6 +78,7 @@ export function spawnBound(cmd: string, args: string[], options: BoundChildOptio
     return spawn(setpriv, [...privArgs, cmd, ...args], {
       env: options.env,
       stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
     });
   }
   const child = spawn(cmd, args, {
@@ -80,6 +86,7 @@ export function spawnBound(cmd: string, args: string[], options: BoundChildOptio
     uid: options.runAs?.uid,
     gid: options.runAs?.gid,
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
   });
   hookExit(child, options.deathSignal);
   return child;

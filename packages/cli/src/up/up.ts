@@ -18,6 +18,7 @@ import {
 } from './cluster-files.js';
 import { acquireDataDirLock } from './data-dir-lock.js';
 import { startEmbeddedPostgres } from './embedded-postgres.js';
+import { checkHttpPortFree, httpPortTaken } from './http-port.js';
 import { startNatsForDataDir } from './nats-port.js';
 
 export interface UpOptions {
@@ -74,6 +75,7 @@ export async function up(options: UpOptions): Promise<UpCluster> {
     for (const stop of stops.reverse()) await stop().catch(() => undefined);
   };
   try {
+    await checkHttpPortFree(options.httpPort);
     // Both children start at once (initdb takes the longest); whichever started is stopped on failure.
     const [natsStarted, pgStarted] = await Promise.allSettled([
       options.natsUrl ? undefined : startNatsForDataDir(dataDir, options.log),
@@ -106,10 +108,8 @@ export async function up(options: UpOptions): Promise<UpCluster> {
       },
       options.log.child({ role: 'server' }),
     ).catch((err: NodeJS.ErrnoException) => {
-      if (err.code !== 'EADDRINUSE') throw err;
-      throw new Error(
-        `HTTP port ${options.httpPort} is in use; stop what holds it or use --port 0`,
-      );
+      // Taken since the check above.
+      throw err.code === 'EADDRINUSE' ? httpPortTaken(options.httpPort) : err;
     });
     stops.push(() => server.stop());
     await server.ready;
@@ -135,7 +135,8 @@ export async function up(options: UpOptions): Promise<UpCluster> {
           processors,
           processorsModule: modules,
           concurrency: 8,
-          log: options.log.child({ role: 'worker', workerId: `up-worker-${i + 1}` }),
+          // The worker adds its workerId to its own log lines.
+          log: options.log.child({ role: 'worker' }),
         }),
       ),
     );

@@ -63,7 +63,7 @@ export async function claimDueJobs(
       (await client.query<{ now: Date }>('SELECT now()')).rows[0]?.now.getTime() ?? Date.now();
     const { rows } = await client.query<DueJob>(
       `SELECT id, app_id, spec, next_trigger_at, anchor_at FROM jobs
-       WHERE enabled AND next_trigger_at <= $1 ORDER BY next_trigger_at LIMIT $2 FOR UPDATE SKIP LOCKED`,
+       WHERE enabled AND next_trigger_at <= $1 ORDER BY next_trigger_at, id LIMIT $2 FOR UPDATE SKIP LOCKED`,
       [new Date(now + lookaheadMs), batch],
     );
     // Collect every job's slots, then write them with one INSERT and one UPDATE:

@@ -55,7 +55,7 @@ async function importModule(path: string): Promise<Processor[]> {
   const found = processorsIn(mod);
   if (found.length === 0)
     throw new ProcessorModuleError(
-      `${path} exports no processors (export objects with kind and name, e.g. made with basicProcessor(...))`,
+      `${path} exports no processors (export objects with kind and name, e.g. { kind: 'basic', name, process })`,
     );
   return found;
 }
