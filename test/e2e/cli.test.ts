@@ -2,30 +2,39 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildBinaries } from '../harness/built-binaries.js';
 import { runCli } from '../harness/drover-cli.js';
 import { type DroverCluster, startDroverCluster } from '../harness/drover-cluster.js';
 import { uniqueName, useDatabase } from '../harness/fixtures.js';
 
 // The drover CLI against a live cluster (a drover-server and a drover-worker
-// process): human and --json output, bad input, and exit codes.
+// process): human and --json output, bad input, and exit codes. The CLI runs
+// built, as users run it: a test makes many calls, and tsx's start-up per call
+// made this file outlast its timeouts on a loaded machine.
 
 const db = useDatabase();
 let cluster: DroverCluster;
 let dir: string;
 let cli: (...args: string[]) => ReturnType<typeof runCli>;
+const BUILT = { built: true };
 
 beforeAll(async () => {
+  await buildBinaries();
   cluster = await startDroverCluster(db.url);
   await cluster.startWorker('cli-1');
   dir = await mkdtemp(join(tmpdir(), 'drover-cli-'));
   const { app } = cluster;
   // An empty data dir: everything comes from flags and variables.
   cli = (...args) =>
-    runCli(['--data-dir', dir, ...args], {
-      DROVER_SERVER_URL: cluster.serverUrl,
-      DROVER_APP: app.name,
-      DROVER_APP_SECRET: app.secret,
-    });
+    runCli(
+      ['--data-dir', dir, ...args],
+      {
+        DROVER_SERVER_URL: cluster.serverUrl,
+        DROVER_APP: app.name,
+        DROVER_APP_SECRET: app.secret,
+      },
+      BUILT,
+    );
 });
 afterAll(async () => {
   await cluster.stop();
@@ -168,9 +177,9 @@ describe('drover CLI', () => {
   it('keeps the data of root under /var/lib/drover by default (postgres cannot reach /root)', async () => {
     // The suite runs as root (CI, this machine): Postgres must run as another user.
     expect(process.getuid?.() ?? -1).toBe(0);
-    const help = await runCli(['--help']);
+    const help = await runCli(['--help'], {}, BUILT);
     expect(help.stdout).toContain('(default: "/var/lib/drover")');
-    const chosen = await runCli(['--help'], { DROVER_DATA_DIR: '/srv/drover' });
+    const chosen = await runCli(['--help'], { DROVER_DATA_DIR: '/srv/drover' }, BUILT);
     expect(chosen.stdout).toContain('(default: "/srv/drover")');
   });
 
@@ -191,28 +200,27 @@ describe('drover CLI', () => {
     expect(unknown.code).toBe(3);
     expect(unknown.stderr).toContain('not found');
 
-    const wrongSecret = await runCli(['--data-dir', dir, 'job', 'list'], {
-      DROVER_SERVER_URL: cluster.serverUrl,
-      DROVER_APP: cluster.app.name,
-      DROVER_APP_SECRET: 'not-the-secret-at-all',
-    });
+    const wrongSecret = await runCli(
+      ['--data-dir', dir, 'job', 'list'],
+      {
+        DROVER_SERVER_URL: cluster.serverUrl,
+        DROVER_APP: cluster.app.name,
+        DROVER_APP_SECRET: 'not-the-secret-at-all',
+      },
+      BUILT,
+    );
     expect(wrongSecret.code).toBe(4);
     expect(wrongSecret.stderr).toContain('DROVER_APP_SECRET');
 
-    const nowhere = await runCli([
-      '--data-dir',
-      dir,
-      '--server',
-      'http://127.0.0.1:1',
-      '--app',
-      'a',
-      'job',
-      'list',
-    ]);
+    const nowhere = await runCli(
+      ['--data-dir', dir, '--server', 'http://127.0.0.1:1', '--app', 'a', 'job', 'list'],
+      {},
+      BUILT,
+    );
     expect(nowhere.code).toBe(5);
     expect(nowhere.stderr).toContain('cannot reach the Drover server');
 
-    const noServer = await runCli(['--data-dir', dir, 'job', 'list']);
+    const noServer = await runCli(['--data-dir', dir, 'job', 'list'], {}, BUILT);
     expect(noServer.code).toBe(2);
     expect(noServer.stderr).toContain('drover up');
   });
