@@ -30,7 +30,8 @@ describe('drover up and a terminal’s Ctrl-C', () => {
       { detached: true },
     );
     process.kill(-(up.child.pid as number), 'SIGINT');
-    expect(await up.exited).toBe(0);
+    const code = await up.exited;
+    expect({ code, signal: up.child.signalCode, tail: code === 0 ? '' : up.tail() }).toEqual({ code: 0, signal: null, tail: '' });
     expect(up.find(/(exited unexpectedly[^"]*)/)).toBeUndefined();
     expect(up.find(/(restarted)/)).toBeUndefined();
     expect(up.find(/(drover up: stopped)/)).toBe('drover up: stopped');
