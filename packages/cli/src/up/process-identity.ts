@@ -34,6 +34,15 @@ export async function processStartTime(pid: number): Promise<string | undefined>
   }
 }
 
+/** The kernel's boot id (Linux), undefined elsewhere: a pid from another boot is not a process now. */
+export async function bootId(): Promise<string | undefined> {
+  try {
+    return (await readFile('/proc/sys/kernel/random/boot_id', 'utf8')).trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 async function commandLine(pid: number): Promise<string | undefined> {
   try {
     return (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0').join(' ');
