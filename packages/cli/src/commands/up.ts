@@ -1,3 +1,4 @@
+import { withoutCredentials } from '@drover/transport';
 import { ProcessorModuleError } from '@drover/worker';
 import { type Command, InvalidArgumentError } from 'commander';
 import { CliError, Exit } from '../client/exit-codes.js';
@@ -61,6 +62,16 @@ export function upCommand(program: Command, globals: () => GlobalOptions): void 
       }) => {
         const g = globals();
         const log = upLogger(o.logLevel, { json: o.jsonLogs ?? false });
+        // Listening from the start: Ctrl-C while starting stops what started and frees the lock.
+        // A second Ctrl-C is not caught (the default: exit at once; the children die with us).
+        const abort = new AbortController();
+        const stopped = new Promise<NodeJS.Signals>((resolve) => {
+          for (const signal of ['SIGINT', 'SIGTERM'] as const)
+            process.once(signal, () => {
+              abort.abort();
+              resolve(signal);
+            });
+        });
         const cluster = await up({
           dataDir: g.dataDir,
           workers: o.workers,
@@ -70,8 +81,17 @@ export function upCommand(program: Command, globals: () => GlobalOptions): void 
           natsUrl: o.nats,
           databaseUrl: o.database,
           postgresBin: o.postgresBin ?? process.env.DROVER_POSTGRES_BIN,
+          signal: abort.signal,
           log,
-        }).catch((err: Error) => {
+        }).catch(async (err: Error) => {
+          if (abort.signal.aborted) {
+            // Interrupted while starting: what started is stopped; exit as the signal would have.
+            const signal = await stopped;
+            throw new CliError(
+              `drover up: stopped by ${signal} while starting`,
+              128 + (signal === 'SIGINT' ? 2 : 15),
+            );
+          }
           // A missing nats-server or Postgres, a taken port, a full disk, a damaged data dir: say so and stop.
           // A processors module that does not load is the user's input to fix.
           const code = err instanceof ProcessorModuleError ? Exit.USAGE : Exit.UNAVAILABLE;
@@ -81,7 +101,7 @@ export function upCommand(program: Command, globals: () => GlobalOptions): void 
           [
             'drover up: cluster running',
             `  API        ${cluster.serverUrl}  (OpenAPI: ${cluster.serverUrl}/api/v1/openapi.json)`,
-            `  NATS       ${cluster.natsUrl}  (monitor: \`drover monitor\`, \`nats micro ls\`)`,
+            `  NATS       ${withoutCredentials(cluster.natsUrl)}  (monitor: \`drover monitor\`, \`nats micro ls\`)`,
             `  Postgres   ${cluster.database}`,
             `  app        ${cluster.app}  (secret in ${g.dataDir}/credentials.json)`,
             `  workers    ${cluster.workerIds.join(', ') || 'none'}`,
@@ -90,12 +110,11 @@ export function upCommand(program: Command, globals: () => GlobalOptions): void 
             'Ctrl-C stops everything.',
           ].join('\n'),
         );
-        await new Promise<void>((resolve) => {
-          for (const signal of ['SIGINT', 'SIGTERM'] as const)
-            process.once(signal, () => resolve());
-        });
+        await stopped;
         console.log('drover up: stopping');
-        await cluster.stop();
+        await cluster.stop().catch((err: Error) => {
+          throw new CliError(`drover up: ${err.message}`, Exit.SERVER_ERROR);
+        });
         console.log('drover up: stopped');
       },
     );

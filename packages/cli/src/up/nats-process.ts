@@ -13,6 +13,8 @@ export interface NatsProcess {
 export interface NatsProcessOptions {
   bin?: string;
   log?: Logger;
+  /** Told nats-server's new pid after a restart. */
+  onRestart?: (pid: number) => Promise<void>;
 }
 
 const INSTALL_HINT =
@@ -63,6 +65,7 @@ export async function startNatsProcess(
     name: 'nats-server',
     first: first.watched,
     restart: async (signal) => (await spawnNats(bin, first.port, log, signal)).watched,
+    onRestart: options.onRestart,
     stopSignal: 'SIGTERM',
     log,
   });
