@@ -1,10 +1,10 @@
-import { withoutCredentials } from '@drover/transport';
 import { ProcessorModuleError } from '@drover/worker';
 import { type Command, InvalidArgumentError } from 'commander';
 import { CliError, Exit } from '../client/exit-codes.js';
-import { type UpCluster, up } from '../up/up.js';
+import { up } from '../up/up.js';
 import { upLogger } from '../up/up-logger.js';
 import type { GlobalOptions } from './context.js';
+import { banner } from './up-banner.js';
 
 const count = (flag: string, min: number, max: number) => (value: string) => {
   const n = Number(value);
@@ -12,21 +12,6 @@ const count = (flag: string, min: number, max: number) => (value: string) => {
     throw new InvalidArgumentError(`${flag} must be an integer from ${min} to ${max}`);
   return n;
 };
-
-const EXECUTE = {
-  basic: 'STANDALONE',
-  map: 'MAP',
-  mapReduce: 'MAP_REDUCE',
-  broadcast: 'BROADCAST',
-};
-
-/** A first command to try, for the examples or the user's first processor. */
-function tryLine(cluster: UpCluster): string {
-  const first = cluster.processors[0];
-  if (cluster.examples || !first)
-    return 'drover job create --name sum --processor sum-range --execute MAP_REDUCE';
-  return `drover job create --name ${first.name} --processor ${first.name} --execute ${EXECUTE[first.kind]}`;
-}
 
 export function upCommand(program: Command, globals: () => GlobalOptions): void {
   program
@@ -97,19 +82,7 @@ export function upCommand(program: Command, globals: () => GlobalOptions): void 
           const code = err instanceof ProcessorModuleError ? Exit.USAGE : Exit.UNAVAILABLE;
           throw new CliError(`drover up failed: ${err.message}`, code);
         });
-        console.log(
-          [
-            'drover up: cluster running',
-            `  API        ${cluster.serverUrl}  (OpenAPI: ${cluster.serverUrl}/api/v1/openapi.json)`,
-            `  NATS       ${withoutCredentials(cluster.natsUrl)}  (monitor: \`drover monitor\`, \`nats micro ls\`)`,
-            `  Postgres   ${cluster.database}`,
-            `  app        ${cluster.app}  (secret in ${g.dataDir}/credentials.json)`,
-            `  workers    ${cluster.workerIds.join(', ') || 'none'}`,
-            `  processors ${cluster.processors.map((p) => p.name).join(', ')}${cluster.examples ? ' (examples)' : ''}`,
-            `  try        ${tryLine(cluster)}`,
-            'Ctrl-C stops everything.',
-          ].join('\n'),
-        );
+        console.log(banner(cluster, g.dataDir));
         await stopped;
         console.log('drover up: stopping');
         await cluster.stop().catch((err: Error) => {
