@@ -1,4 +1,4 @@
-import { access, mkdtemp, rm } from 'node:fs/promises';
+import { access, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -7,7 +7,8 @@ import { type ReadyProcess, stopProcess } from '../harness/process.js';
 import { descendants, runningWith, untilGone } from '../harness/process-tree.js';
 
 // `drover up` stopping: Ctrl-C while it starts stops what started and frees
-// the data dir (exit 130), and a data dir whose credentials.json was lost
+// the data dir (exit 130); a child that will not stop is killed after the
+// grace and named (exit 6); and a data dir whose credentials.json was lost
 // while its app lives on in Postgres fails with words, not refused workers.
 
 const dirs: string[] = [];
@@ -49,6 +50,28 @@ describe('drover up stopping', () => {
     // Stopped before it exited: nothing of it runs (the bound only allows for /proc catching up).
     await untilGone(children, CHILDREN_GONE_MS);
     expect(runningWith(dataDir)).toEqual([]);
+  }, 120_000);
+
+  it('kills a postgres that does not stop, and exits 6 naming it', async () => {
+    const dataDir = await newDataDir();
+    const u = await spawnCli(
+      ['--data-dir', dataDir, 'up', '--port', '0', '--workers', '0'],
+      /Ctrl-C stops everything/,
+    );
+    running.push(u);
+    const children = descendants(u.child.pid as number);
+    const postmaster = Number(
+      (await readFile(join(dataDir, 'pgdata', 'postmaster.pid'), 'utf8')).split('\n')[0],
+    );
+    // Stopped, the postmaster cannot act on its SIGINT (its backends still serve the server's pool).
+    process.kill(postmaster, 'SIGSTOP');
+    u.child.kill('SIGINT');
+    expect(await u.exited).toBe(6);
+    expect(u.tail()).toContain(
+      'drover up: could not stop cleanly: postgres (postgres did not stop within 15 s of SIGINT; it was killed (SIGKILL))',
+    );
+    expect(await exists(join(dataDir, 'drover-up.lock'))).toBe(false);
+    await untilGone(children, CHILDREN_GONE_MS);
   }, 120_000);
 
   it('refuses to go on when credentials.json is lost but its app exists, naming the file', async () => {
