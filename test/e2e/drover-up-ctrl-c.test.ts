@@ -31,7 +31,11 @@ describe('drover up and a terminal’s Ctrl-C', () => {
     );
     process.kill(-(up.child.pid as number), 'SIGINT');
     const code = await up.exited;
-    expect({ code, signal: up.child.signalCode, tail: code === 0 ? '' : up.tail() }).toEqual({ code: 0, signal: null, tail: '' });
+    expect({ code, signal: up.child.signalCode, tail: code === 0 ? '' : up.tail() }).toEqual({
+      code: 0,
+      signal: null,
+      tail: '',
+    });
     expect(up.find(/(exited unexpectedly[^"]*)/)).toBeUndefined();
     expect(up.find(/(restarted)/)).toBeUndefined();
     expect(up.find(/(drover up: stopped)/)).toBe('drover up: stopped');

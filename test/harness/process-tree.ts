@@ -55,3 +55,11 @@ export async function untilGone(pids: number[], timeoutMs: number): Promise<numb
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+/** Running processes (not this one) whose command line contains `text`, e.g. a data dir. */
+export function runningWith(text: string): number[] {
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry) && Number(entry) !== process.pid)
+    .map(Number)
+    .filter((pid) => isRunning(pid) && commandLine(pid).includes(text));
+}

@@ -9,8 +9,9 @@ import {
   DataDirInUseError,
   type LockHolder,
   lockFile,
+  recoveryFile,
 } from '../src/up/data-dir-lock.js';
-import { isAlive, processStartTime } from '../src/up/process-identity.js';
+import { bootId, isAlive, processStartTime } from '../src/up/process-identity.js';
 
 // The data dir lock on its own: a live holder refuses, a stale one (dead pid,
 // or a pid now another process) is recovered by exactly one contender, and
@@ -49,6 +50,21 @@ const staleLock = (holder: Partial<LockHolder>) =>
     JSON.stringify({ host: hostname(), startedAt: 1, children: [], ...holder }),
   );
 
+/** Six acquirers at once: one gets the lock, the others are told who holds it. */
+async function expectOneWinner(stagger = 0): Promise<void> {
+  const results = await Promise.allSettled(
+    Array.from({ length: 6 }, async (_, i) => {
+      // Each starts a few event-loop turns after the previous one: the rounds cover other interleavings.
+      for (let turn = 0; turn < i * stagger; turn++) await new Promise(setImmediate);
+      return acquireDataDirLock(dir, log);
+    }),
+  );
+  const won = results.filter((r) => r.status === 'fulfilled');
+  expect(won).toHaveLength(1);
+  for (const r of results)
+    if (r.status === 'rejected') expect(r.reason).toBeInstanceOf(DataDirInUseError);
+}
+
 describe('data dir lock', () => {
   it('refuses a second holder while the first is alive, and frees on release', async () => {
     const first = await acquireDataDirLock(dir, log);
@@ -62,6 +78,31 @@ describe('data dir lock', () => {
     await again.release();
   });
 
+  it('says where the lock file is and how to remove it when its holder is gone', async () => {
+    const first = await acquireDataDirLock(dir, log);
+    await expect(acquireDataDirLock(dir, log)).rejects.toThrow(
+      `lock file ${lockFile(dir)}: if you know that process is gone, remove it (rm ${lockFile(dir)}) and start again`,
+    );
+    await first.release();
+  });
+
+  it('recovers a lock from another boot whatever its host (a container restarted with a new hostname)', async () => {
+    // The pid is alive now (ours), but it was written before a reboot: not that process.
+    await staleLock({ pid: process.pid, host: 'old-container', bootId: 'another-boot' });
+    const lock = await acquireDataDirLock(dir, log);
+    expect(JSON.parse(await readFile(lockFile(dir), 'utf8'))).toMatchObject({
+      host: hostname(),
+      bootId: await bootId(),
+    });
+    await lock.release();
+  });
+
+  it('recovers a lock from another host of this boot when its pid is dead', async () => {
+    await staleLock({ pid: await deadPid(), host: 'other-container', bootId: await bootId() });
+    const lock = await acquireDataDirLock(dir, log);
+    await lock.release();
+  });
+
   it('takes over a lock whose pid now belongs to another process (start time differs)', async () => {
     const other = await running('sleep', ['30']);
     await staleLock({ pid: other.pid as number, pidStartTime: '1' });
@@ -73,13 +114,21 @@ describe('data dir lock', () => {
 
   it('lets exactly one of several racing recoverers win a stale lock', async () => {
     await staleLock({ pid: await deadPid() });
-    const results = await Promise.allSettled(
-      Array.from({ length: 6 }, () => acquireDataDirLock(dir, log)),
-    );
-    const won = results.filter((r) => r.status === 'fulfilled');
-    expect(won).toHaveLength(1);
-    for (const r of results)
-      if (r.status === 'rejected') expect(r.reason).toBeInstanceOf(DataDirInUseError);
+    await expectOneWinner();
+  });
+
+  it('lets exactly one win when a recoverer died mid-recovery (its guard is stale too)', async () => {
+    // Racing recoverers each find the dead guard: none may remove a guard another just took.
+    for (let round = 0; round < 40; round++) {
+      const dead = await deadPid();
+      await staleLock({ pid: dead });
+      await writeFile(
+        recoveryFile(dir, [`${dead}-1`]),
+        JSON.stringify({ host: hostname(), pid: dead, startedAt: 2, children: [] }),
+      );
+      await expectOneWinner(round % 8);
+      await rm(lockFile(dir), { force: true });
+    }
   });
 
   it('ends a recorded nats-server still running, and leaves a recorded pid that is not ours', async () => {

@@ -102,6 +102,10 @@ describe('drover up under SIGKILL', () => {
     const hello = await createJob(u, { name: 'hello', processorName: 'hello' });
     const done = await runHello(u, hello, 'before');
 
+    const lockedChildren = async (): Promise<number[]> =>
+      JSON.parse(await readFile(join(dataDir, 'drover-up.lock'), 'utf8')).children.map(
+        (c: { pid: number }) => c.pid,
+      );
     const postmasterPid = async () =>
       Number((await readFile(join(dataDir, 'pgdata', 'postmaster.pid'), 'utf8')).split('\n')[0]);
     const killed = await postmasterPid();
@@ -109,6 +113,8 @@ describe('drover up under SIGKILL', () => {
     process.kill(killed, 'SIGKILL');
     await u.proc.waitFor(/"msg":"postgres restarted"/, 60_000);
     expect(await postmasterPid()).not.toBe(killed);
+    // The lock names the new postmaster (recorded before "restarted" is logged), for a later recoverer.
+    expect(await lockedChildren()).toContain(await postmasterPid());
     // The server finds it again (its pool reconnects to the same port): a run succeeds.
     const afterPostgres = await runHello(u, hello, 'after postgres');
     expect((await u.api.get(`/instances/${done.id}`)).body).toMatchObject({ status: 'SUCCEEDED' });
@@ -119,6 +125,12 @@ describe('drover up under SIGKILL', () => {
     expect(nats).toBeDefined();
     process.kill(nats as number, 'SIGKILL');
     await u.proc.waitFor(/"msg":"nats-server restarted"/, 60_000);
+    const newNats = descendants(u.proc.child.pid as number).find((p) =>
+      commandLine(p).includes('nats-server'),
+    );
+    expect(await lockedChildren()).toEqual(
+      expect.arrayContaining([newNats, await postmasterPid()]),
+    );
     await runHello(u, hello, 'after nats');
 
     const instances = await u.api.get('/instances?limit=100');

@@ -1,9 +1,10 @@
 import { ProcessorModuleError } from '@drover/worker';
 import { type Command, InvalidArgumentError } from 'commander';
 import { CliError, Exit } from '../client/exit-codes.js';
-import { type UpCluster, up } from '../up/up.js';
+import { up } from '../up/up.js';
 import { upLogger } from '../up/up-logger.js';
 import type { GlobalOptions } from './context.js';
+import { banner } from './up-banner.js';
 
 const count = (flag: string, min: number, max: number) => (value: string) => {
   const n = Number(value);
@@ -11,21 +12,6 @@ const count = (flag: string, min: number, max: number) => (value: string) => {
     throw new InvalidArgumentError(`${flag} must be an integer from ${min} to ${max}`);
   return n;
 };
-
-const EXECUTE = {
-  basic: 'STANDALONE',
-  map: 'MAP',
-  mapReduce: 'MAP_REDUCE',
-  broadcast: 'BROADCAST',
-};
-
-/** A first command to try, for the examples or the user's first processor. */
-function tryLine(cluster: UpCluster): string {
-  const first = cluster.processors[0];
-  if (cluster.examples || !first)
-    return 'drover job create --name sum --processor sum-range --execute MAP_REDUCE';
-  return `drover job create --name ${first.name} --processor ${first.name} --execute ${EXECUTE[first.kind]}`;
-}
 
 export function upCommand(program: Command, globals: () => GlobalOptions): void {
   program
@@ -61,6 +47,16 @@ export function upCommand(program: Command, globals: () => GlobalOptions): void 
       }) => {
         const g = globals();
         const log = upLogger(o.logLevel, { json: o.jsonLogs ?? false });
+        // Listening from the start: Ctrl-C while starting stops what started and frees the lock.
+        // A second Ctrl-C is not caught (the default: exit at once; the children die with us).
+        const abort = new AbortController();
+        const stopped = new Promise<NodeJS.Signals>((resolve) => {
+          for (const signal of ['SIGINT', 'SIGTERM'] as const)
+            process.once(signal, () => {
+              abort.abort();
+              resolve(signal);
+            });
+        });
         const cluster = await up({
           dataDir: g.dataDir,
           workers: o.workers,
@@ -70,32 +66,28 @@ export function upCommand(program: Command, globals: () => GlobalOptions): void 
           natsUrl: o.nats,
           databaseUrl: o.database,
           postgresBin: o.postgresBin ?? process.env.DROVER_POSTGRES_BIN,
+          signal: abort.signal,
           log,
-        }).catch((err: Error) => {
+        }).catch(async (err: Error) => {
+          if (abort.signal.aborted) {
+            // Interrupted while starting: what started is stopped; exit as the signal would have.
+            const signal = await stopped;
+            throw new CliError(
+              `drover up: stopped by ${signal} while starting`,
+              128 + (signal === 'SIGINT' ? 2 : 15),
+            );
+          }
           // A missing nats-server or Postgres, a taken port, a full disk, a damaged data dir: say so and stop.
           // A processors module that does not load is the user's input to fix.
           const code = err instanceof ProcessorModuleError ? Exit.USAGE : Exit.UNAVAILABLE;
           throw new CliError(`drover up failed: ${err.message}`, code);
         });
-        console.log(
-          [
-            'drover up: cluster running',
-            `  API        ${cluster.serverUrl}  (OpenAPI: ${cluster.serverUrl}/api/v1/openapi.json)`,
-            `  NATS       ${cluster.natsUrl}  (monitor: \`drover monitor\`, \`nats micro ls\`)`,
-            `  Postgres   ${cluster.database}`,
-            `  app        ${cluster.app}  (secret in ${g.dataDir}/credentials.json)`,
-            `  workers    ${cluster.workerIds.join(', ') || 'none'}`,
-            `  processors ${cluster.processors.map((p) => p.name).join(', ')}${cluster.examples ? ' (examples)' : ''}`,
-            `  try        ${tryLine(cluster)}`,
-            'Ctrl-C stops everything.',
-          ].join('\n'),
-        );
-        await new Promise<void>((resolve) => {
-          for (const signal of ['SIGINT', 'SIGTERM'] as const)
-            process.once(signal, () => resolve());
-        });
+        console.log(banner(cluster, g.dataDir));
+        await stopped;
         console.log('drover up: stopping');
-        await cluster.stop();
+        await cluster.stop().catch((err: Error) => {
+          throw new CliError(`drover up: ${err.message}`, Exit.SERVER_ERROR);
+        });
         console.log('drover up: stopped');
       },
     );

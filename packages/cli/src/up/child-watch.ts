@@ -69,9 +69,29 @@ export function watchChild(child: ChildProcess, name: string, log: Logger): Watc
   return { child, tail, waitForLine, exited };
 }
 
-/** Stops a child with `signal` and waits for its exit. */
-export async function stopChild(watched: WatchedChild, signal: NodeJS.Signals): Promise<void> {
+/** How long a child gets to exit on its stop signal before SIGKILL (Postgres's fast shutdown can take seconds). */
+export const STOP_GRACE_MS = 15_000;
+
+/**
+ * Stops a child with `signal` and waits for its exit, SIGKILLing it after
+ * `graceMs`: resolves true if it exited in time, false if it had to be killed.
+ */
+export async function stopChild(
+  watched: WatchedChild,
+  signal: NodeJS.Signals,
+  graceMs = STOP_GRACE_MS,
+): Promise<boolean> {
   const { child } = watched;
   if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-  await watched.exited;
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), graceMs);
+  });
+  const inTime = await Promise.race([watched.exited.then(() => true as const), late]);
+  clearTimeout(timer);
+  if (!inTime) {
+    child.kill('SIGKILL');
+    await watched.exited;
+  }
+  return inTime;
 }

@@ -1,18 +1,20 @@
 import { randomBytes } from 'node:crypto';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { writeFileAtomic } from './write-file-atomic.js';
 
 // What `drover up` keeps in its data dir besides Postgres's files: the app's
-// credentials (kept across restarts, readable by the owner only) and where the
-// running cluster answers (so `drover …` commands find it with no flags).
+// credentials (kept across restarts) and where the running cluster answers (so
+// `drover …` commands find it with no flags), both readable by the owner only
+// (an --nats URL may carry credentials), both written atomically.
 
 const Credentials = z.object({ app: z.string(), secret: z.string() });
 const ClusterInfo = z.object({ serverUrl: z.string(), natsUrl: z.string(), app: z.string() });
 export type Credentials = z.output<typeof Credentials>;
 export type ClusterInfo = z.output<typeof ClusterInfo>;
 
-const credentialsFile = (dataDir: string) => join(dataDir, 'credentials.json');
+export const credentialsFile = (dataDir: string) => join(dataDir, 'credentials.json');
 const clusterFile = (dataDir: string) => join(dataDir, 'cluster.json');
 
 async function readJson<T>(file: string, schema: z.ZodType<T>): Promise<T | undefined> {
@@ -24,13 +26,14 @@ async function readJson<T>(file: string, schema: z.ZodType<T>): Promise<T | unde
   }
 }
 
-/** The app's credentials from an earlier `drover up`, or new ones. */
-export async function loadOrCreateCredentials(dataDir: string, app: string): Promise<Credentials> {
-  const known = await readJson(credentialsFile(dataDir), Credentials);
-  if (known) return known;
-  const created = { app, secret: randomBytes(24).toString('base64url') };
-  await writeFile(credentialsFile(dataDir), JSON.stringify(created, null, 2), { mode: 0o600 });
-  return created;
+/** New credentials for `app` (a random secret), not yet written. */
+export const newCredentials = (app: string): Credentials => ({
+  app,
+  secret: randomBytes(24).toString('base64url'),
+});
+
+export async function writeCredentials(dataDir: string, credentials: Credentials): Promise<void> {
+  await writeFileAtomic(credentialsFile(dataDir), JSON.stringify(credentials, null, 2), 0o600);
 }
 
 export function readCredentials(dataDir: string): Promise<Credentials | undefined> {
@@ -38,7 +41,7 @@ export function readCredentials(dataDir: string): Promise<Credentials | undefine
 }
 
 export async function writeClusterInfo(dataDir: string, info: ClusterInfo): Promise<void> {
-  await writeFile(clusterFile(dataDir), JSON.stringify(info, null, 2));
+  await writeFileAtomic(clusterFile(dataDir), JSON.stringify(info, null, 2), 0o600);
 }
 
 export function readClusterInfo(dataDir: string): Promise<ClusterInfo | undefined> {

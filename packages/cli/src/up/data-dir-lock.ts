@@ -4,11 +4,13 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { isAlive, processStartTime, stopStrayChild } from './process-identity.js';
+import { bootId, isAlive, processStartTime, stopStrayChild } from './process-identity.js';
 
 // One `drover up` per data dir. The lock file says who holds it (pid, the
-// pid's start time so a reused pid is not taken for the holder, host) and the
-// children it spawned, so whoever finds the lock stale can end them.
+// pid's start time so a reused pid is not taken for the holder, the kernel's
+// boot id so a lock from before a reboot or container restart is stale, host
+// for messages) and the children it spawned, so whoever finds the lock stale
+// can end them.
 
 const Child = z.object({ pid: z.number().int().positive(), startTime: z.string().optional() });
 const Holder = z.object({
@@ -16,13 +18,22 @@ const Holder = z.object({
   /** `/proc/<pid>/stat` field 22 (Linux), absent elsewhere. */
   pidStartTime: z.string().optional(),
   host: z.string(),
+  /** `/proc/sys/kernel/random/boot_id` (Linux): another boot means the holder is gone. */
+  bootId: z.string().optional(),
+  /** Random, per acquirer: tells two holders apart even in one process. */
+  token: z.string().optional(),
   startedAt: z.number(),
   children: z.array(Child),
 });
 export type LockHolder = z.output<typeof Holder>;
 
 export const lockFile = (dataDir: string) => join(dataDir, 'drover-up.lock');
-const recoveryFile = (dataDir: string) => join(dataDir, 'drover-up.lock.recovering');
+/** Names a holder in a guard's file name. */
+const holderId = (h: LockHolder | undefined) =>
+  h ? (h.token ?? `${h.pid}-${h.startedAt}`) : 'unreadable';
+/** The guard for recovering the stale lock of `chain[0]` (then for each dead recoverer of it). */
+export const recoveryFile = (dataDir: string, chain: string[]) =>
+  join(dataDir, `drover-up.lock.recovering.${chain.join('.')}`);
 
 /** Another live `drover up` holds the data dir. */
 export class DataDirInUseError extends Error {
@@ -31,9 +42,11 @@ export class DataDirInUseError extends Error {
     dataDir: string,
     readonly holder: LockHolder,
   ) {
+    const file = lockFile(dataDir);
     super(
       `data dir ${dataDir} is in use by drover up (pid ${holder.pid}` +
-        `${holder.host === hostname() ? '' : ` on ${holder.host}`}, started ${new Date(holder.startedAt).toISOString()})`,
+        `${holder.host === hostname() ? '' : ` on ${holder.host}`}, started ${new Date(holder.startedAt).toISOString()}); ` +
+        `lock file ${file}: if you know that process is gone, remove it (rm ${file}) and start again`,
     );
   }
 }
@@ -50,9 +63,17 @@ export async function readLockHolder(dataDir: string): Promise<LockHolder | unde
   return readHolder(lockFile(dataDir));
 }
 
-/** True when the holder is a live process on this host (and the very process that wrote it). */
+/**
+ * True when the holder is a live process of this boot (and the very process
+ * that wrote it). A lock from another boot is stale whatever its host (a
+ * container gets a new hostname on each start); without boot ids (not Linux)
+ * another host's holder is assumed alive.
+ */
 export async function holderAlive(holder: LockHolder): Promise<boolean> {
-  if (holder.host !== hostname()) return true; // cannot tell: another host's process is assumed alive
+  const boot = await bootId();
+  if (holder.bootId !== undefined && boot !== undefined) {
+    if (holder.bootId !== boot) return false;
+  } else if (holder.host !== hostname()) return true;
   if (!isAlive(holder.pid)) return false;
   const start = await processStartTime(holder.pid);
   return holder.pidStartTime === undefined || start === undefined || start === holder.pidStartTime;
@@ -68,6 +89,8 @@ export async function acquireDataDirLock(dataDir: string, log: Logger): Promise<
     pid: process.pid,
     pidStartTime: await processStartTime(process.pid),
     host: hostname(),
+    bootId: await bootId(),
+    token: randomBytes(8).toString('hex'),
     startedAt: Date.now(),
     children: [],
   };
@@ -86,20 +109,21 @@ export async function acquireDataDirLock(dataDir: string, log: Logger): Promise<
     },
     async release() {
       const held = await readHolder(file);
-      if (held?.pid === me.pid && held.startedAt === me.startedAt)
-        await unlink(file).catch(() => undefined);
+      if (held && sameHolder(held, me)) await unlink(file).catch(() => undefined);
     },
   };
 }
 
 /**
  * Replaces a stale lock with ours. Two recoverers may find the same stale
- * lock: only the one that creates the recovery file (`link`, atomic) goes on,
- * and it re-reads the lock to confirm it is still the stale one before
- * renaming its own over it; the other finds a live holder and fails. If both
- * still slipped through (a recoverer dying inside this window), Postgres's own
- * postmaster.pid refuses a second postmaster on the same data directory, so
- * the data is not opened twice.
+ * lock: only the one that creates its recovery guard (`link`, atomic) goes on;
+ * it re-reads the lock to confirm it is still the stale one, renames its own
+ * over it, and reads it back (failing unless it is ours); the others find a
+ * live holder and fail. A guard is never removed while another may be taking
+ * it: if a recoverer died holding one, the next guard is named after that dead
+ * recoverer too, so again exactly one of those who found it dead goes on. If
+ * two still slipped through, Postgres's own postmaster.pid refuses a second
+ * postmaster on the same data directory, so the data is not opened twice.
  */
 async function recover(
   dataDir: string,
@@ -107,16 +131,8 @@ async function recover(
   me: LockHolder,
   log: Logger,
 ): Promise<void> {
-  const guard = recoveryFile(dataDir);
-  if (!(await createExclusive(guard, me))) {
-    const other = await readHolder(guard);
-    if (other && (await holderAlive(other))) throw new DataDirInUseError(dataDir, other);
-    // A recoverer died mid-recovery: its guard is stale too.
-    await unlink(guard).catch(() => undefined);
-    if (!(await createExclusive(guard, me))) {
-      throw new DataDirInUseError(dataDir, (await readHolder(guard)) ?? me);
-    }
-  }
+  const guards = await takeGuard(dataDir, stale, me);
+  let recovered = false;
   try {
     const now = await readHolder(lockFile(dataDir));
     if (now && !sameHolder(now, stale)) {
@@ -129,13 +145,40 @@ async function recover(
     );
     for (const child of found?.children ?? []) await stopStrayChild(child, dataDir, log);
     await replace(lockFile(dataDir), me);
+    const after = await readHolder(lockFile(dataDir));
+    if (!after || !sameHolder(after, me)) throw new DataDirInUseError(dataDir, after ?? me);
+    recovered = true;
   } finally {
-    await unlink(guard).catch(() => undefined);
+    // Ours always; the dead recoverers' ones too once the stale lock they guarded is gone.
+    for (const guard of recovered ? guards : guards.slice(-1))
+      await unlink(guard).catch(() => undefined);
+  }
+}
+
+/** Takes the guard for `stale` (or for its dead recoverers); returns the guards along the way, ours last. */
+async function takeGuard(
+  dataDir: string,
+  stale: LockHolder | undefined,
+  me: LockHolder,
+): Promise<string[]> {
+  const chain = [holderId(stale)];
+  const guards: string[] = [];
+  for (;;) {
+    const guard = recoveryFile(dataDir, chain);
+    guards.push(guard);
+    if (await createExclusive(guard, me)) return guards;
+    const other = await readHolder(guard);
+    if (other && (await holderAlive(other))) throw new DataDirInUseError(dataDir, other);
+    chain.push(holderId(other));
   }
 }
 
 const sameHolder = (a: LockHolder, b: LockHolder | undefined) =>
-  b !== undefined && a.pid === b.pid && a.startedAt === b.startedAt && a.host === b.host;
+  b !== undefined &&
+  a.pid === b.pid &&
+  a.startedAt === b.startedAt &&
+  a.host === b.host &&
+  a.token === b.token;
 
 async function readHolder(file: string): Promise<LockHolder | undefined> {
   try {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { chmod, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { diskFull } from './disk-full.js';
@@ -8,6 +8,7 @@ import { clusterMajor, findPostgresBinaries } from './postgres-binaries.js';
 import { assertReachable, giveTo, postgresRunAs } from './postgres-user.js';
 import { startOnFreePort, startPostmaster } from './postmaster.js';
 import { type Supervised, supervise } from './supervisor.js';
+import { writeFileAtomic } from './write-file-atomic.js';
 
 export interface EmbeddedPostgres {
   /** A `postgres://` URL (with the cluster's password) for the server's pool. */
@@ -23,6 +24,8 @@ export interface EmbeddedPostgresOptions {
   /** A folder holding initdb and postgres (--postgres-bin, DROVER_POSTGRES_BIN). */
   binDir?: string;
   log: Logger;
+  /** Told the postmaster's new pid after a restart. */
+  onRestart?: (pid: number) => Promise<void>;
 }
 
 /** The superuser's password, made at the first start; never logged, readable by the owner only. */
@@ -38,7 +41,7 @@ async function loadOrCreatePassword(dataDir: string, pgdataExists: boolean): Pro
       `${file} is missing: the Postgres cluster in ${dataDir}/pgdata cannot be opened without it`,
     );
   const created = randomBytes(24).toString('base64url');
-  await writeFile(file, created, { mode: 0o600 });
+  await writeFileAtomic(file, created, 0o600);
   return created;
 }
 
@@ -100,6 +103,7 @@ export async function startEmbeddedPostgres(
     first: watched,
     restart: (signal) => startPostmaster(postmaster, port, signal),
     stopSignal: 'SIGINT',
+    onRestart: options.onRestart,
     log,
   });
   return {

@@ -1,8 +1,9 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { type NatsProcess, startNatsProcess } from './nats-process.js';
+import { writeFileAtomic } from './write-file-atomic.js';
 
 // NATS keeps its port across restarts of the same data dir, so a worker
 // started against `drover env`'s URL reconnects instead of being stranded.
@@ -29,12 +30,16 @@ export async function readNatsPort(dataDir: string): Promise<number | undefined>
  * first time) and records it. If someone else took that port, a free one is
  * used and the warning says which workers must be restarted.
  */
-export async function startNatsForDataDir(dataDir: string, log: Logger): Promise<NatsProcess> {
+export async function startNatsForDataDir(
+  dataDir: string,
+  log: Logger,
+  onRestart?: (pid: number) => Promise<void>,
+): Promise<NatsProcess> {
   const known = await readNatsPort(dataDir).catch((err: Error) => {
     log.warn({ err: err.message }, 'NATS port record unreadable; choosing a new port');
     return undefined;
   });
-  const options = { log: log.child({ role: 'nats-server' }) };
+  const options = { log: log.child({ role: 'nats-server' }), onRestart };
   let nats: NatsProcess;
   try {
     nats = await startNatsProcess(known, options);
@@ -48,6 +53,6 @@ export async function startNatsForDataDir(dataDir: string, log: Logger): Promise
     );
   }
   const port = Number(new URL(nats.url).port);
-  if (port !== known) await writeFile(natsFile(dataDir), JSON.stringify({ port }));
+  if (port !== known) await writeFileAtomic(natsFile(dataDir), JSON.stringify({ port }));
   return nats;
 }

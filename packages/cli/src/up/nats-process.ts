@@ -14,6 +14,8 @@ export interface NatsProcess {
 export interface NatsProcessOptions {
   bin?: string;
   log?: Logger;
+  /** Told nats-server's new pid after a restart. */
+  onRestart?: (pid: number) => Promise<void>;
 }
 
 const INSTALL_HINT =
@@ -64,6 +66,7 @@ export async function startNatsProcess(
     name: 'nats-server',
     first: first.watched,
     restart: async (signal) => (await spawnNats(bin, first.port, log, signal)).watched,
+    onRestart: options.onRestart,
     stopSignal: 'SIGTERM',
     log,
   });

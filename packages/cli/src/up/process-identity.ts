@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 
@@ -44,6 +45,15 @@ export function isAlive(pid: number): boolean {
 /** `/proc/<pid>/stat` field 22 (start time in clock ticks since boot); undefined off Linux or if gone. */
 export async function processStartTime(pid: number): Promise<string | undefined> {
   return procStat(pid)?.startTime;
+}
+
+/** The kernel's boot id (Linux), undefined elsewhere: a pid from another boot is not a process now. */
+export async function bootId(): Promise<string | undefined> {
+  try {
+    return (await readFile('/proc/sys/kernel/random/boot_id', 'utf8')).trim() || undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 const STOP_WAIT_MS = 5_000;

@@ -10,16 +10,23 @@ import {
   startWorker,
 } from '@drover/worker';
 import type { Logger } from 'pino';
+import { childrenDieOnKill } from './bound-child.js';
 import {
   type ClusterInfo,
-  loadOrCreateCredentials,
+  type Credentials,
+  credentialsFile,
+  newCredentials,
+  readCredentials,
   removeClusterInfo,
   writeClusterInfo,
+  writeCredentials,
 } from './cluster-files.js';
 import { acquireDataDirLock } from './data-dir-lock.js';
-import { startEmbeddedPostgres } from './embedded-postgres.js';
+import { type EmbeddedPostgres, startEmbeddedPostgres } from './embedded-postgres.js';
 import { checkHttpPortFree, httpPortTaken } from './http-port.js';
 import { startNatsForDataDir } from './nats-port.js';
+import type { NatsProcess } from './nats-process.js';
+import { StopList } from './stop-list.js';
 
 export interface UpOptions {
   dataDir: string;
@@ -34,6 +41,8 @@ export interface UpOptions {
   databaseUrl?: string;
   /** A folder holding initdb and postgres for the embedded one (else they are looked for). */
   postgresBin?: string;
+  /** Aborting it (Ctrl-C while starting) stops what started, releases the lock, and rejects. */
+  signal?: AbortSignal;
   log: Logger;
 }
 
@@ -41,11 +50,10 @@ export interface UpCluster extends ClusterInfo {
   secret: string;
   database: string;
   workerIds: string[];
-  /** Pids of the children `up` spawned (nats-server, the postmaster), as they are now. */
-  childPids(): number[];
   /** The processors the workers run, and whether they are the examples. */
   processors: { name: string; kind: Processor['kind'] }[];
   examples: boolean;
+  /** Stops everything; rejects with StopError naming what did not stop cleanly. */
   stop(): Promise<void>;
 }
 
@@ -66,35 +74,57 @@ export async function up(options: UpOptions): Promise<UpCluster> {
   const modules = options.processors?.map((m) => resolve(m)) ?? [];
   if (examples) modules.push(EXAMPLES);
   const processors = await loadProcessors(modules);
+  const { signal, log } = options;
+  signal?.throwIfAborted();
   const dataDir = resolve(options.dataDir);
   await mkdir(dataDir, { recursive: true });
   // Before anything touches the data dir: a second `up` on it fails here.
-  const lock = await acquireDataDirLock(dataDir, options.log);
-  const stops: (() => Promise<void>)[] = [() => lock.release()];
-  const stopAll = async () => {
-    for (const stop of stops.reverse()) await stop().catch(() => undefined);
+  const lock = await acquireDataDirLock(dataDir, log);
+  const stops = new StopList();
+  stops.add('the data-dir lock', () => lock.release());
+  let nats: NatsProcess | undefined;
+  let pg: EmbeddedPostgres | undefined;
+  // A later `up` that finds this lock stale ends these if they outlived us:
+  // recorded once both run, and again (in order) whenever one is restarted.
+  let recording = Promise.resolve();
+  const recordChildren = () => {
+    recording = recording.then(() =>
+      lock.update({
+        children: [nats?.pid, pg?.pid].filter((pid): pid is number => pid !== undefined),
+      }),
+    );
+    return recording;
   };
   try {
     await checkHttpPortFree(options.httpPort);
+    signal?.throwIfAborted();
+    const spawning = !options.natsUrl || !options.databaseUrl;
+    if (spawning && !childrenDieOnKill())
+      log.warn(
+        'setpriv not found (Linux util-linux) or not Linux: nats-server and postgres cannot be bound ' +
+          'to drover up; after a kill -9 they run on until the next drover up on this data dir ends them',
+      );
+    log.info({ dataDir }, 'starting nats-server and Postgres');
     // Both children start at once (initdb takes the longest); whichever started is stopped on failure.
     const [natsStarted, pgStarted] = await Promise.allSettled([
-      options.natsUrl ? undefined : startNatsForDataDir(dataDir, options.log),
+      options.natsUrl ? undefined : startNatsForDataDir(dataDir, log, recordChildren),
       options.databaseUrl
         ? undefined
         : startEmbeddedPostgres(dataDir, {
             binDir: options.postgresBin,
-            log: options.log.child({ role: 'postgres' }),
+            log: log.child({ role: 'postgres' }),
+            onRestart: recordChildren,
           }),
     ]);
-    const nats = natsStarted.status === 'fulfilled' ? natsStarted.value : undefined;
-    const pg = pgStarted.status === 'fulfilled' ? pgStarted.value : undefined;
-    if (nats) stops.push(() => nats.stop());
-    if (pg) stops.push(() => pg.stop());
+    nats = natsStarted.status === 'fulfilled' ? natsStarted.value : undefined;
+    pg = pgStarted.status === 'fulfilled' ? pgStarted.value : undefined;
+    const [natsUp, pgUp] = [nats, pg];
+    if (natsUp) stops.add('nats-server', () => natsUp.stop());
+    if (pgUp) stops.add('postgres', () => pgUp.stop());
     if (natsStarted.status === 'rejected') throw natsStarted.reason;
     if (pgStarted.status === 'rejected') throw pgStarted.reason;
-    // A later `up` that finds this lock stale ends these if they outlived us.
-    const children = [nats?.pid, pg?.pid].filter((pid): pid is number => pid !== undefined);
-    if (children.length) await lock.update({ children });
+    if (nats || pg) await recordChildren();
+    signal?.throwIfAborted();
     const natsUrl = options.natsUrl ?? (nats?.url as string);
     const databaseUrl = options.databaseUrl ?? (pg?.url as string);
 
@@ -106,23 +136,17 @@ export async function up(options: UpOptions): Promise<UpCluster> {
         httpPort: options.httpPort,
         serverId: 'up-server',
       },
-      options.log.child({ role: 'server' }),
+      log.child({ role: 'server' }),
     ).catch((err: NodeJS.ErrnoException) => {
       // Taken since the check above.
       throw err.code === 'EADDRINUSE' ? httpPortTaken(options.httpPort) : err;
     });
-    stops.push(() => server.stop());
+    stops.add('the server', () => server.stop());
     await server.ready;
+    signal?.throwIfAborted();
 
-    const credentials = await loadOrCreateCredentials(dataDir, options.app);
-    const created = await fetch(`${server.url}/api/v1/apps`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ name: credentials.app, secret: credentials.secret }),
-    });
-    if (created.status !== 201 && created.status !== 409) {
-      throw new Error(`could not create app ${credentials.app}: ${await created.text()}`);
-    }
+    const credentials = await ensureApp(server.url, dataDir, options.app);
+    signal?.throwIfAborted();
 
     // Workers start at once: each waits for its processor threads to load the modules.
     const started = await Promise.allSettled(
@@ -136,7 +160,7 @@ export async function up(options: UpOptions): Promise<UpCluster> {
           processorsModule: modules,
           concurrency: 8,
           // The worker adds its workerId to its own log lines.
-          log: options.log.child({ role: 'worker' }),
+          log: log.child({ role: 'worker' }),
         }),
       ),
     );
@@ -144,26 +168,55 @@ export async function up(options: UpOptions): Promise<UpCluster> {
     for (const s of started) {
       if (s.status !== 'fulfilled') continue;
       workers.push(s.value);
-      stops.push(() => s.value.stop());
+      stops.add(s.value.workerId, () => s.value.stop());
     }
     const failed = started.find((s) => s.status === 'rejected');
     if (failed) throw failed.reason;
 
     const info = { serverUrl: server.url, natsUrl, app: credentials.app };
+    signal?.throwIfAborted();
     await writeClusterInfo(dataDir, info);
-    stops.push(() => removeClusterInfo(dataDir));
+    stops.add('cluster.json', () => removeClusterInfo(dataDir));
     return {
       ...info,
       secret: credentials.secret,
       database: pg ? pg.description : 'external Postgres',
       workerIds: workers.map((w) => w.workerId),
-      childPids: () => [nats?.pid, pg?.pid].filter((pid): pid is number => pid !== undefined),
       processors: processors.map(({ name, kind }) => ({ name, kind })),
       examples,
-      stop: stopAll,
+      stop: () => stops.stopAll(),
     };
   } catch (err) {
-    await stopAll();
+    await stops
+      .stopAll()
+      .catch((stopErr: Error) =>
+        log.error({ err: stopErr.message }, 'while stopping after a failed start'),
+      );
     throw err;
   }
+}
+
+/**
+ * Creates the app with the secret in credentials.json, or with a new secret
+ * written there once the app exists. An app that already exists while
+ * credentials.json is missing has a secret we no longer know: our own workers
+ * would be refused, so that is an error naming the file to restore.
+ */
+async function ensureApp(serverUrl: string, dataDir: string, app: string): Promise<Credentials> {
+  const known = await readCredentials(dataDir);
+  const credentials = known ?? newCredentials(app);
+  const created = await fetch(`${serverUrl}/api/v1/apps`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ name: credentials.app, secret: credentials.secret }),
+  });
+  if (created.status === 409 && !known)
+    throw new Error(
+      `app ${credentials.app} already exists in the database but ${credentialsFile(dataDir)} is missing: ` +
+        'restore that file (it holds the app secret) from where it was, or use another --data-dir',
+    );
+  if (created.status !== 201 && created.status !== 409)
+    throw new Error(`could not create app ${credentials.app}: ${await created.text()}`);
+  if (!known) await writeCredentials(dataDir, credentials);
+  return credentials;
 }
