@@ -156,11 +156,23 @@ describe('drover up', () => {
     }
   }, 120_000);
 
-  it('says how to get nats-server when it is not on PATH', async () => {
-    const result = await runCli(['--data-dir', dataDir, 'up', '--port', '0'], {
+  it('finds nats-server in sbin, off an ordinary user’s PATH, and says how to get it when missing', async () => {
+    // Debian's nats-server is /usr/sbin/nats-server; a non-root PATH has no sbin.
+    const first = await spawnCli(
+      ['--data-dir', dataDir, 'up', '--port', '0', '--workers', '0'],
+      /Ctrl-C stops everything/,
+      { PATH: '/usr/local/bin:/usr/bin:/bin' },
+    );
+    first.child.kill('SIGINT');
+    expect(await first.exited).toBe(0);
+
+    const missing = await runCli(['--data-dir', dataDir, 'up', '--port', '0'], {
       PATH: '/nonexistent',
+      DROVER_NATS_SERVER_BIN: '/nonexistent/nats-server',
     });
-    expect(result.code).toBe(5);
-    expect(result.stderr).toContain('nats-server was not found on PATH');
+    expect(missing.code).toBe(5);
+    expect(missing.stderr).toContain(
+      'DROVER_NATS_SERVER_BIN names /nonexistent/nats-server, which is not an executable file',
+    );
   });
 });

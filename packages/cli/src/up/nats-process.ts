@@ -1,7 +1,7 @@
 import { type Logger, pino } from 'pino';
 import { spawnBound } from './bound-child.js';
 import { stopChild, type WatchedChild, watchChild } from './child-watch.js';
-import { findOnPath } from './find-on-path.js';
+import { findProgram, isExecutable } from './find-on-path.js';
 import { supervise } from './supervisor.js';
 
 export interface NatsProcess {
@@ -19,9 +19,9 @@ export interface NatsProcessOptions {
 }
 
 const INSTALL_HINT =
-  'nats-server was not found on PATH. Install it (Debian/Ubuntu: `apt-get install -y nats-server`; ' +
+  'nats-server was not found on PATH nor in /usr/local/sbin, /usr/sbin, /sbin. Install it (Debian/Ubuntu: `apt-get install -y nats-server`; ' +
   'macOS: `brew install nats-server`; or a release from https://github.com/nats-io/nats-server), ' +
-  'or point `drover up --nats <url>` at a running one.';
+  'name it with DROVER_NATS_SERVER_BIN=<path>, or point `drover up --nats <url>` at a running one.';
 
 const LISTENING = /Listening for client connections on [\d.]+:(\d+)/;
 const READY_WITHIN_MS = 30_000;
@@ -57,9 +57,11 @@ export async function startNatsProcess(
   port?: number,
   options: NatsProcessOptions = {},
 ): Promise<NatsProcess> {
-  const name = options.bin ?? 'nats-server';
-  const bin = name.includes('/') ? name : findOnPath(name);
+  const named = options.bin ?? process.env.DROVER_NATS_SERVER_BIN;
+  const bin = named ?? findProgram('nats-server');
   if (!bin) throw new Error(INSTALL_HINT);
+  if (named && !isExecutable(named))
+    throw new Error(`DROVER_NATS_SERVER_BIN names ${named}, which is not an executable file`);
   const log = options.log ?? pino({ level: 'silent' });
   const first = await spawnNats(bin, port ?? -1, log);
   const supervised = supervise({
