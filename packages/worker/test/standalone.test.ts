@@ -42,6 +42,15 @@ const processors = [
       throw new NonRetryableError('input can never work');
     },
   }),
+  // A module without @drover/worker installed (drover up --processors from a
+  // folder of one's own) marks it by the error's name.
+  basicProcessor({
+    name: 'refuses-by-name',
+    process: () => {
+      calls.refusesByName = (calls.refusesByName ?? 0) + 1;
+      throw Object.assign(new Error('no SDK, still final'), { name: 'NonRetryableError' });
+    },
+  }),
   basicProcessor({
     name: 'second-run-works',
     process: (ctx) => {
@@ -145,6 +154,17 @@ describe('standalone runs on a real worker', () => {
     const done = await waitForInstance(app, run.id, final);
     expect(done).toMatchObject({ status: 'FAILED', result: 'input can never work', runAttempt: 1 });
     expect((calls.refuses ?? 0) - before).toBe(1);
+  });
+
+  it('takes any error named NonRetryableError as one (no SDK class needed)', async () => {
+    const run = await runJob({
+      processorName: 'refuses-by-name',
+      taskRetry: { maximumAttempts: 5, initialIntervalMs: 10 },
+      instanceRetry: { maximumAttempts: 3, initialIntervalMs: 10 },
+    });
+    const done = await waitForInstance(app, run.id, final);
+    expect(done).toMatchObject({ status: 'FAILED', result: 'no SDK, still final', runAttempt: 1 });
+    expect(calls.refusesByName).toBe(1);
   });
 
   it('tells the processor which run of the instance it is (ctx.runAttempt)', async () => {

@@ -1,7 +1,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { loadProcessors } from '../sdk/load-processors.js';
 import type { OnlineLogger } from '../sdk/online-logger.js';
-import type { MapContext, ProcessOutcome } from '../sdk/processor.js';
+import { isNonRetryable, type MapContext, type ProcessOutcome } from '../sdk/processor.js';
 import type { RunData, TaskData } from './executor.js';
 import type { DoneBatch, FromThread, ScopeData, ToThread } from './thread-messages.js';
 
@@ -95,7 +95,7 @@ async function run(id: number, entry: ScopeEntry, scope: number, task: TaskData)
     finished.values.push(typeof value === 'string' ? value : '');
   } catch (err) {
     const e = err instanceof Error ? err : new Error(String(err));
-    finished.failed.push({ id, message: e.message, nonRetryable: e.name === 'NonRetryableError' });
+    finished.failed.push({ id, message: e.message, nonRetryable: isNonRetryable(e) });
   } finally {
     leaveScope(entry, scope);
     done();

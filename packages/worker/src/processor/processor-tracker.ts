@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { ProcessorExecutor, RunData } from '../isolation/executor.js';
 import { type OnlineLogger, RunLogShipper } from '../sdk/online-logger.js';
-import { NonRetryableError, type Processor } from '../sdk/processor.js';
+import { isNonRetryable, NonRetryableError, type Processor } from '../sdk/processor.js';
 import { mapBatches } from './map-batches.js';
 import { fitResult, nextBatchSize } from './result-batches.js';
 
@@ -202,7 +202,7 @@ export class ProcessorTracker {
         attempt: task.attempt,
         status: 'FAILED',
         result: message.slice(0, 4_096),
-        nonRetryable: err instanceof NonRetryableError,
+        nonRetryable: isNonRetryable(err),
       };
     }
     if (this.abort.signal.aborted) return;

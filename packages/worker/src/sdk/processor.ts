@@ -130,3 +130,10 @@ export function broadcastProcessor<P = unknown>(
 export class NonRetryableError extends Error {
   override name = 'NonRetryableError';
 }
+
+/**
+ * Known by its name, not its class: a processor module without @drover/worker
+ * installed throws its own, and a processor thread's error crosses as a name.
+ */
+export const isNonRetryable = (err: unknown): boolean =>
+  err instanceof Error && err.name === 'NonRetryableError';

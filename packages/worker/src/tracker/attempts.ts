@@ -1,6 +1,6 @@
 import type { common } from '@drover/protocol';
 import type { z } from 'zod';
-import { NonRetryableError, type ProcessOutcome } from '../sdk/processor.js';
+import { isNonRetryable, type ProcessOutcome } from '../sdk/processor.js';
 import { setLongTimeout } from './long-timeout.js';
 
 type RetryPolicy = z.output<typeof common.RetryPolicy>;
@@ -58,7 +58,7 @@ export async function withAttempts(
       return { status: 'SUCCEEDED', result: typeof result === 'string' ? result : '' };
     } catch (err) {
       last = describe(err);
-      nonRetryable = err instanceof NonRetryableError;
+      nonRetryable = isNonRetryable(err);
       if (signal.aborted || nonRetryable) break;
       if (attempt < policy.maximumAttempts) {
         const delay = backoffDelayMs(policy, attempt);
