@@ -1,9 +1,9 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { chown, mkdtemp, readdir, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { freePort } from '../../packages/cli/src/up/postmaster.js';
 import { type ReadyProcess, spawnReady, stopProcess } from './process.js';
 
 const execFileAsync = promisify(execFile);
@@ -40,17 +40,8 @@ function runAs(): { uid?: number; gid?: number } {
   return { uid, gid };
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const address = srv.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+// The same probe `drover up` uses for its Postgres port.
+export { freePort };
 
 /** A throwaway Postgres cluster on a free loopback port, tuned for tests (no fsync). */
 export async function startPostgres(): Promise<PostgresServer> {
