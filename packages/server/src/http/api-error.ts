@@ -15,6 +15,8 @@ export class ApiError extends Error {
     readonly code: string,
     message: string,
     readonly issues?: Issue[],
+    /** Response headers that go with it (e.g. Retry-After on a 429). */
+    readonly headers?: Record<string, string>,
   ) {
     super(message);
   }
@@ -39,6 +41,7 @@ export function errorHandler(log: Logger) {
       });
     }
     if (err instanceof ApiError) {
+      if (err.headers) reply.headers(err.headers);
       return reply
         .status(err.statusCode)
         .send({ error: { code: err.code, message: err.message, issues: err.issues } });

@@ -1,6 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
-import type { AppRow } from '../store/apps.js';
+import { type AppRow, AuthBusyError } from '../store/apps.js';
 import type { ApiContext } from './api-context.js';
 import { ApiError } from './api-error.js';
 
@@ -21,7 +21,15 @@ export async function authenticateApp(
 ): Promise<AppRow> {
   const secret = bearer(request);
   if (!secret) throw unauthorized();
-  const row = await ctx.core().auth.authenticate(app, secret);
+  const row = await ctx
+    .core()
+    .auth.authenticate(app, secret)
+    .catch((err: unknown) => {
+      if (!(err instanceof AuthBusyError)) throw err;
+      throw new ApiError(429, 'TOO_MANY_REQUESTS', err.message, undefined, {
+        'retry-after': String(err.retryAfterS),
+      });
+    });
   if (!row) throw unauthorized();
   return row;
 }

@@ -15,7 +15,7 @@ import { RunWorkers } from '../dispatch/run-workers.js';
 import type { WorkerRegistry } from '../dispatch/worker-registry.js';
 import type { InstanceEvents } from '../lifecycle/instance-events.js';
 import { settle } from '../lifecycle/settle.js';
-import type { AppAuthenticator } from '../store/apps.js';
+import { type AppAuthenticator, AuthBusyError } from '../store/apps.js';
 import { handBack, recordProgress } from '../store/instance-transitions.js';
 import { getInstance } from '../store/instances.js';
 import { insertLogBatch } from '../store/logs.js';
@@ -66,7 +66,15 @@ export function serveServerRoutes(deps: {
 
   const rejected = new LogLimiter(deps.log.child({ handler: 'worker_heartbeat' }));
   const heartbeat = bus.handle(routes.server.workerHeartbeat, anyApp, async (hb, ctx) => {
-    if (hb.app === appOfSubject(ctx.subject) && (await auth.authenticate(hb.app, hb.secret))) {
+    // Secret checks all busy (a flood of wrong secrets): this beat is skipped, not refused.
+    const proven =
+      hb.app === appOfSubject(ctx.subject) &&
+      (await auth.authenticate(hb.app, hb.secret).catch((err: unknown) => {
+        if (err instanceof AuthBusyError) return 'busy' as const;
+        throw err;
+      }));
+    if (proven === 'busy') return null;
+    if (proven) {
       registry.record(hb);
     } else {
       rejected.warn(
@@ -147,8 +155,15 @@ export function serveServerRoutes(deps: {
 
   // Postgres away is a retryable error (via handleDb), not a refusal: the worker asks again.
   const checkSecret = handleDb(routes.server.checkWorkerSecret, anyApp, async (req, ctx) => {
-    if (req.app === appOfSubject(ctx.subject) && (await auth.authenticate(req.app, req.secret)))
-      return { accepted: true };
+    const proven =
+      req.app === appOfSubject(ctx.subject) &&
+      (await auth.authenticate(req.app, req.secret).catch((err: unknown) => {
+        // Busy is not a refusal: the worker asks again.
+        if (err instanceof AuthBusyError)
+          throw new HandlerError('BUSY', err.message, { retryable: true, cause: err });
+        throw err;
+      }));
+    if (proven) return { accepted: true };
     rejected.warn(
       { app: req.app, workerId: req.workerId },
       'worker with a wrong app or secret refused',

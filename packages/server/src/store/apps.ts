@@ -41,12 +41,38 @@ export async function createApp(db: pg.Pool, name: string, secret: string): Prom
   return row ? { id: row.id, name: row.name, createdAt: row.created_at.getTime() } : null;
 }
 
+/** Too many secret checks waiting for a hash: the caller should try again after `retryAfterS`. */
+export class AuthBusyError extends Error {
+  override name = 'AuthBusyError';
+  constructor(readonly retryAfterS: number) {
+    super(`too many secret checks at once; try again in ${retryAfterS} s`);
+  }
+}
+
+// scrypt takes ~30 ms of a libuv thread: at most this many run at once, this
+// many more wait, and the rest are turned away (429) instead of queueing until
+// every uncached check takes seconds.
+const HASHING_AT_ONCE = 2;
+const HASHING_QUEUE = 32;
+// A wrong (app, secret) pair is answered from memory for this long.
+const FAILURE_MS = 10_000;
+const REMEMBERED = 10_000;
+
 /**
  * Checks an app's secret. scrypt is slow on purpose, so a verified
- * (app, secret digest) pair is remembered for a while.
+ * (app, secret digest) pair is remembered for a while, and so is a refused
+ * one. An unknown app costs the same scrypt as a wrong secret, so timing does
+ * not tell which apps exist.
  */
 export class AppAuthenticator {
   private readonly verified = new Map<string, { app: AppRow; until: number }>();
+  private readonly refused = new Map<string, number>();
+  private readonly checking = new Map<string, Promise<AppRow | null>>();
+  private hashing = 0;
+  private readonly waiting: (() => void)[] = [];
+  private decoy: Promise<string> | undefined;
+  /** scrypt computations so far (observability, and tests of the unknown-app path). */
+  hashes = 0;
 
   constructor(
     private readonly db: pg.Pool,
@@ -57,6 +83,23 @@ export class AppAuthenticator {
     const key = `${name}\u0000${createHash('sha256').update(secret).digest('base64')}`;
     const hit = this.verified.get(key);
     if (hit && hit.until > monotonicMs()) return hit.app;
+    if ((this.refused.get(key) ?? 0) > monotonicMs()) return null;
+    // Many calls with the same pair at once (a client's burst before its first
+    // answer) share one check instead of each taking a hashing slot.
+    let check = this.checking.get(key);
+    if (check === undefined) {
+      check = this.check(key, name, secret, hit?.app).finally(() => this.checking.delete(key));
+      this.checking.set(key, check);
+    }
+    return check;
+  }
+
+  private async check(
+    key: string,
+    name: string,
+    secret: string,
+    provenBefore: AppRow | undefined,
+  ): Promise<AppRow | null> {
     let rows: { id: string; name: string; secret_hash: string; created_at: Date }[];
     try {
       ({ rows } = await this.db.query(
@@ -66,14 +109,45 @@ export class AppAuthenticator {
     } catch (err) {
       // Postgres away disproves nothing: a secret proven before still counts,
       // so workers do not look dead (and their runs lost) for an outage.
-      if (hit && isTransientDbError(err)) return hit.app;
+      if (provenBefore && isTransientDbError(err)) return provenBefore;
       throw err;
     }
     const row = rows[0];
-    if (!row || !(await secretMatches(secret, row.secret_hash))) return null;
+    // An unknown app is checked against a decoy hash: the same cost as a wrong secret.
+    this.decoy ??= hashSecret(randomBytes(24).toString('base64'));
+    const matches = await this.hashed(async () =>
+      secretMatches(secret, row?.secret_hash ?? (await (this.decoy as Promise<string>))),
+    );
+    if (!row || !matches) {
+      // Only a known app's refusals are remembered: an app created a moment later must not be refused.
+      if (row) {
+        if (this.refused.size > REMEMBERED) this.refused.clear();
+        this.refused.set(key, monotonicMs() + FAILURE_MS);
+      }
+      return null;
+    }
     const app = { id: row.id, name: row.name, createdAt: row.created_at.getTime() };
-    if (this.verified.size > 10_000) this.verified.clear();
+    if (this.verified.size > REMEMBERED) this.verified.clear();
     this.verified.set(key, { app, until: monotonicMs() + this.cacheMs });
     return app;
+  }
+
+  /** Runs one scrypt check within the bounds above, or throws AuthBusyError. */
+  private async hashed<T>(check: () => Promise<T>): Promise<T> {
+    if (this.hashing >= HASHING_AT_ONCE) {
+      if (this.waiting.length >= HASHING_QUEUE) throw new AuthBusyError(1);
+      await new Promise<void>((resolve) => this.waiting.push(resolve));
+    } else {
+      this.hashing++;
+    }
+    try {
+      this.hashes++;
+      return await check();
+    } finally {
+      // Hand the slot straight to the next waiter, or free it.
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.hashing--;
+    }
   }
 }
