@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { npmBinDir } from '../../packages/cli/src/up/postgres-binaries.js';
-import { runCli } from '../harness/drover-cli.js';
+import { createAndRunJob, runCli } from '../harness/drover-cli.js';
 import { startUp, type UpProcess } from '../harness/drover-up.js';
 import { stopProcess } from '../harness/process.js';
 import { commandLine, descendants } from '../harness/process-tree.js';
@@ -84,30 +84,13 @@ describe('drover up as an unprivileged user', () => {
       for (const p of postgres) expect((await stat(`/proc/${p}`)).uid).toBe(user.uid);
       expect((await stat(join(dataDir, 'pgdata'))).uid).toBe(user.uid);
 
-      const created = await drover(
-        '--json',
-        'job',
-        'create',
-        '--name',
-        'who',
-        '--processor',
-        'whoami',
-        '--execute',
-        'STANDALONE',
-      );
-      expect(created.code, created.stderr).toBe(0);
-      const jobId = JSON.parse(created.stdout).id as string;
-      const run = await drover(
-        '--json',
-        'job',
-        'run',
-        jobId,
-        '--params',
-        '{"greeting":"hello"}',
-        '--wait',
-      );
-      expect(run.code, run.stderr).toBe(0);
-      expect(JSON.parse(run.stdout)).toMatchObject({
+      const run = await createAndRunJob(drover, {
+        name: 'who',
+        processor: 'whoami',
+        execute: 'STANDALONE',
+        params: { greeting: 'hello' },
+      });
+      expect(run).toMatchObject({
         status: 'SUCCEEDED',
         result: `hello from uid ${user.uid} in a processor thread`,
       });

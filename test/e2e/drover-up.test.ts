@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { runCli, spawnCli } from '../harness/drover-cli.js';
+import { createAndRunJob, runCli, spawnCli } from '../harness/drover-cli.js';
 import { useDatabase } from '../harness/fixtures.js';
 import { type ReadyProcess, stopProcess } from '../harness/process.js';
 
@@ -43,30 +43,12 @@ describe('drover up', () => {
     );
     running.push(monitor);
 
-    const created = await drover(
-      '--json',
-      'job',
-      'create',
-      '--name',
-      'sum',
-      '--processor',
-      'sum-range',
-      '--execute',
-      'MAP_REDUCE',
-    );
-    expect(created.code).toBe(0);
-    const jobId = JSON.parse(created.stdout).id as string;
-    const run = await drover(
-      '--json',
-      'job',
-      'run',
-      jobId,
-      '--params',
-      '{"n":100000,"chunk":1000}',
-      '--wait',
-    );
-    expect(run.code).toBe(0);
-    const instance = JSON.parse(run.stdout);
+    const instance = await createAndRunJob(drover, {
+      name: 'sum',
+      processor: 'sum-range',
+      execute: 'MAP_REDUCE',
+      params: { n: 100_000, chunk: 1000 },
+    });
     expect(instance).toMatchObject({ status: 'SUCCEEDED', result: '5000050000' });
     await monitor.waitFor(new RegExp(`"instanceId":"${instance.id}".*"status":"SUCCEEDED"`));
     await stopProcess(monitor, 'SIGINT');
@@ -90,7 +72,15 @@ describe('drover up', () => {
     expect(JSON.parse(history.stdout)).toEqual([
       expect.objectContaining({ id: instance.id, status: 'SUCCEEDED', result: '5000050000' }),
     ]);
-    const again = await drover('--json', 'job', 'run', jobId, '--params', '{"n":10}', '--wait');
+    const again = await drover(
+      '--json',
+      'job',
+      'run',
+      String(instance.jobId),
+      '--params',
+      '{"n":10}',
+      '--wait',
+    );
     expect(JSON.parse(again.stdout)).toMatchObject({ status: 'SUCCEEDED', result: '55' });
     second.child.kill('SIGINT');
     expect(await second.exited).toBe(0);

@@ -5,7 +5,7 @@ import { FINAL_INSTANCE_STATUSES, type InstanceStatus } from '@drover/protocol';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { waitForInstance } from '../../packages/server/test/support/server-fixture.js';
 import { BUILT_ENTRY, buildBinaries } from '../harness/built-binaries.js';
-import { runCli, spawnCli } from '../harness/drover-cli.js';
+import { createAndRunJob, runCli, spawnCli } from '../harness/drover-cli.js';
 import { type DroverCluster, startDroverCluster } from '../harness/drover-cluster.js';
 import { uniqueName, useDatabase } from '../harness/fixtures.js';
 import { type ReadyProcess, runToEnd, spawnReady, stopProcess } from '../harness/process.js';
@@ -88,32 +88,8 @@ const up = async (...args: string[]) => {
 };
 
 /** Creates a job through the CLI and runs it to its end: the instance. */
-async function runJob(processor: string, execute: string, params: unknown) {
-  const created = await drover(
-    '--json',
-    'job',
-    'create',
-    '--name',
-    uniqueName(processor),
-    '--processor',
-    processor,
-    '--execute',
-    execute,
-  );
-  expect(created.code, created.stderr).toBe(0);
-  const id = JSON.parse(created.stdout).id as string;
-  const run = await drover(
-    '--json',
-    'job',
-    'run',
-    id,
-    '--params',
-    JSON.stringify(params),
-    '--wait',
-  );
-  expect(run.stdout, run.stderr).not.toBe('');
-  return JSON.parse(run.stdout) as { status: string; result: string };
-}
+const runJob = (processor: string, execute: string, params: unknown) =>
+  createAndRunJob(drover, { name: uniqueName(processor), processor, execute, params });
 
 beforeAll(async () => {
   await buildBinaries();

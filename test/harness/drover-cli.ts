@@ -75,3 +75,42 @@ export async function spawnCliInTerminal(
 }
 
 const shellWord = (word: string) => `'${word.replace(/'/g, `'\\''`)}'`;
+
+/** A CLI bound to one cluster: `drover(...args)` as the tests call it. */
+export type Drover = (...args: string[]) => Promise<ProcessResult>;
+
+/**
+ * Creates a job through the CLI (`--json job create`) and runs it with
+ * `job run --wait`: the finished instance as the CLI printed it. Fails with
+ * the CLI's stderr when either command exits non-zero.
+ */
+export async function createAndRunJob(
+  drover: Drover,
+  job: { name: string; processor: string; execute: string; params: unknown },
+): Promise<{ id: string; status: string; result: string; [k: string]: unknown }> {
+  const created = await drover(
+    '--json',
+    'job',
+    'create',
+    '--name',
+    job.name,
+    '--processor',
+    job.processor,
+    '--execute',
+    job.execute,
+  );
+  if (created.code !== 0) throw new Error(`job create exited ${created.code}: ${created.stderr}`);
+  const jobId = (JSON.parse(created.stdout) as { id: string }).id;
+  const run = await drover(
+    '--json',
+    'job',
+    'run',
+    jobId,
+    '--params',
+    JSON.stringify(job.params),
+    '--wait',
+  );
+  if (run.code !== 0 || run.stdout === '')
+    throw new Error(`job run --wait exited ${run.code}: ${run.stderr}`);
+  return JSON.parse(run.stdout);
+}
