@@ -98,4 +98,16 @@ describe('lifecycle events of final transitions', () => {
     await s.app.api.post(`/api/v1/apps/${s.app.name}/jobs/${jobId}/disable`);
     expect(await instanceEvent(instanceId, 'STOPPED')).toMatchObject({ reason: 'job disabled' });
   });
+
+  it('publishes RUNNING before SUCCEEDED for a run that ends before its accept is recorded', async () => {
+    await s.worker({ processors: ['quick'], succeedBeforeAnswer: true });
+    const instance = await s.run(await s.createJob({ processorName: 'quick' }));
+    await instanceEvent(instance.id, 'SUCCEEDED');
+    const statuses = events
+      .filter((e) => e.type === 'instance' && e.instanceId === instance.id)
+      .map((e) => (e.type === 'instance' ? e.status : ''));
+    expect(statuses).toEqual(['RUNNING', 'SUCCEEDED']);
+    const done = await waitForInstance(s.app, instance.id, (i) => i.status === 'SUCCEEDED');
+    expect(done.startedAt).not.toBeNull();
+  });
 });

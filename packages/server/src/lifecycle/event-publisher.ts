@@ -13,7 +13,7 @@ const LOST_CHECK_MS = 1_000;
  * joining and leaving).
  */
 export class EventPublisher {
-  private readonly appNames = new Map<string, string>();
+  private readonly appNames = new Map<string, Promise<string | undefined>>();
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -66,16 +66,24 @@ export class EventPublisher {
     }
   }
 
-  /** App names never change: looked up once per app. */
-  private async appName(appId: string): Promise<string | undefined> {
+  /**
+   * App names never change: looked up once per app. The promise itself is
+   * kept, so events of one app publish in the order they happened.
+   */
+  private appName(appId: string): Promise<string | undefined> {
     const known = this.appNames.get(appId);
-    if (known) return known;
-    const { rows } = await this.pool.query<{ name: string }>(
-      'SELECT name FROM apps WHERE id = $1',
-      [appId],
+    if (known !== undefined) return known;
+    const lookup = this.pool
+      .query<{ name: string }>('SELECT name FROM apps WHERE id = $1', [appId])
+      .then(({ rows }) => rows[0]?.name);
+    this.appNames.set(appId, lookup);
+    // A failed or empty lookup is tried again next time.
+    lookup.then(
+      (name) => {
+        if (!name) this.appNames.delete(appId);
+      },
+      () => this.appNames.delete(appId),
     );
-    const name = rows[0]?.name;
-    if (name) this.appNames.set(appId, name);
-    return name;
+    return lookup;
   }
 }

@@ -3,7 +3,12 @@ import type pg from 'pg';
 import { inTransaction } from '../db/pool.js';
 import type { JobSpec } from '../jobs/job-spec.js';
 import type { Instance } from '../store/instance-row.js';
-import { finish, lockUnfinished, scheduleRetry } from '../store/instance-transitions.js';
+import {
+  confirmAccepted,
+  finish,
+  lockUnfinished,
+  scheduleRetry,
+} from '../store/instance-transitions.js';
 import { getInstance } from '../store/instances.js';
 import { retryDelayMs } from './retry-delay.js';
 
@@ -14,11 +19,15 @@ export interface Outcome {
   progress?: Instance['progress'];
   /** The processor threw NonRetryableError: the run is not retried. */
   nonRetryable?: boolean;
+  /** Reported by the run's TaskTracker, which proves it accepted the run. */
+  fromTracker?: boolean;
 }
 
+// `started`: the run ended before its accept was recorded; this settle recorded
+// it (RUNNING) first, so monitors see RUNNING before the end, as for any run.
 export type Settled =
-  | { kind: 'final'; instance: Instance }
-  | { kind: 'retry'; instance: Instance }
+  | { kind: 'final'; instance: Instance; started?: Instance }
+  | { kind: 'retry'; instance: Instance; started?: Instance }
   /** Already final with this epoch: a duplicate report, harmless. */
   | { kind: 'duplicate'; instance: Instance }
   /** Another epoch owns the instance, or it was final already. */
@@ -38,7 +47,9 @@ export async function settle(
   // The common case (success from the current epoch) is one fenced UPDATE; the
   // locked path below only runs for failures (retry policy) and to classify misses.
   if (outcome.status !== 'FAILED' && epoch !== null) {
-    const done = await finish(pool, id, epoch, outcome.status, outcome);
+    const done = await finish(pool, id, epoch, outcome.status, outcome, {
+      acceptRecorded: outcome.fromTracker === true,
+    });
     if (done) return { kind: 'final', instance: done };
   }
   return inTransaction(pool, async (tx) => {
@@ -61,6 +72,11 @@ export async function settle(
         instance: current,
       };
     }
+    const started =
+      outcome.fromTracker && current.status === 'WAITING_WORKER_RECEIVE'
+        ? ((await confirmAccepted(tx, id, current.epoch, outcome.progress ?? current.progress)) ??
+          undefined)
+        : undefined;
     if (outcome.status === 'FAILED') {
       const { rows } = await tx.query<{ spec: JobSpec }>('SELECT spec FROM jobs WHERE id = $1', [
         current.jobId,
@@ -75,12 +91,12 @@ export async function settle(
           retryDelayMs(policy, current.runAttempt),
           reason,
         );
-        if (retried) return { kind: 'retry', instance: retried };
+        if (retried) return { kind: 'retry', instance: retried, started };
       }
     }
     const final = await finish(tx, id, current.epoch, outcome.status, outcome);
     if (!final)
       return { kind: 'rejected', reason: 'instance changed concurrently', instance: current };
-    return { kind: 'final', instance: final };
+    return { kind: 'final', instance: final, started };
   });
 }

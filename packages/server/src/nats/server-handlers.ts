@@ -130,9 +130,13 @@ export function serveServerRoutes(deps: {
       result: req.result === undefined ? undefined : toStorableText(req.result),
       progress: req.progress,
       nonRetryable: req.status === 'FAILED' && req.nonRetryable === true,
+      fromTracker: true,
     });
     if (settled.kind === 'rejected') return { accepted: false, stop: true, reason: settled.reason };
-    if (settled.kind !== 'duplicate') events.changed(settled.instance);
+    if (settled.kind !== 'duplicate') {
+      if (settled.started) events.changed(settled.started);
+      events.changed(settled.instance);
+    }
     return { accepted: true, stop: false };
   });
 

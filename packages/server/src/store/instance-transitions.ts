@@ -216,12 +216,15 @@ export function finish(
   epoch: number | null,
   status: InstanceStatus,
   fields: { result?: string | null; reason?: string | null; progress?: Instance['progress'] },
+  /** Only once the run's accept is recorded (RUNNING): settle records it first otherwise. */
+  { acceptRecorded = false } = {},
 ) {
+  const started = acceptRecorded ? ` AND status <> 'WAITING_WORKER_RECEIVE'` : '';
   return one(
     db,
     `UPDATE instances SET status = $3, finished_at = now(), result = coalesce($4, result),
        reason = coalesce($5, reason), progress = coalesce($6, progress)
-     WHERE id = $1 AND ($2::int IS NULL OR epoch = $2) AND status NOT IN ${FINAL_SQL}`,
+     WHERE id = $1 AND ($2::int IS NULL OR epoch = $2) AND status NOT IN ${FINAL_SQL}${started}`,
     [
       id,
       epoch,

@@ -17,6 +17,8 @@ export interface FakeWorkerOptions {
   onRunJob?: (req: RunJob) => RunJobAnswer;
   /** Report SUCCEEDED right after accepting (a no-op processor). */
   autoSucceed?: boolean;
+  /** Report SUCCEEDED before answering run_job: a run so fast its end beats its accept. */
+  succeedBeforeAnswer?: boolean;
   /** Report RUNNING for accepted runs every 300 ms, as a TaskTracker does (default true). */
   reportProgress?: boolean;
 }
@@ -53,6 +55,7 @@ export class FakeWorker {
         if (answer === 'accept') {
           this.runs.push(req);
           this.active.set(req.instanceId, req.epoch);
+          if (this.options.succeedBeforeAnswer) await this.report(req, 'SUCCEEDED', 'quick');
           if (this.options.autoSucceed) {
             setImmediate(() => {
               this.report(req, 'SUCCEEDED', 'ok').catch(() => undefined);
