@@ -1,5 +1,5 @@
 import { serverStatusSubject } from '@drover/protocol';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { uniqueName, useDatabase, useNats } from '../../../test/harness/fixtures.js';
 import type { DroverServer } from '../src/index.js';
 import { FakeWorker } from './support/fake-worker.js';
@@ -182,7 +182,9 @@ describe('dispatch', () => {
     const before = await ignored();
     holder.heartbeat(1);
     await holder.bus.nc.flush();
-    expect((await ignored()).stale).toBe(before.stale + 1);
+    await vi.waitFor(async () => expect((await ignored()).stale).toBe(before.stale + 1), {
+      timeout: 5_000,
+    });
     await impostor.vanish();
     await holder.vanish();
   });
