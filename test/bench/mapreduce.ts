@@ -82,7 +82,6 @@ export async function benchMapReduce(): Promise<Record<string, unknown>> {
           {
             DROVER_NATS_URL: nats.url,
             DROVER_APP: app,
-            DROVER_APP_SECRET: secret,
             DROVER_LOG_LEVEL: 'info',
           },
           /"msg":"drover-worker running"/,

@@ -48,7 +48,6 @@ async function setupApp(server: DroverServer, natsUrl: string) {
   const bus = new Bus(await connectNats({ servers: natsUrl, name: 'noop-worker', log }), log);
   const worker = await new FakeWorker(bus, {
     app: name,
-    secret,
     workerId: 'noop',
     processors: ['noop'],
     autoSucceed: true,

@@ -160,7 +160,6 @@ describe('drover-worker (built) with user modules', () => {
       ...process.env,
       DROVER_NATS_URL: inject('natsUrl'),
       DROVER_APP: cluster.app.name,
-      DROVER_APP_SECRET: cluster.app.secret,
       DROVER_LOG_LEVEL: 'info',
       ...env,
     },

@@ -6,9 +6,10 @@ import { useDatabase } from '../harness/fixtures.js';
 import { type NatsServer, startNatsServer } from '../harness/nats-server.js';
 import { type ReadyProcess, stopProcess } from '../harness/process.js';
 
-// A drover-worker whose secret the servers refuse says so and exits 4 at once
-// (it used to log "running" and never get work); one that finds no server
-// keeps asking, and joins once a server answers.
+// A drover-worker the servers refuse (no such app, or its worker id held by
+// another live process) says so and exits 4 at once (instead of logging
+// "running" and never getting work); one that finds no server keeps asking,
+// and joins once a server answers.
 
 const db = useDatabase();
 let nats: NatsServer;
@@ -27,27 +28,41 @@ afterAll(async () => {
   }
 });
 
-describe('drover-worker with a refused secret', () => {
-  it('exits 4 with a message naming the app instead of running without work', async () => {
-    const started = cluster.startWorker('w-wrong', [], {
-      env: { DROVER_APP_SECRET: 'not-the-secret-of-this-app' },
-    });
+describe('drover-worker refused by the servers', () => {
+  it('exits 4 with a message naming the app when the app does not exist', async () => {
+    const started = cluster.startWorker('w-wrong', [], { env: { DROVER_APP: 'no_such_app' } });
     // spawnReady rejects when the process exits before its "running" line.
     await expect(started).rejects.toThrow(/exited with 4 before it was ready/);
     await expect(started).rejects.toThrow(
-      new RegExp(`the servers refused worker w-wrong of app ${cluster.app.name}`),
+      /the servers refused worker w-wrong of app no_such_app: app no_such_app does not exist/,
     );
   });
+
+  it('exits 4 when another live process holds its worker id, which keeps the work', async () => {
+    const holder = await cluster.startWorker('w-twice');
+    await cluster.untilWorkersAlive(1);
+    const second = cluster.startWorker('w-twice');
+    await expect(second).rejects.toThrow(/exited with 4 before it was ready/);
+    await expect(second).rejects.toThrow(
+      new RegExp(`worker id w-twice of app ${cluster.app.name} is held by another live process`),
+    );
+    const run = await cluster.run({ processorName: 'echo' }, { params: { text: 'holder' } });
+    const done = await waitForInstance(cluster.app, run.id, (i) => i.status === 'SUCCEEDED');
+    expect(done).toMatchObject({ result: 'holder', workerId: 'w-twice' });
+    expect(holder.child.exitCode).toBeNull();
+    await stopProcess(holder);
+    cluster.workers.delete('w-twice');
+  }, 60_000);
 
   it('keeps asking while no server answers (an outage is not a refusal), then joins', async () => {
     await stopProcess(cluster.server, 'SIGKILL');
     const worker = await cluster.startWorker('w-patient');
     await worker.waitFor(
-      /no server answered the secret check .* over NATS at nats:\/\/127\.0\.0\.1/,
+      /no server accepted worker w-patient of app .* over NATS at nats:\/\/127\.0\.0\.1/,
     );
     expect(worker.child.exitCode).toBeNull();
     await cluster.restartServer();
-    await worker.waitFor(/"msg":"secret accepted"/);
+    await worker.waitFor(/"msg":"worker accepted"/);
     const run = await cluster.run({ processorName: 'echo' }, { params: { text: 'joined' } });
     const done = await waitForInstance(cluster.app, run.id, (i) => i.status === 'SUCCEEDED');
     expect(done).toMatchObject({ result: 'joined', workerId: 'w-patient' });
@@ -67,7 +82,6 @@ describe('drover-worker with a refused secret', () => {
           DROVER_NATS_USER: 'drover',
           DROVER_NATS_PASS: 'wrong-password',
           DROVER_APP: cluster.app.name,
-          DROVER_APP_SECRET: cluster.app.secret,
         },
         /"msg":"drover-worker running"/,
       );

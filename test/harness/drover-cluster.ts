@@ -88,7 +88,6 @@ export async function startDroverCluster(
           DROVER_WORKER_ID: workerId,
           DROVER_NATS_URL: natsUrl,
           DROVER_APP: workerApp.name,
-          DROVER_APP_SECRET: workerApp.secret,
           DROVER_LOG_LEVEL: 'info',
           ...env,
         },

@@ -38,14 +38,14 @@ export const routes = {
       reply: server.ReportLogReply,
       timeoutMs: 5_000,
     }),
-    checkWorkerSecret: defineRoute({
+    checkWorker: defineRoute({
       actor: 'server',
-      handler: 'check_worker_secret',
+      handler: 'check_worker',
       pattern: 'ask',
       // Every server answers; one that accepts is enough (see askAll).
       fanout: true,
-      request: server.CheckWorkerSecret,
-      reply: server.CheckWorkerSecretReply,
+      request: server.CheckWorker,
+      reply: server.CheckWorkerReply,
       timeoutMs: 2_000,
     }),
     queryCluster: defineRoute({

@@ -16,7 +16,7 @@ describe('routing table', () => {
     expect(names).toEqual([
       'pt.start_tasks',
       'pt.stop_instance',
-      'server.check_worker_secret', // added: a worker with a refused secret ends at once
+      'server.check_worker', // added: a refused worker (no such app, id taken) ends at once
       'server.query_cluster',
       'server.report_instance_status',
       'server.report_log',

@@ -209,8 +209,7 @@ export async function startServer(
           (err: Error) => log.warn({ err: err.message }, 'could not wake waiting runs'),
         );
     });
-    const auth = new AppAuthenticator(pool);
-    const handlers = serveServerRoutes({ bus, pool, registry, events, auth, facts, log });
+    const handlers = serveServerRoutes({ bus, pool, registry, events, facts, log });
     await conn.flush();
     const monitoring = await serveMonitoring(conn, {
       name: 'drover-server',
@@ -223,6 +222,8 @@ export async function startServer(
         http: address,
         ready: isReady(readiness),
         workersAlive: registry.aliveCount(),
+        /** Heartbeats ignored: a stale seq (replay), or a worker id another live process holds. */
+        heartbeatsIgnored: { ...registry.ignored },
         uptimeMs: Math.round(process.uptime() * 1000),
       }),
     });

@@ -26,7 +26,6 @@ beforeAll(async () => {
   app = await createTestApp(servers[0] as DroverServer, uniqueName('app'));
   worker = await new FakeWorker(await nats.connect('worker'), {
     app: app.name,
-    secret: app.secret,
     workerId: 'w1',
     processors: ['queued'],
   }).start();

@@ -167,7 +167,6 @@ describe('database errors', () => {
       const outage = () => new Promise((r) => setTimeout(r, 1_000)); // the fault's length, not a wait for an event
       const worker = await new FakeWorker(await nats.connect('worker'), {
         app: app.name,
-        secret: app.secret,
         workerId: 'accepting',
         processors: ['accepted'],
         reportProgress: false,

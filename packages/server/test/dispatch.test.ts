@@ -1,4 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { serverStatusSubject } from '@drover/protocol';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { uniqueName, useDatabase, useNats } from '../../../test/harness/fixtures.js';
 import type { DroverServer } from '../src/index.js';
 import { FakeWorker } from './support/fake-worker.js';
@@ -20,7 +21,6 @@ async function worker(
 ): Promise<FakeWorker> {
   const w = await new FakeWorker(await nats.connect('worker'), {
     app: app.name,
-    secret: app.secret,
     workerId: uniqueName('w'),
     ...options,
   }).start();
@@ -101,7 +101,6 @@ describe('dispatch', () => {
     const ghostId = uniqueName('ghost');
     const ghost = new FakeWorker(await nats.connect('ghost'), {
       app: app.name,
-      secret: app.secret,
       workerId: ghostId,
       processors: ['solo'],
       freeSlots: 100,
@@ -163,17 +162,31 @@ describe('dispatch', () => {
     await w.vanish();
   });
 
-  it('gives no work to a worker without the app secret, and ignores its reports', async () => {
-    const impostor = await worker({ processors: ['guarded'], secret: 'not-the-secret' });
+  it('ignores heartbeats of a second process using a live worker’s id, and of a replay', async () => {
+    const holder = await worker({ processors: ['held'] });
+    // Another incarnation with the same worker id, offering another processor.
+    const impostor = await worker({ processors: ['guarded'], workerId: holder.options.workerId });
     const instance = await run(await createJob({ processorName: 'guarded' }));
     const waiting = await waitForInstance(app, instance.id, (i) => i.status === 'WAITING_WORKER');
     expect(waiting.reason).toMatch(/no alive worker has a processor named "guarded"/);
     expect(impostor.runs).toHaveLength(0);
-    const err = await impostor
-      .report({ instanceId: instance.id, epoch: 0 }, 'SUCCEEDED')
-      .catch((e: unknown) => e);
-    expect(err).toMatchObject({ code: 'UNKNOWN_WORKER', retryable: true });
+    const ignored = async () => {
+      const reply = await nats.nc.request(serverStatusSubject(server.config.serverId), '', {
+        timeout: 3_000,
+      });
+      return (reply.json() as { heartbeatsIgnored: { stale: number; held: number } })
+        .heartbeatsIgnored;
+    };
+    expect((await ignored()).held).toBeGreaterThan(0);
+    // The holder's own old heartbeat, replayed, is not newer than the last one.
+    const before = await ignored();
+    holder.heartbeat(1);
+    await holder.bus.nc.flush();
+    await vi.waitFor(async () => expect((await ignored()).stale).toBe(before.stale + 1), {
+      timeout: 5_000,
+    });
     await impostor.vanish();
+    await holder.vanish();
   });
 
   it('sends frequent jobs as one long-lived run with their interval', async () => {

@@ -126,7 +126,6 @@ describe('epoch fencing', () => {
     const { FakeWorker } = await import('./support/fake-worker.js');
     const intruder = new FakeWorker(w.bus, {
       app: 'another_app',
-      secret: 'whatever',
       workerId: 'x',
     });
     const reply = await intruder.report({ instanceId: instance.id, epoch: 1 }, 'SUCCEEDED');

@@ -19,7 +19,6 @@ beforeAll(async () => {
   app = await createTestApp(servers[0] as DroverServer, uniqueName('app'));
   worker = await new FakeWorker(await nats.connect('worker'), {
     app: app.name,
-    secret: app.secret,
     workerId: 'w1',
     processors: ['tick'],
     autoSucceed: true,

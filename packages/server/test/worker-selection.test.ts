@@ -10,6 +10,8 @@ function worker(
   return {
     app: 'a',
     workerId,
+    incarnation: `${workerId}-incarnation`,
+    seq: 1,
     version: '1',
     tags: [],
     processors: ['p'],

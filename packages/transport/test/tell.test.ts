@@ -22,7 +22,8 @@ function heartbeat(workerId: string): z.input<typeof serverMessages.WorkerHeartb
   return {
     app: nats.app,
     workerId,
-    secret: 'app-secret',
+    incarnation: 'incarnation-1',
+    seq: 1,
     version: '0.1.0',
     tags: ['gpu'],
     processors: ['sum'],

@@ -11,6 +11,6 @@ export const WorkerExit = {
   UNCLEAN: 1,
   /** Bad flags, environment or processors module (what to fix is printed). */
   USAGE: 2,
-  /** The app secret or the NATS credentials were refused. */
+  /** Refused: no such app, its worker id held by another live process, or NATS credentials. */
   UNAUTHORIZED: 4,
 } as const;

@@ -1,7 +1,7 @@
 export { FROM_SOURCE } from './from-source.js';
-export { WorkerRefusedError } from './runtime/secret-check.js';
 export type { DroverWorker, WorkerOptions } from './runtime/worker.js';
 export { startWorker } from './runtime/worker.js';
+export { WorkerRefusedError } from './runtime/worker-check.js';
 export { loadProcessors, ProcessorModuleError } from './sdk/load-processors.js';
 export type { OnlineLogger } from './sdk/online-logger.js';
 export type {

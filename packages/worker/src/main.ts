@@ -4,8 +4,8 @@ import { isNatsAuthError } from '@drover/transport';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { pino } from 'pino';
 import { WorkerExit } from './exit-codes.js';
-import { WorkerRefusedError } from './runtime/secret-check.js';
 import { startWorker } from './runtime/worker.js';
+import { WorkerRefusedError } from './runtime/worker-check.js';
 import { loadProcessors, ProcessorModuleError } from './sdk/load-processors.js';
 
 // `drover-worker`: runs the processors some modules export, for one app.
@@ -42,11 +42,6 @@ const program = new Command('drover-worker')
     env.DROVER_NATS_USER,
   )
   .option('--app <name>', 'app name (DROVER_APP)', env.DROVER_APP)
-  .addOption(
-    new Option('--secret <secret>', 'app secret; prefer the variable, flags show in `ps`').env(
-      'DROVER_APP_SECRET',
-    ),
-  )
   .requiredOption(
     '--processors <module...>',
     `JS or TS modules exporting processors (DROVER_PROCESSORS, separated by "${delimiter}")`,
@@ -73,7 +68,7 @@ const program = new Command('drover-worker')
   .option('--log-level <level>', 'pino level (DROVER_LOG_LEVEL)', env.DROVER_LOG_LEVEL ?? 'info')
   .addHelpText(
     'after',
-    `\nExit codes: ${WorkerExit.OK} stopped, ${WorkerExit.UNCLEAN} unclean stop, ${WorkerExit.USAGE} bad input, ${WorkerExit.UNAUTHORIZED} app secret or NATS credentials refused.`,
+    `\nExit codes: ${WorkerExit.OK} stopped, ${WorkerExit.UNCLEAN} unclean stop, ${WorkerExit.USAGE} bad input, ${WorkerExit.UNAUTHORIZED} refused (no such app, worker id held by another live process, or NATS credentials).`,
   )
   .showHelpAfterError();
 program.parse();
@@ -81,7 +76,6 @@ const o = program.opts<{
   nats: string;
   natsUser?: string;
   app?: string;
-  secret?: string;
   processors: string[];
   concurrency: number;
   threads?: number;
@@ -91,16 +85,11 @@ const o = program.opts<{
   logLevel: string;
 }>();
 
-for (const [flag, value] of [
-  ['--app', o.app],
-  ['--secret', o.secret],
-] as const) {
-  if (!value) {
-    console.error(`drover-worker: ${flag} is required (or its DROVER_ environment variable)`);
-    process.exit(WorkerExit.USAGE);
-  }
+if (!o.app) {
+  console.error('drover-worker: --app is required (or its DROVER_ environment variable)');
+  process.exit(WorkerExit.USAGE);
 }
-const log = pino({ level: o.logLevel, redact: ['secret', 'natsPass'] });
+const log = pino({ level: o.logLevel, redact: ['natsPass'] });
 // Each message names the file (and for a clash, the processor and both files).
 const processors = await loadProcessors(o.processors).catch((err: Error) => {
   console.error(`drover-worker: ${err.message}`);
@@ -119,7 +108,6 @@ const worker = await startWorker({
   natsUser: o.natsUser,
   natsPass: env.DROVER_NATS_PASS,
   app: o.app as string,
-  secret: o.secret as string,
   processors,
   concurrency: o.concurrency,
   processorsModule: o.processors,

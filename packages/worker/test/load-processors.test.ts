@@ -83,7 +83,6 @@ describe('startWorker with processor threads', () => {
     const start = startWorker({
       natsUrl: inject('natsUrl'),
       app: 'threads-fail',
-      secret: 'unused',
       processors: await loadProcessors(file('main-only.mjs')),
       processorsModule: file('main-only.mjs'),
       threads: 2,

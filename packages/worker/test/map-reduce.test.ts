@@ -101,7 +101,6 @@ beforeAll(async () => {
       await startWorker({
         natsUrl: inject('natsUrl'),
         app: app.name,
-        secret: app.secret,
         workerId: id,
         processors,
         log: testLogger(id),

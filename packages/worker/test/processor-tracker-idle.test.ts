@@ -15,7 +15,6 @@ beforeAll(async () => {
   worker = await startWorker({
     natsUrl: inject('natsUrl'),
     app: nats.app,
-    secret: 'unused-in-this-test',
     workerId: 'idle-pt',
     processors: [
       mapProcessor({ name: 'quick', process: () => 'done' }),

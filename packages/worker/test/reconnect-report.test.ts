@@ -33,7 +33,6 @@ beforeAll(async () => {
   worker = await startWorker({
     natsUrl: `nats://127.0.0.1:${proxy.port}`,
     app: nats.app,
-    secret: 'not-checked-here',
     workerId: 'cut-off',
     processors: [
       basicProcessor({

@@ -70,7 +70,6 @@ beforeAll(async () => {
   worker = await startWorker({
     natsUrl: inject('natsUrl'),
     app: app.name,
-    secret: app.secret,
     workerId: 'reduce-1',
     processors,
     log: testLogger('reduce-1'),

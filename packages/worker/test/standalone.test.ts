@@ -81,7 +81,6 @@ beforeAll(async () => {
   worker = await startWorker({
     natsUrl: inject('natsUrl'),
     app: app.name,
-    secret: app.secret,
     processors,
     log: testLogger('worker'),
   });

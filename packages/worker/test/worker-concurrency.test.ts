@@ -31,7 +31,6 @@ beforeAll(async () => {
   worker = await startWorker({
     natsUrl: inject('natsUrl'),
     app: app.name,
-    secret: app.secret,
     concurrency: 1,
     processors: [
       basicProcessor({

@@ -154,7 +154,6 @@ export async function up(options: UpOptions): Promise<UpCluster> {
         startWorker({
           natsUrl,
           app: credentials.app,
-          secret: credentials.secret,
           workerId: `up-worker-${i + 1}`,
           processors,
           processorsModule: modules,

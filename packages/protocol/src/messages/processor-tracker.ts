@@ -25,6 +25,8 @@ export const StartTasks = InstanceRef.extend({
 });
 export const StartTasksReply = z.object({
   accepted: Count,
+  /** Tasks at an attempt this worker started before: not run again (a replay, or a retried send). */
+  duplicates: Count.optional(),
   /** No ProcessorTracker for the run here (new, or stopped idle): send the params again. */
   needsParams: z.boolean().optional(),
 });

@@ -1,6 +1,12 @@
 import { z } from 'zod';
 import { enumValues, InstanceStatus } from '../enums.js';
 import { AppName, Count, DecimalId, EpochMs, OpaqueId, WorkerId } from '../tokens.js';
+
+/** A worker process start's random id (see WorkerHeartbeat.incarnation). */
+export const Incarnation = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{8,64}$/, 'must be 8-64 characters of letters, digits, "_" or "-"');
+
 import { MAX_RESULT_CHARS, TaskProgress } from './common.js';
 
 // Messages handled by servers.
@@ -18,8 +24,13 @@ export const WorkerMetrics = z.object({
 export const WorkerHeartbeat = z.object({
   app: AppName,
   workerId: WorkerId,
-  /** The app's secret: only workers that know it are given work. Never logged. */
-  secret: z.string().min(1).max(256),
+  /**
+   * Random per worker process start: while one incarnation holds a worker id,
+   * heartbeats of another are ignored (a second process, or a replay).
+   */
+  incarnation: Incarnation,
+  /** 1, 2, 3… per incarnation: a heartbeat not newer than the last one accepted is ignored. */
+  seq: z.number().int().min(1),
   version: z.string().max(64),
   tags: z.array(z.string().max(64)).max(64),
   processors: z.array(z.string().max(256)).max(10_000),
@@ -70,14 +81,16 @@ export const ReportLog = z.object({
 
 export const ReportLogReply = z.object({ stored: Count });
 
-/** A worker starting asks whether its app and secret are accepted, so a wrong one ends it at once. */
-export const CheckWorkerSecret = z.object({
+/**
+ * A worker starting asks whether it may take this worker id in this app, so a
+ * refusal (no such app, or the id held by another live process) ends it at once.
+ */
+export const CheckWorker = z.object({
   app: AppName,
   workerId: WorkerId,
-  /** Never logged. */
-  secret: z.string().min(1).max(256),
+  incarnation: Incarnation,
 });
-export const CheckWorkerSecretReply = z.object({
+export const CheckWorkerReply = z.object({
   accepted: z.boolean(),
   /** Why not, when refused. */
   reason: z.string().max(1_000).optional(),

@@ -31,7 +31,7 @@ export const RunJobReply = z.object({ accepted: z.boolean(), reason: z.string().
 
 export const StopInstance = z.object({
   instanceId: DecimalId,
-  /** When set, only a TaskTracker running this epoch stops. */
+  /** Only a TaskTracker running this epoch stops (without it, none does). */
   epoch: Count.optional(),
   reason: z.string().max(1024),
 });
@@ -48,6 +48,15 @@ export const MapTask = z.object({
   /** Unique per batch and reused on every retry: stored exactly once. */
   batchId: OpaqueId,
   parentTaskId: OpaqueId,
+  // Fencing: stored only from the ProcessorTracker the parent task is out
+  // with, at its current attempt, in the run's current epoch. Optional in the
+  // schema (older senders), but a TaskTracker refuses a batch without them.
+  /** The run's epoch the parent task runs under. */
+  epoch: Count.optional(),
+  /** The worker whose ProcessorTracker runs the parent task. */
+  workerId: WorkerId.optional(),
+  /** The parent task's attempt. */
+  parentAttempt: z.number().int().min(1).optional(),
   taskName: z.string().min(1).max(256),
   tasks: z.array(z.object({ taskId: OpaqueId, payload: UserData })).min(1),
 });

@@ -7,8 +7,16 @@ type Heartbeat = z.output<typeof serverMessages.WorkerHeartbeat>;
 // free slot again wakes waiting runs at most this often per worker.
 const ROOM_WAKE_EVERY_MS = 2_000;
 
-/** What the registry keeps of a heartbeat: everything but the secret. */
-export interface WorkerInfo extends Omit<Heartbeat, 'secret'> {
+// Incarnations no longer holding their worker id (lost, left, superseded),
+// with their last accepted seq: a replay of their heartbeats is ignored.
+const RETIRED_MAX = 10_000;
+const RETIRED_MS = 60 * 60_000;
+
+/** Why a heartbeat was ignored; undefined when recorded. */
+export type HeartbeatRefusal = 'stale' | 'held';
+
+/** What the registry keeps of a heartbeat. */
+export interface WorkerInfo extends Heartbeat {
   /** This server's wall clock when the last heartbeat arrived (for people to read). */
   lastSeenAt: number;
   /**
@@ -29,22 +37,62 @@ export interface WorkerInfo extends Omit<Heartbeat, 'secret'> {
 export class WorkerRegistry {
   private readonly workers = new Map<string, WorkerInfo>();
   private readonly joinedListeners = new Set<(w: WorkerInfo) => void>();
+  private readonly retired = new Map<string, { seq: number; at: number }>();
+  /** Heartbeats ignored so far: a stale seq (a replay), or another live incarnation's id. */
+  readonly ignored = { stale: 0, held: 0 };
 
   constructor(private readonly deadAfterMs: number = Timing.WORKER_DEAD_MS) {}
 
-  record(heartbeat: Heartbeat, now = monotonicMs()): void {
+  /**
+   * Whether this heartbeat may update its worker: from the incarnation holding
+   * the id with a newer seq, or from any incarnation once the holder is lost
+   * or left (drained); never an old seq of a retired incarnation. In memory only.
+   */
+  admits(heartbeat: Heartbeat, now = monotonicMs()): HeartbeatRefusal | undefined {
+    const retired = this.retired.get(heartbeat.incarnation);
+    if (retired && heartbeat.seq <= retired.seq) return 'stale';
+    const holder = this.workers.get(`${heartbeat.app}/${heartbeat.workerId}`);
+    if (!holder) return undefined;
+    if (holder.incarnation === heartbeat.incarnation)
+      return heartbeat.seq > holder.seq ? undefined : 'stale';
+    return this.holds(holder, now) ? 'held' : undefined;
+  }
+
+  /** A live incarnation that has not left still holds its worker id. */
+  holds(w: WorkerInfo, now = monotonicMs()): boolean {
+    return this.isAlive(w, now) && w.processors.length > 0;
+  }
+
+  /** Records a heartbeat `admits` allows; returns why it was ignored otherwise. */
+  record(heartbeat: Heartbeat, now = monotonicMs()): HeartbeatRefusal | undefined {
+    const refusal = this.admits(heartbeat, now);
+    if (refusal) {
+      this.ignored[refusal]++;
+      return refusal;
+    }
     const key = `${heartbeat.app}/${heartbeat.workerId}`;
     const previous = this.workers.get(key);
-    const { secret: _secret, ...rest } = heartbeat;
+    if (previous && previous.incarnation !== heartbeat.incarnation) this.retire(previous, now);
     const roomAgain =
       previous?.metrics.freeSlots === 0 &&
       heartbeat.metrics.freeSlots > 0 &&
       now - (previous.roomWakeAt ?? Number.NEGATIVE_INFINITY) >= ROOM_WAKE_EVERY_MS;
     const roomWakeAt = roomAgain ? now : previous?.roomWakeAt;
-    const info = { ...rest, lastSeenAt: Date.now(), seenAt: now, roomWakeAt };
+    const info = { ...heartbeat, lastSeenAt: Date.now(), seenAt: now, roomWakeAt };
     this.workers.set(key, info);
     if (!previous || !this.isAlive(previous, now) || roomAgain) {
       for (const listener of this.joinedListeners) listener(info);
+    }
+    return undefined;
+  }
+
+  private retire(w: WorkerInfo, now: number): void {
+    this.retired.delete(w.incarnation);
+    this.retired.set(w.incarnation, { seq: w.seq, at: now });
+    // Oldest first: past the bound or the age, they are forgotten.
+    for (const [incarnation, r] of this.retired) {
+      if (this.retired.size <= RETIRED_MAX && now - r.at < RETIRED_MS) break;
+      this.retired.delete(incarnation);
     }
   }
 
@@ -67,6 +115,7 @@ export class WorkerRegistry {
         if (w.app === app) result.push(w);
       } else if (now - w.seenAt > 10 * this.deadAfterMs) {
         this.workers.delete(key);
+        this.retire(w, now);
       }
     }
     return result;

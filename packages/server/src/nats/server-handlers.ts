@@ -3,6 +3,7 @@ import {
   ANY_APP,
   appOfSubject,
   HandlerError,
+  monotonicMs,
   type Route,
   routes,
 } from '@drover/protocol';
@@ -15,7 +16,7 @@ import { RunWorkers } from '../dispatch/run-workers.js';
 import type { WorkerRegistry } from '../dispatch/worker-registry.js';
 import type { InstanceEvents } from '../lifecycle/instance-events.js';
 import { settle } from '../lifecycle/settle.js';
-import { type AppAuthenticator, AuthBusyError } from '../store/apps.js';
+import { appExists } from '../store/app-names.js';
 import { handBack, recordProgress } from '../store/instance-transitions.js';
 import { getInstance } from '../store/instances.js';
 import { insertLogBatch } from '../store/logs.js';
@@ -42,11 +43,10 @@ export function serveServerRoutes(deps: {
   pool: pg.Pool;
   registry: WorkerRegistry;
   events: InstanceEvents;
-  auth: AppAuthenticator;
   facts: RunFacts;
   log: Logger;
 }): Handler[] {
-  const { bus, pool, registry, events, auth, facts } = deps;
+  const { bus, pool, registry, events, facts } = deps;
   const anyApp = { app: ANY_APP };
   const runWorkers = new RunWorkers(pool, registry);
 
@@ -64,28 +64,31 @@ export function serveServerRoutes(deps: {
       }
     });
 
-  const rejected = new LogLimiter(deps.log.child({ handler: 'worker_heartbeat' }));
-  const heartbeat = bus.handle(routes.server.workerHeartbeat, anyApp, async (hb, ctx) => {
-    // Secret checks all busy (a flood of wrong secrets): this beat is skipped, not refused.
-    const proven =
-      hb.app === appOfSubject(ctx.subject) &&
-      (await auth.authenticate(hb.app, hb.secret).catch((err: unknown) => {
-        if (err instanceof AuthBusyError) return 'busy' as const;
-        throw err;
-      }));
-    if (proven === 'busy') return null;
-    if (proven) {
-      registry.record(hb);
-    } else {
-      rejected.warn(
-        { app: hb.app, workerId: hb.workerId },
-        'heartbeat with a wrong app or secret ignored',
-      );
+  // A heartbeat proves nothing by itself: NATS permissions say which app's
+  // workers may publish on its subject, and the registry takes it only from
+  // the incarnation holding the worker id with a newer seq. No database work:
+  // an ignored (forged, replayed) one costs a map lookup.
+  const ignored = new LogLimiter(deps.log.child({ handler: 'worker_heartbeat' }));
+  const heartbeat = bus.handle(routes.server.workerHeartbeat, anyApp, (hb, ctx) => {
+    if (hb.app !== appOfSubject(ctx.subject)) {
+      ignored.warn({ app: hb.app, workerId: hb.workerId }, 'heartbeat for another app ignored');
+      return null;
     }
+    const refusal = registry.record(hb);
+    if (refusal === 'held')
+      ignored.warn(
+        { app: hb.app, workerId: hb.workerId, ignored: registry.ignored },
+        'heartbeat ignored: another live process holds this worker id',
+      );
+    else if (refusal === 'stale')
+      ignored.warn(
+        { app: hb.app, workerId: hb.workerId, ignored: registry.ignored },
+        'heartbeat ignored: not newer than the last one of its process (a replay?)',
+      );
     return null;
   });
 
-  /** Reports count only from workers that proved the app secret (retryable: a restarted server learns them within a beat). */
+  /** Reports count only from workers whose heartbeat the registry holds (retryable: a restarted server learns them within a beat). */
   const requireKnownWorker = (app: string, workerId: string) => {
     if (!registry.get(app, workerId)) {
       throw new HandlerError(
@@ -157,26 +160,42 @@ export function serveServerRoutes(deps: {
     })),
   }));
 
+  // When each refused incarnation first asked: a holder that beats after that is alive.
+  const contenders = new Map<string, number>();
+  const refusedWorkers = new LogLimiter(deps.log.child({ handler: 'check_worker' }));
   // Postgres away is a retryable error (via handleDb), not a refusal: the worker asks again.
-  const checkSecret = handleDb(routes.server.checkWorkerSecret, anyApp, async (req, ctx) => {
-    const proven =
-      req.app === appOfSubject(ctx.subject) &&
-      (await auth.authenticate(req.app, req.secret).catch((err: unknown) => {
-        // Busy is not a refusal: the worker asks again.
-        if (err instanceof AuthBusyError)
-          throw new HandlerError('BUSY', err.message, { retryable: true, cause: err });
-        throw err;
-      }));
-    if (proven) return { accepted: true };
-    rejected.warn(
+  const checkWorker = handleDb(routes.server.checkWorker, anyApp, async (req, ctx) => {
+    if (req.app !== appOfSubject(ctx.subject) || !(await appExists(pool, req.app))) {
+      refusedWorkers.warn(
+        { app: req.app, workerId: req.workerId },
+        'worker of no such app refused',
+      );
+      return { accepted: false, reason: `app ${req.app} does not exist` };
+    }
+    const holder = registry.get(req.app, req.workerId);
+    if (!holder || holder.incarnation === req.incarnation || !registry.holds(holder))
+      return { accepted: true };
+    // Another process holds the id. It is alive once it beats after this one
+    // first asked; a holder that stays silent (killed, being restarted) is
+    // waited out until it counts as lost.
+    if (contenders.size > 10_000) contenders.clear();
+    const firstAsked = contenders.get(req.incarnation) ?? monotonicMs();
+    contenders.set(req.incarnation, firstAsked);
+    if (holder.seenAt <= firstAsked)
+      throw new HandlerError(
+        'WORKER_ID_HELD',
+        `worker id ${req.workerId} of app ${req.app} is held by a process that may have stopped; asking again`,
+        { retryable: true },
+      );
+    refusedWorkers.warn(
       { app: req.app, workerId: req.workerId },
-      'worker with a wrong app or secret refused',
+      'worker refused: its worker id is held by another live process',
     );
     return {
       accepted: false,
-      reason: `app ${req.app} does not exist or its secret is not this one`,
+      reason: `worker id ${req.workerId} of app ${req.app} is held by another live process (give each worker its own --worker-id)`,
     };
   });
 
-  return [heartbeat, report, logs, cluster, checkSecret];
+  return [heartbeat, report, logs, cluster, checkWorker];
 }

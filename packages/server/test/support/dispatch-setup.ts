@@ -18,7 +18,6 @@ export function useDispatchSetup(overrides: Partial<ServerConfigInput> = {}) {
       const bus = await nats.connect('worker');
       const w = await new FakeWorker(bus, {
         app: setup.app.name,
-        secret: setup.app.secret,
         workerId: uniqueName('w'),
         ...options,
       }).start();

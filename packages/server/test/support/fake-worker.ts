@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { HandlerError, routes, type ttMessages } from '@drover/protocol';
 import type { Bus, Handler } from '@drover/transport';
 import type { z } from 'zod';
@@ -7,9 +8,9 @@ export type RunJobAnswer = 'accept' | 'refuse' | 'ignore';
 
 export interface FakeWorkerOptions {
   app: string;
-  /** The app secret the heartbeats prove. */
-  secret: string;
   workerId: string;
+  /** This process start's id in its heartbeats (default: random). */
+  incarnation?: string;
   processors?: string[];
   tags?: string[];
   freeSlots?: number;
@@ -29,6 +30,9 @@ export interface FakeWorkerOptions {
  */
 export class FakeWorker {
   readonly runs: RunJob[] = [];
+  readonly incarnation: string;
+  /** The seq of the last heartbeat sent. */
+  seq = 0;
   readonly stops: { instanceId: string; epoch?: number; reason: string }[] = [];
   private readonly handlers: Handler[] = [];
   private beat: NodeJS.Timeout | undefined;
@@ -43,7 +47,9 @@ export class FakeWorker {
   constructor(
     readonly bus: Bus,
     readonly options: FakeWorkerOptions,
-  ) {}
+  ) {
+    this.incarnation = options.incarnation ?? randomBytes(8).toString('hex');
+  }
 
   async start(): Promise<this> {
     const address = { app: this.options.app, workerId: this.options.workerId };
@@ -90,14 +96,16 @@ export class FakeWorker {
     return this;
   }
 
-  heartbeat(): void {
+  /** Sends the next heartbeat (or one with this seq, e.g. a replay). */
+  heartbeat(seq = ++this.seq): void {
     this.bus.tell(
       routes.server.workerHeartbeat,
       { app: this.options.app },
       {
         app: this.options.app,
         workerId: this.options.workerId,
-        secret: this.options.secret,
+        incarnation: this.incarnation,
+        seq,
         version: 'test',
         tags: this.options.tags ?? [],
         processors: this.options.processors ?? ['noop'],

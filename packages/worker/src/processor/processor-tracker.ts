@@ -230,8 +230,11 @@ export class ProcessorTracker {
         this.tt,
         {
           instanceId: this.start.instanceId,
+          epoch: this.start.epoch,
+          workerId: this.workerId,
           batchId,
           parentTaskId: parent.taskId,
+          parentAttempt: parent.attempt,
           taskName,
           tasks: batch.payloads.map((payload, i) => ({
             taskId: `${prefix}.${batch.offset + i}`,

@@ -24,16 +24,15 @@ import type { Processor } from '../sdk/processor.js';
 import { HeavyTracker } from '../tracker/heavy-tracker.js';
 import { setLongTimeout } from '../tracker/long-timeout.js';
 import { StandaloneTracker } from '../tracker/standalone-tracker.js';
+import { Fences } from './fences.js';
 import { currentMetrics } from './metrics.js';
-import { checkSecret, WorkerRefusedError } from './secret-check.js';
+import { checkWorker, WorkerRefusedError } from './worker-check.js';
 
 export interface WorkerOptions {
   natsUrl: string | string[];
   natsUser?: string;
   natsPass?: string;
   app: string;
-  /** The app's secret: heartbeats prove it, or the server gives this worker no work. */
-  secret: string;
   processors: Processor[];
   workerId?: string;
   /**
@@ -56,7 +55,7 @@ export interface WorkerOptions {
   /** A ProcessorTracker with no work for this long stops (default 30 s); its TaskTracker makes a new one if needed. */
   processorTrackerIdleMs?: number;
   /**
-   * A server refused the app or secret after start (no server answered at
+   * A server refused the app or worker id after start (no server answered at
    * start). Default: log it and stop the worker. A refusal at start rejects
    * `startWorker` instead.
    */
@@ -108,25 +107,29 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
     throw err;
   });
   const bus = new Bus(nc, log.child({ actor: 'bus' }));
-  const secretCheckAbort = new AbortController();
-  const secretCheck = checkSecret(
+  // Random per process start: servers tell this process's heartbeats from
+  // another's with the same worker id (a second process, or a replay).
+  const incarnation = randomBytes(12).toString('base64url');
+  let seq = 0;
+  const checkAbort = new AbortController();
+  const check = checkWorker(
     bus,
-    { app: options.app, workerId, secret: options.secret },
+    { app: options.app, workerId, incarnation },
     serversForLog(options.natsUrl),
     log,
-    secretCheckAbort.signal,
+    checkAbort.signal,
   );
   try {
-    await secretCheck.firstTry;
+    await check.firstTry;
   } catch (err) {
     if (err instanceof WorkerRefusedError) {
       await executor.close();
       await nc.close();
       throw err;
     }
-    // Not a verdict (e.g. a server without the check): heartbeats still prove the secret.
-    log.warn({ err: (err as Error).message }, 'secret check failed; starting anyway');
+    log.warn({ err: (err as Error).message }, 'worker check failed; starting anyway');
   }
+  const fences = new Fences(log);
   const address = { app: options.app, workerId };
   const trackers = new Map<string, StandaloneTracker | HeavyTracker>();
   const processorTrackers = new Map<string, ProcessorTracker>();
@@ -153,7 +156,8 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
         {
           app: options.app,
           workerId,
-          secret: options.secret,
+          incarnation,
+          seq: ++seq,
           version: options.version ?? DROVER_VERSION,
           tags: options.tags ?? [],
           processors: draining ? [] : [...processors.keys()],
@@ -172,6 +176,14 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
     bus.handle(routes.tt.runJob, address, (run) => {
       const current = trackers.get(run.instanceId);
       if (current && current.epoch === run.epoch) return { accepted: true }; // a retried dispatch
+      // A replay: this worker ran (or runs) this instance at this epoch or a later one.
+      const seen = fences.runEpochs.get(run.instanceId);
+      if (seen !== undefined && run.epoch <= seen)
+        throw fences.refuse(
+          'runJob',
+          { instanceId: run.instanceId, epoch: run.epoch, seen },
+          `run_job for instance ${run.instanceId} at epoch ${run.epoch}: this worker already took epoch ${seen}`,
+        );
       if (draining) return { accepted: false, reason: 'worker is draining' };
       const standalone = run.executeType === 'STANDALONE' || run.frequency !== undefined;
       // At its cap the worker refuses: the server offers the run to the next worker, or waits.
@@ -188,6 +200,7 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
         ? new StandaloneTracker(bus, options.app, workerId, run, processor, trackerLog, executor)
         : new HeavyTracker(bus, options.app, workerId, run, processor, trackerLog);
       trackers.set(run.instanceId, tracker);
+      fences.runEpochs.note(run.instanceId, run.epoch);
       void tracker.done.finally(() => {
         if (trackers.get(run.instanceId) === tracker) trackers.delete(run.instanceId);
         // Room again after being full: tell the servers now, not at the next beat.
@@ -195,7 +208,16 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
       });
       return { accepted: true };
     }),
-    bus.handle(routes.tt.mapTask, address, (req) => heavy(req.instanceId).onMapTask(req)),
+    bus.handle(routes.tt.mapTask, address, (req) => {
+      const refusal = heavy(req.instanceId).mapTaskRefusal(req);
+      if (refusal)
+        throw fences.refuse(
+          'mapTask',
+          { instanceId: req.instanceId, parentTaskId: req.parentTaskId, from: req.workerId },
+          refusal,
+        );
+      return heavy(req.instanceId).onMapTask(req);
+    }),
     bus.handle(routes.tt.reportTaskStatus, address, (req) =>
       heavy(req.instanceId).onTaskResults(req),
     ),
@@ -208,6 +230,28 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
       return null;
     }),
     bus.handle(routes.pt.startTasks, address, (req) => {
+      const seenEpoch = fences.taskEpochs.get(req.instanceId);
+      if (seenEpoch !== undefined && req.epoch < seenEpoch)
+        throw fences.refuse(
+          'startTasks',
+          { instanceId: req.instanceId, epoch: req.epoch, seen: seenEpoch },
+          `start_tasks for instance ${req.instanceId} at epoch ${req.epoch}: this worker already took epoch ${seenEpoch}`,
+        );
+      // A task at an attempt started here before is not run again.
+      const started = (t: { taskId: string; attempt: number }) =>
+        (fences.startedAttempts.get(`${req.instanceId}/${req.epoch}/${t.taskId}`) ?? 0) >=
+        t.attempt;
+      const fresh = req.tasks.filter((t) => !started(t));
+      const duplicates = req.tasks.length - fresh.length;
+      if (duplicates > 0)
+        fences.count(
+          'startTasks',
+          duplicates,
+          { instanceId: req.instanceId, epoch: req.epoch },
+          `start_tasks for instance ${req.instanceId}: ${duplicates} task attempt(s) already started here`,
+        );
+      // Nothing new to run: no ProcessorTracker is made for a replay.
+      if (req.tasks.length > 0 && fresh.length === 0) return { accepted: 0, duplicates };
       let pt = processorTrackers.get(req.instanceId);
       if (pt && pt.epoch < req.epoch) {
         pt.stop(`superseded by epoch ${req.epoch}`);
@@ -235,7 +279,13 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
         pt = created;
         processorTrackers.set(req.instanceId, created);
       }
-      return { accepted: pt.enqueue(req.tasks) };
+      fences.taskEpochs.note(req.instanceId, req.epoch);
+      const accepted = pt.enqueue(fresh);
+      // Only what the ProcessorTracker took counts as started (a draining one takes none).
+      if (accepted === fresh.length)
+        for (const t of fresh)
+          fences.startedAttempts.note(`${req.instanceId}/${req.epoch}/${t.taskId}`, t.attempt);
+      return { accepted, duplicates: duplicates || undefined };
     }),
     bus.handle(routes.pt.stopInstance, address, (req) => {
       const pt = processorTrackers.get(req.instanceId);
@@ -254,8 +304,14 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
     }),
     bus.handle(routes.tt.stopInstance, address, (req) => {
       const tracker = trackers.get(req.instanceId);
-      if (!tracker || (req.epoch !== undefined && req.epoch !== tracker.epoch))
-        return { stopped: false };
+      if (!tracker) return { stopped: false };
+      // Only the run's own epoch stops it: an old or epoch-less stop is a replay.
+      if (req.epoch !== tracker.epoch)
+        throw fences.refuse(
+          'stopInstance',
+          { instanceId: req.instanceId, epoch: req.epoch, current: tracker.epoch },
+          `stop_instance for instance ${req.instanceId} at epoch ${req.epoch ?? 'none'}: its run here is at epoch ${tracker.epoch}`,
+        );
       tracker.stop(req.reason);
       return { stopped: true };
     }),
@@ -275,6 +331,8 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
       taskTrackers: trackers.size,
       processorTrackers: processorTrackers.size,
       processors: [...processors.keys()],
+      /** Fenced messages refused since start (replays, stale epochs, foreign sub-tasks). */
+      refused: { ...fences.refused },
     }),
   });
   await nc.flush();
@@ -309,7 +367,7 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
   const worker: DroverWorker = {
     workerId,
     async stop() {
-      secretCheckAbort.abort();
+      checkAbort.abort();
       draining = true;
       heartbeat(); // tells servers it takes no new work
       for (const t of trackers.values()) if (t instanceof HeavyTracker) t.workerLeaving();
@@ -334,18 +392,12 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
     },
   };
   // Refused later (no server answered at start): the worker cannot get work.
-  secretCheck.verdict.then(
-    (how) => {
-      if (how !== 'unconfirmed') return log.info({ app: options.app, how }, 'secret accepted');
-      log.warn(
-        { app: options.app },
-        `the servers of app ${options.app} do not know the secret check (older version?) and do not list this worker; no longer asking: if it never gets work, check DROVER_APP and DROVER_APP_SECRET`,
-      );
-    },
+  check.verdict.then(
+    () => log.info({ app: options.app }, 'worker accepted'),
     (err: unknown) => {
       if (!(err instanceof WorkerRefusedError)) return;
       if (options.onRefused) return options.onRefused(err);
-      log.error({ err: err.message }, 'secret refused; stopping the worker');
+      log.error({ err: err.message }, 'worker refused; stopping the worker');
       void worker.stop().catch(() => undefined);
     },
   );

@@ -137,7 +137,27 @@ export class HeavyTracker {
     return { released };
   }
 
-  /** Sub-tasks from a processor's `ctx.map`: stored once per batch and task id. */
+  /**
+   * Why a `map_task` batch is not this run's, or undefined when it is: only
+   * the ProcessorTracker the parent task is out with, at its current attempt,
+   * while it runs, in this epoch, may add sub-tasks (anything else is a replay
+   * or an injection).
+   */
+  mapTaskRefusal(req: MapTask): string | undefined {
+    const { epoch, workerId, parentAttempt } = req;
+    if (epoch === undefined || workerId === undefined || parentAttempt === undefined)
+      return `map_task for instance ${req.instanceId} without epoch, workerId and parentAttempt`;
+    if (epoch !== this.run.epoch)
+      return `map_task for instance ${req.instanceId} at epoch ${epoch}; the run is at epoch ${this.run.epoch}`;
+    if (this.control.signal.aborted)
+      return `map_task for instance ${req.instanceId}: the run ended`;
+    const attempt = this.store.attemptWith(req.parentTaskId, workerId);
+    if (attempt === 0 || attempt !== parentAttempt)
+      return `map_task for instance ${req.instanceId}: task ${req.parentTaskId} attempt ${parentAttempt} is not running on worker ${workerId}`;
+    return undefined;
+  }
+
+  /** Sub-tasks from a processor's `ctx.map` (see mapTaskRefusal): stored once per batch and task id. */
   onMapTask(req: MapTask): { stored: number; duplicate: boolean } {
     const added = this.store.addBatch(
       req.batchId,

@@ -64,7 +64,8 @@ export class StartTasksSender {
         continue; // the same tasks again, with the params
       }
       if (withParams) this.hasParams.add(worker);
-      if (reply.accepted < batch.length) return tasks.slice(from);
+      // Tasks it had started before (a retried send) are its own still.
+      if (reply.accepted + (reply.duplicates ?? 0) < batch.length) return tasks.slice(from);
       from = to;
     }
     return [];
