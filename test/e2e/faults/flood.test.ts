@@ -29,7 +29,7 @@ beforeAll(async () => {
   cluster = await startDroverCluster(db.url, { workers: WORKERS });
 });
 afterAll(async () => {
-  await cluster.stop();
+  await cluster?.stop();
   await nc.close();
 });
 
