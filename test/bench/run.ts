@@ -1,3 +1,4 @@
+import { benchFlood } from './flood.js';
 import { benchMapReduce } from './mapreduce.js';
 import { benchServer } from './server.js';
 import { benchTransport } from './transport.js';
@@ -9,6 +10,7 @@ const benches: Record<string, () => Promise<Record<string, unknown>>> = {
   server: benchServer,
   mapreduce: benchMapReduce,
   up: benchUp,
+  flood: benchFlood,
 };
 
 const name = process.argv[2] ?? 'transport';

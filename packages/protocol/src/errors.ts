@@ -7,6 +7,7 @@ export const ErrorCode = {
   INVALID_PAYLOAD: 'INVALID_PAYLOAD',
   PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
   DISCONNECTED: 'DISCONNECTED',
+  BUSY: 'BUSY',
   INTERNAL: 'INTERNAL',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -50,6 +51,14 @@ export class DisconnectedError extends DroverError {
   override name = 'DisconnectedError';
   constructor(message: string, options?: ErrorOptions) {
     super(ErrorCode.DISCONNECTED, message, { ...options, retryable: true });
+  }
+}
+
+/** A handler had all its slots and its queue full: sending again later may succeed. */
+export class BusyError extends DroverError {
+  override name = 'BusyError';
+  constructor(subject: string, options?: ErrorOptions) {
+    super(ErrorCode.BUSY, `${subject} is busy, try again later`, { ...options, retryable: true });
   }
 }
 

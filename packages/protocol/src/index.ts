@@ -13,6 +13,7 @@ export {
 export { ErrorBody, ReplyEnvelope } from './envelope.js';
 export type { FieldIssue } from './errors.js';
 export {
+  BusyError,
   DisconnectedError,
   DroverError,
   ErrorCode,

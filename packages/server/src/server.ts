@@ -1,5 +1,5 @@
 import { DROVER_VERSION, serverStatusSubject } from '@drover/protocol';
-import { Bus, connectNats, type Handler, serveMonitoring } from '@drover/transport';
+import { Bus, connectNats, type Handler } from '@drover/transport';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { FastifyInstance } from 'fastify';
 import pRetry from 'p-retry';
@@ -209,13 +209,16 @@ export async function startServer(
           (err: Error) => log.warn({ err: err.message }, 'could not wake waiting runs'),
         );
     });
-    const handlers = serveServerRoutes({ bus, pool, registry, events, facts, log });
-    await conn.flush();
-    const monitoring = await serveMonitoring(conn, {
+    // The service first: route handlers are its endpoints, so `$SRV.STATS` counts their errors.
+    const monitoring = await bus.startMonitoring({
       name: 'drover-server',
       version: DROVER_VERSION,
       description: 'Drover server: schedules jobs, dispatches runs, keeps their lifecycle',
       metadata: { serverId: config.serverId, http: address },
+    });
+    const handlers = serveServerRoutes({ bus, pool, registry, events, facts, log });
+    await conn.flush();
+    monitoring.serveStatus({
       statusSubject: serverStatusSubject(config.serverId),
       status: () => ({
         serverId: config.serverId,

@@ -18,9 +18,11 @@ import {
 } from './handle.js';
 import type { MessageMeta } from './headers.js';
 import { LogLimiter } from './log-limiter.js';
+import { type Monitoring, type ServiceIdentity, startMonitoring } from './monitoring.js';
 import { maxPayload } from './payload.js';
 import { type ReliableAskOptions, reliableAsk, retrying } from './reliable-ask.js';
 import { parseReply } from './reply-codec.js';
+import { RouteStats } from './route-stats.js';
 import { tell } from './tell.js';
 
 type LocalServe = (request: unknown, meta: MessageMeta) => Promise<ReplyBody>;
@@ -33,6 +35,9 @@ type LocalServe = (request: unknown, meta: MessageMeta) => Promise<ReplyBody>;
  */
 export class Bus {
   private readonly local = new Map<string, LocalServe>();
+  /** Every handler's counters, by subject: what `$SRV.STATS` shows per endpoint. */
+  readonly routeStats = new RouteStats();
+  private monitoring?: Monitoring;
 
   constructor(
     readonly nc: NatsConnection,
@@ -72,13 +77,27 @@ export class Bus {
     else tell(this.nc, route, address, message, meta);
   }
 
+  /**
+   * Starts this process's NATS service (`$SRV.*`); handlers registered after it
+   * are its endpoints, so `nats micro stats` shows their requests and errors.
+   */
+  async startMonitoring(identity: ServiceIdentity): Promise<Monitoring> {
+    this.monitoring = await startMonitoring(this.nc, identity, this.routeStats);
+    return this.monitoring;
+  }
+
   handle<R extends Route>(
     route: R,
     address: AddressOf<R['actor']>,
     fn: HandlerFn<R>,
     options?: HandleOptions,
   ): Handler {
-    const handler = handle(this.nc, this.log, route, address, fn, options);
+    const counters = this.routeStats.for(routeSubject(route, address));
+    const handler = handle(this.nc, this.log, route, address, fn, {
+      subscribe: this.monitoring?.subscribe,
+      ...options,
+      counters,
+    });
     const { subject } = handler;
     if (subject.includes('*') || subject.includes('>')) return handler; // shared by many addresses
     const handlerLog = this.log.child({ handler: route.handler, local: true });
@@ -87,7 +106,7 @@ export class Bus {
       failures: new LogLimiter(handlerLog, options?.warnIntervalMs),
     };
     const serve: LocalServe = (request, meta) =>
-      answer(route, fn, request, { subject, meta }, warn);
+      answer(route, fn, request, { subject, meta }, warn, counters);
     this.local.set(subject, serve);
     return {
       subject,

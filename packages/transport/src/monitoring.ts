@@ -1,46 +1,105 @@
 import type { NatsConnection } from '@nats-io/nats-core';
-import { type Service, Svcm } from '@nats-io/services';
+import { type Endpoint, type Service, Svcm } from '@nats-io/services';
+import type { Subscribe } from './handle.js';
+import { type RouteCounters, RouteStats } from './route-stats.js';
 
-export interface MonitoringOptions {
+export interface ServiceIdentity {
   /** Service name, e.g. `drover-server` or `drover-worker` (`nats micro ls` groups by it). */
   name: string;
   version: string;
   description: string;
   metadata: Record<string, string>;
+}
+
+export interface MonitoringOptions extends ServiceIdentity {
   /** Subject of the `status` endpoint: answers with `status()` as JSON. */
   statusSubject: string;
   status: () => Record<string, unknown>;
 }
 
+export interface Monitoring {
+  /** Delivers a route's messages through a service endpoint, so `$SRV.STATS` lists and counts it. */
+  subscribe: Subscribe;
+  /** Adds the `status` endpoint; its snapshot is also the STATS data of every endpoint. */
+  serveStatus(options: Pick<MonitoringOptions, 'statusSubject' | 'status'>): void;
+  stop(): Promise<void>;
+}
+
 const text = new TextEncoder();
 
 /**
- * Makes this process answer the NATS services protocol (`$SRV.PING`,
- * `$SRV.INFO`, `$SRV.STATS`), so `nats micro ls|info|stats` list it; its
- * `status` endpoint and STATS data carry a live snapshot.
+ * The per-endpoint stats object of @nats-io/services (pinned version): the library
+ * counts an error only when a callback throws, so our own counts are copied in.
  */
-export async function serveMonitoring(
+function libraryStats(endpoint: Endpoint): { num_errors: number; last_error?: string } | undefined {
+  const stats: unknown = (endpoint as { stats?: unknown }).stats;
+  if (typeof stats !== 'object' || stats === null) return undefined;
+  return typeof (stats as { num_errors?: unknown }).num_errors === 'number'
+    ? (stats as { num_errors: number; last_error?: string })
+    : undefined;
+}
+
+/**
+ * Makes this process answer the NATS services protocol (`$SRV.PING`,
+ * `$SRV.INFO`, `$SRV.STATS`), so `nats micro ls|info|stats` list it. Route
+ * handlers subscribed through it are its endpoints: STATS shows, per route,
+ * requests and errors (bad msgpack, invalid, shed, refused, failed).
+ */
+export async function startMonitoring(
   nc: NatsConnection,
-  options: MonitoringOptions,
-): Promise<{ stop(): Promise<void> }> {
+  identity: ServiceIdentity,
+  routes: RouteStats,
+): Promise<Monitoring> {
+  let status: () => Record<string, unknown> = () => ({});
   const service: Service = await new Svcm(nc).add({
-    name: options.name,
-    version: options.version,
-    description: options.description,
-    metadata: options.metadata,
+    ...identity,
     // Every process answers, not one per queue group.
     queue: '',
-    statsHandler: async () => options.status(),
-  });
-  service.addEndpoint('status', {
-    subject: options.statusSubject,
-    handler: (_err, msg) => {
-      msg.respond(text.encode(JSON.stringify(options.status())));
+    statsHandler: async (endpoint) => {
+      const counters: RouteCounters | undefined = routes.get(endpoint.subject);
+      const stats = libraryStats(endpoint);
+      if (counters && stats) {
+        stats.num_errors = counters.errors;
+        stats.last_error = counters.lastError;
+      }
+      return counters ? { ...status(), route: counters } : status();
     },
   });
   return {
+    subscribe: (name, subject, queue, onMessage) => {
+      service.addEndpoint(name, {
+        subject,
+        // '' falls back to the service's queue (none): every subscriber gets the message.
+        queue: queue ?? '',
+        handler: (err, msg) => {
+          if (!err) onMessage(msg);
+        },
+      });
+      // The service owns the subscription; it ends with the service.
+      return { stop: async () => undefined };
+    },
+    serveStatus(options) {
+      status = options.status;
+      service.addEndpoint('status', {
+        subject: options.statusSubject,
+        handler: (_err, msg) => {
+          msg.respond(text.encode(JSON.stringify(status())));
+        },
+      });
+    },
     async stop() {
       await service.stop();
     },
   };
+}
+
+/** Monitoring without route endpoints: the service and its `status` endpoint. */
+export async function serveMonitoring(
+  nc: NatsConnection,
+  options: MonitoringOptions,
+): Promise<{ stop(): Promise<void> }> {
+  const { statusSubject, status, ...identity } = options;
+  const monitoring = await startMonitoring(nc, identity, new RouteStats());
+  monitoring.serveStatus({ statusSubject, status });
+  return monitoring;
 }

@@ -21,21 +21,7 @@ import { handBack, recordProgress } from '../store/instance-transitions.js';
 import { getInstance } from '../store/instances.js';
 import { insertLogBatch } from '../store/logs.js';
 import { toStorableText } from '../store/storable-text.js';
-
-/** The app that owns an instance, so one app cannot report on another's runs. */
-async function ownerApp(
-  pool: pg.Pool,
-  facts: RunFacts,
-  instanceId: string,
-): Promise<string | undefined> {
-  const known = facts.get(instanceId)?.app;
-  if (known) return known;
-  const { rows } = await pool.query<{ name: string }>(
-    'SELECT a.name FROM instances i JOIN apps a ON a.id = i.app_id WHERE i.id = $1',
-    [instanceId],
-  );
-  return rows[0]?.name;
-}
+import { InstanceOwners } from './instance-owners.js';
 
 /** Subscribes the server's NATS handlers for every app; returns them for draining. */
 export function serveServerRoutes(deps: {
@@ -49,6 +35,7 @@ export function serveServerRoutes(deps: {
   const { bus, pool, registry, events, facts } = deps;
   const anyApp = { app: ANY_APP };
   const runWorkers = new RunWorkers(pool, registry);
+  const owners = new InstanceOwners(pool, facts);
 
   /**
    * Serves a route whose work needs Postgres: Postgres away or reset is
@@ -100,10 +87,16 @@ export function serveServerRoutes(deps: {
   };
 
   const report = handleDb(routes.server.reportInstanceStatus, anyApp, async (req, ctx) => {
-    if ((await ownerApp(pool, facts, req.instanceId)) !== appOfSubject(ctx.subject)) {
+    const app = appOfSubject(ctx.subject);
+    // What is in memory first: a report from a worker never heard of, on a run
+    // not dispatched here, costs no query.
+    const known = owners.known(req.instanceId);
+    if (known === undefined) requireKnownWorker(app, req.workerId);
+    if ((known ?? (await owners.app(req.instanceId))) !== app) {
+      ctx.refused('no such instance in this app');
       return { accepted: false, stop: true, reason: 'no such instance in this app' };
     }
-    requireKnownWorker(appOfSubject(ctx.subject), req.workerId);
+    requireKnownWorker(app, req.workerId);
     if (req.status === 'RUNNING') {
       if (await recordProgress(pool, req.instanceId, req.epoch, req.progress)) {
         const workers = req.wantsWorkers
@@ -144,8 +137,10 @@ export function serveServerRoutes(deps: {
   });
 
   const logs = handleDb(routes.server.reportLog, anyApp, async (batch, ctx) => {
-    if ((await ownerApp(pool, facts, batch.instanceId)) !== appOfSubject(ctx.subject))
+    if ((await owners.app(batch.instanceId)) !== appOfSubject(ctx.subject)) {
+      ctx.refused('no such instance in this app');
       return { stored: 0 };
+    }
     const lines = batch.lines.map((l) => ({ ...l, message: toStorableText(l.message) }));
     return { stored: await insertLogBatch(pool, { ...batch, lines }) };
   });

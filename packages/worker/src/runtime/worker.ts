@@ -7,14 +7,7 @@ import {
   Timing,
   workerStatusSubject,
 } from '@drover/protocol';
-import {
-  Bus,
-  connectNats,
-  type Handler,
-  publishEvent,
-  serveMonitoring,
-  serversForLog,
-} from '@drover/transport';
+import { Bus, connectNats, type Handler, publishEvent, serversForLog } from '@drover/transport';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { Logger } from 'pino';
 import { InProcessExecutor, type ProcessorExecutor } from '../isolation/executor.js';
@@ -172,6 +165,13 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
     }
   };
 
+  // The service first: route handlers are its endpoints, so `$SRV.STATS` counts their errors.
+  const monitoring = await bus.startMonitoring({
+    name: 'drover-worker',
+    version: options.version ?? DROVER_VERSION,
+    description: 'Drover worker: runs TaskTrackers, ProcessorTrackers and processors',
+    metadata: { app: options.app, workerId },
+  });
   const handlers: Handler[] = [
     bus.handle(routes.tt.runJob, address, (run) => {
       const current = trackers.get(run.instanceId);
@@ -316,11 +316,7 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
       return { stopped: true };
     }),
   ];
-  const monitoring = await serveMonitoring(nc, {
-    name: 'drover-worker',
-    version: options.version ?? DROVER_VERSION,
-    description: 'Drover worker: runs TaskTrackers, ProcessorTrackers and processors',
-    metadata: { app: options.app, workerId },
+  monitoring.serveStatus({
     statusSubject: workerStatusSubject(options.app, workerId),
     status: () => ({
       app: options.app,
