@@ -13,6 +13,15 @@ function int(value: string): number {
   return n;
 }
 
+/** A comma list flag as names, blanks dropped. */
+function commaList(value: string | number | undefined): string[] | undefined {
+  if (typeof value !== 'string') return undefined;
+  return value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
 const env = process.env;
 const program = new Command('drover-server')
   .description(
@@ -23,6 +32,11 @@ const program = new Command('drover-server')
   .option('--nats-user <user>', 'NATS user (DROVER_NATS_USER)', env.DROVER_NATS_USER)
   .addOption(new Option('--database <url>', 'Postgres URL').env('DROVER_DATABASE_URL'))
   .option('--http-host <host>', 'HTTP API host (DROVER_HTTP_HOST)', env.DROVER_HTTP_HOST)
+  .option(
+    '--http-allowed-hosts <names>',
+    'comma list of Host names the API answers to besides localhost when on loopback, e.g. behind a proxy (DROVER_HTTP_ALLOWED_HOSTS)',
+    env.DROVER_HTTP_ALLOWED_HOSTS,
+  )
   .option(
     '--http-port <port>',
     'HTTP API port, 0 for any (DROVER_HTTP_PORT)',
@@ -48,6 +62,7 @@ const parsed = ServerConfig.safeParse({
   databaseUrl: flags.database,
   httpHost: flags.httpHost,
   httpPort: flags.httpPort,
+  httpAllowedHosts: commaList(flags.httpAllowedHosts),
   serverId: flags.serverId,
   logLevel: flags.logLevel,
 });
