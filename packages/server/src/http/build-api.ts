@@ -60,7 +60,7 @@ export async function buildApi(
       );
       return;
     }
-    parseJson(request, body as string, done);
+    void parseJson(request, body as string, done);
   });
   await api.register(swagger, {
     openapi: {
