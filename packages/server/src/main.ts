@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { envSecret, SecretSettingError, warnSecretInArgv } from '@drover/transport';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { pino } from 'pino';
 import { z } from 'zod';
@@ -30,7 +31,12 @@ const program = new Command('drover-server')
   // URLs may hold credentials: read with .env(), never shown as --help defaults.
   .addOption(new Option('--nats <url>', 'NATS server URL').env('DROVER_NATS_URL'))
   .option('--nats-user <user>', 'NATS user (DROVER_NATS_USER)', env.DROVER_NATS_USER)
-  .addOption(new Option('--database <url>', 'Postgres URL').env('DROVER_DATABASE_URL'))
+  .addOption(
+    new Option(
+      '--database <url>',
+      'Postgres URL (DROVER_DATABASE_URL or DROVER_DATABASE_URL_FILE; a password in a flag shows in `ps`)',
+    ),
+  )
   .option('--http-host <host>', 'HTTP API host (DROVER_HTTP_HOST)', env.DROVER_HTTP_HOST)
   .option(
     '--http-allowed-hosts <names>',
@@ -53,13 +59,45 @@ const program = new Command('drover-server')
 program.parse();
 const flags = program.opts<Record<string, string | number | undefined>>();
 
+/** The secrets, from NAME or NAME_FILE; a URL with a password given as a flag still works, with a warning. */
+function secrets() {
+  const fromArgv = (flag: string, url: string | number | undefined, instead: string) => {
+    if (
+      typeof url === 'string' &&
+      program.getOptionValueSource(flag) === 'cli' &&
+      /\/\/[^/@]*:[^/@]*@/.test(url)
+    )
+      warnSecretInArgv(`--${flag} with a password`, instead);
+    return typeof url === 'string' ? url : undefined;
+  };
+  return {
+    natsUrl: fromArgv(
+      'nats',
+      flags.nats,
+      '--nats-user with DROVER_NATS_PASS or DROVER_NATS_PASS_FILE',
+    ),
+    databaseUrl:
+      fromArgv('database', flags.database, 'DROVER_DATABASE_URL or DROVER_DATABASE_URL_FILE') ??
+      envSecret('DROVER_DATABASE_URL'),
+    natsPass: envSecret('DROVER_NATS_PASS'),
+    adminToken: envSecret('DROVER_ADMIN_TOKEN'),
+  };
+}
+let given: ReturnType<typeof secrets>;
+try {
+  given = secrets();
+} catch (err) {
+  if (!(err instanceof SecretSettingError)) throw err;
+  console.error(`drover-server: invalid settings\n${err.message}`);
+  process.exit(2);
+}
+
 const parsed = ServerConfig.safeParse({
-  natsUrl: flags.nats,
+  natsUrl: given.natsUrl,
   natsUser: flags.natsUser,
-  // Secrets come from the environment only, never from flags (visible in `ps`).
-  natsPass: env.DROVER_NATS_PASS,
-  adminToken: env.DROVER_ADMIN_TOKEN,
-  databaseUrl: flags.database,
+  natsPass: given.natsPass,
+  adminToken: given.adminToken,
+  databaseUrl: given.databaseUrl,
   httpHost: flags.httpHost,
   httpPort: flags.httpPort,
   httpAllowedHosts: commaList(flags.httpAllowedHosts),

@@ -4,6 +4,7 @@ export { askAll } from './ask-all.js';
 export { Bus } from './bus.js';
 export type { ConnectOptions } from './connect.js';
 export { connectNats, isNatsAuthError } from './connect.js';
+export { envSecret, SecretSettingError, warnSecretInArgv } from './env-secret.js';
 export { publishEvent, subscribeEvents } from './events.js';
 export type { HandleOptions, Handler, HandlerContext, HandlerFn } from './handle.js';
 export { handle } from './handle.js';

@@ -1,6 +1,11 @@
 #!/usr/bin/env node
 import { delimiter } from 'node:path';
-import { isNatsAuthError } from '@drover/transport';
+import {
+  envSecret,
+  isNatsAuthError,
+  SecretSettingError,
+  warnSecretInArgv,
+} from '@drover/transport';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { pino } from 'pino';
 import { WorkerExit } from './exit-codes.js';
@@ -43,8 +48,9 @@ const program = new Command('drover-worker')
   )
   .option('--app <name>', 'app name (DROVER_APP)', env.DROVER_APP)
   .addOption(
-    new Option('--secret <secret>', 'app secret; prefer the variable, flags show in `ps`').env(
-      'DROVER_APP_SECRET',
+    new Option(
+      '--secret <secret>',
+      'app secret; prefer DROVER_APP_SECRET or DROVER_APP_SECRET_FILE, flags show in `ps`',
     ),
   )
   .requiredOption(
@@ -91,6 +97,18 @@ const o = program.opts<{
   logLevel: string;
 }>();
 
+// Secrets from NAME or NAME_FILE; a secret flag still works, with a warning.
+let natsPass: string | undefined;
+try {
+  if (o.secret) warnSecretInArgv('--secret', 'DROVER_APP_SECRET or DROVER_APP_SECRET_FILE');
+  o.secret ??= envSecret('DROVER_APP_SECRET');
+  natsPass = envSecret('DROVER_NATS_PASS');
+} catch (err) {
+  if (!(err instanceof SecretSettingError)) throw err;
+  console.error(`drover-worker: ${err.message}`);
+  process.exit(WorkerExit.USAGE);
+}
+
 for (const [flag, value] of [
   ['--app', o.app],
   ['--secret', o.secret],
@@ -117,7 +135,7 @@ const refused = (message: string): never => {
 const worker = await startWorker({
   natsUrl: o.nats,
   natsUser: o.natsUser,
-  natsPass: env.DROVER_NATS_PASS,
+  natsPass,
   app: o.app as string,
   secret: o.secret as string,
   processors,
