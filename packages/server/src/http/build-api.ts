@@ -15,6 +15,7 @@ import { type ApiContext, isReady, unavailable } from './api-context.js';
 import { ApiError, errorHandler } from './api-error.js';
 import { hostCheck, isLoopbackHost } from './host-check.js';
 import { jsonNestsDeeperThan, MAX_JSON_DEPTH } from './json-depth.js';
+import { appTokenRoutes } from './routes/app-tokens.js';
 import { appRoutes } from './routes/apps.js';
 import { instanceRoutes } from './routes/instances.js';
 import { jobRoutes } from './routes/jobs.js';
@@ -86,6 +87,7 @@ export async function buildApi(
     });
     const typed = scope.withTypeProvider<ZodTypeProvider>();
     await typed.register(appRoutes(ctx));
+    await typed.register(appTokenRoutes(ctx));
     await typed.register(jobRoutes(ctx));
     await typed.register(instanceRoutes(ctx));
     await typed.register(workerRoutes(ctx));

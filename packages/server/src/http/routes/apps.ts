@@ -20,7 +20,14 @@ export function appRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
             'Create an app (needs the admin token); its workers and API callers authenticate with its secret',
           body: z.strictObject({
             name: AppName,
-            secret: z.string().min(12, 'must be at least 12 characters').max(256),
+            secret: z
+              .string()
+              .min(12, 'must be at least 12 characters')
+              .max(256)
+              .refine(
+                (s) => !s.startsWith('drv_'),
+                'must not start with "drv_" (generated tokens do)',
+              ),
           }),
           response: {
             201: AppView,
