@@ -9,6 +9,9 @@ import { type ReadyProcess, stopProcess } from '../harness/process.js';
 import { databaseUrl } from '../harness/template.js';
 import { quantile, round } from './stats.js';
 
+// App creation needs an admin token; the bench's own server has this one.
+const BENCH_ADMIN_TOKEN = 'bench-admin-token-0123456789';
+
 // Map-reduce benchmark: no-op map tasks through one TaskTracker and two
 // worker processes; run-to-start latency of standalone runs.
 
@@ -58,13 +61,14 @@ export async function benchMapReduce(): Promise<Record<string, unknown>> {
       DROVER_NATS_URL: nats.url,
       DROVER_DATABASE_URL: databaseUrl(postgres.adminUrl, 'bench'),
       DROVER_LOG_LEVEL: 'info',
+      DROVER_ADMIN_TOKEN: BENCH_ADMIN_TOKEN,
     },
     /"msg":"server ready"/,
   );
   const serverUrl = server.find(/"http":"(http:\/\/[^"]+)"/) as string;
   const app = `bench_${randomBytes(3).toString('hex')}`;
   const secret = randomBytes(16).toString('hex');
-  await new ApiClient(serverUrl).post('/api/v1/apps', { name: app, secret });
+  await new ApiClient(serverUrl, BENCH_ADMIN_TOKEN).post('/api/v1/apps', { name: app, secret });
   const api = new ApiClient(serverUrl, secret);
   const workers: ReadyProcess[] = [];
   try {

@@ -10,6 +10,9 @@ import { startPostgres } from '../harness/postgres.js';
 import { databaseUrl } from '../harness/template.js';
 import { quantile, round } from './stats.js';
 
+// App creation needs an admin token; the bench's own server has this one.
+const BENCH_ADMIN_TOKEN = 'bench-admin-token-0123456789';
+
 // Server benchmark: API runs created, dispatched and finished per second
 // against a no-op worker; fire jitter of 1,000 every-second CRON jobs.
 
@@ -25,7 +28,14 @@ async function withCluster<T>(
   await admin.end();
   const url = databaseUrl(postgres.adminUrl, 'bench');
   const server = await startServer(
-    { natsUrl: nats.url, databaseUrl: url, httpPort: 0, logLevel: 'silent', databasePoolSize: 20 },
+    {
+      natsUrl: nats.url,
+      databaseUrl: url,
+      httpPort: 0,
+      logLevel: 'silent',
+      databasePoolSize: 20,
+      adminToken: BENCH_ADMIN_TOKEN,
+    },
     log,
   );
   await server.ready;
@@ -43,7 +53,7 @@ async function withCluster<T>(
 async function setupApp(server: DroverServer, natsUrl: string) {
   const name = `bench_${randomBytes(3).toString('hex')}`;
   const secret = randomBytes(16).toString('hex');
-  await new ApiClient(server.url).post('/api/v1/apps', { name, secret });
+  await new ApiClient(server.url, BENCH_ADMIN_TOKEN).post('/api/v1/apps', { name, secret });
   const api = new ApiClient(server.url, secret);
   const bus = new Bus(await connectNats({ servers: natsUrl, name: 'noop-worker', log }), log);
   const worker = await new FakeWorker(bus, {

@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -91,12 +91,31 @@ describe('drover up and its data dir', () => {
     expect(env.code).toBe(0);
     const vars = parseEnv(env.stdout);
     expect(Object.keys(vars).sort()).toEqual([
+      'DROVER_ADMIN_TOKEN',
       'DROVER_APP',
       'DROVER_APP_SECRET',
       'DROVER_NATS_URL',
       'DROVER_SERVER_URL',
     ]);
     expect(vars.DROVER_NATS_URL).toBe(natsUrl);
+    // The admin token `up` made is the owner's alone, and it is what creates apps.
+    expect((await stat(join(dataDir, 'admin-token'))).mode & 0o777).toBe(0o600);
+    const { DROVER_ADMIN_TOKEN: adminToken, ...withoutAdmin } = vars;
+    const noToken = await runCli(['app', 'create', 'other_app'], {
+      ...withoutAdmin,
+      DROVER_DATA_DIR: join(dataDir, 'elsewhere'),
+    });
+    expect(noToken.code).toBe(4);
+    expect(noToken.stderr).toContain('DROVER_ADMIN_TOKEN');
+    const createdApp = await runCli(['--json', 'app', 'create', 'other_app'], {
+      ...withoutAdmin,
+      DROVER_ADMIN_TOKEN: adminToken,
+    });
+    expect(createdApp.code).toBe(0);
+    expect(JSON.parse(createdApp.stdout)).toMatchObject({
+      name: 'other_app',
+      secret: expect.any(String),
+    });
     const worker = await spawnDrover(
       'worker',
       ['--processors', 'test/fixtures/processors.ts', '--worker-id', 'env-worker'],

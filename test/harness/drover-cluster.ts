@@ -1,6 +1,10 @@
 import { inject } from 'vitest';
 import { ApiClient, readyzUntil } from '../../packages/server/test/support/api-client.js';
-import { createTestApp, type TestApp } from '../../packages/server/test/support/server-fixture.js';
+import {
+  createTestApp,
+  TEST_ADMIN_TOKEN,
+  type TestApp,
+} from '../../packages/server/test/support/server-fixture.js';
 import { spawnDrover } from './drover-process.js';
 import { uniqueName } from './fixtures.js';
 import { type ReadyProcess, stopProcess } from './process.js';
@@ -57,6 +61,7 @@ export async function startDroverCluster(
     DROVER_NATS_URL: natsUrl,
     DROVER_DATABASE_URL: databaseUrl,
     DROVER_LOG_LEVEL: 'info',
+    DROVER_ADMIN_TOKEN: TEST_ADMIN_TOKEN,
     ...options.serverEnv,
   };
   const startServer = async (port: string) => {

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { resolve } from 'node:path';
+import { SecretSettingError } from '@drover/transport';
 import { Command } from 'commander';
 import { CliError, Exit } from './client/exit-codes.js';
 import { appCommands } from './commands/app.js';
@@ -21,7 +22,10 @@ const program = new Command('drover')
   .description('Drover: run a cluster (`drover up`) and operate it')
   .option('--server <url>', 'server API (DROVER_SERVER_URL; default: the running `drover up`)')
   .option('--app <name>', 'app (DROVER_APP; default: the `drover up` app)')
-  .option('--secret <secret>', 'app secret; prefer DROVER_APP_SECRET, flags show in `ps`')
+  .option(
+    '--secret <secret>',
+    'app secret; prefer DROVER_APP_SECRET or DROVER_APP_SECRET_FILE, flags show in `ps`',
+  )
   .option(
     '--data-dir <dir>',
     'where `drover up` keeps its data (DROVER_DATA_DIR)',
@@ -53,7 +57,10 @@ monitorCommand(program, globals);
 try {
   await program.parseAsync();
 } catch (err) {
-  if (err instanceof CliError) {
+  if (err instanceof SecretSettingError) {
+    console.error(`drover: ${err.message}`);
+    process.exitCode = Exit.USAGE;
+  } else if (err instanceof CliError) {
     console.error(`drover: ${err.message}`);
     process.exitCode = err.exitCode;
   } else if (err && typeof err === 'object' && 'exitCode' in err && 'code' in err) {

@@ -12,9 +12,11 @@ export const ServerConfig = z
     databaseUrl: z.string().min(1),
     databasePoolSize: z.number().int().min(1).max(200).default(10),
     httpHost: z.string().default('127.0.0.1'),
+    /** Host names (besides localhost, 127.0.0.1, [::1]) the API answers to when on loopback. */
+    httpAllowedHosts: z.array(z.string().min(1)).default([]),
     /** 0 picks a free port (tests). */
     httpPort: z.number().int().min(0).max(65_535).default(7700),
-    /** When set, creating apps needs it as a bearer token. */
+    /** Creating apps needs it as a bearer token; without it, no app can be created. */
     adminToken: z.string().min(12).optional(),
     serverId: z.string().min(1).default(`server-${process.pid}`),
     scanIntervalMs: z.number().int().min(50).default(500),

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { envSecret, SecretSettingError, warnSecretInArgv } from '@drover/transport';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { pino } from 'pino';
 import { z } from 'zod';
@@ -13,6 +14,15 @@ function int(value: string): number {
   return n;
 }
 
+/** A comma list flag as names, blanks dropped. */
+function commaList(value: string | number | undefined): string[] | undefined {
+  if (typeof value !== 'string') return undefined;
+  return value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
 const env = process.env;
 const program = new Command('drover-server')
   .description(
@@ -21,8 +31,18 @@ const program = new Command('drover-server')
   // URLs may hold credentials: read with .env(), never shown as --help defaults.
   .addOption(new Option('--nats <url>', 'NATS server URL').env('DROVER_NATS_URL'))
   .option('--nats-user <user>', 'NATS user (DROVER_NATS_USER)', env.DROVER_NATS_USER)
-  .addOption(new Option('--database <url>', 'Postgres URL').env('DROVER_DATABASE_URL'))
+  .addOption(
+    new Option(
+      '--database <url>',
+      'Postgres URL (DROVER_DATABASE_URL or DROVER_DATABASE_URL_FILE; a password in a flag shows in `ps`)',
+    ),
+  )
   .option('--http-host <host>', 'HTTP API host (DROVER_HTTP_HOST)', env.DROVER_HTTP_HOST)
+  .option(
+    '--http-allowed-hosts <names>',
+    'comma list of Host names the API answers to besides localhost when on loopback, e.g. behind a proxy (DROVER_HTTP_ALLOWED_HOSTS)',
+    env.DROVER_HTTP_ALLOWED_HOSTS,
+  )
   .option(
     '--http-port <port>',
     'HTTP API port, 0 for any (DROVER_HTTP_PORT)',
@@ -39,15 +59,48 @@ const program = new Command('drover-server')
 program.parse();
 const flags = program.opts<Record<string, string | number | undefined>>();
 
+/** The secrets, from NAME or NAME_FILE; a URL with a password given as a flag still works, with a warning. */
+function secrets() {
+  const fromArgv = (flag: string, url: string | number | undefined, instead: string) => {
+    if (
+      typeof url === 'string' &&
+      program.getOptionValueSource(flag) === 'cli' &&
+      /\/\/[^/@]*:[^/@]*@/.test(url)
+    )
+      warnSecretInArgv(`--${flag} with a password`, instead);
+    return typeof url === 'string' ? url : undefined;
+  };
+  return {
+    natsUrl: fromArgv(
+      'nats',
+      flags.nats,
+      '--nats-user with DROVER_NATS_PASS or DROVER_NATS_PASS_FILE',
+    ),
+    databaseUrl:
+      fromArgv('database', flags.database, 'DROVER_DATABASE_URL or DROVER_DATABASE_URL_FILE') ??
+      envSecret('DROVER_DATABASE_URL'),
+    natsPass: envSecret('DROVER_NATS_PASS'),
+    adminToken: envSecret('DROVER_ADMIN_TOKEN'),
+  };
+}
+let given: ReturnType<typeof secrets>;
+try {
+  given = secrets();
+} catch (err) {
+  if (!(err instanceof SecretSettingError)) throw err;
+  console.error(`drover-server: invalid settings\n${err.message}`);
+  process.exit(2);
+}
+
 const parsed = ServerConfig.safeParse({
-  natsUrl: flags.nats,
+  natsUrl: given.natsUrl,
   natsUser: flags.natsUser,
-  // Secrets come from the environment only, never from flags (visible in `ps`).
-  natsPass: env.DROVER_NATS_PASS,
-  adminToken: env.DROVER_ADMIN_TOKEN,
-  databaseUrl: flags.database,
+  natsPass: given.natsPass,
+  adminToken: given.adminToken,
+  databaseUrl: given.databaseUrl,
   httpHost: flags.httpHost,
   httpPort: flags.httpPort,
+  httpAllowedHosts: commaList(flags.httpAllowedHosts),
   serverId: flags.serverId,
   logLevel: flags.logLevel,
 });

@@ -74,7 +74,10 @@ export async function startServer(
       return core;
     },
   };
-  const api: FastifyInstance = await buildApi(ctx, log);
+  const api: FastifyInstance = await buildApi(ctx, log, {
+    listenHost: config.httpHost,
+    allowedHosts: config.httpAllowedHosts,
+  });
   const address = await api.listen({ host: config.httpHost, port: config.httpPort });
 
   const watchNats = async (conn: NatsConnection) => {

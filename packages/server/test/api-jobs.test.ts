@@ -2,7 +2,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { uniqueName, useDatabase } from '../../../test/harness/fixtures.js';
 import type { DroverServer } from '../src/index.js';
 import { ApiClient } from './support/api-client.js';
-import { createTestApp, startTestServer, type TestApp } from './support/server-fixture.js';
+import {
+  createTestApp,
+  startTestServer,
+  TEST_ADMIN_TOKEN,
+  type TestApp,
+} from './support/server-fixture.js';
 
 const db = useDatabase();
 let server: DroverServer;
@@ -26,16 +31,50 @@ afterAll(() => server.stop());
 
 describe('apps', () => {
   it('refuses a taken name, a bad name and a short secret', async () => {
-    const anon = new ApiClient(server.url);
+    const admin = new ApiClient(server.url, TEST_ADMIN_TOKEN);
     expect(
-      (await anon.post('/api/v1/apps', { name: app.name, secret: 'another-long-secret' })).status,
+      (await admin.post('/api/v1/apps', { name: app.name, secret: 'another-long-secret' })).status,
     ).toBe(409);
-    const bad = await anon.post('/api/v1/apps', { name: 'has.dot', secret: 'short' });
+    const bad = await admin.post('/api/v1/apps', { name: 'has.dot', secret: 'short' });
     expect(bad.status).toBe(400);
     expect(bad.body.error.issues.map((i: { path: string }) => i.path).sort()).toEqual([
       'body.name',
       'body.secret',
     ]);
+  });
+
+  it('are created only with the admin token', async () => {
+    const body = { name: uniqueName('app'), secret: 'a-long-enough-secret' };
+    for (const client of [new ApiClient(server.url), new ApiClient(server.url, app.secret)]) {
+      const refused = await client.post('/api/v1/apps', body);
+      expect(refused.status).toBe(401);
+      expect(refused.body.error.message).toMatch(/admin token/);
+    }
+    // Not even the body is judged without it.
+    expect((await new ApiClient(server.url).post('/api/v1/apps', { name: 'x' })).status).toBe(401);
+    expect(
+      (await new ApiClient(server.url, TEST_ADMIN_TOKEN).post('/api/v1/apps', body)).status,
+    ).toBe(201);
+  });
+
+  it('cannot be created at all on a server without an admin token', async () => {
+    const open = await startTestServer(db.url, { adminToken: undefined });
+    try {
+      await open.ready;
+      for (const token of [undefined, TEST_ADMIN_TOKEN, 'anything-at-all-here']) {
+        const res = await new ApiClient(open.url, token).post('/api/v1/apps', {
+          name: uniqueName('app'),
+          secret: 'a-long-enough-secret',
+        });
+        expect(res.status).toBe(403);
+        expect(res.body.error).toMatchObject({
+          code: 'FORBIDDEN',
+          message: expect.stringContaining('DROVER_ADMIN_TOKEN'),
+        });
+      }
+    } finally {
+      await open.stop();
+    }
   });
 
   it('needs the app secret', async () => {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { useDatabase } from '../../../test/harness/fixtures.js';
 import { startTcpProxy } from '../../../test/harness/tcp-proxy.js';
 import { ApiClient, readyzUntil, readyzWhere } from './support/api-client.js';
-import { startTestServer } from './support/server-fixture.js';
+import { startTestServer, TEST_ADMIN_TOKEN } from './support/server-fixture.js';
 
 const db = useDatabase();
 
@@ -32,7 +32,11 @@ describe('startup and outages', () => {
       await server.ready;
       expect((await api.get('/readyz')).status).toBe(200);
       expect(
-        (await api.post('/api/v1/apps', { name: 'after', secret: 'a-long-enough-secret' })).status,
+        (
+          await api
+            .withToken(TEST_ADMIN_TOKEN)
+            .post('/api/v1/apps', { name: 'after', secret: 'a-long-enough-secret' })
+        ).status,
       ).toBe(201);
 
       // Postgres goes away mid-run: not ready, 503s, no crash; then back to work.

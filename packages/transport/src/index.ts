@@ -4,6 +4,7 @@ export { askAll } from './ask-all.js';
 export { Bus } from './bus.js';
 export type { ConnectOptions } from './connect.js';
 export { connectNats, isNatsAuthError } from './connect.js';
+export { envSecret, SecretSettingError, warnSecretInArgv } from './env-secret.js';
 export { publishEvent, subscribeEvents } from './events.js';
 export type { HandleOptions, Handler, HandlerContext, HandlerFn, Subscribe } from './handle.js';
 export { HANDLER_LIMITS, handle } from './handle.js';

@@ -1,6 +1,10 @@
 #!/usr/bin/env node
 import { delimiter } from 'node:path';
-import { isNatsAuthError } from '@drover/transport';
+import {
+  envSecret,
+  isNatsAuthError,
+  SecretSettingError,
+} from '@drover/transport';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { pino } from 'pino';
 import { WorkerExit } from './exit-codes.js';
@@ -85,6 +89,16 @@ const o = program.opts<{
   logLevel: string;
 }>();
 
+// Secrets from NAME or NAME_FILE.
+let natsPass: string | undefined;
+try {
+  natsPass = envSecret('DROVER_NATS_PASS');
+} catch (err) {
+  if (!(err instanceof SecretSettingError)) throw err;
+  console.error(`drover-worker: ${err.message}`);
+  process.exit(WorkerExit.USAGE);
+}
+
 if (!o.app) {
   console.error('drover-worker: --app is required (or its DROVER_ environment variable)');
   process.exit(WorkerExit.USAGE);
@@ -106,7 +120,7 @@ const refused = (message: string): never => {
 const worker = await startWorker({
   natsUrl: o.nats,
   natsUser: o.natsUser,
-  natsPass: env.DROVER_NATS_PASS,
+  natsPass,
   app: o.app as string,
   processors,
   concurrency: o.concurrency,

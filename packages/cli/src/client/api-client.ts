@@ -5,6 +5,7 @@ import { CliError, Exit } from './exit-codes.js';
 const STATUS_EXIT: Record<number, number> = {
   400: Exit.USAGE,
   401: Exit.UNAUTHORIZED,
+  403: Exit.UNAUTHORIZED,
   404: Exit.NOT_FOUND,
   409: Exit.USAGE,
   503: Exit.UNAVAILABLE,
@@ -64,7 +65,10 @@ export class ApiClient {
     if (issues.length) {
       message = `the server refused the request:\n${issues.map((i) => `  ${i.path || '(body)'}: ${i.message}`).join('\n')}`;
     }
-    if (status === 401)
+    if (status === 401 && /admin token/.test(message))
+      message +=
+        '\n(set DROVER_ADMIN_TOKEN or DROVER_ADMIN_TOKEN_FILE, or give --admin-token; `drover env` prints the one of `drover up`)';
+    else if (status === 401)
       message +=
         '\n(set the app secret with --secret or DROVER_APP_SECRET; `drover up` keeps it in its data dir)';
     return new CliError(message, STATUS_EXIT[status] ?? Exit.SERVER_ERROR);

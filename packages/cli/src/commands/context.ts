@@ -1,5 +1,6 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { envSecret, warnSecretInArgv } from '@drover/transport';
 import { ApiClient } from '../client/api-client.js';
 import { CliError, Exit } from '../client/exit-codes.js';
 import { readClusterInfo, readCredentials } from '../up/cluster-files.js';
@@ -35,9 +36,10 @@ export async function connect(opts: GlobalOptions): Promise<Connection> {
   const server = await serverUrl(opts);
   const app = opts.app ?? process.env.DROVER_APP ?? credentials?.app ?? cluster?.app;
   if (!app) throw new CliError('which app? give --app <name> (or DROVER_APP)', Exit.USAGE);
+  if (opts.secret) warnSecretInArgv('--secret', 'DROVER_APP_SECRET or DROVER_APP_SECRET_FILE');
   const secret =
     opts.secret ??
-    process.env.DROVER_APP_SECRET ??
+    envSecret('DROVER_APP_SECRET') ??
     (credentials?.app === app ? credentials.secret : undefined);
   return {
     api: new ApiClient(server, secret),

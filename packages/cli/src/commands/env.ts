@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { CliError, Exit } from '../client/exit-codes.js';
-import { readClusterInfo, readCredentials } from '../up/cluster-files.js';
+import { readAdminToken, readClusterInfo, readCredentials } from '../up/cluster-files.js';
 import { holderAlive, readLockHolder } from '../up/data-dir-lock.js';
 import type { GlobalOptions } from './context.js';
 
@@ -38,6 +38,8 @@ export function envCommand(program: Command, globals: () => GlobalOptions): void
         ['DROVER_APP', cluster.app],
         // NATS credentials would go here; the spawned nats-server has none.
         ['DROVER_APP_SECRET', credentials?.app === cluster.app ? credentials.secret : undefined],
+        // For `drover app create` and other admin calls to this server.
+        ['DROVER_ADMIN_TOKEN', await readAdminToken(dataDir)],
       ];
       for (const [key, value] of vars)
         if (value !== undefined) console.log(`${key}=${shellQuote(value)}`);

@@ -1,3 +1,4 @@
+import { envSecret, warnSecretInArgv } from '@drover/transport';
 import { ProcessorModuleError } from '@drover/worker';
 import { type Command, InvalidArgumentError } from 'commander';
 import { CliError, Exit } from '../client/exit-codes.js';
@@ -13,6 +14,19 @@ const count = (flag: string, min: number, max: number) => (value: string) => {
   return n;
 };
 
+/** A URL holding a password: a flag shows it in `ps`. */
+const hasPassword = (url: string) => /\/\/[^/@]*:[^/@]*@/.test(url);
+
+/** --database (warned when it holds a password), else DROVER_DATABASE_URL(_FILE). */
+function databaseUrl(flag: string | undefined): string | undefined {
+  if (flag && hasPassword(flag))
+    warnSecretInArgv(
+      '--database with a password',
+      'DROVER_DATABASE_URL or DROVER_DATABASE_URL_FILE',
+    );
+  return flag ?? envSecret('DROVER_DATABASE_URL');
+}
+
 export function upCommand(program: Command, globals: () => GlobalOptions): void {
   program
     .command('up')
@@ -24,7 +38,10 @@ export function upCommand(program: Command, globals: () => GlobalOptions): void 
     )
     .option('--port <port>', 'HTTP API port (0: any free one)', count('--port', 0, 65_535), 7700)
     .option('--nats <url>', 'use this NATS instead of spawning nats-server')
-    .option('--database <url>', 'use this Postgres instead of the embedded one')
+    .option(
+      '--database <url>',
+      'use this Postgres instead of the embedded one (or DROVER_DATABASE_URL / DROVER_DATABASE_URL_FILE; a password in a flag shows in `ps`)',
+    )
     .option(
       '--postgres-bin <dir>',
       'folder holding initdb and postgres (default: $DROVER_POSTGRES_BIN, the machine’s Postgres, then the npm package’s)',
@@ -57,6 +74,8 @@ export function upCommand(program: Command, globals: () => GlobalOptions): void 
               resolve(signal);
             });
         });
+        if (o.nats && hasPassword(o.nats))
+          warnSecretInArgv('--nats with a password', '--nats-nkey-file (docs/security.md)');
         const cluster = await up({
           dataDir: g.dataDir,
           workers: o.workers,
@@ -64,7 +83,7 @@ export function upCommand(program: Command, globals: () => GlobalOptions): void 
           httpPort: o.port,
           processors: o.processors,
           natsUrl: o.nats,
-          databaseUrl: o.database,
+          databaseUrl: databaseUrl(o.database),
           postgresBin: o.postgresBin ?? process.env.DROVER_POSTGRES_BIN,
           signal: abort.signal,
           log,

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { writeFileAtomic } from './write-file-atomic.js';
 
 // What `drover up` keeps in its data dir besides Postgres's files: the app's
-// credentials (kept across restarts) and where the running cluster answers (so
+// credentials and the server's admin token (kept across restarts) and where the running cluster answers (so
 // `drover …` commands find it with no flags), both readable by the owner only
 // (an --nats URL may carry credentials), both written atomically.
 
@@ -16,6 +16,7 @@ export type ClusterInfo = z.output<typeof ClusterInfo>;
 
 export const credentialsFile = (dataDir: string) => join(dataDir, 'credentials.json');
 const clusterFile = (dataDir: string) => join(dataDir, 'cluster.json');
+export const adminTokenFile = (dataDir: string) => join(dataDir, 'admin-token');
 
 async function readJson<T>(file: string, schema: z.ZodType<T>): Promise<T | undefined> {
   try {
@@ -38,6 +39,25 @@ export async function writeCredentials(dataDir: string, credentials: Credentials
 
 export function readCredentials(dataDir: string): Promise<Credentials | undefined> {
   return readJson(credentialsFile(dataDir), Credentials);
+}
+
+/** The admin token of `drover up`'s server, or undefined before the first `up`. */
+export async function readAdminToken(dataDir: string): Promise<string | undefined> {
+  try {
+    return (await readFile(adminTokenFile(dataDir), 'utf8')).trim() || undefined;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+/** The admin token of `drover up`'s server: made (random, 0600) at the first start, then kept. */
+export async function loadOrCreateAdminToken(dataDir: string): Promise<string> {
+  const known = await readAdminToken(dataDir);
+  if (known) return known;
+  const created = randomBytes(32).toString('base64url');
+  await writeFileAtomic(adminTokenFile(dataDir), created, 0o600);
+  return created;
 }
 
 export async function writeClusterInfo(dataDir: string, info: ClusterInfo): Promise<void> {

@@ -15,6 +15,7 @@ import {
   type ClusterInfo,
   type Credentials,
   credentialsFile,
+  loadOrCreateAdminToken,
   newCredentials,
   readCredentials,
   removeClusterInfo,
@@ -127,6 +128,8 @@ export async function up(options: UpOptions): Promise<UpCluster> {
     signal?.throwIfAborted();
     const natsUrl = options.natsUrl ?? (nats?.url as string);
     const databaseUrl = options.databaseUrl ?? (pg?.url as string);
+    // Secure by default: its server creates apps only with this token (`drover env` prints it).
+    const adminToken = await loadOrCreateAdminToken(dataDir);
 
     const server: DroverServer = await startServer(
       {
@@ -135,6 +138,7 @@ export async function up(options: UpOptions): Promise<UpCluster> {
         httpHost: '127.0.0.1',
         httpPort: options.httpPort,
         serverId: 'up-server',
+        adminToken,
       },
       log.child({ role: 'server' }),
     ).catch((err: NodeJS.ErrnoException) => {
@@ -145,7 +149,7 @@ export async function up(options: UpOptions): Promise<UpCluster> {
     await server.ready;
     signal?.throwIfAborted();
 
-    const credentials = await ensureApp(server.url, dataDir, options.app);
+    const credentials = await ensureApp(server.url, adminToken, dataDir, options.app);
     signal?.throwIfAborted();
 
     // Workers start at once: each waits for its processor threads to load the modules.
@@ -201,12 +205,17 @@ export async function up(options: UpOptions): Promise<UpCluster> {
  * credentials.json is missing has a secret we no longer know: our own workers
  * would be refused, so that is an error naming the file to restore.
  */
-async function ensureApp(serverUrl: string, dataDir: string, app: string): Promise<Credentials> {
+async function ensureApp(
+  serverUrl: string,
+  adminToken: string,
+  dataDir: string,
+  app: string,
+): Promise<Credentials> {
   const known = await readCredentials(dataDir);
   const credentials = known ?? newCredentials(app);
   const created = await fetch(`${serverUrl}/api/v1/apps`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${adminToken}` },
     body: JSON.stringify({ name: credentials.app, secret: credentials.secret }),
   });
   if (created.status === 409 && !known)

@@ -34,16 +34,25 @@ export async function authenticateApp(
   return row;
 }
 
-/** Creating apps needs the admin token when the server has one. */
+/**
+ * Creating apps needs the admin token; a server started without one creates
+ * none (secure by default: no open app creation).
+ */
 export function requireAdmin(ctx: ApiContext, request: FastifyRequest): void {
-  if (!ctx.adminToken) return;
+  if (!ctx.adminToken) {
+    throw new ApiError(
+      403,
+      'FORBIDDEN',
+      'this server creates no apps: it was started without an admin token (set DROVER_ADMIN_TOKEN or DROVER_ADMIN_TOKEN_FILE)',
+    );
+  }
   const given = Buffer.from(bearer(request) ?? '');
   const expected = Buffer.from(ctx.adminToken);
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
     throw new ApiError(
       401,
       'UNAUTHORIZED',
-      'creating apps needs "Authorization: Bearer <admin token>"',
+      'creating apps needs "Authorization: Bearer <admin token>" (the server\'s DROVER_ADMIN_TOKEN)',
     );
   }
 }

@@ -16,7 +16,7 @@ export interface AppRow {
   createdAt: number;
 }
 
-async function hashSecret(secret: string): Promise<string> {
+export async function hashSecret(secret: string): Promise<string> {
   const salt = randomBytes(16);
   const key = await scrypt(secret, salt, 32);
   return `scrypt$${salt.toString('base64')}$${key.toString('base64')}`;
@@ -30,16 +30,31 @@ async function secretMatches(secret: string, stored: string): Promise<boolean> {
   return timingSafeEqual(actual, expected);
 }
 
-/** Creates an app; returns null when the name is taken. */
+/** Creates an app, its secret its first API token; returns null when the name is taken. */
 export async function createApp(db: pg.Pool, name: string, secret: string): Promise<AppRow | null> {
   const { rows } = await db.query<{ id: string; name: string; created_at: Date }>(
-    `INSERT INTO apps (name, secret_hash) VALUES ($1, $2)
-     ON CONFLICT (name) DO NOTHING RETURNING id, name, created_at`,
+    `WITH app AS (
+       INSERT INTO apps (name, secret_hash) VALUES ($1, $2)
+       ON CONFLICT (name) DO NOTHING RETURNING id, name, created_at, secret_hash
+     ), token AS (
+       INSERT INTO app_tokens (app_id, token_hash, created_at)
+       SELECT id, secret_hash, created_at FROM app
+     )
+     SELECT id, name, created_at FROM app`,
     [name, await hashSecret(secret)],
   );
   const row = rows[0];
   return row ? { id: row.id, name: row.name, createdAt: row.created_at.getTime() } : null;
 }
+
+/**
+ * Generated API tokens name their row (`drv_<id>_<random>`), so a check hashes
+ * one token however many an app has; the secret given at creation has no id
+ * and is checked against the app's oldest live token.
+ */
+const TOKEN_ID = /^drv_(\d{1,18})_/;
+export const TOKEN_PREFIX = 'drv_';
+const tokenIdOf = (secret: string): string | null => TOKEN_ID.exec(secret)?.[1] ?? null;
 
 /** Too many secret checks waiting for a hash: the caller should try again after `retryAfterS`. */
 export class AuthBusyError extends Error {
@@ -79,6 +94,12 @@ export class AppAuthenticator {
     private readonly cacheMs = 60_000,
   ) {}
 
+  /** Forgets the proven secrets of app `name` (a token was revoked). */
+  forgetApp(name: string): void {
+    for (const key of this.verified.keys())
+      if (key.startsWith(`${name}\u0000`)) this.verified.delete(key);
+  }
+
   async authenticate(name: string, secret: string): Promise<AppRow | null> {
     const key = `${name}\u0000${createHash('sha256').update(secret).digest('base64')}`;
     const hit = this.verified.get(key);
@@ -100,11 +121,18 @@ export class AppAuthenticator {
     secret: string,
     provenBefore: AppRow | undefined,
   ): Promise<AppRow | null> {
-    let rows: { id: string; name: string; secret_hash: string; created_at: Date }[];
+    let rows: { id: string; name: string; token_hash: string | null; created_at: Date }[];
     try {
+      // One hash to check whatever the number of tokens: a generated token names its row.
+      const tokenId = tokenIdOf(secret);
       ({ rows } = await this.db.query(
-        'SELECT id, name, secret_hash, created_at FROM apps WHERE name = $1',
-        [name],
+        `SELECT a.id, a.name, a.created_at,
+           (SELECT t.token_hash FROM app_tokens t
+             WHERE t.app_id = a.id AND t.revoked_at IS NULL
+               AND ($2::bigint IS NULL OR t.id = $2::bigint)
+             ORDER BY t.id LIMIT 1) AS token_hash
+         FROM apps a WHERE a.name = $1`,
+        [name, tokenId],
       ));
     } catch (err) {
       // Postgres away disproves nothing: a secret proven before still counts,
@@ -116,7 +144,7 @@ export class AppAuthenticator {
     // An unknown app is checked against a decoy hash: the same cost as a wrong secret.
     this.decoy ??= hashSecret(randomBytes(24).toString('base64'));
     const matches = await this.hashed(async () =>
-      secretMatches(secret, row?.secret_hash ?? (await (this.decoy as Promise<string>))),
+      secretMatches(secret, row?.token_hash ?? (await (this.decoy as Promise<string>))),
     );
     if (!row || !matches) {
       // Only a known app's refusals are remembered: an app created a moment later must not be refused.

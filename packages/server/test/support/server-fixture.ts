@@ -18,6 +18,9 @@ export const FAST: Partial<ServerConfigInput> = {
   lostWorkerSilentMs: 60_000,
 };
 
+/** The admin token of every test server (app creation needs one). */
+export const TEST_ADMIN_TOKEN = 'test-admin-token-0123456789';
+
 export async function startTestServer(
   databaseUrl: string,
   overrides: Partial<ServerConfigInput> = {},
@@ -28,6 +31,7 @@ export async function startTestServer(
       databaseUrl,
       httpPort: 0,
       serverId: `test-${randomBytes(3).toString('hex')}`,
+      adminToken: TEST_ADMIN_TOKEN,
       ...FAST,
       ...overrides,
     },
@@ -44,7 +48,10 @@ export interface TestApp {
 
 export async function createTestApp(server: { url: string }, name: string): Promise<TestApp> {
   const secret = randomBytes(16).toString('hex');
-  const res = await new ApiClient(server.url).post('/api/v1/apps', { name, secret });
+  const res = await new ApiClient(server.url, TEST_ADMIN_TOKEN).post('/api/v1/apps', {
+    name,
+    secret,
+  });
   if (res.status !== 201)
     throw new Error(`could not create app: ${res.status} ${JSON.stringify(res.body)}`);
   return { name, secret, api: new ApiClient(server.url, secret) };

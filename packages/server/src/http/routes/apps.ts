@@ -12,18 +12,33 @@ export function appRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
     api.post(
       '/apps',
       {
+        // Before the body is even validated: nothing about app creation is told to a caller without the token.
+        onRequest: async (request) => requireAdmin(ctx, request),
         schema: {
           tags: ['apps'],
-          summary: 'Create an app; its workers and API callers authenticate with its secret',
+          summary:
+            'Create an app (needs the admin token); its workers and API callers authenticate with its secret',
           body: z.strictObject({
             name: AppName,
-            secret: z.string().min(12, 'must be at least 12 characters').max(256),
+            secret: z
+              .string()
+              .min(12, 'must be at least 12 characters')
+              .max(256)
+              .refine(
+                (s) => !s.startsWith('drv_'),
+                'must not start with "drv_" (generated tokens do)',
+              ),
           }),
-          response: { 201: AppView, 400: ErrorView, 401: ErrorView, 409: ErrorView },
+          response: {
+            201: AppView,
+            400: ErrorView,
+            401: ErrorView,
+            403: ErrorView,
+            409: ErrorView,
+          },
         },
       },
       async (request, reply) => {
-        requireAdmin(ctx, request);
         const app = await createApp(ctx.core().pool, request.body.name, request.body.secret);
         if (!app)
           throw new ApiError(409, 'CONFLICT', `an app named "${request.body.name}" already exists`);
