@@ -1,10 +1,6 @@
 #!/usr/bin/env node
 import { delimiter } from 'node:path';
-import {
-  envSecret,
-  isNatsAuthError,
-  SecretSettingError,
-} from '@drover/transport';
+import { envSecret, isNatsAuthError, SecretSettingError } from '@drover/transport';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { pino } from 'pino';
 import { WorkerExit } from './exit-codes.js';
