@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -93,9 +93,13 @@ describe('drover up and its data dir', () => {
     expect(Object.keys(vars).sort()).toEqual([
       'DROVER_APP',
       'DROVER_APP_SECRET',
+      'DROVER_NATS_NKEY_FILE',
       'DROVER_NATS_URL',
       'DROVER_SERVER_URL',
     ]);
+    // The worker's seed stays in the data dir (owner only); only its path is printed.
+    expect(vars.DROVER_NATS_NKEY_FILE).toBe(join(dataDir, 'nats', `worker-${vars.DROVER_APP}.nk`));
+    expect((await stat(vars.DROVER_NATS_NKEY_FILE as string)).mode & 0o777).toBe(0o600);
     expect(vars.DROVER_NATS_URL).toBe(natsUrl);
     const worker = await spawnDrover(
       'worker',

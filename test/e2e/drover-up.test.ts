@@ -100,6 +100,8 @@ describe('drover up', () => {
           '1',
           '--nats',
           inject('natsUrl'),
+          // The shared test NATS has no authentication: accepted only when asked.
+          '--insecure-nats',
           '--database',
           db.url,
         ],

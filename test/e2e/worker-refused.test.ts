@@ -3,7 +3,8 @@ import { waitForInstance } from '../../packages/server/test/support/server-fixtu
 import { type DroverCluster, startDroverCluster } from '../harness/drover-cluster.js';
 import { spawnDrover } from '../harness/drover-process.js';
 import { useDatabase } from '../harness/fixtures.js';
-import { type NatsServer, startNatsServer } from '../harness/nats-server.js';
+import { type AuthorizedNats, startAuthorizedNats } from '../harness/authorized-nats.js';
+import { startNatsServer } from '../harness/nats-server.js';
 import { type ReadyProcess, stopProcess } from '../harness/process.js';
 
 // A drover-worker whose secret the servers refuse says so and exits 4 at once
@@ -11,13 +12,13 @@ import { type ReadyProcess, stopProcess } from '../harness/process.js';
 // keeps asking, and joins once a server answers.
 
 const db = useDatabase();
-let nats: NatsServer;
+let nats: AuthorizedNats;
 let cluster: DroverCluster;
 
 beforeAll(async () => {
   // Its own NATS: the test stops its server, and no other file's server may answer meanwhile.
-  nats = await startNatsServer();
-  cluster = await startDroverCluster(db.url, { natsUrl: nats.url });
+  nats = await startAuthorizedNats();
+  cluster = await startDroverCluster(db.url, { nats });
 });
 afterAll(async () => {
   try {

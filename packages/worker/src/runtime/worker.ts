@@ -25,12 +25,17 @@ import { HeavyTracker } from '../tracker/heavy-tracker.js';
 import { setLongTimeout } from '../tracker/long-timeout.js';
 import { StandaloneTracker } from '../tracker/standalone-tracker.js';
 import { currentMetrics } from './metrics.js';
+import { watchNatsPermissions } from './nats-permissions.js';
 import { checkSecret, WorkerRefusedError } from './secret-check.js';
 
 export interface WorkerOptions {
   natsUrl: string | string[];
   natsUser?: string;
   natsPass?: string;
+  /** The app's worker nkey seed (`SU…` bytes, see `readNkeySeedFile`): NATS lets it use only this app's subjects. */
+  natsNkeySeed?: Uint8Array;
+  /** Accept a NATS without authentication (one warning) instead of refusing to start. */
+  insecureNats?: boolean;
   app: string;
   /** The app's secret: heartbeats prove it, or the server gives this worker no work. */
   secret: string;
@@ -101,12 +106,17 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
     name: `worker-${workerId}`,
     user: options.natsUser,
     pass: options.natsPass,
+    nkeySeed: options.natsNkeySeed,
+    // Replies to this worker's requests come on its app's inboxes, which other apps cannot read.
+    inboxPrefix: `_INBOX_${options.app}`,
+    insecureNats: options.insecureNats,
     log,
     failOnAuthError: true,
   }).catch(async (err: unknown) => {
     await executor.close();
     throw err;
   });
+  const permissions = watchNatsPermissions(nc, options.app, log);
   const bus = new Bus(nc, log.child({ actor: 'bus' }));
   const secretCheckAbort = new AbortController();
   const secretCheck = checkSecret(
@@ -117,9 +127,11 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
     secretCheckAbort.signal,
   );
   try {
-    await secretCheck.firstTry;
+    // A key of another app is denied this app's inbox at once: no need to wait for an answer.
+    await Promise.race([secretCheck.firstTry, permissions.denied]);
   } catch (err) {
     if (err instanceof WorkerRefusedError) {
+      secretCheckAbort.abort();
       await executor.close();
       await nc.close();
       throw err;
@@ -333,6 +345,13 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
       log.info('worker stopped');
     },
   };
+  const refusedLater = (err: WorkerRefusedError) => {
+    if (options.onRefused) return options.onRefused(err);
+    log.error({ err: err.message }, 'refused; stopping the worker');
+    void worker.stop().catch(() => undefined);
+  };
+  // A subscription made after the start (e.g. a ProcessorTracker's) denied.
+  permissions.denied.catch(refusedLater);
   // Refused later (no server answered at start): the worker cannot get work.
   secretCheck.verdict.then(
     (how) => {
@@ -343,10 +362,7 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
       );
     },
     (err: unknown) => {
-      if (!(err instanceof WorkerRefusedError)) return;
-      if (options.onRefused) return options.onRefused(err);
-      log.error({ err: err.message }, 'secret refused; stopping the worker');
-      void worker.stop().catch(() => undefined);
+      if (err instanceof WorkerRefusedError) refusedLater(err);
     },
   );
   return worker;
