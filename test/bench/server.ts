@@ -45,7 +45,10 @@ async function setupApp(server: DroverServer, natsUrl: string) {
   const secret = randomBytes(16).toString('hex');
   await new ApiClient(server.url).post('/api/v1/apps', { name, secret });
   const api = new ApiClient(server.url, secret);
-  const bus = new Bus(await connectNats({ servers: natsUrl, name: 'noop-worker', log }), log);
+  const bus = new Bus(
+    await connectNats({ servers: natsUrl, name: 'noop-worker', log, insecureNats: true }),
+    log,
+  );
   const worker = await new FakeWorker(bus, {
     app: name,
     secret,

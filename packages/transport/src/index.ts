@@ -13,6 +13,13 @@ export { zodIssues } from './issues.js';
 export { LogLimiter } from './log-limiter.js';
 export type { MonitoringOptions } from './monitoring.js';
 export { serveMonitoring } from './monitoring.js';
+export { NatsNotSecuredError, requireSecuredNats, SECURITY_DOC } from './nats-security.js';
+export {
+  NkeySeedFileError,
+  parseUserSeed,
+  publicKeyOfSeed,
+  readNkeySeedFile,
+} from './nkey-seed-file.js';
 export { encodeChecked, maxPayload } from './payload.js';
 export type { ReliableAskOptions } from './reliable-ask.js';
 export { reliableAsk } from './reliable-ask.js';
