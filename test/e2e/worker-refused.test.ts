@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitForInstance } from '../../packages/server/test/support/server-fixture.js';
+import { type AuthorizedNats, startAuthorizedNats } from '../harness/authorized-nats.js';
 import { type DroverCluster, startDroverCluster } from '../harness/drover-cluster.js';
 import { spawnDrover } from '../harness/drover-process.js';
 import { useDatabase } from '../harness/fixtures.js';
-import { type AuthorizedNats, startAuthorizedNats } from '../harness/authorized-nats.js';
 import { startNatsServer } from '../harness/nats-server.js';
 import { type ReadyProcess, stopProcess } from '../harness/process.js';
 

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitForInstance } from '../../../packages/server/test/support/server-fixture.js';
+import { type AuthorizedNats, startAuthorizedNats } from '../../harness/authorized-nats.js';
 import {
   type DroverCluster,
   SLOW_SUM,
@@ -8,7 +9,6 @@ import {
   untilLeafLoggedBy,
 } from '../../harness/drover-cluster.js';
 import { useDatabase } from '../../harness/fixtures.js';
-import { type AuthorizedNats, startAuthorizedNats } from '../../harness/authorized-nats.js';
 import { expectSettled, expectSurvivorsAlive } from './checks.js';
 
 // nats-server restarted mid map-reduce (its own, on a fixed port): every

@@ -76,8 +76,12 @@ export function upCommand(program: Command, globals: () => GlobalOptions): void 
           processors: o.processors,
           natsUrl: o.nats,
           // Only with --nats: `drover env` output in the shell must not change a plain `drover up`.
-          natsNkeyFile: o.nats ? (o.natsNkeyFile ?? process.env.DROVER_NATS_NKEY_FILE) : o.natsNkeyFile,
-          insecureNats: o.nats ? (o.insecureNats ?? envFlag('DROVER_INSECURE_NATS')) : o.insecureNats,
+          natsNkeyFile: o.nats
+            ? (o.natsNkeyFile ?? process.env.DROVER_NATS_NKEY_FILE)
+            : o.natsNkeyFile,
+          insecureNats: o.nats
+            ? (o.insecureNats ?? envFlag('DROVER_INSECURE_NATS'))
+            : o.insecureNats,
           databaseUrl: o.database,
           postgresBin: o.postgresBin ?? process.env.DROVER_POSTGRES_BIN,
           signal: abort.signal,

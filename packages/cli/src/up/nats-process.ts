@@ -71,7 +71,8 @@ export async function startNatsProcess(
   const supervised = supervise({
     name: 'nats-server',
     first: first.watched,
-    restart: async (signal) => (await spawnNats(bin, first.port, options.configFile, log, signal)).watched,
+    restart: async (signal) =>
+      (await spawnNats(bin, first.port, options.configFile, log, signal)).watched,
     onRestart: options.onRestart,
     stopSignal: 'SIGTERM',
     log,

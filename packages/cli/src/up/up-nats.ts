@@ -79,4 +79,3 @@ export async function ensureWorkerSeed(
 const WorkerKey = z.object({ publicKey: z.string(), seed: z.string().startsWith('SU') });
 
 const writeWorkerSeed = (file: string, seed: string) => writeFileAtomic(file, seed, 0o600);
-
