@@ -25,7 +25,14 @@ async function withCluster<T>(
   await admin.end();
   const url = databaseUrl(postgres.adminUrl, 'bench');
   const server = await startServer(
-    { natsUrl: nats.url, databaseUrl: url, httpPort: 0, logLevel: 'silent', databasePoolSize: 20 },
+    {
+      natsUrl: nats.url,
+      insecureNats: true,
+      databaseUrl: url,
+      httpPort: 0,
+      logLevel: 'silent',
+      databasePoolSize: 20,
+    },
     log,
   );
   await server.ready;

@@ -68,6 +68,8 @@ export async function startDroverCluster(
   const natsUrl = nats.url;
   const serverEnv = {
     DROVER_NATS_URL: natsUrl,
+    // The run's shared nats-server has no authorization.
+    DROVER_INSECURE_NATS: '1',
     DROVER_DATABASE_URL: databaseUrl,
     DROVER_LOG_LEVEL: 'info',
     ...options.serverEnv,

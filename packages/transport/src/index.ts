@@ -19,8 +19,11 @@ export {
   parseUserSeed,
   publicKeyOfSeed,
   readNkeySeedFile,
+  warnIfSeedFileShared,
 } from './nkey-seed-file.js';
 export { encodeChecked, maxPayload } from './payload.js';
+export type { ProbeOptions } from './probe-connect.js';
+export { probeNatsCredential } from './probe-connect.js';
 export type { ReliableAskOptions } from './reliable-ask.js';
 export { reliableAsk } from './reliable-ask.js';
 export { serversForLog, withoutCredentials } from './safe-url.js';

@@ -28,16 +28,18 @@ export async function readNkeySeedFile(path: string, log?: Logger): Promise<Uint
     throw new NkeySeedFileError(path, `cannot read it (${(err as Error).message})`, { cause: err });
   }
   const seed = parseUserSeed(text, path);
-  if (log) {
-    const { mode } = await stat(path);
-    if ((mode & 0o077) !== 0) {
-      log.warn(
-        { path, mode: (mode & 0o777).toString(8) },
-        `NATS nkey seed file ${path} is readable by group or others; chmod 600 it`,
-      );
-    }
-  }
+  if (log) await warnIfSeedFileShared(path, log);
   return seed;
+}
+
+/** Warns when group or others may read a seed file (for callers that read it before they had a logger). */
+export async function warnIfSeedFileShared(path: string, log: Logger): Promise<void> {
+  const { mode } = await stat(path);
+  if ((mode & 0o077) === 0) return;
+  log.warn(
+    { path, mode: (mode & 0o777).toString(8) },
+    `NATS nkey seed file ${path} is readable by group or others; chmod 600 it`,
+  );
 }
 
 /** Validates seed text as a NATS user seed; `source` names where it came from in errors. */

@@ -16,6 +16,7 @@ import { errorHandler } from './api-error.js';
 import { appRoutes } from './routes/apps.js';
 import { instanceRoutes } from './routes/instances.js';
 import { jobRoutes } from './routes/jobs.js';
+import { workerKeyRoutes } from './routes/worker-keys.js';
 import { workerRoutes } from './routes/workers.js';
 
 /** The HTTP API: zod-validated routes under /api/v1, health probes, the OpenAPI document. */
@@ -53,6 +54,7 @@ export async function buildApi(ctx: ApiContext, log: Logger): Promise<FastifyIns
     await typed.register(jobRoutes(ctx));
     await typed.register(instanceRoutes(ctx));
     await typed.register(workerRoutes(ctx));
+    await typed.register(workerKeyRoutes(ctx));
   };
   await api.register(v1, { prefix: '/api/v1' });
   return api;

@@ -5,7 +5,7 @@ import { createApp } from '../../store/apps.js';
 import type { ApiContext } from '../api-context.js';
 import { ApiError } from '../api-error.js';
 import { authenticateApp, requireAdmin } from '../auth.js';
-import { AppView, ErrorView } from '../views.js';
+import { AppView, CreatedAppView, ErrorView } from '../views.js';
 
 export function appRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
   return async (api) => {
@@ -19,7 +19,7 @@ export function appRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
             name: AppName,
             secret: z.string().min(12, 'must be at least 12 characters').max(256),
           }),
-          response: { 201: AppView, 400: ErrorView, 401: ErrorView, 409: ErrorView },
+          response: { 201: CreatedAppView, 400: ErrorView, 401: ErrorView, 409: ErrorView },
         },
       },
       async (request, reply) => {
@@ -27,7 +27,9 @@ export function appRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
         const app = await createApp(ctx.core().pool, request.body.name, request.body.secret);
         if (!app)
           throw new ApiError(409, 'CONFLICT', `an app named "${request.body.name}" already exists`);
-        return reply.status(201).send(app);
+        // Its workers' NATS credential, usable once this answers (see docs/security.md).
+        const workerKey = await ctx.core().workerKeys.add(app.id);
+        return reply.status(201).send({ ...app, workerKey });
       },
     );
 
