@@ -35,9 +35,9 @@ export async function ensureSeedFile(file: string): Promise<Uint8Array> {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
-  const seed = nkeys.createUser().getSeed();
-  await writeFileAtomic(file, new TextDecoder().decode(seed), 0o600);
-  return seed;
+  const text = new TextDecoder().decode(nkeys.createUser().getSeed());
+  await writeFileAtomic(file, text, 0o600);
+  return parseUserSeed(text, file);
 }
 
 /** The seed in `file` if it exists (a damaged one is an error naming it). */

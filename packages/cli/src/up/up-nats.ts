@@ -38,7 +38,7 @@ export async function externalNatsSeed(options: {
 /** The server manages our nats-server's authorization file and reloads it with SIGHUP. */
 export function managedNatsAuth(files: UpNatsFiles, nats: NatsProcess) {
   return {
-    natsNkeySeed: files.serverSeed,
+    natsNkeySeed: new Uint8Array(files.serverSeed), // its own ArrayBuffer, as the config wants
     natsMonitorKeys: [files.monitorPublicKey],
     natsAuth: {
       file: files.authFile,

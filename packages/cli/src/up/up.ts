@@ -152,7 +152,10 @@ export async function up(options: UpOptions): Promise<UpCluster> {
         serverId: 'up-server',
         ...(natsFiles && natsRunning
           ? managedNatsAuth(natsFiles, natsRunning)
-          : { natsNkeySeed: externalSeed, insecureNats: options.insecureNats }),
+          : {
+              natsNkeySeed: externalSeed && new Uint8Array(externalSeed),
+              insecureNats: options.insecureNats,
+            }),
       },
       log.child({ role: 'server' }),
     ).catch((err: NodeJS.ErrnoException) => {
