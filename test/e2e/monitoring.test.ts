@@ -54,8 +54,8 @@ beforeAll(async () => {
   await Promise.all(['mon-1', 'mon-2'].map((id) => cluster.startWorker(id)));
 });
 afterAll(async () => {
-  await cluster.stop();
-  await nc.close();
+  await cluster?.stop();
+  await nc?.close();
 });
 
 describe('monitoring', () => {

@@ -28,8 +28,8 @@ beforeAll(async () => {
   nc = await cluster.nats.connect('ktt-observer');
 });
 afterAll(async () => {
-  await nc.close();
-  await cluster.stop();
+  await nc?.close();
+  await cluster?.stop();
 });
 
 /** A worker's live counts, from its monitoring endpoint. */

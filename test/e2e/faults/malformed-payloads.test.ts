@@ -38,8 +38,8 @@ beforeAll(async () => {
   await cluster.startWorker(WORKER);
 });
 afterAll(async () => {
-  await nc.close();
-  await cluster.stop();
+  await nc?.close();
+  await cluster?.stop();
 });
 
 describe('malformed and oversized payloads on every subject', () => {
