@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { publicKeyOfSeed } from '@drover/transport';
@@ -41,6 +41,11 @@ describe('drover up NATS files', () => {
     expect([...auth.matchAll(/nkey: "(U[A-Z2-7]+)"/g)].map((m) => m[1])).toEqual([
       publicKeyOfSeed(files.serverSeed),
     ]);
+
+    // The next start keeps what the server wrote (workers reconnecting to a restarted nats get in).
+    await writeFile(files.authFile, 'authorization { users = [] } # written by the server');
+    await prepareNatsFiles(dir);
+    expect(await readFile(files.authFile, 'utf8')).toContain('written by the server');
   });
 });
 

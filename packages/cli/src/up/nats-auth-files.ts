@@ -1,4 +1,4 @@
-import { mkdir, readFile } from 'node:fs/promises';
+import { access, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseUserSeed, publicKeyOfSeed } from '@drover/transport';
 import { nkeys } from '@nats-io/nats-core';
@@ -66,10 +66,16 @@ pid_file: ${JSON.stringify(pidFile)}
 include "auth.conf"
 `;
 
+const exists = (file: string) =>
+  access(file).then(
+    () => true,
+    () => false,
+  );
+
 /**
- * Creates (or finds) the seeds and writes the main config and a bootstrap
- * authorization that admits the server only; the server then writes the real
- * one before anyone else connects.
+ * Creates (or finds) the seeds and writes the main config and, the first
+ * time, an authorization that admits the server only; the server then
+ * writes the real one before anyone else connects.
  */
 export async function prepareNatsFiles(dataDir: string): Promise<UpNatsFiles> {
   const dir = natsDir(dataDir);
@@ -86,7 +92,10 @@ export async function prepareNatsFiles(dataDir: string): Promise<UpNatsFiles> {
     ensureSeedFile(files.serverSeedFile),
     ensureSeedFile(files.monitorSeedFile),
   ]);
-  await writeFileAtomic(files.authFile, bootstrapAuthConfig(publicKeyOfSeed(serverSeed)), 0o600);
+  // The last run's authorization is kept: workers of that run reconnecting to
+  // this nats-server are let in at once, not refused until the server rewrites it.
+  if (!(await exists(files.authFile)))
+    await writeFileAtomic(files.authFile, bootstrapAuthConfig(publicKeyOfSeed(serverSeed)), 0o600);
   await writeFileAtomic(files.configFile, mainConfig(files.pidFile), 0o600);
   return { ...files, serverSeed, monitorPublicKey: publicKeyOfSeed(monitorSeed) };
 }

@@ -5,10 +5,12 @@ import { WorkerRefusedError } from './secret-check.js';
 // NATS accepts a valid key of another app (authentication passes) but then
 // denies its subscriptions to this app's subjects, asynchronously: nats.js
 // reports the -ERR on `nc.status()`, not on the subscribe call. A worker whose
-// subscriptions are denied can never get work, so that is a refusal.
+// subscriptions are denied can never get work, so that is a refusal. So is a
+// key NATS stops accepting (revoked): nats.js then gives up reconnecting and
+// closes the connection with an AuthorizationError.
 
 export interface PermissionWatch {
-  /** Rejects with WorkerRefusedError at the first denied subscription; never resolves. */
+  /** Rejects with WorkerRefusedError at the first denied subscription or once NATS refuses the key; never resolves. */
   denied: Promise<never>;
 }
 
@@ -18,7 +20,7 @@ export function watchNatsPermissions(
   app: string,
   log: Logger,
 ): PermissionWatch {
-  const denied = new Promise<never>((_, reject) => {
+  let denied = new Promise<never>((_, reject) => {
     void (async () => {
       for await (const status of nc.status()) {
         if (status.type !== 'error') continue;
@@ -38,6 +40,13 @@ export function watchNatsPermissions(
       }
     })().catch(() => undefined);
   });
+  const revoked = nc.closed().then((err) => {
+    if (!(err instanceof errors.AuthorizationError)) return new Promise<never>(() => undefined);
+    throw new WorkerRefusedError(
+      `NATS no longer accepts app ${app}'s worker key (revoked?): ${err.message}`,
+    );
+  });
+  denied = Promise.race([denied, revoked]);
   // Observed by whoever races it; unobserved it must not crash the process.
   denied.catch(() => undefined);
   return { denied };
