@@ -13,6 +13,8 @@ RUN pnpm --filter @drover/server deploy --prod --legacy /out
 FROM node:20-bookworm-slim
 WORKDIR /app
 COPY --from=build /out ./
+# One-shot helpers of compose.yaml (first NATS authorization, app creation).
+COPY docker/nats-auth-init.mjs docker/init-app.mjs ./docker/
 ENV NODE_ENV=production \
     DROVER_HTTP_HOST=0.0.0.0 \
     DROVER_HTTP_PORT=7700

@@ -59,6 +59,7 @@ export async function benchMapReduce(): Promise<Record<string, unknown>> {
     ['--http-port', '0'],
     {
       DROVER_NATS_URL: nats.url,
+      DROVER_INSECURE_NATS: '1',
       DROVER_DATABASE_URL: databaseUrl(postgres.adminUrl, 'bench'),
       DROVER_LOG_LEVEL: 'info',
       DROVER_ADMIN_TOKEN: BENCH_ADMIN_TOKEN,

@@ -30,6 +30,7 @@ async function withCluster<T>(
   const server = await startServer(
     {
       natsUrl: nats.url,
+      insecureNats: true,
       databaseUrl: url,
       httpPort: 0,
       logLevel: 'silent',
@@ -55,7 +56,10 @@ async function setupApp(server: DroverServer, natsUrl: string) {
   const secret = randomBytes(16).toString('hex');
   await new ApiClient(server.url, BENCH_ADMIN_TOKEN).post('/api/v1/apps', { name, secret });
   const api = new ApiClient(server.url, secret);
-  const bus = new Bus(await connectNats({ servers: natsUrl, name: 'noop-worker', log }), log);
+  const bus = new Bus(
+    await connectNats({ servers: natsUrl, name: 'noop-worker', log, insecureNats: true }),
+    log,
+  );
   const worker = await new FakeWorker(bus, {
     app: name,
     workerId: 'noop',

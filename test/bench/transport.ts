@@ -82,8 +82,14 @@ async function tellThroughput(client: Bus, server: Bus, total: number): Promise<
 export async function benchTransport(): Promise<Record<string, unknown>> {
   const nats = await startNatsServer();
   try {
-    const client = new Bus(await connectNats({ servers: nats.url, name: 'client', log }), log);
-    const server = new Bus(await connectNats({ servers: nats.url, name: 'server', log }), log);
+    const client = new Bus(
+      await connectNats({ servers: nats.url, name: 'client', log, insecureNats: true }),
+      log,
+    );
+    const server = new Bus(
+      await connectNats({ servers: nats.url, name: 'server', log, insecureNats: true }),
+      log,
+    );
     const handler = server.handle(routes.tt.stopInstance, address, () => ({ stopped: true }));
     await server.nc.flush();
     await askThroughput(client, 16, 2_000); // warm-up

@@ -76,7 +76,10 @@ describe('docker files', () => {
       if (!service.build) continue;
       const dockerfile = service.build.dockerfile;
       expect(existsSync(`${ROOT}${dockerfile}`), `${name}: ${dockerfile}`).toBe(true);
-      for (const variable of Object.keys(service.environment ?? {})) {
+      // DROVER_* variables are the binaries'; a one-shot helper's own (INIT_*) are not.
+      for (const variable of Object.keys(service.environment ?? {}).filter((v) =>
+        v.startsWith('DROVER_'),
+      )) {
         expect(readBy[dockerfile as keyof typeof readBy], `${name}: ${variable}`).toContain(
           variable,
         );
@@ -84,5 +87,45 @@ describe('docker files', () => {
     }
     expect(services['worker-1']?.environment).toMatchObject({ DROVER_WORKER_ID: 'worker-1' });
     expect(services['worker-2']?.environment).toMatchObject({ DROVER_WORKER_ID: 'worker-2' });
+  });
+
+  it('compose.yaml: NATS requires authentication, the server manages it, workers hold a key', () => {
+    type Service = {
+      command?: string[];
+      environment?: Record<string, unknown>;
+      volumes?: string[];
+      pid?: string;
+      user?: string;
+      entrypoint?: string[];
+    };
+    const compose = parse(read('docker/compose.yaml'), { merge: true }) as {
+      services: Record<string, Service>;
+    };
+    const { nats, server, 'worker-1': worker } = compose.services as Record<string, Service>;
+    // nats-server runs the main config, which includes the file the server writes and names the pid file.
+    expect(nats?.command).toEqual(['-c', '/etc/nats/nats.conf']);
+    expect(nats?.volumes).toContain('./nats.conf:/etc/nats/nats.conf:ro');
+    const natsConf = read('docker/nats.conf');
+    expect(natsConf).toMatch(/^include "auth\/auth\.conf"$/m);
+    expect(natsConf).toMatch(/^pid_file: "\/etc\/nats\/auth\/nats\.pid"$/m);
+    expect(nats?.volumes).toContain('nats-auth:/etc/nats/auth');
+    // The server writes that file (same volume), signals that pid (same pid namespace, same uid).
+    expect(server?.pid).toBe('service:nats');
+    expect(server?.volumes).toContain('nats-auth:/nats-auth');
+    expect(server?.environment).toMatchObject({
+      DROVER_NATS_AUTH_FILE: '/nats-auth/auth.conf',
+      DROVER_NATS_PID_FILE: '/nats-auth/nats.pid',
+      DROVER_NATS_NKEY_FILE: '/secrets/server.nk',
+    });
+    expect(nats?.user).toBe('1000:1000');
+    expect(read('docker/server.Dockerfile')).toMatch(/^USER node$/m); // uid 1000 in node images
+    // Workers: the app's worker key from the volume init-app fills; nobody runs insecure.
+    expect(worker?.environment).toMatchObject({ DROVER_NATS_NKEY_FILE: '/keys/demo.nk' });
+    expect(worker?.volumes).toContain('worker-keys:/keys:ro');
+    expect(read('docker/compose.yaml')).not.toContain('INSECURE');
+    for (const helper of ['nats-auth-init', 'init-app']) {
+      const script = compose.services[helper]?.entrypoint?.[1] as string;
+      expect(existsSync(`${ROOT}${script}`), `${helper}: ${script}`).toBe(true);
+    }
   });
 });

@@ -94,9 +94,13 @@ describe('drover up and its data dir', () => {
       'DROVER_ADMIN_TOKEN',
       'DROVER_APP',
       'DROVER_APP_SECRET',
+      'DROVER_NATS_NKEY_FILE',
       'DROVER_NATS_URL',
       'DROVER_SERVER_URL',
     ]);
+    // The worker's seed stays in the data dir (owner only); only its path is printed.
+    expect(vars.DROVER_NATS_NKEY_FILE).toBe(join(dataDir, 'nats', `worker-${vars.DROVER_APP}.nk`));
+    expect((await stat(vars.DROVER_NATS_NKEY_FILE as string)).mode & 0o777).toBe(0o600);
     expect(vars.DROVER_NATS_URL).toBe(natsUrl);
     // The admin token `up` made is the owner's alone, and it is what creates apps.
     expect((await stat(join(dataDir, 'admin-token'))).mode & 0o777).toBe(0o600);

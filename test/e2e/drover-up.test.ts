@@ -1,6 +1,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { errors } from '@nats-io/nats-core';
+import { connect } from '@nats-io/transport-node';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createAndRunJob, runCli, spawnCli } from '../harness/drover-cli.js';
@@ -36,6 +38,9 @@ describe('drover up', () => {
     expect(first.find(/Postgres\s+PostgreSQL \S+ \(\S+\), data in (\S+)/)).toBe(
       join(dataDir, 'pgdata'),
     );
+    // Its nats-server requires authentication: a client without a key is refused.
+    const natsUrl = first.find(/NATS\s+(nats:\S+)/) as string;
+    await expect(connect({ servers: natsUrl })).rejects.toBeInstanceOf(errors.AuthorizationError);
 
     const monitor = await spawnCli(
       ['--data-dir', dataDir, '--json', 'monitor'],
@@ -100,13 +105,17 @@ describe('drover up', () => {
           '1',
           '--nats',
           inject('natsUrl'),
+          // The shared test NATS has no authentication: accepted only when asked.
+          '--insecure-nats',
           '--database',
           db.url,
         ],
         /Ctrl-C stops everything/,
       );
       running.push(cluster);
-      expect(cluster.find(/NATS\s+(\S+)/)).toBe(inject('natsUrl'));
+      expect(cluster.find(/NATS\s+(nats:\S+)/)).toBe(inject('natsUrl'));
+      // Said: this NATS lets anyone in, and the cluster runs on it only because it was asked to.
+      expect(cluster.find(/(does not require authentication; running anyway)/)).toBeDefined();
       expect(cluster.find(/Postgres\s+(.+)$/)).toBe('external Postgres');
       const hello = await runCli([
         '--data-dir',

@@ -2,9 +2,8 @@ import type { DroverEvent } from '@drover/protocol';
 import { routes } from '@drover/protocol';
 import { Bus, subscribeEvents } from '@drover/transport';
 import { createInbox, type NatsConnection } from '@nats-io/nats-core';
-import { connect } from '@nats-io/transport-node';
 import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitForInstance } from '../../packages/server/test/support/server-fixture.js';
 import { type DroverCluster, startDroverCluster } from '../harness/drover-cluster.js';
 import { useDatabase } from '../harness/fixtures.js';
@@ -39,8 +38,9 @@ function eventLike(match: (e: DroverEvent) => boolean, timeoutMs = 30_000): Prom
 }
 
 beforeAll(async () => {
-  nc = await connect({ servers: inject('natsUrl') });
   cluster = await startDroverCluster(db.url);
+  // The server's key: it also asks query_instance_status, which only servers may send.
+  nc = await cluster.nats.connect('monitoring-test');
   subscribeEvents(
     nc,
     cluster.app.name,
@@ -54,8 +54,8 @@ beforeAll(async () => {
   await Promise.all(['mon-1', 'mon-2'].map((id) => cluster.startWorker(id)));
 });
 afterAll(async () => {
-  await cluster.stop();
-  await nc.close();
+  await cluster?.stop();
+  await nc?.close();
 });
 
 describe('monitoring', () => {

@@ -17,6 +17,7 @@ describe('drover-server binary', () => {
       {
         // Credentials in the URL (this nats-server ignores them) must not reach a log line.
         DROVER_NATS_URL: `nats://drover:hunter2@127.0.0.1:${natsPort}`,
+        DROVER_INSECURE_NATS: '1',
         DROVER_DATABASE_URL: db.url,
         DROVER_LOG_LEVEL: 'info',
       },

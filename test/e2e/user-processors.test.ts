@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { FINAL_INSTANCE_STATUSES, type InstanceStatus } from '@drover/protocol';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitForInstance } from '../../packages/server/test/support/server-fixture.js';
 import { BUILT_ENTRY, buildBinaries } from '../harness/built-binaries.js';
 import { createAndRunJob, runCli, spawnCli } from '../harness/drover-cli.js';
@@ -158,7 +158,8 @@ describe('drover-worker (built) with user modules', () => {
     args: [BUILT_ENTRY.worker, ...args],
     env: {
       ...process.env,
-      DROVER_NATS_URL: inject('natsUrl'),
+      DROVER_NATS_URL: cluster.nats.url,
+      DROVER_NATS_NKEY_FILE: cluster.app.workerSeedFile,
       DROVER_APP: cluster.app.name,
       DROVER_LOG_LEVEL: 'info',
       ...env,

@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitForInstance } from '../../packages/server/test/support/server-fixture.js';
+import { type AuthorizedNats, startAuthorizedNats } from '../harness/authorized-nats.js';
 import { type DroverCluster, startDroverCluster } from '../harness/drover-cluster.js';
 import { spawnDrover } from '../harness/drover-process.js';
 import { useDatabase } from '../harness/fixtures.js';
-import { type NatsServer, startNatsServer } from '../harness/nats-server.js';
+import { startNatsServer } from '../harness/nats-server.js';
 import { type ReadyProcess, stopProcess } from '../harness/process.js';
 
 // A drover-worker the servers refuse (no such app, or its worker id held by
@@ -12,13 +13,13 @@ import { type ReadyProcess, stopProcess } from '../harness/process.js';
 // and joins once a server answers.
 
 const db = useDatabase();
-let nats: NatsServer;
+let nats: AuthorizedNats;
 let cluster: DroverCluster;
 
 beforeAll(async () => {
   // Its own NATS: the test stops its server, and no other file's server may answer meanwhile.
-  nats = await startNatsServer();
-  cluster = await startDroverCluster(db.url, { natsUrl: nats.url });
+  nats = await startAuthorizedNats();
+  cluster = await startDroverCluster(db.url, { nats });
 });
 afterAll(async () => {
   try {

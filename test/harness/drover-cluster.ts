@@ -1,21 +1,33 @@
-import { inject } from 'vitest';
+import { randomBytes } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { ApiClient, readyzUntil } from '../../packages/server/test/support/api-client.js';
 import {
   createTestApp,
   TEST_ADMIN_TOKEN,
   type TestApp,
 } from '../../packages/server/test/support/server-fixture.js';
+import { type AuthorizedNats, startAuthorizedNats } from './authorized-nats.js';
 import { spawnDrover } from './drover-process.js';
 import { uniqueName } from './fixtures.js';
 import { type ReadyProcess, stopProcess } from './process.js';
 
+/** An app of the cluster, with the file holding its workers' nkey seed (from `POST /apps`). */
+export interface ClusterApp extends TestApp {
+  workerSeedFile: string;
+}
+
 export interface DroverCluster {
+  /** The cluster's nats-server, which requires authentication (the server manages its users). */
+  nats: AuthorizedNats;
   /** The current server process (replaced by `restartServer`). */
   server: ReadyProcess;
   /** The server's HTTP API (the same port across restarts). */
   serverUrl: string;
-  app: TestApp;
+  app: ClusterApp;
   workers: Map<string, ReadyProcess>;
+  /** Creates another app (its worker key is written to a seed file). */
+  createApp(name: string): Promise<ClusterApp>;
   /**
    * Starts a drover-worker process running test/fixtures/processors.ts, for the
    * cluster's app unless `options.app` names another.
@@ -34,14 +46,14 @@ export interface DroverCluster {
 }
 
 export interface WorkerOptions {
-  app?: TestApp;
+  app?: ClusterApp;
   /** More environment for the process (e.g. a fake clock's). */
   env?: NodeJS.ProcessEnv;
 }
 
 export interface ClusterOptions {
-  /** Another NATS than the shared test one (e.g. one a test restarts). */
-  natsUrl?: string;
+  /** A NATS the test owns (e.g. restarts); default: one of the cluster's own, stopped with it. */
+  nats?: AuthorizedNats;
   /** Called once the server process listens, before it is ready (e.g. while Postgres is away). */
   onListening?: (server: ReadyProcess, url: string) => void;
   /** Workers to start (with `workerArgs`), waiting until the server counts them all alive. */
@@ -56,9 +68,12 @@ export async function startDroverCluster(
   databaseUrl: string,
   options: ClusterOptions = {},
 ): Promise<DroverCluster> {
-  const natsUrl = options.natsUrl ?? inject('natsUrl');
+  const nats = options.nats ?? (await startAuthorizedNats());
+  const natsUrl = nats.url;
   const serverEnv = {
     DROVER_NATS_URL: natsUrl,
+    // The run's shared nats-server has no authorization.
+    DROVER_INSECURE_NATS: '1',
     DROVER_DATABASE_URL: databaseUrl,
     DROVER_LOG_LEVEL: 'info',
     DROVER_ADMIN_TOKEN: TEST_ADMIN_TOKEN,
@@ -67,7 +82,17 @@ export async function startDroverCluster(
   const startServer = async (port: string) => {
     const started = await spawnDrover(
       'server',
-      ['--http-port', port],
+      [
+        '--http-port',
+        port,
+        // As in production: its own key, and the authorization it writes and reloads.
+        '--nats-nkey-file',
+        nats.serverSeedFile,
+        '--nats-auth-file',
+        nats.authFile,
+        '--nats-pid-file',
+        nats.pidFile,
+      ],
       serverEnv,
       /"msg":"drover-server listening"/,
     );
@@ -76,15 +101,30 @@ export async function startDroverCluster(
     await readyzUntil(new ApiClient(listening), true);
     return started;
   };
-  const server = await startServer('0');
+  const server = await startServer('0').catch(async (err: unknown) => {
+    if (!options.nats) await nats.stop();
+    throw err;
+  });
   const url = server.find(/"http":"(http:\/\/[^"]+)"/) as string;
-  const app = await createTestApp({ url }, uniqueName('app'));
+  const createApp = async (name: string): Promise<ClusterApp> => {
+    const secret = randomBytes(16).toString('hex');
+    const res = await new ApiClient(url).post('/api/v1/apps', { name, secret });
+    const seed = (res.body.workerKey as { seed?: string } | undefined)?.seed;
+    if (res.status !== 201 || !seed)
+      throw new Error(`could not create app: ${res.status} ${JSON.stringify(res.body)}`);
+    const workerSeedFile = join(nats.dir, `worker-${name}.nk`);
+    await writeFile(workerSeedFile, seed, { mode: 0o600 });
+    return { name, secret, api: new ApiClient(url, secret), workerSeedFile };
+  };
+  const app = await createApp(uniqueName('app'));
   const workers = new Map<string, ReadyProcess>();
   const cluster: DroverCluster = {
+    nats,
     server,
     serverUrl: url,
     app,
     workers,
+    createApp,
     async startWorker(workerId, args = [], { app: workerApp = app, env = {} } = {}) {
       const worker = await spawnDrover(
         'worker',
@@ -93,6 +133,7 @@ export async function startDroverCluster(
           DROVER_WORKER_ID: workerId,
           DROVER_NATS_URL: natsUrl,
           DROVER_APP: workerApp.name,
+          DROVER_NATS_NKEY_FILE: workerApp.workerSeedFile,
           DROVER_LOG_LEVEL: 'info',
           ...env,
         },
@@ -125,6 +166,7 @@ export async function startDroverCluster(
     async stop() {
       await Promise.all([...workers.values()].map((w) => stopProcess(w, 'SIGKILL')));
       await stopProcess(cluster.server);
+      if (!options.nats) await nats.stop();
     },
   };
   if (options.workers?.length) {

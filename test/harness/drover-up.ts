@@ -10,6 +10,8 @@ import type { ReadyProcess } from './process.js';
 export interface UpProcess {
   proc: ReadyProcess;
   serverUrl: string;
+  /** Its NATS (from the banner). */
+  natsUrl: string;
   app: string;
   /** The API, authenticated as the app. */
   api: ApiClient;
@@ -37,6 +39,7 @@ export async function startUp(
   return {
     proc,
     serverUrl,
+    natsUrl: proc.find(/NATS\s+(nats:\S+)/) as string,
     app: credentials.app,
     api: new ApiClient(`${serverUrl}/api/v1/apps/${credentials.app}`, credentials.secret),
     readyAt,

@@ -24,7 +24,12 @@ export function useNats(): NatsFixture {
   const app = uniqueName('t');
   const opened: NatsConnection[] = [];
   const connect = async (name: string) => {
-    const nc = await connectNats({ servers: inject('natsUrl'), name, log: testLogger(name) });
+    const nc = await connectNats({
+      servers: inject('natsUrl'),
+      name,
+      log: testLogger(name),
+      insecureNats: true,
+    });
     opened.push(nc);
     return new Bus(nc, testLogger(name));
   };

@@ -8,6 +8,8 @@ export interface NatsServerOptions {
   config?: string;
   /** Reuse a port, e.g. to restart a server in place. */
   port?: number;
+  /** Where its config goes (files it includes live there too); kept on stop. Default: a temp dir, removed on stop. */
+  dir?: string;
 }
 
 export interface NatsServer {
@@ -21,7 +23,9 @@ const BIN = process.env.NATS_SERVER_BIN ?? 'nats-server';
 
 /** Starts a real nats-server on a free loopback port (`-p -1`), reading its port from its log. */
 export async function startNatsServer(options: NatsServerOptions = {}): Promise<NatsServer> {
-  const dir = await mkdtemp(join(tmpdir(), 'drover-nats-'));
+  const dir = options.dir ?? (await mkdtemp(join(tmpdir(), 'drover-nats-')));
+  const removeDir = () =>
+    options.dir ? Promise.resolve() : rm(dir, { recursive: true, force: true });
   const configFile = join(dir, 'nats.conf');
   await writeFile(configFile, options.config ?? '');
   const args = ['-c', configFile, '-a', '127.0.0.1', '-p', String(options.port ?? -1)];
@@ -32,7 +36,7 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
       timeoutMs: 20_000,
     });
   } catch (err) {
-    await rm(dir, { recursive: true, force: true });
+    await removeDir();
     const hint = (err as Error).message.includes('ENOENT')
       ? ' (install it: apt-get install -y nats-server, or set NATS_SERVER_BIN)'
       : '';
@@ -45,7 +49,7 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
     process: proc,
     async stop() {
       await stopProcess(proc);
-      await rm(dir, { recursive: true, force: true });
+      await removeDir();
     },
   };
 }

@@ -1,7 +1,25 @@
 import { routes, Timing } from '@drover/protocol';
+import { parseUserSeed } from '@drover/transport';
 import { z } from 'zod';
 
 const DAY_MS = 24 * 3_600_000;
+
+const isUserSeed = (seed: Uint8Array) => {
+  try {
+    parseUserSeed(new TextDecoder().decode(seed), 'natsNkeySeed');
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/** nats-server's authorization include, managed by this server (see docs/security.md). */
+const NatsAuth = z.strictObject({
+  /** The file nats-server.conf includes; written atomically. */
+  file: z.string().min(1),
+  /** Makes nats-server re-read it (e.g. SIGHUP to the pid in its pid file). */
+  reload: z.custom<() => Promise<void>>((v) => typeof v === 'function', 'must be a function'),
+});
 
 /** Server settings. Strict: a misspelt setting is an error, not a silent default. */
 export const ServerConfig = z
@@ -9,6 +27,19 @@ export const ServerConfig = z
     natsUrl: z.string().min(1).default('nats://127.0.0.1:4222'),
     natsUser: z.string().optional(),
     natsPass: z.string().optional(),
+    /** This server's NATS user nkey seed (`SU…` text as bytes); never logged. */
+    natsNkeySeed: z
+      .instanceof(Uint8Array)
+      .refine(isUserSeed, 'must be a NATS user seed (SU…)')
+      .optional(),
+    /** Accept a NATS without authentication (one warning) instead of refusing to start. */
+    insecureNats: z.boolean().default(false),
+    /** When set, this server writes nats-server's authorization from the nats_keys table. */
+    natsAuth: NatsAuth.optional(),
+    /** Public keys (`U…`) of `drover monitor` users, allowed to read events and `$SRV`. */
+    natsMonitorKeys: z
+      .array(z.string().regex(/^U[A-Z2-7]{55}$/, 'must be a NATS user public key (U…)'))
+      .default([]),
     databaseUrl: z.string().min(1),
     databasePoolSize: z.number().int().min(1).max(200).default(10),
     httpHost: z.string().default('127.0.0.1'),
@@ -38,6 +69,11 @@ export const ServerConfig = z
       .min(60_000)
       .default(7 * DAY_MS),
     logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info'),
+  })
+  .refine((c) => !c.natsAuth || c.natsNkeySeed, {
+    path: ['natsNkeySeed'],
+    message:
+      'is needed with natsAuth (--nats-auth-file): the server registers its own key before it connects',
   })
   .refine((c) => c.acceptTimeoutMs > routes.tt.runJob.timeoutMs, {
     path: ['acceptTimeoutMs'],

@@ -5,5 +5,12 @@ export * as apiViews from './http/views.js';
 export type { JobSpec } from './jobs/job-spec.js';
 export { JobSpecInput } from './jobs/job-spec.js';
 export { nextTrigger, previewTriggers, validateTimeExpression } from './jobs/time-expression.js';
+export type { NatsAuthTarget, NatsKey, NatsKeyRole } from './nats-auth/index.js';
+export {
+  MONITOR_INBOX_PREFIX,
+  natsAuthConfig,
+  reloadByPidFile,
+  workerInboxPrefix,
+} from './nats-auth/index.js';
 export type { DroverServer } from './server.js';
 export { startServer } from './server.js';

@@ -1,9 +1,17 @@
 #!/usr/bin/env node
-import { envSecret, SecretSettingError, warnSecretInArgv } from '@drover/transport';
+import {
+  envSecret,
+  NatsNotSecuredError,
+  readNkeySeedFile,
+  SecretSettingError,
+  warnIfSeedFileShared,
+  warnSecretInArgv,
+} from '@drover/transport';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { pino } from 'pino';
 import { z } from 'zod';
 import { ServerConfig } from './config.js';
+import { reloadByPidFile } from './nats-auth/pid-file-reload.js';
 import { startServer } from './server.js';
 
 // `drover-server`: flags, with DROVER_* environment variables as defaults.
@@ -31,6 +39,33 @@ const program = new Command('drover-server')
   // URLs may hold credentials: read with .env(), never shown as --help defaults.
   .addOption(new Option('--nats <url>', 'NATS server URL').env('DROVER_NATS_URL'))
   .option('--nats-user <user>', 'NATS user (DROVER_NATS_USER)', env.DROVER_NATS_USER)
+  .option(
+    '--nats-nkey-file <path>',
+    "file holding this server's NATS user nkey seed, SU… (DROVER_NATS_NKEY_FILE)",
+    env.DROVER_NATS_NKEY_FILE,
+  )
+  .option(
+    '--insecure-nats',
+    'run even if NATS does not require authentication (DROVER_INSECURE_NATS=1)',
+    env.DROVER_INSECURE_NATS === '1' || env.DROVER_INSECURE_NATS === 'true',
+  )
+  .option(
+    '--nats-auth-file <path>',
+    "write nats-server's authorization include here from the database (DROVER_NATS_AUTH_FILE)",
+    env.DROVER_NATS_AUTH_FILE,
+  )
+  .option(
+    '--nats-pid-file <path>',
+    "nats-server's pid file, to SIGHUP it after writing --nats-auth-file (DROVER_NATS_PID_FILE)",
+    env.DROVER_NATS_PID_FILE,
+  )
+  .option(
+    '--nats-monitor-key <key...>',
+    'public nkeys (U…) allowed to monitor: read events and $SRV (DROVER_NATS_MONITOR_KEYS, comma list)',
+    env.DROVER_NATS_MONITOR_KEYS?.split(',')
+      .map((k) => k.trim())
+      .filter(Boolean),
+  )
   .addOption(
     new Option(
       '--database <url>',
@@ -57,7 +92,25 @@ const program = new Command('drover-server')
   .option('--log-level <level>', 'pino level (DROVER_LOG_LEVEL)', env.DROVER_LOG_LEVEL)
   .showHelpAfterError();
 program.parse();
-const flags = program.opts<Record<string, string | number | undefined>>();
+const flags = program.opts<Record<string, string | number | boolean | string[] | undefined>>();
+const text = (flag: string) => (typeof flags[flag] === 'string' ? flags[flag] : undefined);
+
+const nkeyFile = text('natsNkeyFile');
+const authFile = text('natsAuthFile');
+const pidFile = text('natsPidFile');
+if (Boolean(authFile) !== Boolean(pidFile)) {
+  console.error('drover-server: --nats-auth-file and --nats-pid-file go together');
+  process.exit(2);
+}
+let natsNkeySeed: Uint8Array | undefined;
+if (nkeyFile) {
+  try {
+    natsNkeySeed = await readNkeySeedFile(nkeyFile);
+  } catch (err) {
+    console.error(`drover-server: ${(err as Error).message}`);
+    process.exit(2);
+  }
+}
 
 /** The secrets, from NAME or NAME_FILE; a URL with a password given as a flag still works, with a warning. */
 function secrets() {
@@ -98,6 +151,10 @@ const parsed = ServerConfig.safeParse({
   natsPass: given.natsPass,
   adminToken: given.adminToken,
   databaseUrl: given.databaseUrl,
+  natsNkeySeed,
+  insecureNats: flags.insecureNats === true,
+  natsAuth: authFile && pidFile ? { file: authFile, reload: reloadByPidFile(pidFile) } : undefined,
+  natsMonitorKeys: flags.natsMonitorKey,
   httpHost: flags.httpHost,
   httpPort: flags.httpPort,
   httpAllowedHosts: commaList(flags.httpAllowedHosts),
@@ -111,11 +168,18 @@ if (!parsed.success) {
 const config = parsed.data;
 const log = pino({
   level: config.logLevel,
-  redact: ['natsPass', 'adminToken', 'secret', 'req.headers.authorization'],
+  redact: ['natsPass', 'natsNkeySeed', 'seed', 'adminToken', 'secret', 'req.headers.authorization'],
 });
 process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection'));
+if (nkeyFile) await warnIfSeedFileShared(nkeyFile, log);
 
 const server = await startServer(config, log);
+// Running against an open NATS is a choice the operator makes, not a state to wait out.
+server.ready.catch((err: unknown) => {
+  if (!(err instanceof NatsNotSecuredError)) return;
+  console.error(`drover-server: ${err.message}`);
+  void server.stop().finally(() => process.exit(4));
+});
 log.info({ http: server.url }, 'drover-server listening');
 let stopping = false;
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {

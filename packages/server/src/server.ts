@@ -1,5 +1,10 @@
 import { DROVER_VERSION, serverStatusSubject } from '@drover/protocol';
-import { Bus, connectNats, type Handler } from '@drover/transport';
+import {
+  Bus,
+  connectNats,
+  type Handler,
+  publicKeyOfSeed,
+} from '@drover/transport';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { FastifyInstance } from 'fastify';
 import pRetry from 'p-retry';
@@ -19,9 +24,12 @@ import { InstanceEvents } from './lifecycle/instance-events.js';
 import { LostWorkers } from './lifecycle/lost-workers.js';
 import { Sweeper } from './lifecycle/sweeper.js';
 import { serveServerRoutes } from './nats/server-handlers.js';
+import { NatsAuthWriter } from './nats-auth/nats-auth-writer.js';
+import { WorkerKeys } from './nats-auth/worker-keys.js';
 import { DbClock } from './scheduling/db-clock.js';
 import { Scheduler } from './scheduling/scheduler.js';
 import { AppAuthenticator } from './store/apps.js';
+import { registerKey } from './store/nats-keys.js';
 
 const HEALTH_CHECK_MS = 2_000;
 
@@ -103,42 +111,79 @@ export async function startServer(
       });
   };
 
+  const natsAuth = config.natsAuth
+    ? new NatsAuthWriter(pool, config.natsAuth, log.child({ actor: 'nats-auth' }))
+    : undefined;
+
+  /** Puts this server's key (and the monitors') into nats-server's authorization. */
+  const authorizeSelf = async (writer: NatsAuthWriter, seed: Uint8Array) => {
+    await pRetry(
+      async () => {
+        await registerKey(pool, publicKeyOfSeed(seed), 'server');
+        for (const key of config.natsMonitorKeys) await registerKey(pool, key, 'monitor');
+        await writer.sync();
+      },
+      {
+        retries: Number.POSITIVE_INFINITY,
+        maxTimeout: 5_000,
+        randomize: true,
+        signal: abort.signal,
+        onFailedAttempt: ({ error }) =>
+          log.warn(
+            { reason: error.message },
+            'could not write the NATS authorization yet, retrying',
+          ),
+      },
+    );
+  };
+
   const start = async () => {
+    const database = (async () => {
+      await waitForDatabase(pool, log, abort.signal);
+      readiness.database = true;
+      healthTimer = setTimeout(checkDatabase, HEALTH_CHECK_MS);
+      // A migration (or the first clock reading) can fail while Postgres restarts: retry it too.
+      await pRetry(
+        async () => {
+          await migrate(pool, log);
+          await clock.sync(pool);
+        },
+        {
+          retries: Number.POSITIVE_INFINITY,
+          maxTimeout: 5_000,
+          randomize: true,
+          signal: abort.signal,
+          // A schema from a newer Drover stays newer: say so instead of retrying.
+          shouldRetry: ({ error }) => !(error instanceof NewerSchemaError),
+        },
+      );
+    })();
+    // With a managed authorization, NATS lets this server in only once its own key is written.
+    const seed = config.natsNkeySeed;
+    const natsAllowed =
+      natsAuth && seed ? database.then(() => authorizeSelf(natsAuth, seed)) : Promise.resolve();
     // Each dependency is reported as soon as it is reachable, not only once both are.
     const [conn] = await Promise.all([
-      connectNats({
-        servers: config.natsUrl,
-        name: config.serverId,
-        user: config.natsUser,
-        pass: config.natsPass,
-        log,
-        signal: abort.signal,
-      }).then((connected) => {
-        nc = connected; // stop() drains it even if Postgres never came
-        readiness.nats = true;
-        void watchNats(connected).catch(() => undefined);
-        return connected;
-      }),
-      (async () => {
-        await waitForDatabase(pool, log, abort.signal);
-        readiness.database = true;
-        healthTimer = setTimeout(checkDatabase, HEALTH_CHECK_MS);
-        // A migration (or the first clock reading) can fail while Postgres restarts: retry it too.
-        await pRetry(
-          async () => {
-            await migrate(pool, log);
-            await clock.sync(pool);
-          },
-          {
-            retries: Number.POSITIVE_INFINITY,
-            maxTimeout: 5_000,
-            randomize: true,
+      natsAllowed
+        .then(() =>
+          connectNats({
+            servers: config.natsUrl,
+            name: config.serverId,
+            user: config.natsUser,
+            pass: config.natsPass,
+            nkeySeed: config.natsNkeySeed,
+            insecureNats: config.insecureNats,
+            log,
             signal: abort.signal,
-            // A schema from a newer Drover stays newer: say so instead of retrying.
-            shouldRetry: ({ error }) => !(error instanceof NewerSchemaError),
-          },
-        );
-      })(),
+          }),
+        )
+        .then((connected) => {
+          nc = connected; // stop() drains it even if Postgres never came
+          readiness.nats = true;
+          void watchNats(connected).catch(() => undefined);
+          return connected;
+        }),
+      database,
     ]);
     nc = conn;
     if (abort.signal.aborted) return;
@@ -244,6 +289,12 @@ export async function startServer(
       scheduler,
       events,
       clock,
+      workerKeys: new WorkerKeys(
+        pool,
+        config.natsUrl,
+        natsAuth,
+        log.child({ actor: 'worker-keys' }),
+      ),
     };
     readiness.started = true;
     scheduler.start();

@@ -1,7 +1,8 @@
-import { errors, type NatsConnection } from '@nats-io/nats-core';
+import { errors, type NatsConnection, nkeyAuthenticator } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import pRetry from 'p-retry';
 import type { Logger } from 'pino';
+import { requireSecuredNats } from './nats-security.js';
 import { serversForLog } from './safe-url.js';
 
 export interface ConnectOptions {
@@ -17,6 +18,12 @@ export interface ConnectOptions {
   maximumIntervalMs?: number;
   /** Throw NATS's AuthorizationError at once instead of retrying it (a worker with a refused credential exits). */
   failOnAuthError?: boolean;
+  /** NATS user nkey seed (`SU…` text as bytes, see `readNkeySeedFile`); signs the server's challenge, never sent. */
+  nkeySeed?: Uint8Array;
+  /** Prefix of reply inboxes (`_INBOX_<app>` for a worker, `_INBOX_MON` for a monitor); default `_INBOX`. */
+  inboxPrefix?: string;
+  /** Accept a NATS that does not require authentication (one warning) instead of throwing `NatsNotSecuredError`. */
+  insecureNats?: boolean;
 }
 
 /**
@@ -24,17 +31,21 @@ export interface ConnectOptions {
  * backoff and jitter (a slow NATS must not crash-loop us), then reconnecting
  * forever once connected. With `failOnAuthError`, refused credentials are
  * not retried: the AuthorizationError is thrown at once (see `isNatsAuthError`).
+ * Once connected, a NATS that does not require authentication is refused
+ * (`NatsNotSecuredError`) unless `insecureNats`.
  */
-export function connectNats(options: ConnectOptions): Promise<NatsConnection> {
+export async function connectNats(options: ConnectOptions): Promise<NatsConnection> {
   const { log } = options;
   const url = serversForLog(options.servers);
-  return pRetry(
+  const nc = await pRetry(
     () =>
       connect({
         servers: options.servers,
         name: options.name,
         user: options.user,
         pass: options.pass,
+        ...(options.nkeySeed ? { authenticator: nkeyAuthenticator(options.nkeySeed) } : {}),
+        ...(options.inboxPrefix ? { inboxPrefix: options.inboxPrefix } : {}),
         maxReconnectAttempts: -1,
         reconnectTimeWait: 250,
         reconnectJitter: 250,
@@ -59,6 +70,8 @@ export function connectNats(options: ConnectOptions): Promise<NatsConnection> {
       },
     },
   );
+  await requireSecuredNats(nc, url, options.insecureNats ?? false, log);
+  return nc;
 }
 
 /** NATS refused our user/password (or token): retrying cannot help. */

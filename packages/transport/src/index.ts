@@ -14,7 +14,17 @@ export { zodIssues } from './issues.js';
 export { LogLimiter } from './log-limiter.js';
 export type { Monitoring, MonitoringOptions, ServiceIdentity } from './monitoring.js';
 export { serveMonitoring, startMonitoring } from './monitoring.js';
+export { NatsNotSecuredError, requireSecuredNats, SECURITY_DOC } from './nats-security.js';
+export {
+  NkeySeedFileError,
+  parseUserSeed,
+  publicKeyOfSeed,
+  readNkeySeedFile,
+  warnIfSeedFileShared,
+} from './nkey-seed-file.js';
 export { encodeChecked, maxPayload } from './payload.js';
+export type { ProbeOptions } from './probe-connect.js';
+export { probeNatsCredential } from './probe-connect.js';
 export type { ReliableAskOptions } from './reliable-ask.js';
 export { reliableAsk } from './reliable-ask.js';
 export type { RouteCounters } from './route-stats.js';

@@ -1,6 +1,13 @@
 #!/usr/bin/env node
 import { delimiter } from 'node:path';
-import { envSecret, isNatsAuthError, SecretSettingError } from '@drover/transport';
+import {
+  envSecret,
+  isNatsAuthError,
+  NatsNotSecuredError,
+  NkeySeedFileError,
+  readNkeySeedFile,
+  SecretSettingError,
+} from '@drover/transport';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { pino } from 'pino';
 import { WorkerExit } from './exit-codes.js';
@@ -27,6 +34,15 @@ function envInt(name: string, fallback: number): number {
   console.error(`drover-worker: ${name} must be a positive integer, got "${raw}"`);
   process.exit(WorkerExit.USAGE);
 }
+
+/** A yes/no variable: 1/true/yes or 0/false/no (or unset), else a message naming it. */
+function envFlag(name: string): boolean {
+  const raw = env[name]?.toLowerCase();
+  if (raw === undefined || raw === '' || ['0', 'false', 'no'].includes(raw)) return false;
+  if (['1', 'true', 'yes'].includes(raw)) return true;
+  console.error(`drover-worker: ${name} must be 1 or 0, got "${env[name]}"`);
+  process.exit(WorkerExit.USAGE);
+}
 const program = new Command('drover-worker')
   .description('Drover worker: runs an app’s processors for the runs the server dispatches')
   // Values that may hold credentials are read with .env(), not given as defaults:
@@ -40,6 +56,16 @@ const program = new Command('drover-worker')
     '--nats-user <user>',
     'NATS user (DROVER_NATS_USER); password from DROVER_NATS_PASS',
     env.DROVER_NATS_USER,
+  )
+  .option(
+    '--nats-nkey-file <path>',
+    'file holding the app’s worker nkey seed (SU…), from `drover app create` or the worker-keys API (DROVER_NATS_NKEY_FILE)',
+    env.DROVER_NATS_NKEY_FILE,
+  )
+  .option(
+    '--insecure-nats',
+    'run even if NATS does not require authentication (DROVER_INSECURE_NATS=1); see docs/security.md',
+    envFlag('DROVER_INSECURE_NATS'),
   )
   .option('--app <name>', 'app name (DROVER_APP)', env.DROVER_APP)
   .requiredOption(
@@ -68,13 +94,15 @@ const program = new Command('drover-worker')
   .option('--log-level <level>', 'pino level (DROVER_LOG_LEVEL)', env.DROVER_LOG_LEVEL ?? 'info')
   .addHelpText(
     'after',
-    `\nExit codes: ${WorkerExit.OK} stopped, ${WorkerExit.UNCLEAN} unclean stop, ${WorkerExit.USAGE} bad input, ${WorkerExit.UNAUTHORIZED} refused (no such app, worker id held by another live process, or NATS credentials).`,
+    `\nExit codes: ${WorkerExit.OK} stopped, ${WorkerExit.UNCLEAN} unclean stop, ${WorkerExit.USAGE} bad input, ${WorkerExit.UNAUTHORIZED} refused (no such app, worker id held by another live process, NATS credentials refused, or NATS without authentication: see --insecure-nats).`,
   )
   .showHelpAfterError();
 program.parse();
 const o = program.opts<{
   nats: string;
   natsUser?: string;
+  natsNkeyFile?: string;
+  insecureNats: boolean;
   app?: string;
   processors: string[];
   concurrency: number;
@@ -105,6 +133,14 @@ const processors = await loadProcessors(o.processors).catch((err: Error) => {
   console.error(`drover-worker: ${err.message}`);
   process.exit(WorkerExit.USAGE);
 });
+const natsNkeySeed = o.natsNkeyFile
+  ? await readNkeySeedFile(o.natsNkeyFile, log).catch((err: Error) => {
+      console.error(
+        `drover-worker: ${err instanceof NkeySeedFileError ? err.message : String(err)} (--nats-nkey-file / DROVER_NATS_NKEY_FILE)`,
+      );
+      process.exit(WorkerExit.USAGE);
+    })
+  : undefined;
 process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection'));
 
 const refused = (message: string): never => {
@@ -117,6 +153,8 @@ const worker = await startWorker({
   natsUrl: o.nats,
   natsUser: o.natsUser,
   natsPass,
+  natsNkeySeed,
+  insecureNats: o.insecureNats,
   app: o.app as string,
   processors,
   concurrency: o.concurrency,
@@ -131,8 +169,10 @@ const worker = await startWorker({
   if (err instanceof WorkerRefusedError) return refused(err.message);
   if (isNatsAuthError(err))
     return refused(
-      `NATS refused the credentials of app ${o.app}'s worker (DROVER_NATS_USER / DROVER_NATS_PASS): ${(err as Error).message}`,
+      `NATS refused the credentials of app ${o.app}'s worker (${o.natsNkeyFile ? `nkey file ${o.natsNkeyFile}` : 'DROVER_NATS_NKEY_FILE, or DROVER_NATS_USER / DROVER_NATS_PASS'}): ${(err as Error).message}`,
     );
+  // A NATS anyone may use, and the worker was not told that is fine: refused like a credential.
+  if (err instanceof NatsNotSecuredError) return refused(`app ${o.app}'s worker: ${err.message}`);
   // E.g. processor threads that cannot load the modules: fail now, not respawn forever.
   console.error(`drover-worker: ${(err as Error).message}`);
   process.exit(err instanceof ProcessorModuleError ? WorkerExit.USAGE : WorkerExit.UNCLEAN);

@@ -1,6 +1,8 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { errors } from '@nats-io/nats-core';
+import { connect } from '@nats-io/transport-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FINAL, instanceWhere, startUp, type UpProcess } from '../../harness/drover-up.js';
 import { stopProcess } from '../../harness/process.js';
@@ -125,6 +127,8 @@ describe('drover up under SIGKILL', () => {
     expect(nats).toBeDefined();
     process.kill(nats as number, 'SIGKILL');
     await u.proc.waitFor(/"msg":"nats-server restarted"/, 60_000);
+    // Restarted with the same config: still nobody in without a key, and the keys still work (below).
+    await expect(connect({ servers: u.natsUrl })).rejects.toBeInstanceOf(errors.AuthorizationError);
     const newNats = descendants(u.proc.child.pid as number).find((p) =>
       commandLine(p).includes('nats-server'),
     );

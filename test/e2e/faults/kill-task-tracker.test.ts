@@ -1,7 +1,6 @@
 import { workerStatusSubject } from '@drover/protocol';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { connect } from '@nats-io/transport-node';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitForInstance } from '../../../packages/server/test/support/server-fixture.js';
 import {
   type DroverCluster,
@@ -25,12 +24,12 @@ let nc: NatsConnection;
 const IDS = ['ktt-1', 'ktt-2', 'ktt-3'];
 
 beforeAll(async () => {
-  nc = await connect({ servers: inject('natsUrl') });
   cluster = await startDroverCluster(db.url, { workers: IDS });
+  nc = await cluster.nats.connect('ktt-observer');
 });
 afterAll(async () => {
-  await cluster.stop();
-  await nc.close();
+  await nc?.close();
+  await cluster?.stop();
 });
 
 /** A worker's live counts, from its monitoring endpoint. */

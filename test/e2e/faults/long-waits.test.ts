@@ -1,10 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  createTestApp,
   type TestApp,
   waitForInstance,
 } from '../../../packages/server/test/support/server-fixture.js';
-import { type DroverCluster, startDroverCluster } from '../../harness/drover-cluster.js';
+import {
+  type ClusterApp,
+  type DroverCluster,
+  startDroverCluster,
+} from '../../harness/drover-cluster.js';
 import { uniqueName, useDatabase } from '../../harness/fixtures.js';
 import { expectSettled, expectSurvivorsAlive } from './checks.js';
 
@@ -20,13 +23,13 @@ const HUGE_MS = 3e9;
 // Timing.INSTANCE_SILENT_MS + one sweep (docs/guarantees.md).
 const SILENCE_BOUND_MS = 15_000 + 1_000;
 let cluster: DroverCluster;
-let other: TestApp;
+let other: ClusterApp;
 let serverReadyAt: number;
 
 beforeAll(async () => {
   cluster = await startDroverCluster(db.url, { workers: ['long-a'] });
   serverReadyAt = performance.now();
-  other = await createTestApp({ url: cluster.serverUrl }, uniqueName('other'));
+  other = await cluster.createApp(uniqueName('other'));
   await cluster.startWorker('long-b', [], { app: other });
 });
 afterAll(() => cluster.stop());

@@ -1,7 +1,6 @@
 import { allRoutes, decode, encode, ReplyEnvelope, routeSubject } from '@drover/protocol';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { connect } from '@nats-io/transport-node';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitForInstance } from '../../../packages/server/test/support/server-fixture.js';
 import { type DroverCluster, startDroverCluster } from '../../harness/drover-cluster.js';
 import { useDatabase } from '../../harness/fixtures.js';
@@ -33,13 +32,14 @@ function acceptable(schema: { safeParse(v: unknown): { success: boolean } }, bod
 }
 
 beforeAll(async () => {
-  nc = await connect({ servers: inject('natsUrl') });
   cluster = await startDroverCluster(db.url);
+  // With the server's key: the worst a client allowed everything can send.
+  nc = await cluster.nats.connect('malformed-sender');
   await cluster.startWorker(WORKER);
 });
 afterAll(async () => {
-  await cluster.stop();
-  await nc.close();
+  await nc?.close();
+  await cluster?.stop();
 });
 
 describe('malformed and oversized payloads on every subject', () => {

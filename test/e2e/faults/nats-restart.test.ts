@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitForInstance } from '../../../packages/server/test/support/server-fixture.js';
+import { type AuthorizedNats, startAuthorizedNats } from '../../harness/authorized-nats.js';
 import {
   type DroverCluster,
   SLOW_SUM,
@@ -8,19 +9,18 @@ import {
   untilLeafLoggedBy,
 } from '../../harness/drover-cluster.js';
 import { useDatabase } from '../../harness/fixtures.js';
-import { type NatsServer, startNatsServer } from '../../harness/nats-server.js';
 import { expectSettled, expectSurvivorsAlive } from './checks.js';
 
 // nats-server restarted mid map-reduce (its own, on a fixed port): every
 // process reconnects, the run succeeds, every task counted once.
 
 const db = useDatabase();
-let nats: NatsServer;
+let nats: AuthorizedNats;
 let cluster: DroverCluster;
 
 beforeAll(async () => {
-  nats = await startNatsServer();
-  cluster = await startDroverCluster(db.url, { natsUrl: nats.url, workers: ['nr-1', 'nr-2'] });
+  nats = await startAuthorizedNats();
+  cluster = await startDroverCluster(db.url, { nats, workers: ['nr-1', 'nr-2'] });
 });
 afterAll(async () => {
   await cluster.stop();
@@ -34,8 +34,8 @@ describe('nats-server restart mid-run', () => {
     const running = await waitForInstance(app, id, (i) => i.status === 'RUNNING', 30_000);
     await untilLeafLoggedBy(app, id, (w) => w !== running.workerId);
 
-    await nats.stop();
-    nats = await startNatsServer({ port: nats.port });
+    // Same port, same config: the authorization the server wrote is read again.
+    await nats.restart();
 
     const done = await waitForInstance(
       app,

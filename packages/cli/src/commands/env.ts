@@ -36,7 +36,9 @@ export function envCommand(program: Command, globals: () => GlobalOptions): void
         ['DROVER_SERVER_URL', cluster.serverUrl],
         ['DROVER_NATS_URL', cluster.natsUrl],
         ['DROVER_APP', cluster.app],
-        // NATS credentials would go here; the spawned nats-server has none.
+        // The seed stays in its file (0600): only its path is printed.
+        ['DROVER_NATS_NKEY_FILE', cluster.workerNkeyFile],
+        ['DROVER_INSECURE_NATS', cluster.insecureNats ? '1' : undefined],
         ['DROVER_APP_SECRET', credentials?.app === cluster.app ? credentials.secret : undefined],
         // For `drover app create` and other admin calls to this server.
         ['DROVER_ADMIN_TOKEN', await readAdminToken(dataDir)],

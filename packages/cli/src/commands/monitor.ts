@@ -6,6 +6,10 @@ import { pino } from 'pino';
 import { z } from 'zod';
 import { progressText, table, when } from '../output/table.js';
 import { type GlobalOptions, natsUrl } from './context.js';
+import { type NatsCredentialFlags, natsConnectError, natsCredentials } from './nats-credentials.js';
+
+// The monitor's replies come on its own inboxes, the only ones its NATS user may read.
+const INBOX_PREFIX = '_INBOX_MON';
 
 const FINAL = ['SUCCEEDED', 'FAILED', 'STOPPED', 'CANCELED'];
 const REDRAW_MS = 1_000;
@@ -22,7 +26,7 @@ const Pong = z.object({
 
 /** Asks every drover-worker to answer (NATS services protocol) and records those of `app`. */
 function pingWorkers(nc: NatsConnection, app: string, view: View): void {
-  const inbox = createInbox();
+  const inbox = createInbox(INBOX_PREFIX);
   const sub = nc.subscribe(inbox, {
     callback: (_err, msg) => {
       let raw: unknown;
@@ -126,12 +130,31 @@ export function monitorCommand(program: Command, globals: () => GlobalOptions): 
     .command('monitor')
     .description('live view of workers, running instances and progress, from NATS events only')
     .option('--nats <url>', 'NATS to watch (DROVER_NATS_URL; default: the running `drover up`)')
-    .action(async (o: { nats?: string }) => {
+    .option(
+      '--nats-nkey-file <path>',
+      'monitor nkey seed file (DROVER_NATS_NKEY_FILE; default: the running `drover up`’s)',
+    )
+    .option(
+      '--insecure-nats',
+      'accept a NATS without authentication (DROVER_INSECURE_NATS=1); see docs/security.md',
+    )
+    .action(async (o: { nats?: string } & NatsCredentialFlags) => {
       const g = globals();
       const url = await natsUrl({ ...g, nats: o.nats });
       const app = g.app ?? process.env.DROVER_APP ?? '*';
       const log = pino({ level: 'warn' }, pino.destination(2));
-      const nc = await connectNats({ servers: url, name: 'drover-monitor', log });
+      const credentials = await natsCredentials({ ...g, ...o }, url, 'monitor', log);
+      const nc = await connectNats({
+        servers: url,
+        name: 'drover-monitor',
+        log,
+        nkeySeed: credentials.nkeySeed,
+        insecureNats: credentials.insecureNats,
+        inboxPrefix: INBOX_PREFIX,
+        failOnAuthError: true,
+      }).catch((err: unknown) => {
+        throw natsConnectError(err, url);
+      });
       const view: View = { workers: new Map(), running: new Map(), finished: [] };
       subscribeEvents(
         nc,

@@ -5,6 +5,7 @@ import { CliError, Exit } from '../client/exit-codes.js';
 import { up } from '../up/up.js';
 import { upLogger } from '../up/up-logger.js';
 import type { GlobalOptions } from './context.js';
+import { envFlag } from './nats-credentials.js';
 import { banner } from './up-banner.js';
 
 const count = (flag: string, min: number, max: number) => (value: string) => {
@@ -37,7 +38,15 @@ export function upCommand(program: Command, globals: () => GlobalOptions): void 
       'JS or TS modules exporting your processors, run by the workers (default: the examples)',
     )
     .option('--port <port>', 'HTTP API port (0: any free one)', count('--port', 0, 65_535), 7700)
-    .option('--nats <url>', 'use this NATS instead of spawning nats-server')
+    .option('--nats <url>', 'use this NATS instead of spawning nats-server (no credentials in it)')
+    .option(
+      '--nats-nkey-file <path>',
+      'with --nats: nkey seed file the server and workers connect with (DROVER_NATS_NKEY_FILE)',
+    )
+    .option(
+      '--insecure-nats',
+      'with --nats: accept a NATS without authentication (DROVER_INSECURE_NATS=1); see docs/security.md',
+    )
     .option(
       '--database <url>',
       'use this Postgres instead of the embedded one (or DROVER_DATABASE_URL / DROVER_DATABASE_URL_FILE; a password in a flag shows in `ps`)',
@@ -57,6 +66,8 @@ export function upCommand(program: Command, globals: () => GlobalOptions): void 
         processors?: string[];
         port: number;
         nats?: string;
+        natsNkeyFile?: string;
+        insecureNats?: boolean;
         database?: string;
         postgresBin?: string;
         logLevel: string;
@@ -83,6 +94,13 @@ export function upCommand(program: Command, globals: () => GlobalOptions): void 
           httpPort: o.port,
           processors: o.processors,
           natsUrl: o.nats,
+          // Only with --nats: `drover env` output in the shell must not change a plain `drover up`.
+          natsNkeyFile: o.nats
+            ? (o.natsNkeyFile ?? process.env.DROVER_NATS_NKEY_FILE)
+            : o.natsNkeyFile,
+          insecureNats: o.nats
+            ? (o.insecureNats ?? envFlag('DROVER_INSECURE_NATS'))
+            : o.insecureNats,
           databaseUrl: databaseUrl(o.database),
           postgresBin: o.postgresBin ?? process.env.DROVER_POSTGRES_BIN,
           signal: abort.signal,

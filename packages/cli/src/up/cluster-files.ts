@@ -10,7 +10,16 @@ import { writeFileAtomic } from './write-file-atomic.js';
 // (an --nats URL may carry credentials), both written atomically.
 
 const Credentials = z.object({ app: z.string(), secret: z.string() });
-const ClusterInfo = z.object({ serverUrl: z.string(), natsUrl: z.string(), app: z.string() });
+const ClusterInfo = z.object({
+  serverUrl: z.string(),
+  natsUrl: z.string(),
+  app: z.string(),
+  /** The nkey seed files a separate worker of the app, and `drover monitor`, connect with. */
+  workerNkeyFile: z.string().optional(),
+  monitorNkeyFile: z.string().optional(),
+  /** `drover up --nats <url> --insecure-nats`: its NATS has no authentication. */
+  insecureNats: z.boolean().optional(),
+});
 export type Credentials = z.output<typeof Credentials>;
 export type ClusterInfo = z.output<typeof ClusterInfo>;
 

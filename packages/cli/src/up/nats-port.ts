@@ -34,12 +34,13 @@ export async function startNatsForDataDir(
   dataDir: string,
   log: Logger,
   onRestart?: (pid: number) => Promise<void>,
+  configFile?: string,
 ): Promise<NatsProcess> {
   const known = await readNatsPort(dataDir).catch((err: Error) => {
     log.warn({ err: err.message }, 'NATS port record unreadable; choosing a new port');
     return undefined;
   });
-  const options = { log: log.child({ role: 'nats-server' }), onRestart };
+  const options = { log: log.child({ role: 'nats-server' }), onRestart, configFile };
   let nats: NatsProcess;
   try {
     nats = await startNatsProcess(known, options);

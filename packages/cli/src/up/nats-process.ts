@@ -13,6 +13,8 @@ export interface NatsProcess {
 
 export interface NatsProcessOptions {
   bin?: string;
+  /** A config file (`-c`) every start uses, restarts included (auth, pid file). */
+  configFile?: string;
   log?: Logger;
   /** Told nats-server's new pid after a restart. */
   onRestart?: (pid: number) => Promise<void>;
@@ -29,10 +31,12 @@ const READY_WITHIN_MS = 30_000;
 async function spawnNats(
   bin: string,
   port: number,
+  configFile: string | undefined,
   log: Logger,
   signal?: AbortSignal,
 ): Promise<{ watched: WatchedChild; port: number }> {
-  const child = spawnBound(bin, ['-a', '127.0.0.1', '-p', String(port)], {
+  const config = configFile ? ['-c', configFile] : [];
+  const child = spawnBound(bin, [...config, '-a', '127.0.0.1', '-p', String(port)], {
     deathSignal: 'SIGTERM',
   });
   const watched = watchChild(child, 'nats-server', log);
@@ -51,7 +55,7 @@ async function spawnNats(
 
 /**
  * Spawns nats-server on a free loopback port (or `port`), waits until it
- * listens, and restarts it on the same port if it exits while we run.
+ * listens, and restarts it on the same port (and config) if it exits while we run.
  */
 export async function startNatsProcess(
   port?: number,
@@ -63,11 +67,12 @@ export async function startNatsProcess(
   if (named && !isExecutable(named))
     throw new Error(`DROVER_NATS_SERVER_BIN names ${named}, which is not an executable file`);
   const log = options.log ?? pino({ level: 'silent' });
-  const first = await spawnNats(bin, port ?? -1, log);
+  const first = await spawnNats(bin, port ?? -1, options.configFile, log);
   const supervised = supervise({
     name: 'nats-server',
     first: first.watched,
-    restart: async (signal) => (await spawnNats(bin, first.port, log, signal)).watched,
+    restart: async (signal) =>
+      (await spawnNats(bin, first.port, options.configFile, log, signal)).watched,
     onRestart: options.onRestart,
     stopSignal: 'SIGTERM',
     log,

@@ -10,6 +10,7 @@ import {
   startWorker,
 } from '@drover/worker';
 import type { Logger } from 'pino';
+import { z } from 'zod';
 import { childrenDieOnKill } from './bound-child.js';
 import {
   type ClusterInfo,
@@ -25,9 +26,13 @@ import {
 import { acquireDataDirLock } from './data-dir-lock.js';
 import { type EmbeddedPostgres, startEmbeddedPostgres } from './embedded-postgres.js';
 import { checkHttpPortFree, httpPortTaken } from './http-port.js';
+import { prepareNatsFiles, workerSeedFile } from './nats-auth-files.js';
 import { startNatsForDataDir } from './nats-port.js';
 import type { NatsProcess } from './nats-process.js';
 import { StopList } from './stop-list.js';
+import { ensureWorkerSeed, externalNatsSeed, managedNatsAuth } from './up-nats.js';
+
+const CreatedApp = z.object({ workerKey: z.object({ seed: z.string() }) });
 
 export interface UpOptions {
   dataDir: string;
@@ -36,8 +41,12 @@ export interface UpOptions {
   httpPort: number;
   /** Modules exporting the workers' processors, relative to the cwd (default: the examples). */
   processors?: readonly string[];
-  /** External NATS instead of a spawned nats-server. */
+  /** External NATS instead of a spawned nats-server (no credentials in it: see natsNkeyFile). */
   natsUrl?: string;
+  /** With natsUrl: the nkey seed file every process of this `up` connects with. */
+  natsNkeyFile?: string;
+  /** With natsUrl: accept a NATS without authentication. */
+  insecureNats?: boolean;
   /** External Postgres instead of the embedded one. */
   databaseUrl?: string;
   /** A folder holding initdb and postgres for the embedded one (else they are looked for). */
@@ -76,6 +85,7 @@ export async function up(options: UpOptions): Promise<UpCluster> {
   if (examples) modules.push(EXAMPLES);
   const processors = await loadProcessors(modules);
   const { signal, log } = options;
+  const externalSeed = await externalNatsSeed(options);
   signal?.throwIfAborted();
   const dataDir = resolve(options.dataDir);
   await mkdir(dataDir, { recursive: true });
@@ -105,10 +115,14 @@ export async function up(options: UpOptions): Promise<UpCluster> {
         'setpriv not found (Linux util-linux) or not Linux: nats-server and postgres cannot be bound ' +
           'to drover up; after a kill -9 they run on until the next drover up on this data dir ends them',
       );
+    // The spawned nats-server requires authentication from its first start.
+    const natsFiles = options.natsUrl ? undefined : await prepareNatsFiles(dataDir);
     log.info({ dataDir }, 'starting nats-server and Postgres');
     // Both children start at once (initdb takes the longest); whichever started is stopped on failure.
     const [natsStarted, pgStarted] = await Promise.allSettled([
-      options.natsUrl ? undefined : startNatsForDataDir(dataDir, log, recordChildren),
+      natsFiles
+        ? startNatsForDataDir(dataDir, log, recordChildren, natsFiles.configFile)
+        : undefined,
       options.databaseUrl
         ? undefined
         : startEmbeddedPostgres(dataDir, {
@@ -131,6 +145,7 @@ export async function up(options: UpOptions): Promise<UpCluster> {
     // Secure by default: its server creates apps only with this token (`drover env` prints it).
     const adminToken = await loadOrCreateAdminToken(dataDir);
 
+    const natsRunning = nats;
     const server: DroverServer = await startServer(
       {
         natsUrl,
@@ -139,6 +154,12 @@ export async function up(options: UpOptions): Promise<UpCluster> {
         httpPort: options.httpPort,
         serverId: 'up-server',
         adminToken,
+        ...(natsFiles && natsRunning
+          ? managedNatsAuth(natsFiles, natsRunning)
+          : {
+              natsNkeySeed: externalSeed && new Uint8Array(externalSeed),
+              insecureNats: options.insecureNats,
+            }),
       },
       log.child({ role: 'server' }),
     ).catch((err: NodeJS.ErrnoException) => {
@@ -151,6 +172,11 @@ export async function up(options: UpOptions): Promise<UpCluster> {
 
     const credentials = await ensureApp(server.url, adminToken, dataDir, options.app);
     signal?.throwIfAborted();
+    // Our own NATS: the app's worker key (kept from the app's creation); an external one: the given key.
+    const workerSeed = natsFiles
+      ? await ensureWorkerSeed(server.url, dataDir, credentials)
+      : externalSeed;
+    signal?.throwIfAborted();
 
     // Workers start at once: each waits for its processor threads to load the modules.
     const started = await Promise.allSettled(
@@ -158,6 +184,8 @@ export async function up(options: UpOptions): Promise<UpCluster> {
         startWorker({
           natsUrl,
           app: credentials.app,
+          natsNkeySeed: workerSeed,
+          insecureNats: options.insecureNats,
           workerId: `up-worker-${i + 1}`,
           processors,
           processorsModule: modules,
@@ -176,7 +204,23 @@ export async function up(options: UpOptions): Promise<UpCluster> {
     const failed = started.find((s) => s.status === 'rejected');
     if (failed) throw failed.reason;
 
-    const info = { serverUrl: server.url, natsUrl, app: credentials.app };
+    const info: ClusterInfo = {
+      serverUrl: server.url,
+      natsUrl,
+      app: credentials.app,
+      ...(natsFiles
+        ? {
+            workerNkeyFile: workerSeedFile(dataDir, credentials.app),
+            monitorNkeyFile: natsFiles.monitorSeedFile,
+          }
+        : options.natsNkeyFile
+          ? {
+              workerNkeyFile: resolve(options.natsNkeyFile),
+              monitorNkeyFile: resolve(options.natsNkeyFile),
+            }
+          : {}),
+      ...(options.insecureNats ? { insecureNats: true } : {}),
+    };
     signal?.throwIfAborted();
     await writeClusterInfo(dataDir, info);
     stops.add('cluster.json', () => removeClusterInfo(dataDir));
@@ -210,7 +254,7 @@ async function ensureApp(
   adminToken: string,
   dataDir: string,
   app: string,
-): Promise<Credentials> {
+): Promise<Credentials & { workerSeed?: string }> {
   const known = await readCredentials(dataDir);
   const credentials = known ?? newCredentials(app);
   const created = await fetch(`${serverUrl}/api/v1/apps`, {
@@ -226,5 +270,7 @@ async function ensureApp(
   if (created.status !== 201 && created.status !== 409)
     throw new Error(`could not create app ${credentials.app}: ${await created.text()}`);
   if (!known) await writeCredentials(dataDir, credentials);
-  return credentials;
+  if (created.status !== 201) return credentials;
+  const answer = CreatedApp.safeParse(await created.json());
+  return { ...credentials, workerSeed: answer.success ? answer.data.workerKey.seed : undefined };
 }

@@ -3,6 +3,7 @@ import type { DispatchTimers } from '../dispatch/dispatch-timers.js';
 import type { Dispatcher } from '../dispatch/dispatcher.js';
 import type { WorkerRegistry } from '../dispatch/worker-registry.js';
 import type { InstanceEvents } from '../lifecycle/instance-events.js';
+import type { WorkerKeys } from '../nats-auth/worker-keys.js';
 import type { DbClock } from '../scheduling/db-clock.js';
 import type { Scheduler } from '../scheduling/scheduler.js';
 import type { AppAuthenticator } from '../store/apps.js';
@@ -19,6 +20,8 @@ export interface Core {
   events: InstanceEvents;
   /** The database's clock: for times stored and compared with stored ones. */
   clock: DbClock;
+  /** Apps' NATS worker credentials (and the nats-server authorization they go into). */
+  workerKeys: WorkerKeys;
 }
 
 export interface Readiness {

@@ -19,6 +19,7 @@ import { appTokenRoutes } from './routes/app-tokens.js';
 import { appRoutes } from './routes/apps.js';
 import { instanceRoutes } from './routes/instances.js';
 import { jobRoutes } from './routes/jobs.js';
+import { workerKeyRoutes } from './routes/worker-keys.js';
 import { workerRoutes } from './routes/workers.js';
 
 export interface ApiOptions {
@@ -91,6 +92,7 @@ export async function buildApi(
     await typed.register(jobRoutes(ctx));
     await typed.register(instanceRoutes(ctx));
     await typed.register(workerRoutes(ctx));
+    await typed.register(workerKeyRoutes(ctx));
   };
   await api.register(v1, { prefix: '/api/v1' });
   return api;

@@ -14,6 +14,18 @@ export const ErrorView = z.object({
 
 export const AppView = z.object({ id: z.string(), name: z.string(), createdAt: z.number() });
 
+/** A new NATS worker credential: the seed is in this answer only, never stored or shown again. */
+export const NewWorkerKeyView = z.object({ publicKey: z.string(), seed: z.string() });
+
+export const WorkerKeyView = z.object({
+  publicKey: z.string(),
+  createdAt: z.number(),
+  revokedAt: z.number().nullable(),
+});
+
+/** A created app with its first worker credential. */
+export const CreatedAppView = AppView.extend({ workerKey: NewWorkerKeyView });
+
 export const JobView = z.object({
   id: z.string(),
   enabled: z.boolean(),

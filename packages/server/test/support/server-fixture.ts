@@ -28,6 +28,8 @@ export async function startTestServer(
   const server = await startServer(
     {
       natsUrl: inject('natsUrl'),
+      // The run's shared nats-server has no authorization (test/e2e/nats-permissions covers that).
+      insecureNats: true,
       databaseUrl,
       httpPort: 0,
       serverId: `test-${randomBytes(3).toString('hex')}`,

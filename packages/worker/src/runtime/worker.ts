@@ -20,11 +20,16 @@ import { StandaloneTracker } from '../tracker/standalone-tracker.js';
 import { Fences } from './fences.js';
 import { currentMetrics } from './metrics.js';
 import { checkWorker, WorkerRefusedError } from './worker-check.js';
+import { watchNatsPermissions } from './nats-permissions.js';
 
 export interface WorkerOptions {
   natsUrl: string | string[];
   natsUser?: string;
   natsPass?: string;
+  /** The app's worker nkey seed (`SU…` bytes, see `readNkeySeedFile`): NATS lets it use only this app's subjects. */
+  natsNkeySeed?: Uint8Array;
+  /** Accept a NATS without authentication (one warning) instead of refusing to start. */
+  insecureNats?: boolean;
   app: string;
   processors: Processor[];
   workerId?: string;
@@ -93,12 +98,17 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
     name: `worker-${workerId}`,
     user: options.natsUser,
     pass: options.natsPass,
+    nkeySeed: options.natsNkeySeed,
+    // Replies to this worker's requests come on its app's inboxes, which other apps cannot read.
+    inboxPrefix: `_INBOX_${options.app}`,
+    insecureNats: options.insecureNats,
     log,
     failOnAuthError: true,
   }).catch(async (err: unknown) => {
     await executor.close();
     throw err;
   });
+  const permissions = watchNatsPermissions(nc, options.app, log);
   const bus = new Bus(nc, log.child({ actor: 'bus' }));
   // Random per process start: servers tell this process's heartbeats from
   // another's with the same worker id (a second process, or a replay).
@@ -113,9 +123,11 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
     checkAbort.signal,
   );
   try {
-    await check.firstTry;
+    // A key of another app is denied this app's inbox at once: no need to wait for an answer.
+    await Promise.race([check.firstTry, permissions.denied]);
   } catch (err) {
     if (err instanceof WorkerRefusedError) {
+      checkAbort.abort();
       await executor.close();
       await nc.close();
       throw err;
@@ -387,14 +399,18 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
       log.info('worker stopped');
     },
   };
+  const refusedLater = (err: WorkerRefusedError) => {
+    if (options.onRefused) return options.onRefused(err);
+    log.error({ err: err.message }, 'refused; stopping the worker');
+    void worker.stop().catch(() => undefined);
+  };
+  // A subscription made after the start (e.g. a ProcessorTracker's) denied.
+  permissions.denied.catch(refusedLater);
   // Refused later (no server answered at start): the worker cannot get work.
   check.verdict.then(
     () => log.info({ app: options.app }, 'worker accepted'),
     (err: unknown) => {
-      if (!(err instanceof WorkerRefusedError)) return;
-      if (options.onRefused) return options.onRefused(err);
-      log.error({ err: err.message }, 'worker refused; stopping the worker');
-      void worker.stop().catch(() => undefined);
+      if (err instanceof WorkerRefusedError) refusedLater(err);
     },
   );
   return worker;

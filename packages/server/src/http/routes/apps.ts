@@ -5,7 +5,7 @@ import { createApp } from '../../store/apps.js';
 import type { ApiContext } from '../api-context.js';
 import { ApiError } from '../api-error.js';
 import { authenticateApp, requireAdmin } from '../auth.js';
-import { AppView, ErrorView } from '../views.js';
+import { AppView, CreatedAppView, ErrorView } from '../views.js';
 
 export function appRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
   return async (api) => {
@@ -30,7 +30,7 @@ export function appRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
               ),
           }),
           response: {
-            201: AppView,
+            201: CreatedAppView,
             400: ErrorView,
             401: ErrorView,
             403: ErrorView,
@@ -42,7 +42,9 @@ export function appRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
         const app = await createApp(ctx.core().pool, request.body.name, request.body.secret);
         if (!app)
           throw new ApiError(409, 'CONFLICT', `an app named "${request.body.name}" already exists`);
-        return reply.status(201).send(app);
+        // Its workers' NATS credential, usable once this answers (see docs/security.md).
+        const workerKey = await ctx.core().workerKeys.add(app.id);
+        return reply.status(201).send({ ...app, workerKey });
       },
     );
 
