@@ -126,11 +126,11 @@ function secrets() {
   return {
     natsUrl: fromArgv(
       'nats',
-      flags.nats,
+      text('nats'),
       '--nats-user with DROVER_NATS_PASS or DROVER_NATS_PASS_FILE',
     ),
     databaseUrl:
-      fromArgv('database', flags.database, 'DROVER_DATABASE_URL or DROVER_DATABASE_URL_FILE') ??
+      fromArgv('database', text('database'), 'DROVER_DATABASE_URL or DROVER_DATABASE_URL_FILE') ??
       envSecret('DROVER_DATABASE_URL'),
     natsPass: envSecret('DROVER_NATS_PASS'),
     adminToken: envSecret('DROVER_ADMIN_TOKEN'),
@@ -157,7 +157,7 @@ const parsed = ServerConfig.safeParse({
   natsMonitorKeys: flags.natsMonitorKey,
   httpHost: flags.httpHost,
   httpPort: flags.httpPort,
-  httpAllowedHosts: commaList(flags.httpAllowedHosts),
+  httpAllowedHosts: commaList(text('httpAllowedHosts')),
   serverId: flags.serverId,
   logLevel: flags.logLevel,
 });

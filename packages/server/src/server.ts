@@ -1,10 +1,5 @@
 import { DROVER_VERSION, serverStatusSubject } from '@drover/protocol';
-import {
-  Bus,
-  connectNats,
-  type Handler,
-  publicKeyOfSeed,
-} from '@drover/transport';
+import { Bus, connectNats, type Handler, publicKeyOfSeed } from '@drover/transport';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { FastifyInstance } from 'fastify';
 import pRetry from 'p-retry';

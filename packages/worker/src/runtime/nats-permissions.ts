@@ -1,6 +1,6 @@
 import { errors, type NatsConnection } from '@nats-io/nats-core';
 import type { Logger } from 'pino';
-import { WorkerRefusedError } from './secret-check.js';
+import { WorkerRefusedError } from './worker-check.js';
 
 // NATS accepts a valid key of another app (authentication passes) but then
 // denies its subscriptions to this app's subjects, asynchronously: nats.js

@@ -19,8 +19,8 @@ import { setLongTimeout } from '../tracker/long-timeout.js';
 import { StandaloneTracker } from '../tracker/standalone-tracker.js';
 import { Fences } from './fences.js';
 import { currentMetrics } from './metrics.js';
-import { checkWorker, WorkerRefusedError } from './worker-check.js';
 import { watchNatsPermissions } from './nats-permissions.js';
+import { checkWorker, WorkerRefusedError } from './worker-check.js';
 
 export interface WorkerOptions {
   natsUrl: string | string[];
