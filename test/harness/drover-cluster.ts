@@ -72,8 +72,6 @@ export async function startDroverCluster(
   const natsUrl = nats.url;
   const serverEnv = {
     DROVER_NATS_URL: natsUrl,
-    // The run's shared nats-server has no authorization.
-    DROVER_INSECURE_NATS: '1',
     DROVER_DATABASE_URL: databaseUrl,
     DROVER_LOG_LEVEL: 'info',
     DROVER_ADMIN_TOKEN: TEST_ADMIN_TOKEN,
@@ -108,7 +106,7 @@ export async function startDroverCluster(
   const url = server.find(/"http":"(http:\/\/[^"]+)"/) as string;
   const createApp = async (name: string): Promise<ClusterApp> => {
     const secret = randomBytes(16).toString('hex');
-    const res = await new ApiClient(url).post('/api/v1/apps', { name, secret });
+    const res = await new ApiClient(url, TEST_ADMIN_TOKEN).post('/api/v1/apps', { name, secret });
     const seed = (res.body.workerKey as { seed?: string } | undefined)?.seed;
     if (res.status !== 201 || !seed)
       throw new Error(`could not create app: ${res.status} ${JSON.stringify(res.body)}`);
