@@ -8,14 +8,26 @@ export interface NatsServerOptions {
   config?: string;
   /** Reuse a port, e.g. to restart a server in place. */
   port?: number;
+  /**
+   * Initial text of an authorization file the config includes (e.g.
+   * `natsAuthConfig(keys)`); its path is `authFile`, for drover-server to rewrite.
+   */
+  authorization?: string;
 }
 
 export interface NatsServer {
   url: string;
   port: number;
   process: ReadyProcess;
+  /** Holds the server's pid (`-P`): SIGHUP it after changing the config to reload. */
+  pidFile: string;
+  /** The included authorization file, when started with `authorization`. */
+  authFile?: string;
   stop(): Promise<void>;
 }
+
+// Beside the main config: nats-server resolves `include` against the including file's directory.
+const AUTH_FILE = 'drover-auth.conf';
 
 const BIN = process.env.NATS_SERVER_BIN ?? 'nats-server';
 
@@ -23,8 +35,21 @@ const BIN = process.env.NATS_SERVER_BIN ?? 'nats-server';
 export async function startNatsServer(options: NatsServerOptions = {}): Promise<NatsServer> {
   const dir = await mkdtemp(join(tmpdir(), 'drover-nats-'));
   const configFile = join(dir, 'nats.conf');
-  await writeFile(configFile, options.config ?? '');
-  const args = ['-c', configFile, '-a', '127.0.0.1', '-p', String(options.port ?? -1)];
+  const pidFile = join(dir, 'nats.pid');
+  const authFile = options.authorization === undefined ? undefined : join(dir, AUTH_FILE);
+  if (authFile) await writeFile(authFile, options.authorization ?? '');
+  const include = authFile ? `include "${AUTH_FILE}"\n` : '';
+  await writeFile(configFile, `${include}${options.config ?? ''}`);
+  const args = [
+    '-c',
+    configFile,
+    '-a',
+    '127.0.0.1',
+    '-p',
+    String(options.port ?? -1),
+    '-P',
+    pidFile,
+  ];
   let proc: ReadyProcess;
   try {
     proc = await spawnReady(BIN, args, {
@@ -43,6 +68,8 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
     url: `nats://127.0.0.1:${port}`,
     port,
     process: proc,
+    pidFile,
+    authFile,
     async stop() {
       await stopProcess(proc);
       await rm(dir, { recursive: true, force: true });
