@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { SERVER_QUEUE_GROUP } from '@drover/protocol';
 import { connectNats, isNatsAuthError } from '@drover/transport';
-import { errors, type NatsConnection, nkeys } from '@nats-io/nats-core';
+import { type NatsConnection, nkeys, PermissionViolationError } from '@nats-io/nats-core';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { uniqueName, useDatabase } from '../../../test/harness/fixtures.js';
@@ -47,12 +47,11 @@ async function connectAs(
 
 /** Records a connection's permission errors, for awaiting the one a denied operation causes. */
 function permissionErrors(nc: NatsConnection) {
-  const errs: errors.PermissionViolationError[] = [];
+  const errs: PermissionViolationError[] = [];
   const waiters = new Set<() => void>();
   void (async () => {
     for await (const status of nc.status()) {
-      if (status.type !== 'error' || !(status.error instanceof errors.PermissionViolationError))
-        continue;
+      if (status.type !== 'error' || !(status.error instanceof PermissionViolationError)) continue;
       errs.push(status.error);
       for (const wake of waiters) wake();
     }
@@ -118,7 +117,7 @@ async function deniedSubscription(nc: NatsConnection, subject: string, queue?: s
   ]);
   clearTimeout(timer);
   sub.unsubscribe();
-  expect(closedWith, `${subject} ${queue ?? ''}`).toBeInstanceOf(errors.PermissionViolationError);
+  expect(closedWith, `${subject} ${queue ?? ''}`).toBeInstanceOf(PermissionViolationError);
 }
 
 beforeAll(async () => {
@@ -199,8 +198,8 @@ describe('NATS authorization written by drover-server', () => {
     expect(await delivered(worker, allowed, `${a}.server.marker`)).toEqual(allowed);
 
     // A server's ask reaches it and its answer goes back (allow_responses).
-    worker.subscribe(`${a}.worker.w1.>`, { callback: (_err, m) => m.respond('accepted') });
-    worker.subscribe('$SRV.>', { callback: (_err, m) => m.respond('pong') });
+    worker.subscribe(`${a}.worker.w1.>`, { callback: (_err, m) => void m.respond('accepted') });
+    worker.subscribe('$SRV.>', { callback: (_err, m) => void m.respond('pong') });
     await worker.flush();
     const answer = await asServer.request(`${a}.worker.w1.tt.run_job`, 'run', { timeout: 3_000 });
     expect(answer.string()).toBe('accepted');
@@ -211,7 +210,7 @@ describe('NATS authorization written by drover-server', () => {
     // Its own asks get their answers in its inbox.
     asServer.subscribe(`${a}.server.echo_inbox`, {
       max: 1,
-      callback: (_err, m) => m.respond(m.reply ?? ''),
+      callback: (_err, m) => void m.respond(m.reply ?? ''),
     });
     await asServer.flush();
     const reply = await worker.request(`${a}.server.echo_inbox`, '', { timeout: 3_000 });
