@@ -269,6 +269,9 @@ describe('NATS authorization written by drover-server', () => {
     // drover-server's own monitoring endpoint answers the monitor's ping.
     const pong = await monitor.request('$SRV.PING.drover-server', '', { timeout: 3_000 });
     expect(pong.json<{ name: string }>().name).toBe('drover-server');
+    // It may ask workers and servers for their status.
+    const asks = [`${a}.worker.w1.status`, 'drover.servers.s1.status'];
+    expect(await delivered(monitor, asks, '$SRV.PING.marker')).toEqual(asks);
 
     for (const subject of [`${a}.worker.>`, `${a}.server.>`, '_INBOX.>', `_INBOX_${appA.name}.>`]) {
       await deniedSubscription(monitor, subject);
