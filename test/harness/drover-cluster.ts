@@ -107,12 +107,13 @@ export async function startDroverCluster(
   const createApp = async (name: string): Promise<ClusterApp> => {
     const secret = randomBytes(16).toString('hex');
     const res = await new ApiClient(url, TEST_ADMIN_TOKEN).post('/api/v1/apps', { name, secret });
-    const seed = (res.body.workerKey as { seed?: string } | undefined)?.seed;
+    const workerKey = res.body.workerKey as ClusterApp['workerKey'] | undefined;
+    const seed = workerKey?.seed;
     if (res.status !== 201 || !seed)
       throw new Error(`could not create app: ${res.status} ${JSON.stringify(res.body)}`);
     const workerSeedFile = join(nats.dir, `worker-${name}.nk`);
     await writeFile(workerSeedFile, seed, { mode: 0o600 });
-    return { name, secret, api: new ApiClient(url, secret), workerSeedFile };
+    return { name, secret, api: new ApiClient(url, secret), workerKey: workerKey, workerSeedFile };
   };
   const app = await createApp(uniqueName('app'));
   const workers = new Map<string, ReadyProcess>();
