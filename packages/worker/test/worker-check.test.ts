@@ -1,5 +1,6 @@
+import { routes } from '@drover/protocol';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { uniqueName, useDatabase } from '../../../test/harness/fixtures.js';
+import { uniqueName, useDatabase, useNats } from '../../../test/harness/fixtures.js';
 import { testLogger } from '../../../test/harness/logger.js';
 import type { DroverServer } from '../../server/src/index.js';
 import {
@@ -14,6 +15,7 @@ import { basicProcessor, startWorker, WorkerRefusedError } from '../src/index.js
 // instead of leaving a worker that never gets work. No secret is involved.
 
 const db = useDatabase();
+const nats = useNats();
 let server: DroverServer;
 let app: TestApp;
 const processors = [basicProcessor({ name: 'noop', process: () => 'ok' })];
@@ -48,6 +50,40 @@ describe('startWorker check', () => {
     const again = await start(app.name, 'accepted-1');
     await again.stop();
   });
+
+  it('waits out a holder gone silent (killed), then starts within the dead bound + one backoff step', async () => {
+    // One heartbeat of another incarnation, then silence: a process killed with -9.
+    nats.bus.tell(
+      routes.server.workerHeartbeat,
+      { app: app.name },
+      {
+        app: app.name,
+        workerId: 'killed-1',
+        incarnation: 'killed-incarnation',
+        seq: 1,
+        version: 'test',
+        tags: [],
+        processors: ['noop'],
+        startedAt: Date.now(),
+        sentAt: Date.now(),
+        metrics: {
+          cpuLoad: 0,
+          cpuCores: 1,
+          memoryUsedBytes: 0,
+          memoryTotalBytes: 1,
+          freeSlots: 1,
+          totalSlots: 1,
+        },
+        trackedInstances: [],
+      },
+    );
+    await nats.nc.flush();
+    const startedAt = Date.now();
+    const restarted = await start(app.name, 'killed-1');
+    // docs/guarantees.md: the dead bound (the test server's workerDeadMs) + one backoff step ≤ 5 s.
+    expect(Date.now() - startedAt).toBeLessThanOrEqual(server.config.workerDeadMs + 5_000);
+    await restarted.stop();
+  }, 30_000);
 
   it('refuses a second process with the worker id a live one holds', async () => {
     const holder = await start(app.name, 'held-1');

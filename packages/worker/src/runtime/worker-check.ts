@@ -38,6 +38,7 @@ export function checkWorker(
     firstTried = resolve;
   });
 
+  let heldLogged = false;
   const verdict = pRetry(
     async (): Promise<void> => {
       const answers = await askAll(
@@ -71,7 +72,15 @@ export function checkWorker(
         // A holder of the id that may have stopped is waited out (it is found
         // alive within a beat, or lost within the dead bound): this is no
         // outage, so the start waits for the verdict.
-        if (error instanceof DroverError && error.code === 'WORKER_ID_HELD') return;
+        if (error instanceof DroverError && error.code === 'WORKER_ID_HELD') {
+          if (!heldLogged)
+            log.warn(
+              { app: request.app },
+              `worker id ${request.workerId} is held by a process that has gone silent; waiting until it counts as lost`,
+            );
+          heldLogged = true;
+          return;
+        }
         firstTried();
         if (!isRetryable(error)) return;
         // The first miss, then every tenth: a long outage is not a flood of lines.
