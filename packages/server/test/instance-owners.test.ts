@@ -44,6 +44,21 @@ describe('instance owners', () => {
     expect(queries).toBe(before);
   });
 
+  it('asks once for an instance that exists, then remembers its app', async () => {
+    const { rows } = await pool.query<{ id: string }>(
+      `WITH a AS (INSERT INTO apps (name, secret_hash) VALUES ('owners_app', 'x') RETURNING id),
+            j AS (INSERT INTO jobs (app_id, name, spec, time_expression_type)
+                  SELECT id, 'j', '{}', 'API' FROM a RETURNING id, app_id)
+       INSERT INTO instances (app_id, job_id, status, trigger_type)
+       SELECT app_id, id, 'SUCCEEDED', 'API' FROM j RETURNING id`,
+    );
+    const id = String(rows[0]?.id);
+    const owners = new InstanceOwners(pool, new RunFacts());
+    const before = queries;
+    for (let i = 0; i < 100; i++) expect(await owners.app(id)).toBe('owners_app');
+    expect(queries - before).toBe(1);
+  });
+
   it('looks up at most 4 new ids at once; the rest are answered BUSY', async () => {
     const owners = new InstanceOwners(pool, new RunFacts());
     const before = queries;

@@ -1,7 +1,9 @@
+import { workerStatusSubject } from '@drover/protocol';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { waitForInstance } from '../../../packages/server/test/support/server-fixture.js';
+import { MAX_PROCESSOR_TRACKERS } from '../../../packages/worker/src/runtime/worker.js';
 import { type DroverCluster, startDroverCluster } from '../../harness/drover-cluster.js';
 import { useDatabase } from '../../harness/fixtures.js';
 import { startFlood } from '../../harness/flood.js';
@@ -41,8 +43,13 @@ describe('a flood of forged and garbage messages', () => {
       workers: errorsByEndpoint(await serviceStats(nc, 'drover-worker', WORKERS.length)),
     };
     const serverPid = cluster.server.child.pid;
+    const floodedPid = cluster.workers.get(WORKERS[0] as string)?.child.pid;
     const rss: number[] = [];
-    const sampler = setInterval(() => rss.push(rssMb(serverPid)), 250);
+    const workerRss: number[] = [];
+    const sampler = setInterval(() => {
+      rss.push(rssMb(serverPid));
+      workerRss.push(rssMb(floodedPid));
+    }, 250);
     const flood = startFlood(nc, { app, workerId: WORKERS[0] as string }, FLOOD);
     try {
       // Real runs, started while the flood goes on: one on a worker, one across both.
@@ -64,7 +71,9 @@ describe('a flood of forged and garbage messages', () => {
       clearInterval(sampler);
     }
     await nc.flush();
-    console.log(`flood: ${flood.sent} messages; server RSS MiB max ${Math.max(...rss).toFixed(0)}`);
+    console.log(
+      `flood: ${flood.sent} messages; RSS MiB max: server ${Math.max(...rss).toFixed(0)}, flooded worker ${Math.max(...workerRss).toFixed(0)}`,
+    );
     expect(flood.sent).toBeGreaterThan(FLOOD.perSecond); // it did flood
     expect(Math.max(...rss)).toBeLessThan(SERVER_RSS_BOUND_MB);
 
@@ -76,6 +85,14 @@ describe('a flood of forged and garbage messages', () => {
       expect(after.server[name] ?? 0, `server ${name}`).toBeGreaterThan(before.server[name] ?? 0);
     for (const name of ['map_task', 'report_task_status', 'pt_heartbeat', 'start_tasks'])
       expect(after.workers[name] ?? 0, `worker ${name}`).toBeGreaterThan(before.workers[name] ?? 0);
+
+    // Forged start_tasks name thousands of made-up runs: the worker holds a bounded number of ProcessorTrackers.
+    const status = await nc.request(workerStatusSubject(app, WORKERS[0] as string), undefined, {
+      timeout: 5_000,
+    });
+    const { processorTrackers } = status.json<{ processorTrackers: number }>();
+    expect(flood.sent / 14).toBeGreaterThan(MAX_PROCESSOR_TRACKERS); // forged start_tasks sent
+    expect(processorTrackers).toBeLessThanOrEqual(MAX_PROCESSOR_TRACKERS);
 
     await expectSettled(db.url);
     expectSurvivorsAlive(cluster);

@@ -87,16 +87,11 @@ export function serveServerRoutes(deps: {
   };
 
   const report = handleDb(routes.server.reportInstanceStatus, anyApp, async (req, ctx) => {
-    const app = appOfSubject(ctx.subject);
-    // What is in memory first: a report from a worker never heard of, on a run
-    // not dispatched here, costs no query.
-    const known = owners.known(req.instanceId);
-    if (known === undefined) requireKnownWorker(app, req.workerId);
-    if ((known ?? (await owners.app(req.instanceId))) !== app) {
+    if ((await owners.app(req.instanceId)) !== appOfSubject(ctx.subject)) {
       ctx.refused('no such instance in this app');
       return { accepted: false, stop: true, reason: 'no such instance in this app' };
     }
-    requireKnownWorker(app, req.workerId);
+    requireKnownWorker(appOfSubject(ctx.subject), req.workerId);
     if (req.status === 'RUNNING') {
       if (await recordProgress(pool, req.instanceId, req.epoch, req.progress)) {
         const workers = req.wantsWorkers

@@ -22,6 +22,9 @@ import { currentMetrics } from './metrics.js';
 import { watchNatsPermissions } from './nats-permissions.js';
 import { checkWorker, WorkerRefusedError } from './worker-check.js';
 
+/** ProcessorTrackers (runs taking part here) at once; beyond it start_tasks for a new run is BUSY. */
+export const MAX_PROCESSOR_TRACKERS = 1_024;
+
 export interface WorkerOptions {
   natsUrl: string | string[];
   natsUser?: string;
@@ -272,6 +275,9 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
       if (pt && pt.epoch > req.epoch) return { accepted: 0 };
       if (!pt && draining) return { accepted: 0 }; // the TaskTracker sends them elsewhere
       if (!pt && req.paramsOmitted) return { accepted: 0, needsParams: true };
+      // Forged start_tasks for made-up runs must not pile up ProcessorTrackers (each idles 30 s).
+      if (!pt && processorTrackers.size >= MAX_PROCESSOR_TRACKERS)
+        throw new HandlerError('BUSY', 'too many ProcessorTrackers here', { retryable: true });
       if (!pt) {
         const created: ProcessorTracker = new ProcessorTracker(
           bus,
