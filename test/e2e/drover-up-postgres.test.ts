@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -81,6 +81,57 @@ describe('drover up’s Postgres', () => {
     expect(refused.stderr).toContain(
       'the database was migrated by a newer Drover: migration 9999_from_the_future.sql is unknown to this build',
     );
+  }, 120_000);
+
+  it('accepts only local clients with its password: loopback only, no socket, scram everywhere', async () => {
+    const dataDir = await tempDir('drover-up-pg-auth-');
+    const u = await startUp(dataDir, ['--workers', '0']);
+    running.push(u);
+    const port = Number(
+      (await readFile(join(dataDir, 'pgdata', 'postmaster.pid'), 'utf8')).split('\n')[3],
+    );
+    const password = (await readFile(join(dataDir, 'postgres-password'), 'utf8')).trim();
+    const connectAs = async (pw: string, host = '127.0.0.1') => {
+      const client = new pg.Client({
+        host,
+        port,
+        user: 'postgres',
+        password: pw,
+        database: 'postgres',
+      });
+      try {
+        await client.connect();
+        return await client.query<{ setting: string; name: string }>(
+          `SELECT name, setting FROM pg_settings
+           WHERE name IN ('listen_addresses', 'unix_socket_directories', 'password_encryption')`,
+        );
+      } finally {
+        await client.end().catch(() => undefined);
+      }
+    };
+    // A wrong password is refused by the server (not the client): 28P01.
+    await expect(connectAs('not-the-password')).rejects.toMatchObject({ code: '28P01' });
+    const settings = await connectAs(password);
+    expect(Object.fromEntries(settings.rows.map((r) => [r.name, r.setting]))).toEqual({
+      listen_addresses: '127.0.0.1',
+      unix_socket_directories: '',
+      password_encryption: 'scram-sha-256',
+    });
+    // Every rule asks for the password: no trust, peer or md5 line.
+    const hba = (await readFile(join(dataDir, 'pgdata', 'pg_hba.conf'), 'utf8'))
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l && !l.startsWith('#'));
+    expect(hba.length).toBeGreaterThan(0);
+    for (const rule of hba) expect(rule).toMatch(/\sscram-sha-256$/);
+    // Not reachable on this host's other addresses.
+    const external = Object.values(networkInterfaces())
+      .flat()
+      .find((a) => a && a.family === 'IPv4' && !a.internal)?.address;
+    if (external)
+      await expect(connectAs(password, external)).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+    u.proc.child.kill('SIGINT');
+    expect(await u.proc.exited).toBe(0);
   }, 120_000);
 
   it('says which Postgres to install for a data dir from a newer major', async () => {

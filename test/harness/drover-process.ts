@@ -18,6 +18,7 @@ export function spawnDrover(
   env: NodeJS.ProcessEnv,
   ready: RegExp,
   nodeArgs: string[] = [],
+  onLine?: (line: string) => void,
 ): Promise<ReadyProcess> {
   // node itself runs the entry (tsx only as an import hook), so a signal sent
   // to the child, SIGKILL included, reaches the Drover process and not a wrapper.
@@ -36,6 +37,7 @@ export function spawnDrover(
       cwd: ROOT,
       ready,
       timeoutMs: 30_000,
+      onLine,
     },
   );
 }

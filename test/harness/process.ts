@@ -12,6 +12,8 @@ export interface SpawnReadyOptions {
   cwd?: string;
   /** Fail if not ready by then. */
   timeoutMs?: number;
+  /** Told every output line (stdout and stderr), all of them, e.g. to search a whole log. */
+  onLine?: (line: string) => void;
 }
 
 export interface ReadyProcess {
@@ -76,6 +78,7 @@ export function spawnReady(
       reject(new Error(`${cmd} not ready within ${options.timeoutMs ?? 30_000} ms:\n${tail()}`));
     }, options.timeoutMs ?? 30_000);
     const onLine = (line: string) => {
+      options.onLine?.(line);
       lines.push(line);
       if (lines.length > 200) lines.shift();
       for (const watch of watchers) watch(line);

@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import pRetry from 'p-retry';
 import type { Logger } from 'pino';
 import { ServerConfig, type ServerConfigInput } from './config.js';
+import { errForLog } from './db/error-for-log.js';
 import { migrate, NewerSchemaError } from './db/migrate.js';
 import { createPool, waitForDatabase } from './db/pool.js';
 import { DispatchTimers } from './dispatch/dispatch-timers.js';
@@ -49,7 +50,8 @@ export async function startServer(
   rootLog: Logger,
 ): Promise<DroverServer> {
   const config = ServerConfig.parse(input);
-  const log = rootLog.child({ serverId: config.serverId });
+  // Every line of the server: a Postgres error is logged by its names, not its detail.
+  const log = rootLog.child({ serverId: config.serverId }, { serializers: { err: errForLog } });
   const abort = new AbortController();
   const readiness: Readiness = { nats: false, database: false, started: false };
   const pool = createPool(config.databaseUrl, config.databasePoolSize, log);

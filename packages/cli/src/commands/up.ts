@@ -1,4 +1,4 @@
-import { envSecret, warnSecretInArgv } from '@drover/transport';
+import { warnSecretInArgv } from '@drover/transport';
 import { ProcessorModuleError } from '@drover/worker';
 import { type Command, InvalidArgumentError } from 'commander';
 import { CliError, Exit } from '../client/exit-codes.js';
@@ -18,14 +18,17 @@ const count = (flag: string, min: number, max: number) => (value: string) => {
 /** A URL holding a password: a flag shows it in `ps`. */
 const hasPassword = (url: string) => /\/\/[^/@]*:[^/@]*@/.test(url);
 
-/** --database (warned when it holds a password), else DROVER_DATABASE_URL(_FILE). */
+/**
+ * --database, warned when it holds a password. Not read from DROVER_DATABASE_URL:
+ * a shell set up for a drover-server must not turn `drover up` away from its own Postgres.
+ */
 function databaseUrl(flag: string | undefined): string | undefined {
   if (flag && hasPassword(flag))
     warnSecretInArgv(
       '--database with a password',
-      'DROVER_DATABASE_URL or DROVER_DATABASE_URL_FILE',
+      'the URL without it and PGPASSWORD or ~/.pgpass (node-postgres reads both)',
     );
-  return flag ?? envSecret('DROVER_DATABASE_URL');
+  return flag;
 }
 
 export function upCommand(program: Command, globals: () => GlobalOptions): void {
@@ -49,7 +52,7 @@ export function upCommand(program: Command, globals: () => GlobalOptions): void 
     )
     .option(
       '--database <url>',
-      'use this Postgres instead of the embedded one (or DROVER_DATABASE_URL / DROVER_DATABASE_URL_FILE; a password in a flag shows in `ps`)',
+      'use this Postgres instead of the embedded one (a password in it shows in `ps`: use PGPASSWORD or ~/.pgpass)',
     )
     .option(
       '--postgres-bin <dir>',
