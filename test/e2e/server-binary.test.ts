@@ -1,7 +1,14 @@
-import { describe, expect, it } from 'vitest';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connectNats } from '@drover/transport';
+import { nkeys } from '@nats-io/nats-core';
+import { describe, expect, inject, it } from 'vitest';
+import { natsAuthConfig } from '../../packages/server/src/index.js';
 import { ApiClient, readyzUntil } from '../../packages/server/test/support/api-client.js';
 import { spawnDrover } from '../harness/drover-process.js';
-import { useDatabase } from '../harness/fixtures.js';
+import { uniqueName, useDatabase } from '../harness/fixtures.js';
+import { testLogger } from '../harness/logger.js';
 import { type NatsServer, startNatsServer } from '../harness/nats-server.js';
 import { freePort } from '../harness/postgres.js';
 import { stopProcess } from '../harness/process.js';
@@ -58,5 +65,84 @@ describe('drover-server binary', () => {
       /never/,
     );
     await expect(run).rejects.toThrow(/databaseUrl/);
+  });
+
+  it('refuses a NATS without authentication (exit 4) unless --insecure-nats', async () => {
+    const server = await spawnDrover(
+      'server',
+      ['--http-port', '0'],
+      { DROVER_NATS_URL: inject('natsUrl'), DROVER_DATABASE_URL: db.url, DROVER_LOG_LEVEL: 'info' },
+      /"msg":"drover-server listening"/,
+    );
+    try {
+      expect(await server.exited).toBe(4);
+      expect(server.tail()).toMatch(/does not require authentication/);
+      expect(server.tail()).toMatch(/--insecure-nats \/ DROVER_INSECURE_NATS=1/);
+      expect(server.tail()).toMatch(/docs\/security\.md/);
+    } finally {
+      await stopProcess(server, 'SIGKILL');
+    }
+  });
+
+  it('lets itself into NATS with --nats-nkey-file, --nats-auth-file and --nats-pid-file', async () => {
+    const serverKey = nkeys.createUser();
+    const monitorKey = nkeys.createUser().getPublicKey();
+    // NATS starts knowing someone else only: the server must write its own key and reload.
+    const nats = await startNatsServer({
+      authorization: natsAuthConfig([
+        { publicKey: nkeys.createUser().getPublicKey(), role: 'server' },
+      ]),
+    });
+    const dir = await mkdtemp(join(tmpdir(), 'drover-seed-'));
+    const seedFile = join(dir, 'server.nk');
+    const seedText = new TextDecoder().decode(serverKey.getSeed());
+    await writeFile(seedFile, `${seedText}\n`);
+    await chmod(seedFile, 0o600);
+    const server = await spawnDrover(
+      'server',
+      [
+        '--http-port',
+        '0',
+        '--nats-nkey-file',
+        seedFile,
+        '--nats-auth-file',
+        nats.authFile as string,
+        '--nats-pid-file',
+        nats.pidFile,
+      ],
+      {
+        DROVER_NATS_URL: nats.url,
+        DROVER_NATS_MONITOR_KEYS: monitorKey,
+        DROVER_DATABASE_URL: db.url,
+        DROVER_LOG_LEVEL: 'info',
+      },
+      /"msg":"drover-server listening"/,
+    );
+    try {
+      const api = new ApiClient(server.find(/"http":"(http:\/\/[^"]+)"/) as string);
+      await readyzUntil(api, true);
+      const written = await readFile(nats.authFile as string, 'utf8');
+      expect(written).toContain(serverKey.getPublicKey());
+      expect(written).toContain(monitorKey);
+
+      const name = uniqueName('bin');
+      const created = await api.post('/api/v1/apps', { name, secret: 'a-secret-of-some-length' });
+      expect(created.status).toBe(201);
+      const worker = await connectNats({
+        servers: nats.url,
+        name: 'worker',
+        log: testLogger('worker'),
+        nkeySeed: new TextEncoder().encode(created.body.workerKey.seed),
+        inboxPrefix: `_INBOX_${name}`,
+        failOnAuthError: true,
+      });
+      await worker.close();
+      expect(server.tail()).not.toContain(seedText);
+      expect(server.tail()).not.toContain(created.body.workerKey.seed);
+    } finally {
+      await stopProcess(server, 'SIGKILL');
+      await nats.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

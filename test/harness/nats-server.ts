@@ -10,14 +10,26 @@ export interface NatsServerOptions {
   port?: number;
   /** Where its config goes (files it includes live there too); kept on stop. Default: a temp dir, removed on stop. */
   dir?: string;
+  /**
+   * Initial text of an authorization file the config includes (e.g.
+   * `natsAuthConfig(keys)`); its path is `authFile`, for drover-server to rewrite.
+   */
+  authorization?: string;
 }
 
 export interface NatsServer {
   url: string;
   port: number;
   process: ReadyProcess;
+  /** Holds the server's pid (`-P`): SIGHUP it after changing the config to reload. */
+  pidFile: string;
+  /** The included authorization file, when started with `authorization`. */
+  authFile?: string;
   stop(): Promise<void>;
 }
+
+// Beside the main config: nats-server resolves `include` against the including file's directory.
+const AUTH_FILE = 'drover-auth.conf';
 
 const BIN = process.env.NATS_SERVER_BIN ?? 'nats-server';
 
@@ -27,8 +39,21 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
   const removeDir = () =>
     options.dir ? Promise.resolve() : rm(dir, { recursive: true, force: true });
   const configFile = join(dir, 'nats.conf');
-  await writeFile(configFile, options.config ?? '');
-  const args = ['-c', configFile, '-a', '127.0.0.1', '-p', String(options.port ?? -1)];
+  const pidFile = join(dir, 'nats.pid');
+  const authFile = options.authorization === undefined ? undefined : join(dir, AUTH_FILE);
+  if (authFile) await writeFile(authFile, options.authorization ?? '');
+  const include = authFile ? `include "${AUTH_FILE}"\n` : '';
+  await writeFile(configFile, `${include}${options.config ?? ''}`);
+  const args = [
+    '-c',
+    configFile,
+    '-a',
+    '127.0.0.1',
+    '-p',
+    String(options.port ?? -1),
+    '-P',
+    pidFile,
+  ];
   let proc: ReadyProcess;
   try {
     proc = await spawnReady(BIN, args, {
@@ -47,6 +72,8 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
     url: `nats://127.0.0.1:${port}`,
     port,
     process: proc,
+    pidFile,
+    authFile,
     async stop() {
       await stopProcess(proc);
       await removeDir();

@@ -29,7 +29,7 @@ export const ServerConfig = z
     natsPass: z.string().optional(),
     /** This server's NATS user nkey seed (`SU…` text as bytes); never logged. */
     natsNkeySeed: z
-      .instanceof(Uint8Array)
+      .custom<Uint8Array>((v) => v instanceof Uint8Array, 'must be the seed as bytes')
       .refine(isUserSeed, 'must be a NATS user seed (SU…)')
       .optional(),
     /** Accept a NATS without authentication (one warning) instead of refusing to start. */

@@ -5,9 +5,9 @@ import { type NatsKey, natsAuthConfig } from '../src/index.js';
 // The generated authorization, checked as text; what nats-server makes of it
 // is proven against a real nats-server in test/e2e/nats-permissions.test.ts.
 
-const SERVER = 'UA' + 'A'.repeat(54);
-const MONITOR = 'UB' + 'B'.repeat(54);
-const WORKER = 'UC' + 'C'.repeat(54);
+const SERVER = `UA${'A'.repeat(54)}`;
+const MONITOR = `UB${'B'.repeat(54)}`;
+const WORKER = `UC${'C'.repeat(54)}`;
 
 describe('natsAuthConfig', () => {
   it('gives each role exactly its permissions', () => {

@@ -42,6 +42,8 @@ export interface TestApp {
   name: string;
   secret: string;
   api: ApiClient;
+  /** Its first NATS worker credential, from the creation answer. */
+  workerKey: { publicKey: string; seed: string };
 }
 
 export async function createTestApp(server: { url: string }, name: string): Promise<TestApp> {
@@ -49,7 +51,7 @@ export async function createTestApp(server: { url: string }, name: string): Prom
   const res = await new ApiClient(server.url).post('/api/v1/apps', { name, secret });
   if (res.status !== 201)
     throw new Error(`could not create app: ${res.status} ${JSON.stringify(res.body)}`);
-  return { name, secret, api: new ApiClient(server.url, secret) };
+  return { name, secret, api: new ApiClient(server.url, secret), workerKey: res.body.workerKey };
 }
 
 /** Polls the API until the instance satisfies `done`; the event here is a database row, so polling is the only way. */
