@@ -183,6 +183,23 @@ describe('NATS authorization', () => {
     );
   });
 
+  it('makes a worker exit 4 once its key is revoked (NATS drops it on reload)', async () => {
+    const key = await appB.api.post(`/api/v1/apps/${appB.name}/worker-keys`, {});
+    expect(key.status, JSON.stringify(key.body)).toBe(201);
+    const file = join(cluster.nats.dir, 'rotated-b.nk');
+    await writeFile(file, key.body.seed as string, { mode: 0o600 });
+    const worker = await cluster.startWorker('sec-revoked', [], {
+      app: appB,
+      env: { DROVER_NATS_NKEY_FILE: file },
+    });
+    const revoked = await appB.api.delete(
+      `/api/v1/apps/${appB.name}/worker-keys/${key.body.publicKey as string}`,
+    );
+    expect(revoked.status, JSON.stringify(revoked.body)).toBe(200);
+    expect(await worker.exited).toBe(4);
+    expect(worker.tail()).toContain(`NATS no longer accepts app ${appB.name}'s worker key`);
+  }, 60_000);
+
   it('runs the jobs of both apps on their own workers', async () => {
     const runIn = async (app: ClusterApp, text: string) => {
       const job = await app.api.post(`/api/v1/apps/${app.name}/jobs`, {

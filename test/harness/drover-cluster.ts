@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ApiClient, readyzUntil } from '../../packages/server/test/support/api-client.js';
@@ -105,15 +104,10 @@ export async function startDroverCluster(
   });
   const url = server.find(/"http":"(http:\/\/[^"]+)"/) as string;
   const createApp = async (name: string): Promise<ClusterApp> => {
-    const secret = randomBytes(16).toString('hex');
-    const res = await new ApiClient(url, TEST_ADMIN_TOKEN).post('/api/v1/apps', { name, secret });
-    const workerKey = res.body.workerKey as ClusterApp['workerKey'] | undefined;
-    const seed = workerKey?.seed;
-    if (res.status !== 201 || !seed)
-      throw new Error(`could not create app: ${res.status} ${JSON.stringify(res.body)}`);
+    const created = await createTestApp({ url }, name);
     const workerSeedFile = join(nats.dir, `worker-${name}.nk`);
-    await writeFile(workerSeedFile, seed, { mode: 0o600 });
-    return { name, secret, api: new ApiClient(url, secret), workerKey: workerKey, workerSeedFile };
+    await writeFile(workerSeedFile, created.workerKey.seed, { mode: 0o600 });
+    return { ...created, workerSeedFile };
   };
   const app = await createApp(uniqueName('app'));
   const workers = new Map<string, ReadyProcess>();
