@@ -163,8 +163,15 @@ export async function startDroverCluster(
     },
   };
   if (options.workers?.length) {
-    await Promise.all(options.workers.map((id) => cluster.startWorker(id, options.workerArgs)));
-    await cluster.untilWorkersAlive(options.workers.length);
+    const workerIds = options.workers;
+    try {
+      await Promise.all(workerIds.map((id) => cluster.startWorker(id, options.workerArgs)));
+      await cluster.untilWorkersAlive(workerIds.length);
+    } catch (err) {
+      // The caller never gets the cluster to stop: a worker that did not start must not orphan the server.
+      await cluster.stop();
+      throw err;
+    }
   }
   return cluster;
 }
