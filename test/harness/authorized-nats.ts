@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectNats } from '@drover/transport';
@@ -65,11 +65,4 @@ export async function startAuthorizedNats(): Promise<AuthorizedNats> {
     },
   };
   return nats;
-}
-
-/** The public keys the server has written into the authorization file so far. */
-export async function authorizedKeys(nats: AuthorizedNats): Promise<string[]> {
-  return [...(await readFile(nats.authFile, 'utf8')).matchAll(/nkey:\s*"?(U[A-Z0-9]+)/g)].map(
-    (m) => m[1] as string,
-  );
 }
