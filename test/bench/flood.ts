@@ -18,6 +18,7 @@ import { quantile, round } from './stats.js';
 // publishes forged and garbage messages at BENCH_FLOOD_RATE (10,000) msg/s at
 // the server's and a worker's subjects (test/harness/flood.ts).
 
+const BENCH_ADMIN_TOKEN = 'bench-admin-token-0123456789';
 const RUNS = Number(process.env.BENCH_RUNS ?? 100);
 const RATE = Number(process.env.BENCH_FLOOD_RATE ?? 10_000);
 
@@ -62,13 +63,16 @@ export async function benchFlood(): Promise<Record<string, unknown>> {
       DROVER_NATS_URL: nats.url,
       DROVER_DATABASE_URL: databaseUrl(postgres.adminUrl, 'bench'),
       DROVER_LOG_LEVEL: 'info',
+      DROVER_ADMIN_TOKEN: BENCH_ADMIN_TOKEN,
+      // The bench's own nats-server, on loopback, has no authorization.
+      DROVER_INSECURE_NATS: '1',
     },
     /"msg":"server ready"/,
   );
   const serverUrl = server.find(/"http":"(http:\/\/[^"]+)"/) as string;
   const app = `bench_${randomBytes(3).toString('hex')}`;
   const secret = randomBytes(16).toString('hex');
-  await new ApiClient(serverUrl).post('/api/v1/apps', { name: app, secret });
+  await new ApiClient(serverUrl, BENCH_ADMIN_TOKEN).post('/api/v1/apps', { name: app, secret });
   const api = new ApiClient(serverUrl, secret);
   const workers: ReadyProcess[] = [];
   const nc = await connect({ servers: nats.url });
@@ -78,7 +82,7 @@ export async function benchFlood(): Promise<Record<string, unknown>> {
         await spawnDrover(
           'worker',
           ['--processors', 'test/fixtures/processors.ts', '--worker-id', id],
-          { DROVER_NATS_URL: nats.url, DROVER_APP: app, DROVER_APP_SECRET: secret },
+          { DROVER_NATS_URL: nats.url, DROVER_APP: app, DROVER_INSECURE_NATS: '1' },
           /"msg":"drover-worker running"/,
         ),
       );
