@@ -37,7 +37,7 @@ beforeAll(async () => {
   nats = await startNatsServer();
   const connect = async (name: string) =>
     new Bus(
-      await connectNats({ servers: nats.url, name, log: testLogger(name) }),
+      await connectNats({ servers: nats.url, name, log: testLogger(name), insecureNats: true }),
       testLogger(name),
     );
   olderServer = await connect('older-server');

@@ -28,6 +28,7 @@ describe('startWorker secret check', () => {
   it('rejects with WorkerRefusedError naming the app when the secret is wrong', async () => {
     const started = startWorker({
       natsUrl: inject('natsUrl'),
+      insecureNats: true, // the suite's shared NATS has no authentication
       app: app.name,
       secret: 'not-the-secret-of-this-app',
       workerId: 'refused-1',
@@ -41,6 +42,7 @@ describe('startWorker secret check', () => {
   it('resolves with the right secret', async () => {
     const worker = await startWorker({
       natsUrl: inject('natsUrl'),
+      insecureNats: true, // the suite's shared NATS has no authentication
       app: app.name,
       secret: app.secret,
       workerId: 'accepted-1',
