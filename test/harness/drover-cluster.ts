@@ -161,8 +161,15 @@ export async function startDroverCluster(
     },
   };
   if (options.workers?.length) {
-    await Promise.all(options.workers.map((id) => cluster.startWorker(id, options.workerArgs)));
-    await cluster.untilWorkersAlive(options.workers.length);
+    const { workers: ids, workerArgs } = options;
+    // A worker that fails to start fails the cluster: nothing of it is left running.
+    const started = await Promise.allSettled(ids.map((id) => cluster.startWorker(id, workerArgs)));
+    const failed = started.find((s) => s.status === 'rejected');
+    if (failed) {
+      await cluster.stop().catch(() => undefined);
+      throw failed.reason;
+    }
+    await cluster.untilWorkersAlive(ids.length);
   }
   return cluster;
 }
