@@ -86,6 +86,7 @@ export async function benchMapReduce(): Promise<Record<string, unknown>> {
           ],
           {
             DROVER_NATS_URL: nats.url,
+            DROVER_INSECURE_NATS: '1', // a throwaway NATS without authentication
             DROVER_APP: app,
             DROVER_LOG_LEVEL: 'info',
           },

@@ -9,8 +9,9 @@ import {
   type PermissionViolationError,
 } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { waitForInstance } from '../../packages/server/test/support/server-fixture.js';
+import { runCli } from '../harness/drover-cli.js';
 import {
   type ClusterApp,
   type DroverCluster,
@@ -199,6 +200,26 @@ describe('NATS authorization', () => {
     expect(await worker.exited).toBe(4);
     expect(worker.tail()).toContain(`NATS no longer accepts app ${appB.name}'s worker key`);
   }, 60_000);
+
+  it('makes drover monitor exit 4 on a key NATS does not know, and on a NATS without authentication', async () => {
+    const stranger = join(cluster.nats.dir, 'monitor-stranger.nk');
+    await writeFile(stranger, new TextDecoder().decode(nkeys.createUser().getSeed()), {
+      mode: 0o600,
+    });
+    const refused = await runCli([
+      'monitor',
+      '--nats',
+      cluster.nats.url,
+      '--nats-nkey-file',
+      stranger,
+    ]);
+    expect(refused.code).toBe(4);
+    expect(refused.stderr).toContain(`NATS at ${cluster.nats.url} refused the credentials`);
+    // The suite's shared NATS lets anyone in: refused unless asked for.
+    const open = await runCli(['monitor', '--nats', inject('natsUrl')]);
+    expect(open.code).toBe(4);
+    expect(open.stderr).toMatch(/does not require authentication.*--insecure-nats/);
+  });
 
   it('runs the jobs of both apps on their own workers', async () => {
     const runIn = async (app: ClusterApp, text: string) => {

@@ -163,13 +163,15 @@ export async function startDroverCluster(
     },
   };
   if (options.workers?.length) {
-    const workerIds = options.workers;
+    const { workers: ids, workerArgs } = options;
+    // A worker that fails to start fails the cluster: nothing of it is left running.
+    const started = await Promise.allSettled(ids.map((id) => cluster.startWorker(id, workerArgs)));
+    const failed = started.find((s) => s.status === 'rejected');
     try {
-      await Promise.all(workerIds.map((id) => cluster.startWorker(id, options.workerArgs)));
-      await cluster.untilWorkersAlive(workerIds.length);
+      if (failed) throw failed.reason;
+      await cluster.untilWorkersAlive(ids.length);
     } catch (err) {
-      // The caller never gets the cluster to stop: a worker that did not start must not orphan the server.
-      await cluster.stop();
+      await cluster.stop().catch(() => undefined);
       throw err;
     }
   }

@@ -82,6 +82,7 @@ describe('startWorker with processor threads', () => {
   it('rejects with the cause when the threads cannot load the modules, instead of respawning them', async () => {
     const start = startWorker({
       natsUrl: inject('natsUrl'),
+      insecureNats: true, // the suite's shared NATS has no authentication
       app: 'threads-fail',
       processors: await loadProcessors(file('main-only.mjs')),
       processorsModule: file('main-only.mjs'),

@@ -100,6 +100,7 @@ beforeAll(async () => {
     workers.push(
       await startWorker({
         natsUrl: inject('natsUrl'),
+        insecureNats: true, // the suite's shared NATS has no authentication
         app: app.name,
         workerId: id,
         processors,

@@ -14,6 +14,7 @@ const reported: string[] = [];
 beforeAll(async () => {
   worker = await startWorker({
     natsUrl: inject('natsUrl'),
+    insecureNats: true, // the suite's shared NATS has no authentication
     app: nats.app,
     workerId: 'idle-pt',
     processors: [

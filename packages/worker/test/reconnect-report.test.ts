@@ -32,6 +32,7 @@ beforeAll(async () => {
   proxy = await startTcpProxy(Number(new URL(inject('natsUrl')).port));
   worker = await startWorker({
     natsUrl: `nats://127.0.0.1:${proxy.port}`,
+    insecureNats: true, // the suite's shared NATS has no authentication
     app: nats.app,
     workerId: 'cut-off',
     processors: [
