@@ -137,6 +137,7 @@ beforeAll(async () => {
   app = await createTestApp(server, uniqueName('app'));
   worker = await startWorker({
     natsUrl: inject('natsUrl'),
+    insecureNats: true, // the suite's shared NATS has no authentication
     app: app.name,
     workerId: WORKER,
     processors,

@@ -22,6 +22,7 @@ const processors = [basicProcessor({ name: 'noop', process: () => 'ok' })];
 const start = (appName: string, workerId: string) =>
   startWorker({
     natsUrl: inject('natsUrl'),
+    insecureNats: true, // the suite's shared NATS has no authentication
     app: appName,
     workerId,
     processors,

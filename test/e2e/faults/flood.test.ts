@@ -1,7 +1,6 @@
 import { workerStatusSubject } from '@drover/protocol';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { connect } from '@nats-io/transport-node';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitForInstance } from '../../../packages/server/test/support/server-fixture.js';
 import { MAX_PROCESSOR_TRACKERS } from '../../../packages/worker/src/runtime/worker.js';
 import { type DroverCluster, startDroverCluster } from '../../harness/drover-cluster.js';
@@ -27,12 +26,13 @@ const FINAL = ['SUCCEEDED', 'FAILED', 'STOPPED', 'CANCELED'];
 const FLOOD = { perSecond: 10_000, durationMs: 10_000 };
 
 beforeAll(async () => {
-  nc = await connect({ servers: inject('natsUrl') });
   cluster = await startDroverCluster(db.url, { workers: WORKERS });
+  // The strongest client there is: a server's key may publish on every subject.
+  nc = await cluster.nats.connect('flood');
 });
 afterAll(async () => {
   await cluster?.stop();
-  await nc.close();
+  await nc?.close();
 });
 
 describe('a flood of forged and garbage messages', () => {
