@@ -1,8 +1,9 @@
 import { routeSubject, routes, serverStatusSubject } from '@drover/protocol';
+import type { NatsConnection } from '@nats-io/nats-core';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { waitForInstance } from '../../../packages/server/test/support/server-fixture.js';
 import { type DroverCluster, startDroverCluster } from '../../harness/drover-cluster.js';
-import { useDatabase, useNats } from '../../harness/fixtures.js';
+import { useDatabase } from '../../harness/fixtures.js';
 import { expectSettled, expectSurvivorsAlive } from './checks.js';
 
 // Any client that can publish on an app's heartbeat subject could replay a
@@ -12,13 +13,18 @@ import { expectSettled, expectSurvivorsAlive } from './checks.js';
 // last one of its incarnation, ignores and counts the rest.
 
 const db = useDatabase();
-const nats = useNats();
 let cluster: DroverCluster;
+const nats = {} as { nc: NatsConnection };
 
 beforeAll(async () => {
   cluster = await startDroverCluster(db.url, { workers: ['stale-1'] });
+  // Capturing heartbeats takes reading the servers' subjects: a server's key.
+  nats.nc = await cluster.nats.connect('replayer');
 });
-afterAll(() => cluster.stop());
+afterAll(async () => {
+  await nats.nc?.close();
+  await cluster?.stop();
+});
 
 async function ignoredStale(serverId: string): Promise<number> {
   const reply = await nats.nc.request(serverStatusSubject(serverId), '', { timeout: 3_000 });
