@@ -43,10 +43,15 @@ describe('drover-worker refused by the servers', () => {
     const holder = await cluster.startWorker('w-twice');
     await cluster.untilWorkersAlive(1);
     const second = cluster.startWorker('w-twice');
-    await expect(second).rejects.toThrow(/exited with 4 before it was ready/);
-    await expect(second).rejects.toThrow(
-      new RegExp(`worker id w-twice of app ${cluster.app.name} is held by another live process`),
-    );
+    try {
+      await expect(second).rejects.toThrow(/exited with 4 before it was ready/);
+      await expect(second).rejects.toThrow(
+        new RegExp(`worker id w-twice of app ${cluster.app.name} is held by another live process`),
+      );
+    } finally {
+      // Had it started after all, it must not outlive the test.
+      await second.then((p) => stopProcess(p, 'SIGKILL')).catch(() => undefined);
+    }
     const run = await cluster.run({ processorName: 'echo' }, { params: { text: 'holder' } });
     const done = await waitForInstance(cluster.app, run.id, (i) => i.status === 'SUCCEEDED');
     expect(done).toMatchObject({ result: 'holder', workerId: 'w-twice' });
