@@ -6,6 +6,7 @@ import { nkeys } from '@nats-io/nats-core';
 import { describe, expect, inject, it } from 'vitest';
 import { natsAuthConfig } from '../../packages/server/src/index.js';
 import { ApiClient, readyzUntil } from '../../packages/server/test/support/api-client.js';
+import { TEST_ADMIN_TOKEN } from '../../packages/server/test/support/server-fixture.js';
 import { spawnDrover } from '../harness/drover-process.js';
 import { uniqueName, useDatabase } from '../harness/fixtures.js';
 import { testLogger } from '../harness/logger.js';
@@ -114,12 +115,16 @@ describe('drover-server binary', () => {
         DROVER_NATS_URL: nats.url,
         DROVER_NATS_MONITOR_KEYS: monitorKey,
         DROVER_DATABASE_URL: db.url,
+        DROVER_ADMIN_TOKEN: TEST_ADMIN_TOKEN,
         DROVER_LOG_LEVEL: 'info',
       },
       /"msg":"drover-server listening"/,
     );
     try {
-      const api = new ApiClient(server.find(/"http":"(http:\/\/[^"]+)"/) as string);
+      const api = new ApiClient(
+        server.find(/"http":"(http:\/\/[^"]+)"/) as string,
+        TEST_ADMIN_TOKEN,
+      );
       await readyzUntil(api, true);
       const written = await readFile(nats.authFile as string, 'utf8');
       expect(written).toContain(serverKey.getPublicKey());
