@@ -9,7 +9,7 @@ import { testLogger } from '../../../test/harness/logger.js';
 import { type NatsServer, startNatsServer } from '../../../test/harness/nats-server.js';
 import { type DroverServer, natsAuthConfig, reloadByPidFile, startServer } from '../src/index.js';
 import { ApiClient } from './support/api-client.js';
-import { createTestApp, type TestApp } from './support/server-fixture.js';
+import { createTestApp, TEST_ADMIN_TOKEN, type TestApp } from './support/server-fixture.js';
 
 // Every permission of docs/security.md, proven against a real nats-server
 // whose authorization drover-server writes and reloads (SIGHUP via its pid file).
@@ -143,6 +143,7 @@ beforeAll(async () => {
       natsNkeySeed: serverKey.getSeed(),
       natsAuth: { file: nats.authFile as string, reload },
       natsMonitorKeys: [monitorKey.getPublicKey()],
+      adminToken: TEST_ADMIN_TOKEN,
     },
     log,
   );
@@ -199,11 +200,11 @@ describe('NATS authorization written by drover-server', () => {
 
     // A server's ask reaches it and its answer goes back (allow_responses).
     worker.subscribe(`${a}.worker.w1.>`, { callback: (_err, m) => void m.respond('accepted') });
-    worker.subscribe('$SRV.>', { callback: (_err, m) => void m.respond('pong') });
+    // Only its own name: a catch-all would answer other tests' pings of drover-server first.
+    worker.subscribe('$SRV.PING.test-worker', { callback: (_err, m) => void m.respond('pong') });
     await worker.flush();
     const answer = await asServer.request(`${a}.worker.w1.tt.run_job`, 'run', { timeout: 3_000 });
     expect(answer.string()).toBe('accepted');
-    // Only this worker answers pings addressed to its service name.
     const pong = await asServer.request('$SRV.PING.test-worker', '', { timeout: 3_000 });
     expect(pong.string()).toBe('pong');
 
