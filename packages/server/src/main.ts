@@ -1,5 +1,7 @@
 #!/usr/bin/env node
 import {
+  EnvFlagError,
+  envFlag,
   envSecret,
   NatsNotSecuredError,
   readNkeySeedFile,
@@ -32,6 +34,17 @@ function commaList(value: string | number | undefined): string[] | undefined {
 }
 
 const env = process.env;
+/** A yes/no variable (1/true/yes, 0/false/no or unset), or a usage error naming it. */
+function flag(name: string): boolean {
+  try {
+    return envFlag(name);
+  } catch (err) {
+    if (!(err instanceof EnvFlagError)) throw err;
+    console.error(`drover-server: ${err.message}`);
+    process.exit(2);
+  }
+}
+
 const program = new Command('drover-server')
   .description(
     'Drover server: keeps jobs in Postgres, fires them on time, dispatches runs to workers',
@@ -47,7 +60,7 @@ const program = new Command('drover-server')
   .option(
     '--insecure-nats',
     'run even if NATS does not require authentication (DROVER_INSECURE_NATS=1)',
-    env.DROVER_INSECURE_NATS === '1' || env.DROVER_INSECURE_NATS === 'true',
+    flag('DROVER_INSECURE_NATS'),
   )
   .option(
     '--nats-auth-file <path>',

@@ -4,6 +4,7 @@ export { askAll } from './ask-all.js';
 export { Bus } from './bus.js';
 export type { ConnectOptions } from './connect.js';
 export { connectNats, isNatsAuthError } from './connect.js';
+export { EnvFlagError, envFlag } from './env-flag.js';
 export { envSecret, SecretSettingError, warnSecretInArgv } from './env-secret.js';
 export { publishEvent, subscribeEvents } from './events.js';
 export type { HandleOptions, Handler, HandlerContext, HandlerFn, Subscribe } from './handle.js';
@@ -13,7 +14,7 @@ export { fromHeaders, toHeaders } from './headers.js';
 export { zodIssues } from './issues.js';
 export { LogLimiter } from './log-limiter.js';
 export type { Monitoring, MonitoringOptions, ServiceIdentity } from './monitoring.js';
-export { serveMonitoring, startMonitoring } from './monitoring.js';
+export { startMonitoring } from './monitoring.js';
 export { NatsNotSecuredError, requireSecuredNats, SECURITY_DOC } from './nats-security.js';
 export {
   NkeySeedFileError,

@@ -1,7 +1,7 @@
 import type { NatsConnection } from '@nats-io/nats-core';
 import { type Endpoint, type Service, Svcm } from '@nats-io/services';
 import type { Subscribe } from './handle.js';
-import { type RouteCounters, RouteStats } from './route-stats.js';
+import type { RouteCounters, RouteStats } from './route-stats.js';
 
 export interface ServiceIdentity {
   /** Service name, e.g. `drover-server` or `drover-worker` (`nats micro ls` groups by it). */
@@ -91,15 +91,4 @@ export async function startMonitoring(
       await service.stop();
     },
   };
-}
-
-/** Monitoring without route endpoints: the service and its `status` endpoint. */
-export async function serveMonitoring(
-  nc: NatsConnection,
-  options: MonitoringOptions,
-): Promise<{ stop(): Promise<void> }> {
-  const { statusSubject, status, ...identity } = options;
-  const monitoring = await startMonitoring(nc, identity, new RouteStats());
-  monitoring.serveStatus({ statusSubject, status });
-  return monitoring;
 }

@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 import { delimiter } from 'node:path';
 import {
+  EnvFlagError,
+  envFlag,
   envSecret,
   isNatsAuthError,
   NatsNotSecuredError,
@@ -35,13 +37,15 @@ function envInt(name: string, fallback: number): number {
   process.exit(WorkerExit.USAGE);
 }
 
-/** A yes/no variable: 1/true/yes or 0/false/no (or unset), else a message naming it. */
-function envFlag(name: string): boolean {
-  const raw = env[name]?.toLowerCase();
-  if (raw === undefined || raw === '' || ['0', 'false', 'no'].includes(raw)) return false;
-  if (['1', 'true', 'yes'].includes(raw)) return true;
-  console.error(`drover-worker: ${name} must be 1 or 0, got "${env[name]}"`);
-  process.exit(WorkerExit.USAGE);
+/** A yes/no variable (1/true/yes, 0/false/no or unset), or a usage error naming it. */
+function flag(name: string): boolean {
+  try {
+    return envFlag(name);
+  } catch (err) {
+    if (!(err instanceof EnvFlagError)) throw err;
+    console.error(`drover-worker: ${err.message}`);
+    process.exit(WorkerExit.USAGE);
+  }
 }
 const program = new Command('drover-worker')
   .description('Drover worker: runs an app’s processors for the runs the server dispatches')
@@ -65,7 +69,7 @@ const program = new Command('drover-worker')
   .option(
     '--insecure-nats',
     'run even if NATS does not require authentication (DROVER_INSECURE_NATS=1); see docs/security.md',
-    envFlag('DROVER_INSECURE_NATS'),
+    flag('DROVER_INSECURE_NATS'),
   )
   .option('--app <name>', 'app name (DROVER_APP)', env.DROVER_APP)
   .requiredOption(

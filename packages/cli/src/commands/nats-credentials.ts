@@ -1,7 +1,9 @@
 import {
+  EnvFlagError,
   isNatsAuthError,
   NatsNotSecuredError,
   NkeySeedFileError,
+  envFlag as parseEnvFlag,
   readNkeySeedFile,
 } from '@drover/transport';
 import type { Logger } from 'pino';
@@ -25,10 +27,12 @@ export interface NatsCredentials {
 
 /** A yes/no variable (1/true/yes, 0/false/no or unset), or a usage error naming it. */
 export function envFlag(name: string): boolean {
-  const raw = process.env[name]?.toLowerCase();
-  if (raw === undefined || raw === '' || ['0', 'false', 'no'].includes(raw)) return false;
-  if (['1', 'true', 'yes'].includes(raw)) return true;
-  throw new CliError(`${name} must be 1 or 0, got "${process.env[name]}"`, Exit.USAGE);
+  try {
+    return parseEnvFlag(name);
+  } catch (err) {
+    if (err instanceof EnvFlagError) throw new CliError(err.message, Exit.USAGE);
+    throw err;
+  }
 }
 
 /**
