@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useDatabase } from '../../../test/harness/fixtures.js';
 import { testLogger } from '../../../test/harness/logger.js';
 import { NatsAuthWriter } from '../src/nats-auth/nats-auth-writer.js';
+import { WorkerKeys } from '../src/nats-auth/worker-keys.js';
 import { addWorkerKey, registerKey } from '../src/store/nats-keys.js';
 
 // The managed authorization file: written from the database, one write in
@@ -92,5 +93,25 @@ describe('NatsAuthWriter', () => {
     fail = false;
     await writer.sync();
     expect(await readFile(file, 'utf8')).toMatch(/authorization \{/);
+  });
+
+  it('answers a new worker key even when the reload fails (its seed is shown only once)', async () => {
+    const { rows } = await pool.query<{ id: string }>(
+      `INSERT INTO apps (name, secret_hash) VALUES ('reload_broken', 'x') RETURNING id`,
+    );
+    const writer = new NatsAuthWriter(
+      pool,
+      {
+        file: join(dir, 'broken.conf'),
+        reload: () => Promise.reject(new Error('no nats-server pid')),
+      },
+      testLogger('writer'),
+    );
+    const keys = new WorkerKeys(pool, 'nats://127.0.0.1:1', writer, testLogger('keys'));
+    const key = await keys.add(rows[0]?.id as string);
+    expect(key.seed).toMatch(/^SU/);
+    expect((await keys.list(rows[0]?.id as string)).map((k) => k.publicKey)).toEqual([
+      key.publicKey,
+    ]);
   });
 });

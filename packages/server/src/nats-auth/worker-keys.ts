@@ -31,17 +31,22 @@ export class WorkerKeys {
   async add(appId: string): Promise<NewWorkerKey> {
     const key = await addWorkerKey(this.db, appId);
     if (this.writer) {
-      await this.writer.sync();
-      await probeNatsCredential({
-        servers: this.natsUrl,
-        nkeySeed: new TextEncoder().encode(key.seed),
-        timeoutMs: PROBE_TIMEOUT_MS,
-      }).catch((err: Error) =>
-        this.log.error(
-          { publicKey: key.publicKey, reason: err.message },
-          `NATS did not accept the new worker key within ${PROBE_TIMEOUT_MS} ms; is nats-server reloading its authorization file?`,
-        ),
-      );
+      // A failed reload must not lose the seed either: it is logged, the key answered.
+      await this.writer
+        .sync()
+        .then(() =>
+          probeNatsCredential({
+            servers: this.natsUrl,
+            nkeySeed: new TextEncoder().encode(key.seed),
+            timeoutMs: PROBE_TIMEOUT_MS,
+          }),
+        )
+        .catch((err: Error) =>
+          this.log.error(
+            { publicKey: key.publicKey, reason: err.message },
+            `the new worker key is not usable yet: the reload of the authorization file or NATS's acceptance within ${PROBE_TIMEOUT_MS} ms failed; is nats-server reloading it?`,
+          ),
+        );
     }
     return key;
   }
