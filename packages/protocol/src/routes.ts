@@ -30,6 +30,14 @@ export const routes = {
       reply: server.ReportInstanceStatusReply,
       timeoutMs: 5_000,
     }),
+    reportFinals: defineRoute({
+      actor: 'server',
+      handler: 'report_finals',
+      pattern: 'ask',
+      request: server.ReportFinals,
+      reply: server.ReportFinalsReply,
+      timeoutMs: 10_000,
+    }),
     reportLog: defineRoute({
       actor: 'server',
       handler: 'report_log',
@@ -65,6 +73,14 @@ export const routes = {
       request: tt.RunJob,
       reply: tt.RunJobReply,
       timeoutMs: 3_000,
+    }),
+    runJobs: defineRoute({
+      actor: 'tt',
+      handler: 'run_jobs',
+      pattern: 'ask',
+      request: tt.RunJobs,
+      reply: tt.RunJobsReply,
+      timeoutMs: 5_000,
     }),
     stopInstance: defineRoute({
       actor: 'tt',

@@ -51,3 +51,6 @@ export const InstanceRef = z.object({
 });
 
 export const Timestamped = z.object({ sentAt: EpochMs });
+
+/** The most runs one dispatch batch (`run_jobs`) or one final-report batch (`report_finals`) carries. */
+export const MAX_RUNS_PER_BATCH = 1_000;

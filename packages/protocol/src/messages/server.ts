@@ -7,7 +7,7 @@ export const Incarnation = z
   .string()
   .regex(/^[A-Za-z0-9_-]{8,64}$/, 'must be 8-64 characters of letters, digits, "_" or "-"');
 
-import { MAX_RESULT_CHARS, TaskProgress } from './common.js';
+import { MAX_RESULT_CHARS, MAX_RUNS_PER_BATCH, TaskProgress } from './common.js';
 
 // Messages handled by servers.
 
@@ -62,6 +62,44 @@ export const ReportInstanceStatusReply = z.object({
   reason: z.string().optional(),
   /** For `wantsWorkers`: the job's eligible live workers now, best first (not capped). */
   workers: z.array(WorkerId).max(10_000).optional(),
+});
+
+/** One run's final report inside a `report_finals` batch. */
+export const FinalReport = z.object({
+  instanceId: DecimalId,
+  epoch: Count,
+  status: z.enum(['SUCCEEDED', 'FAILED', 'STOPPED']),
+  progress: TaskProgress,
+  result: z.string().max(MAX_RESULT_CHARS).optional(),
+  /** When the processor started on the worker: the run's started_at, as no RUNNING report may have been written. */
+  startedAt: EpochMs.optional(),
+  reportedAt: EpochMs,
+  /** With FAILED: the processor threw NonRetryableError, so no instance retry either. */
+  nonRetryable: z.boolean().optional(),
+});
+
+/**
+ * The final reports of many runs from one worker. Sent with one idempotency
+ * key per batch (retries carry the same one); each report is fenced by its
+ * epoch and settled at most once, so a batch applied twice changes nothing.
+ */
+export const ReportFinals = z.object({
+  workerId: WorkerId,
+  reports: z.array(FinalReport).min(1).max(MAX_RUNS_PER_BATCH),
+});
+
+export const ReportFinalsReply = z.object({
+  /** One per report, in the request's order; `stop` as for report_instance_status. */
+  results: z
+    .array(
+      z.object({
+        instanceId: DecimalId,
+        accepted: z.boolean(),
+        stop: z.boolean(),
+        reason: z.string().max(1_000).optional(),
+      }),
+    )
+    .max(MAX_RUNS_PER_BATCH),
 });
 
 export const LogLine = z.object({

@@ -1,7 +1,14 @@
 import { z } from 'zod';
 import { ExecuteType, enumValues, InstanceStatus } from '../enums.js';
 import { Count, DecimalId, EpochMs, OpaqueId, WorkerId } from '../tokens.js';
-import { InstanceRef, RetryPolicy, TaskProgress, TaskResult, UserData } from './common.js';
+import {
+  InstanceRef,
+  MAX_RUNS_PER_BATCH,
+  RetryPolicy,
+  TaskProgress,
+  TaskResult,
+  UserData,
+} from './common.js';
 
 // Messages handled by a worker's TaskTracker actors (one per instance).
 
@@ -28,6 +35,25 @@ export const RunJob = InstanceRef.extend({
   runAttempt: z.number().int().min(1).max(1_000).optional(),
 });
 export const RunJobReply = z.object({ accepted: z.boolean(), reason: z.string().optional() });
+
+/** Many runs for one worker in one message (a dispatch batch); each is fenced and answered on its own. */
+export const RunJobs = z.object({ runs: z.array(RunJob).min(1).max(MAX_RUNS_PER_BATCH) });
+export const RunJobsReply = z.object({
+  /** One per run, in the request's order. */
+  results: z
+    .array(
+      z.object({
+        instanceId: DecimalId,
+        accepted: z.boolean(),
+        reason: z.string().max(1_000).optional(),
+        /** Refused because the worker's run queue is full (try another worker, or wait for room). */
+        full: z.boolean().optional(),
+        /** Refused by a fence: this worker already took this instance at this epoch or a later one. */
+        fenced: z.boolean().optional(),
+      }),
+    )
+    .max(MAX_RUNS_PER_BATCH),
+});
 
 export const StopInstance = z.object({
   instanceId: DecimalId,

@@ -60,6 +60,36 @@ export class Dispatcher {
     );
   }
 
+  /**
+   * The worker to bind a run to in the same INSERT that creates it (insert
+   * and claim in one round trip), or undefined to insert it waiting: a job
+   * with a concurrency limit, or no live worker with a free slot.
+   */
+  pickAtInsert(app: string, spec: JobSpec): string | undefined {
+    if (spec.maxConcurrentInstances > 0) return undefined;
+    const first = selectWorkers(this.registry.alive(app), spec).ordered[0];
+    return first && first.metrics.freeSlots > 0 ? first.workerId : undefined;
+  }
+
+  /** Runs inserted already claimed (worker and epoch set by the INSERT): offered without another claim. */
+  dispatchClaimed(items: { ctx: DispatchContext; epoch: number }[]): Promise<void> {
+    return this.guarded(items.length, async () => {
+      await Promise.all(
+        items.map(({ ctx, epoch }) => {
+          this.facts.remember(ctx.instance.id, {
+            app: ctx.app,
+            concurrencyLimit: ctx.spec.maxConcurrentInstances,
+          });
+          // The claimed worker is asked first, whatever the registry says now.
+          const selection = selectWorkers(this.registry.alive(ctx.app), ctx.spec);
+          const claimed = selection.ordered.filter((w) => w.workerId === ctx.instance.workerId);
+          const others = selection.ordered.filter((w) => w.workerId !== ctx.instance.workerId);
+          return this.offer(ctx, { ...selection, ordered: [...claimed, ...others] }, epoch);
+        }),
+      );
+    });
+  }
+
   /** Like `dispatch`, for runs the caller has just written and holds (no reload). */
   dispatchLoaded(contexts: DispatchContext[]): Promise<void> {
     return this.guarded(contexts.length, () => this.dispatchMany(contexts));
