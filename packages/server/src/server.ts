@@ -18,6 +18,7 @@ import { buildApi } from './http/build-api.js';
 import { EventPublisher } from './lifecycle/event-publisher.js';
 import { InstanceEvents } from './lifecycle/instance-events.js';
 import { LostWorkers } from './lifecycle/lost-workers.js';
+import { RunIntake } from './lifecycle/run-intake.js';
 import { Sweeper } from './lifecycle/sweeper.js';
 import { serveServerRoutes } from './nats/server-handlers.js';
 import { NatsAuthWriter } from './nats-auth/nats-auth-writer.js';
@@ -64,6 +65,7 @@ export async function startServer(
         sweeper: Sweeper;
         lostWorkers: LostWorkers;
         timers: DispatchTimers;
+        intake: RunIntake;
         handlers: Handler[];
         publisher: EventPublisher;
         monitoring: { stop(): Promise<void> };
@@ -202,6 +204,7 @@ export async function startServer(
       abort.signal,
     );
     const timers = new DispatchTimers(dispatcher);
+    const intake = new RunIntake(pool, dispatcher, timers, log.child({ actor: 'run-intake' }));
     const scheduler = new Scheduler(
       pool,
       timers,
@@ -276,13 +279,14 @@ export async function startServer(
       }),
     });
     publisher.start();
-    parts = { scheduler, sweeper, lostWorkers, timers, handlers, publisher, monitoring };
+    parts = { scheduler, sweeper, lostWorkers, timers, intake, handlers, publisher, monitoring };
     core = {
       pool,
       auth: new AppAuthenticator(pool),
       registry,
       dispatcher,
       timers,
+      intake,
       scheduler,
       events,
       clock,
@@ -319,6 +323,7 @@ export async function startServer(
         await parts.monitoring.stop().catch(() => undefined);
         await Promise.all([parts.scheduler.stop(), parts.sweeper.stop(), parts.lostWorkers.stop()]);
         await Promise.all(parts.handlers.map((h) => h.stop()));
+        await parts.intake.close();
         await parts.timers.close();
       }
       await api.close();

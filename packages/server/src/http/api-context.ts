@@ -3,6 +3,7 @@ import type { DispatchTimers } from '../dispatch/dispatch-timers.js';
 import type { Dispatcher } from '../dispatch/dispatcher.js';
 import type { WorkerRegistry } from '../dispatch/worker-registry.js';
 import type { InstanceEvents } from '../lifecycle/instance-events.js';
+import type { RunIntake } from '../lifecycle/run-intake.js';
 import type { WorkerKeys } from '../nats-auth/worker-keys.js';
 import type { DbClock } from '../scheduling/db-clock.js';
 import type { Scheduler } from '../scheduling/scheduler.js';
@@ -16,6 +17,8 @@ export interface Core {
   registry: WorkerRegistry;
   dispatcher: Dispatcher;
   timers: DispatchTimers;
+  /** New API runs and retries: group-committed, claimed at insert where it can. */
+  intake: RunIntake;
   scheduler: Scheduler;
   events: InstanceEvents;
   /** The database's clock: for times stored and compared with stored ones. */

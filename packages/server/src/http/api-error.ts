@@ -24,12 +24,20 @@ export class ApiError extends Error {
 
 export const notFound = (what: string) => new ApiError(404, 'NOT_FOUND', `${what} not found`);
 
+/** `/runs/3/delayMs` in `body` as `body.runs[3].delayMs`. */
+function issuePath(where: string, instancePath: string): string {
+  return instancePath
+    .split('/')
+    .filter(Boolean)
+    .reduce((path, part) => (/^\d+$/.test(part) ? `${path}[${part}]` : `${path}.${part}`), where);
+}
+
 export function errorHandler(log: Logger) {
   return (err: FastifyError | ApiError | Error, request: FastifyRequest, reply: FastifyReply) => {
     if (hasZodFastifySchemaValidationErrors(err)) {
       const where = (err as { validationContext?: string }).validationContext ?? 'body';
       const issues = err.validation.map((v) => ({
-        path: [where, ...v.instancePath.split('/').filter(Boolean)].join('.'),
+        path: issuePath(where, v.instancePath),
         message: v.message ?? 'invalid',
       }));
       return reply.status(400).send({

@@ -4,6 +4,7 @@ import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { Dispatcher } from '../dispatch/dispatcher.js';
 import { PeriodicLoop } from '../periodic-loop.js';
+import { pruneFinished } from '../store/instance-retention.js';
 import { confirmAccepted, failWaiting, requeue } from '../store/instance-transitions.js';
 import type { InstanceEvents } from './instance-events.js';
 import { settle } from './settle.js';
@@ -28,6 +29,8 @@ interface Stuck {
 }
 
 const BATCH = 200;
+// The least time a sweep may spend on retention pruning.
+const PRUNE_MIN_BUDGET_MS = 250;
 
 /**
  * Drives every unfinished instance to a final state within its bound: an
@@ -207,13 +210,10 @@ export class Sweeper {
     });
   }
 
+  /** Finished instances past retention, for up to half a sweep period (or 250 ms) per sweep. */
   private async prune(): Promise<void> {
-    const { rowCount } = await this.pool.query(
-      `DELETE FROM instances WHERE id IN (
-         SELECT id FROM instances WHERE finished_at < now() - make_interval(secs => $1 / 1000.0)
-         ORDER BY finished_at LIMIT 1000)`,
-      [this.options.retentionMs],
-    );
-    if (rowCount) this.log.info({ pruned: rowCount }, 'pruned finished instances past retention');
+    const budgetMs = Math.max(PRUNE_MIN_BUDGET_MS, this.options.intervalMs / 2);
+    const pruned = await pruneFinished(this.pool, this.options.retentionMs, budgetMs);
+    if (pruned) this.log.info({ pruned }, 'pruned finished instances past retention');
   }
 }

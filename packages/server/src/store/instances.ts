@@ -2,48 +2,6 @@ import type { InstanceStatus } from '@drover/protocol';
 import type { Queryable } from '../db/pool.js';
 import { INSTANCE_COLUMNS, type Instance, type RawInstance, toInstance } from './instance-row.js';
 
-export interface NewInstance {
-  appId: string;
-  jobId: string;
-  triggerType: string;
-  params?: unknown;
-  /** When it may be dispatched; now when omitted. */
-  runAt?: Date;
-  idempotencyKey?: string;
-  retryOf?: string;
-}
-
-/**
- * Creates an instance for an API run or a retry. With an idempotency key, a
- * second call returns the first call's instance instead of a duplicate.
- */
-export async function createInstance(
-  db: Queryable,
-  n: NewInstance,
-): Promise<{ instance: Instance; created: boolean }> {
-  const { rows } = await db.query<RawInstance>(
-    `INSERT INTO instances (app_id, job_id, status, trigger_type, params, next_dispatch_at, due_at, idempotency_key, retry_of)
-     VALUES ($1, $2, 'WAITING_DISPATCH', $3, $4, coalesce($5, now()), coalesce($5, now()), $6, $7)
-     ON CONFLICT (job_id, idempotency_key) DO NOTHING RETURNING ${INSTANCE_COLUMNS}`,
-    [
-      n.appId,
-      n.jobId,
-      n.triggerType,
-      JSON.stringify(n.params ?? null),
-      n.runAt ?? null,
-      n.idempotencyKey ?? null,
-      n.retryOf ?? null,
-    ],
-  );
-  if (rows[0]) return { instance: toInstance(rows[0]), created: true };
-  const existing = await db.query<RawInstance>(
-    `SELECT ${INSTANCE_COLUMNS} FROM instances WHERE job_id = $1 AND idempotency_key = $2`,
-    [n.jobId, n.idempotencyKey],
-  );
-  if (!existing.rows[0]) throw new Error('instance vanished after an idempotency-key conflict');
-  return { instance: toInstance(existing.rows[0]), created: false };
-}
-
 export async function getInstance(
   db: Queryable,
   id: string,

@@ -2,7 +2,8 @@ import { AppName, enumValues, InstanceStatus } from '@drover/protocol';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { cancelInstance, stopInstance } from '../../store/instance-transitions.js';
-import { createInstance, getInstance, listInstances } from '../../store/instances.js';
+import { getInstance, listInstances } from '../../store/instances.js';
+import { getJob } from '../../store/jobs.js';
 import { readLogs } from '../../store/logs.js';
 import type { ApiContext } from '../api-context.js';
 import { ApiError, notFound } from '../api-error.js';
@@ -148,7 +149,7 @@ export function instanceRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
       },
       async (request, reply) => {
         const app = await authenticateApp(ctx, request, request.params.app);
-        const { pool, timers } = ctx.core();
+        const { pool, timers, intake } = ctx.core();
         const previous = await getInstance(pool, request.params.instanceId, app.id);
         if (!previous) throw notFound(`instance ${request.params.instanceId}`);
         if (!['FAILED', 'STOPPED', 'CANCELED'].includes(previous.status)) {
@@ -158,16 +159,25 @@ export function instanceRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
             `only a FAILED, STOPPED or CANCELED instance can be retried; this one is ${previous.status}`,
           );
         }
-        const { instance } = await createInstance(pool, {
-          appId: app.id,
-          jobId: previous.jobId,
-          triggerType: 'RETRY',
-          params: previous.params,
-          retryOf: previous.id,
-          // Retrying twice returns the same new instance.
-          idempotencyKey: `retry-of-${previous.id}`,
-        });
-        timers.arm(instance.id, 0);
+        const job = await getJob(pool, app.id, previous.jobId);
+        if (!job) throw notFound(`job ${previous.jobId}`);
+        const [run] = await intake.create([
+          {
+            app: app.name,
+            spec: job.spec,
+            appId: app.id,
+            jobId: previous.jobId,
+            triggerType: 'RETRY',
+            params: previous.params,
+            retryOf: previous.id,
+            // Retrying twice returns the same new instance.
+            idempotencyKey: `retry-of-${previous.id}`,
+          },
+        ]);
+        if (!run) throw new Error('no instance for the retry');
+        const { instance } = run;
+        // A repeat nudges the run it returns, in case it still waits (as before).
+        if (!run.created) timers.arm(instance.id, 0);
         return reply.status(202).send(instance);
       },
     );

@@ -1,11 +1,12 @@
 import { AppName } from '@drover/protocol';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { JobSpecInput } from '../../jobs/job-spec.js';
+import { type JobSpec, JobSpecInput } from '../../jobs/job-spec.js';
 import { MAX_PARAMS_BYTES, paramsBytes, paramsTooLarge } from '../../jobs/params-size.js';
 import { isFrequent, previewTriggers } from '../../jobs/time-expression.js';
+import type { RunRequest } from '../../lifecycle/run-intake.js';
 import { stopInstance } from '../../store/instance-transitions.js';
-import { createInstance, listInstances } from '../../store/instances.js';
+import { listInstances } from '../../store/instances.js';
 import {
   deleteJob,
   getJob,
@@ -38,6 +39,10 @@ const RunBody = z
     idempotencyKey: z.string().min(1).max(128).optional(),
   })
   .superRefine(refineStorableText);
+const MAX_RUNS_PER_CALL = 1_000;
+const RunsBody = z.strictObject({
+  runs: z.array(RunBody).min(1).max(MAX_RUNS_PER_CALL),
+});
 
 async function withConflict<T>(work: Promise<T>): Promise<T> {
   try {
@@ -219,35 +224,72 @@ export function jobRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
       },
       async (request, reply) => {
         const app = await authenticateApp(ctx, request, request.params.app);
-        const { pool, timers, clock } = ctx.core();
+        const { pool, intake } = ctx.core();
         const job = await getJob(pool, app.id, request.params.jobId);
         if (!job) throw notFound(`job ${request.params.jobId}`);
-        const jobBytes = paramsBytes(job.spec.jobParams);
-        const bytes = jobBytes + paramsBytes(request.body.params);
-        if (bytes > MAX_PARAMS_BYTES) {
-          const message = paramsTooLarge(
-            `with the job's ${jobBytes} bytes of jobParams, these params take`,
-            bytes,
-          );
-          throw new ApiError(400, 'INVALID_INPUT', `body.params: ${message}`, [
-            { path: 'body.params', message },
-          ]);
-        }
-        const { instance, created } = await createInstance(pool, {
-          appId: app.id,
-          jobId: job.id,
-          triggerType: 'API',
-          params: request.body.params,
-          runAt: new Date(clock.now() + request.body.delayMs),
-          idempotencyKey: request.body.idempotencyKey,
+        checkParamsSize(job.spec, request.body.params, 'body.params');
+        const [run] = await intake.create([runRequest(app, job, request.body)]);
+        if (!run) throw new Error('no instance for the run');
+        return reply.status(run.created ? 202 : 200).send(run.instance);
+      },
+    );
+
+    api.post(
+      '/apps/:app/jobs/:jobId/runs',
+      {
+        schema: {
+          tags: ['jobs'],
+          summary: `Run a job up to ${MAX_RUNS_PER_CALL} times in one call (all checked before any is created)`,
+          description:
+            'Each run as the body of `/run`. Answers their instances in the same order; a run whose ' +
+            'idempotency key was used before (or earlier in the same call) gets that run’s instance.',
+          params: JobParams,
+          body: RunsBody,
+          response: { 201: z.object({ instances: z.array(InstanceView) }), ...errors },
+        },
+      },
+      async (request, reply) => {
+        const app = await authenticateApp(ctx, request, request.params.app);
+        const { pool, intake } = ctx.core();
+        const job = await getJob(pool, app.id, request.params.jobId);
+        if (!job) throw notFound(`job ${request.params.jobId}`);
+        request.body.runs.forEach((run, i) => {
+          checkParamsSize(job.spec, run.params, `body.runs[${i}].params`);
         });
-        if (created && request.body.delayMs > 0) timers.arm(instance.id, request.body.delayMs);
-        else if (created)
-          timers.now({ instance, spec: job.spec, app: app.name, dispatchFailures: 0 });
-        return reply.status(created ? 202 : 200).send(instance);
+        const runs = await intake.create(request.body.runs.map((r) => runRequest(app, job, r)));
+        return reply.status(201).send({ instances: runs.map((r) => r.instance) });
       },
     );
   };
+}
+
+function runRequest(
+  app: { id: string; name: string },
+  job: { id: string; spec: JobSpec },
+  body: z.output<typeof RunBody>,
+): RunRequest {
+  return {
+    app: app.name,
+    spec: job.spec,
+    appId: app.id,
+    jobId: job.id,
+    triggerType: 'API',
+    params: body.params,
+    delayMs: body.delayMs,
+    idempotencyKey: body.idempotencyKey,
+  };
+}
+
+/** The job's params and a run's together must fit in one dispatch message. */
+function checkParamsSize(spec: JobSpec, params: unknown, path: string): void {
+  const jobBytes = paramsBytes(spec.jobParams);
+  const bytes = jobBytes + paramsBytes(params);
+  if (bytes <= MAX_PARAMS_BYTES) return;
+  const message = paramsTooLarge(
+    `with the job's ${jobBytes} bytes of jobParams, these params take`,
+    bytes,
+  );
+  throw new ApiError(400, 'INVALID_INPUT', `${path}: ${message}`, [{ path, message }]);
 }
 
 /** Disabling or deleting a frequent job ends its long-lived run. */

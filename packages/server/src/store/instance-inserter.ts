@@ -1,0 +1,225 @@
+import type { Queryable } from '../db/pool.js';
+import { isTransientDbError } from '../db/transient-error.js';
+import {
+  INSTANCE_COLUMNS,
+  type Instance,
+  prefixed,
+  type RawInstance,
+  toInstance,
+} from './instance-row.js';
+
+export interface NewInstance {
+  appId: string;
+  jobId: string;
+  triggerType: string;
+  params?: unknown;
+  /** Due this long after the insert (database clock); due now when 0 or omitted. */
+  delayMs?: number;
+  /** A second run with the same key (per job) returns the first run's instance. */
+  idempotencyKey?: string;
+  retryOf?: string;
+  /**
+   * Bound to this worker by the INSERT itself, as a claim would
+   * (WAITING_WORKER_RECEIVE, epoch 1), with the deadline its timeout gives (0: none).
+   */
+  claim?: { workerId: string; timeoutMs: number };
+}
+
+export interface Inserted {
+  instance: Instance;
+  /** False: an earlier run with the same idempotency key was returned instead. */
+  created: boolean;
+}
+
+interface Group<T extends NewInstance> {
+  rows: T[];
+  resolve: (results: Inserted[]) => void;
+  reject: (err: unknown) => void;
+}
+
+// Rows per statement; a group (one call) is never split, so one statement may hold a little more.
+const MAX_ROWS_PER_STATEMENT = 2_000;
+
+// Ids are drawn in the CTE (in input order) so each inserted row is matched to
+// its input by id; rows skipped by an idempotency-key conflict come back null.
+const INSERT_SQL = `WITH input AS (
+    SELECT nextval(pg_get_serial_sequence('instances', 'id')) AS id, r.*
+    FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::text[],
+                $7::bigint[], $8::text[], $9::bigint[])
+      WITH ORDINALITY AS r(app_id, job_id, trigger_type, params, delay_ms, idempotency_key,
+                           retry_of, worker_id, timeout_ms, ord)
+    ORDER BY r.ord),
+  ins AS (
+    INSERT INTO instances (id, app_id, job_id, status, trigger_type, params, next_dispatch_at, due_at,
+                           idempotency_key, retry_of, epoch, worker_id, dispatched_at, deadline_at)
+    SELECT id, app_id, job_id,
+      CASE WHEN worker_id IS NULL THEN 'WAITING_DISPATCH' ELSE 'WAITING_WORKER_RECEIVE' END,
+      trigger_type, params::jsonb,
+      now() + make_interval(secs => delay_ms / 1000.0), now() + make_interval(secs => delay_ms / 1000.0),
+      idempotency_key, retry_of,
+      CASE WHEN worker_id IS NULL THEN 0 ELSE 1 END, worker_id,
+      CASE WHEN worker_id IS NOT NULL THEN now() END,
+      CASE WHEN worker_id IS NOT NULL AND timeout_ms > 0
+        THEN now() + make_interval(secs => timeout_ms / 1000.0) END
+    FROM input ORDER BY ord
+    ON CONFLICT (job_id, idempotency_key) DO NOTHING
+    RETURNING ${INSTANCE_COLUMNS})
+  SELECT input.ord, ins.* FROM input LEFT JOIN ins ON ins.id = input.id ORDER BY input.ord`;
+
+const keyOf = (jobId: string, key: string) => `${jobId}\u0000${key}`;
+
+interface KeyPlan {
+  /** Indexes of the rows to write: all but repeats of a (job, idempotency key). */
+  written: number[];
+  /** For each row, the index of the first row with its key (itself when written). */
+  sameAs: number[];
+}
+
+function planKeys(rows: NewInstance[]): KeyPlan {
+  const firstWithKey = new Map<string, number>();
+  const written: number[] = [];
+  const sameAs = rows.map((row, i) => {
+    if (row.idempotencyKey !== undefined) {
+      const key = keyOf(row.jobId, row.idempotencyKey);
+      const first = firstWithKey.get(key);
+      if (first !== undefined) return first;
+      firstWithKey.set(key, i);
+    }
+    written.push(i);
+    return i;
+  });
+  return { written, sameAs };
+}
+
+/**
+ * Group commit of new instances: concurrent calls are queued and written as
+ * ONE multi-row INSERT, the next batch forming while one is in flight. No
+ * linger: an idle inserter writes a call at once, so latency at a low rate
+ * stays one commit. Each call gets its rows' instances in order; a duplicate
+ * idempotency key (also twice in one batch) gets the first run's instance.
+ */
+export class InstanceInserter<T extends NewInstance = NewInstance> {
+  private queue: Group<T>[] = [];
+  private flushing = false;
+  /** INSERT statements run so far (how well concurrent calls were batched). */
+  statements = 0;
+
+  constructor(
+    private readonly db: Queryable,
+    /** Told of every batch's newly created rows, before their callers hear back. */
+    private readonly onCreated: (created: { row: T; instance: Instance }[]) => void = () => {},
+  ) {}
+
+  insert(rows: T[]): Promise<Inserted[]> {
+    if (rows.length === 0) return Promise.resolve([]);
+    return new Promise((resolve, reject) => {
+      this.queue.push({ rows, resolve, reject });
+      if (!this.flushing) {
+        this.flushing = true;
+        // A microtask: calls made in the same tick share the first statement.
+        queueMicrotask(() => void this.drain());
+      }
+    });
+  }
+
+  private async drain(): Promise<void> {
+    while (this.queue.length) {
+      const batch: Group<T>[] = [];
+      let size = 0;
+      while (
+        this.queue.length &&
+        (size === 0 || size + (this.queue[0]?.rows.length ?? 0) <= MAX_ROWS_PER_STATEMENT)
+      ) {
+        const group = this.queue.shift() as Group<T>;
+        batch.push(group);
+        size += group.rows.length;
+      }
+      await this.write(batch);
+    }
+    this.flushing = false;
+  }
+
+  private async write(batch: Group<T>[]): Promise<void> {
+    const rows = batch.flatMap((g) => g.rows);
+    const plan = planKeys(rows);
+    let inserted: Map<number, Instance>;
+    try {
+      inserted = await this.insertRows(rows, plan.written);
+    } catch (err) {
+      // A broken connection may have committed it: only a statement Postgres
+      // refused (e.g. one call's job deleted meanwhile) is written again, each
+      // call on its own, so that call's bad row does not fail the others.
+      if (batch.length === 1 || isTransientDbError(err)) {
+        for (const group of batch) group.reject(err);
+        return;
+      }
+      for (const group of batch) await this.write([group]);
+      return;
+    }
+    const created = [...inserted].map(([i, instance]) => ({ row: rows[i] as T, instance }));
+    if (created.length) this.onCreated(created);
+    let answers: Inserted[];
+    try {
+      answers = await this.answers(rows, plan, inserted);
+    } catch (err) {
+      for (const group of batch) group.reject(err);
+      return;
+    }
+    let at = 0;
+    for (const group of batch) {
+      group.resolve(answers.slice(at, at + group.rows.length));
+      at += group.rows.length;
+    }
+  }
+
+  /** Writes rows[i] for each i of `written`; returns the ones created (a key conflict skips a row). */
+  private async insertRows(rows: T[], written: number[]): Promise<Map<number, Instance>> {
+    const input = written.map((i) => rows[i] as T);
+    this.statements++;
+    const { rows: out } = await this.db.query<Partial<RawInstance> & { ord: string }>(INSERT_SQL, [
+      input.map((r) => r.appId),
+      input.map((r) => r.jobId),
+      input.map((r) => r.triggerType),
+      input.map((r) => JSON.stringify(r.params ?? null)),
+      input.map((r) => Math.max(0, Math.round(r.delayMs ?? 0))),
+      input.map((r) => r.idempotencyKey ?? null),
+      input.map((r) => r.retryOf ?? null),
+      input.map((r) => r.claim?.workerId ?? null),
+      input.map((r) => r.claim?.timeoutMs ?? 0),
+    ]);
+    const created = new Map<number, Instance>();
+    out.forEach((raw, k) => {
+      if (raw.id) created.set(written[k] as number, toInstance(raw as RawInstance));
+    });
+    return created;
+  }
+
+  /** Each row's answer: its new instance, or the one holding its idempotency key. */
+  private async answers(
+    rows: T[],
+    plan: KeyPlan,
+    inserted: Map<number, Instance>,
+  ): Promise<Inserted[]> {
+    const conflicts = plan.written.filter((i) => !inserted.has(i)).map((i) => rows[i] as T);
+    const existing = conflicts.length ? await this.existing(conflicts) : new Map();
+    return rows.map((row, i) => {
+      const own = inserted.get(i);
+      if (own) return { instance: own, created: true };
+      const first = inserted.get(plan.sameAs[i] as number);
+      const instance = first ?? existing.get(keyOf(row.jobId, row.idempotencyKey ?? ''));
+      if (!instance) throw new Error('instance vanished after an idempotency-key conflict');
+      return { instance, created: false };
+    });
+  }
+
+  /** The runs that already hold these rows' idempotency keys. */
+  private async existing(rows: T[]): Promise<Map<string, Instance>> {
+    const { rows: found } = await this.db.query<RawInstance & { idempotency_key: string }>(
+      `SELECT ${prefixed('i')}, i.idempotency_key FROM instances i
+       JOIN unnest($1::bigint[], $2::text[]) AS k(key_job_id, key)
+         ON i.job_id = k.key_job_id AND i.idempotency_key = k.key`,
+      [rows.map((r) => r.jobId), rows.map((r) => r.idempotencyKey)],
+    );
+    return new Map(found.map((r) => [keyOf(r.job_id, r.idempotency_key), toInstance(r)]));
+  }
+}
