@@ -68,29 +68,6 @@ const INSERT_SQL = `WITH input AS (
 
 const keyOf = (jobId: string, key: string) => `${jobId}\u0000${key}`;
 
-interface KeyPlan {
-  /** Indexes of the rows to write: all but repeats of a (job, idempotency key). */
-  written: number[];
-  /** For each row, the index of the first row with its key (itself when written). */
-  sameAs: number[];
-}
-
-function planKeys(rows: NewInstance[]): KeyPlan {
-  const firstWithKey = new Map<string, number>();
-  const written: number[] = [];
-  const sameAs = rows.map((row, i) => {
-    if (row.idempotencyKey !== undefined) {
-      const key = keyOf(row.jobId, row.idempotencyKey);
-      const first = firstWithKey.get(key);
-      if (first !== undefined) return first;
-      firstWithKey.set(key, i);
-    }
-    written.push(i);
-    return i;
-  });
-  return { written, sameAs };
-}
-
 /**
  * Group commit of new instances: concurrent calls are queued and written as
  * ONE multi-row INSERT, the next batch forming while one is in flight. No
@@ -141,10 +118,9 @@ export class InstanceInserter<T extends NewInstance = NewInstance> {
 
   private async write(batch: Group<T>[]): Promise<void> {
     const rows = batch.flatMap((g) => g.rows);
-    const plan = planKeys(rows);
     let inserted: Map<number, Instance>;
     try {
-      inserted = await this.insertRows(rows, plan.written);
+      inserted = await this.insertRows(rows);
     } catch (err) {
       // A broken connection may have committed it: only a statement Postgres
       // refused (e.g. one call's job deleted meanwhile) is written again, each
@@ -160,7 +136,7 @@ export class InstanceInserter<T extends NewInstance = NewInstance> {
     if (created.length) this.onCreated(created);
     let answers: Inserted[];
     try {
-      answers = await this.answers(rows, plan, inserted);
+      answers = await this.answers(rows, inserted);
     } catch (err) {
       for (const group of batch) group.reject(err);
       return;
@@ -172,9 +148,11 @@ export class InstanceInserter<T extends NewInstance = NewInstance> {
     }
   }
 
-  /** Writes rows[i] for each i of `written`; returns the ones created (a key conflict skips a row). */
-  private async insertRows(rows: T[], written: number[]): Promise<Map<number, Instance>> {
-    const input = written.map((i) => rows[i] as T);
+  /**
+   * Writes the rows; returns the ones created by index. A key conflict skips
+   * a row: with a run before, or with an earlier row of the same statement.
+   */
+  private async insertRows(input: T[]): Promise<Map<number, Instance>> {
     this.statements++;
     const { rows: out } = await this.db.query<Partial<RawInstance> & { ord: string }>(INSERT_SQL, [
       input.map((r) => r.appId),
@@ -189,24 +167,19 @@ export class InstanceInserter<T extends NewInstance = NewInstance> {
     ]);
     const created = new Map<number, Instance>();
     out.forEach((raw, k) => {
-      if (raw.id) created.set(written[k] as number, toInstance(raw as RawInstance));
+      if (raw.id) created.set(k, toInstance(raw as RawInstance));
     });
     return created;
   }
 
   /** Each row's answer: its new instance, or the one holding its idempotency key. */
-  private async answers(
-    rows: T[],
-    plan: KeyPlan,
-    inserted: Map<number, Instance>,
-  ): Promise<Inserted[]> {
-    const conflicts = plan.written.filter((i) => !inserted.has(i)).map((i) => rows[i] as T);
+  private async answers(rows: T[], inserted: Map<number, Instance>): Promise<Inserted[]> {
+    const conflicts = rows.filter((_, i) => !inserted.has(i));
     const existing = conflicts.length ? await this.existing(conflicts) : new Map();
     return rows.map((row, i) => {
       const own = inserted.get(i);
       if (own) return { instance: own, created: true };
-      const first = inserted.get(plan.sameAs[i] as number);
-      const instance = first ?? existing.get(keyOf(row.jobId, row.idempotencyKey ?? ''));
+      const instance = existing.get(keyOf(row.jobId, row.idempotencyKey ?? ''));
       if (!instance) throw new Error('instance vanished after an idempotency-key conflict');
       return { instance, created: false };
     });
