@@ -48,7 +48,7 @@ describe('text Postgres cannot store', () => {
     expect(paths(res.body)).toEqual([
       'body.description',
       `body.jobParams.key${bad}`,
-      'body.jobParams.nested.0.deep',
+      'body.jobParams.nested[0].deep',
       'body.name',
     ]);
   });
@@ -62,7 +62,7 @@ describe('text Postgres cannot store', () => {
     const run = `${jobs}/${created.body.id}/run`;
     const params = await app.api.post(run, { params: { list: ['x', bad] } });
     expect(params.status).toBe(400);
-    expect(paths(params.body)).toEqual(['body.params.list.1']);
+    expect(paths(params.body)).toEqual(['body.params.list[1]']);
     const key = await app.api.post(run, { idempotencyKey: bad });
     expect(key.status).toBe(400);
     expect(paths(key.body)).toEqual(['body.idempotencyKey']);
