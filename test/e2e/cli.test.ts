@@ -133,6 +133,55 @@ describe('drover CLI', () => {
     expect(refused.stderr).toContain('only a FAILED, STOPPED or CANCELED instance can be retried');
   });
 
+  it('runs a job many times through the bulk API with --count and --runs', async () => {
+    const created = await cli(
+      '--json',
+      'job',
+      'create',
+      '--name',
+      uniqueName('bulk'),
+      '--processor',
+      'echo',
+    );
+    const jobId = JSON.parse(created.stdout).id as string;
+    const counted = await cli(
+      '--json',
+      'job',
+      'run',
+      jobId,
+      '--count',
+      '3',
+      '--params',
+      '{"text":"n"}',
+    );
+    expect(counted.code).toBe(0);
+    const three = JSON.parse(counted.stdout).instances as { id: string; params: unknown }[];
+    expect(three.map((i) => i.params)).toEqual([{ text: 'n' }, { text: 'n' }, { text: 'n' }]);
+
+    const file = join(dir, 'runs.json');
+    await writeFile(
+      file,
+      JSON.stringify([
+        { params: { text: 'a' }, idempotencyKey: 'k' },
+        { params: { text: 'b' } },
+        { idempotencyKey: 'k' },
+      ]),
+    );
+    const fromFile = await cli('job', 'run', jobId, '--runs', file);
+    expect(fromFile.code).toBe(0);
+    const ids = [...fromFile.stdout.matchAll(/instance (\d+) /g)].map((m) => m[1]);
+    expect(ids).toHaveLength(3);
+    expect(ids[2]).toBe(ids[0]);
+
+    await writeFile(file, JSON.stringify([{}, { delayMs: -1 }]));
+    const bad = await cli('job', 'run', jobId, '--runs', file);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('body.runs[1].delayMs');
+    const both = await cli('job', 'run', jobId, '--count', '2', '--wait');
+    expect(both.code).toBe(2);
+    expect(both.stderr).toContain('--wait follows one run');
+  });
+
   it('exits 1 when the awaited run fails, retries it, and stops a running one', async () => {
     const { stdout } = await cli(
       '--json',

@@ -13,6 +13,8 @@ const JobList = z.object({
   next: z.string().nullable().optional(),
 });
 const JobDetail = apiViews.JobView.extend({ nextTriggers: z.array(z.number()) });
+// What one call of the bulk run API takes.
+const MAX_RUNS_PER_CALL = 1_000;
 
 const positive = (flag: string) => (value: string) => {
   const n = Number(value);
@@ -147,13 +149,29 @@ export function jobCommands(program: Command, globals: () => GlobalOptions): voi
 
   job
     .command('run <jobId>')
-    .description('run a job now; with --wait, follow it to its end (exit 1 unless it succeeds)')
+    .description(
+      'run a job now; with --wait, follow it to its end (exit 1 unless it succeeds); ' +
+        'with --runs or --count, many runs through the bulk API',
+    )
     .option('--params <json>', 'this run’s params as JSON')
     .option('--delay <ms>', 'start after this many milliseconds', positive('--delay'))
     .option('--wait', 'show progress until the run ends, then its result')
-    .action(async (jobId: string, o: { params?: string; delay?: number; wait?: boolean }) => {
+    .option(
+      '--runs <file>',
+      'a JSON array of run bodies ({params?, delayMs?, idempotencyKey?}) from a file, or - for stdin',
+    )
+    .option('--count <n>', 'this many runs, each with --params and --delay', positive('--count'))
+    .action(async (jobId: string, o: RunOptions) => {
       const conn = await connect(globals());
       const body = { params: jsonFlag('--params', o.params), delayMs: o.delay ?? 0 };
+      if (o.runs !== undefined || o.count !== undefined) {
+        const runs = await manyRuns(o, body);
+        const instances = await runInBulk(conn, jobId, runs);
+        print(conn, { instances }, () =>
+          instances.map((i) => `instance ${i.id} ${i.status}`).join('\n'),
+        );
+        return;
+      }
       const run = await conn.api.call(
         apiViews.InstanceView,
         'POST',
@@ -172,4 +190,78 @@ export function jobCommands(program: Command, globals: () => GlobalOptions): voi
       );
       if (done.status !== 'SUCCEEDED') process.exitCode = Exit.RUN_FAILED;
     });
+}
+
+interface RunOptions {
+  params?: string;
+  delay?: number;
+  wait?: boolean;
+  runs?: string;
+  count?: number;
+}
+
+/** The bodies of --runs (a file or stdin), or --count copies of this run's body. */
+async function manyRuns(o: RunOptions, body: Record<string, unknown>): Promise<unknown[]> {
+  if (o.wait) throw new CliError('--wait follows one run: not with --runs or --count', Exit.USAGE);
+  if (o.runs === undefined) return Array.from({ length: o.count ?? 1 }, () => body);
+  if (o.count !== undefined || o.params !== undefined || o.delay !== undefined)
+    throw new CliError(
+      '--runs gives each run its own body: not with --count, --params or --delay',
+      Exit.USAGE,
+    );
+  const where = o.runs === '-' ? 'stdin' : o.runs;
+  let text: string;
+  try {
+    text = o.runs === '-' ? await readStdin() : await readFile(o.runs, 'utf8');
+  } catch (err) {
+    throw new CliError(`cannot read ${where}: ${(err as Error).message}`, Exit.USAGE);
+  }
+  let runs: unknown;
+  try {
+    runs = JSON.parse(text);
+  } catch (err) {
+    throw new CliError(`${where} is not valid JSON: ${(err as Error).message}`, Exit.USAGE);
+  }
+  if (!Array.isArray(runs) || runs.length === 0)
+    throw new CliError(`${where} must hold a JSON array of run bodies (at least one)`, Exit.USAGE);
+  return runs;
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/**
+ * POSTs the runs to the bulk API, MAX_RUNS_PER_CALL at a time (the server
+ * checks each call whole before creating any of its runs).
+ */
+async function runInBulk(
+  conn: Awaited<ReturnType<typeof connect>>,
+  jobId: string,
+  runs: unknown[],
+): Promise<z.output<typeof apiViews.InstanceView>[]> {
+  const instances: z.output<typeof apiViews.InstanceView>[] = [];
+  for (let i = 0; i < runs.length; i += MAX_RUNS_PER_CALL) {
+    const chunk = runs.slice(i, i + MAX_RUNS_PER_CALL);
+    try {
+      const answer = await conn.api.call(
+        apiViews.RunsView,
+        'POST',
+        `/apps/${conn.app}/jobs/${jobId}/runs`,
+        { runs: chunk },
+      );
+      instances.push(...answer.instances);
+    } catch (err) {
+      if (!(err instanceof CliError) || i === 0) throw err;
+      // Its runs[k] is run i + k of the whole list; the calls before it stand.
+      throw new CliError(
+        `runs ${i}..${i + chunk.length - 1} (runs[k] below is run ${i} + k) were refused; ` +
+          `the ${i} before them were created:\n${err.message}`,
+        err.exitCode,
+      );
+    }
+  }
+  return instances;
 }

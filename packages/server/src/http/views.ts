@@ -76,6 +76,9 @@ export const InstanceView = z.object({
   createdAt: z.number(),
 });
 
+/** The answer of the bulk run API: each run's instance, in the order asked. */
+export const RunsView = z.object({ instances: z.array(InstanceView) });
+
 export const LogLineView = z.object({
   id: z.string(),
   ts: z.number(),

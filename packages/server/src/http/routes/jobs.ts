@@ -21,7 +21,7 @@ import { refineStorableText } from '../../store/storable-text.js';
 import type { ApiContext } from '../api-context.js';
 import { ApiError, notFound } from '../api-error.js';
 import { authenticateApp } from '../auth.js';
-import { ErrorView, Id, InstanceView, JobView, jobView, Limit } from '../views.js';
+import { ErrorView, Id, InstanceView, JobView, jobView, Limit, RunsView } from '../views.js';
 
 const AppParams = z.object({ app: AppName });
 const JobParams = z.object({ app: AppName, jobId: Id });
@@ -245,7 +245,7 @@ export function jobRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
             'idempotency key was used before (or earlier in the same call) gets that run’s instance.',
           params: JobParams,
           body: RunsBody,
-          response: { 201: z.object({ instances: z.array(InstanceView) }), ...errors },
+          response: { 201: RunsView, ...errors },
         },
       },
       async (request, reply) => {
