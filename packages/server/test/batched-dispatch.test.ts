@@ -6,6 +6,7 @@ import { uniqueName, useDatabase, useNats } from '../../../test/harness/fixtures
 import { testLogger } from '../../../test/harness/logger.js';
 import { basicProcessor, type DroverWorker, startWorker } from '../../worker/src/index.js';
 import type { DroverServer } from '../src/index.js';
+import { markAcceptedMany } from '../src/store/instance-transitions.js';
 import {
   createTestApp,
   startTestServer,
@@ -184,5 +185,31 @@ describe('batched dispatch to a real worker', () => {
       expect(done.epoch, id).toBe(1);
     }
     expect(new Set(started).size).toBe(all.length);
+  });
+
+  it('commits the accepts without waiting for the WAL flush (that transaction only)', async () => {
+    const pool = new pg.Pool({ connectionString: db.url, max: 1 });
+    const client = await pool.connect();
+    const setting = async () =>
+      (await client.query<{ synchronous_commit: string }>('SHOW synchronous_commit')).rows[0]
+        ?.synchronous_commit;
+    try {
+      await client.query('SET synchronous_commit = on');
+      await client.query('BEGIN');
+      const id = burst[0] as string;
+      // An accept to record (all rolled back below).
+      await client.query(`UPDATE instances SET status = 'WAITING_WORKER_RECEIVE' WHERE id = $1`, [
+        id,
+      ]);
+      expect(await setting()).toBe('on');
+      const recorded = await markAcceptedMany(client, [{ id, epoch: 1 }]);
+      expect(recorded.map((i) => i.status)).toEqual(['RUNNING']);
+      expect(await setting()).toBe('off');
+      await client.query('ROLLBACK');
+      expect(await setting()).toBe('on');
+    } finally {
+      client.release();
+      await pool.end();
+    }
   });
 });

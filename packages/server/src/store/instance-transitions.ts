@@ -103,6 +103,7 @@ export async function markAcceptedMany(
   db: Queryable,
   accepts: { id: string; epoch: number }[],
 ): Promise<Instance[]> {
+  // One round trip: the setting comes with the statement (read as soon as a row is updated).
   const { rows } = await db.query<RawInstance>(
     `WITH async_commit AS (SELECT set_config('synchronous_commit', 'off', true))
      UPDATE instances i SET status = 'RUNNING', started_at = coalesce(i.started_at, now()),
