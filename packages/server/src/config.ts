@@ -22,6 +22,9 @@ const NatsAuth = z.strictObject({
 });
 
 /** Server settings. Strict: a misspelt setting is an error, not a silent default. */
+// The longest a dispatch waits for a worker's answer (a batch, or one run).
+const DISPATCH_ASK_TIMEOUT_MS = Math.max(routes.tt.runJob.timeoutMs, routes.tt.runJobs.timeoutMs);
+
 export const ServerConfig = z
   .strictObject({
     natsUrl: z.string().min(1).default('nats://127.0.0.1:4222'),
@@ -75,9 +78,9 @@ export const ServerConfig = z
     message:
       'is needed with natsAuth (--nats-auth-file): the server registers its own key before it connects',
   })
-  .refine((c) => c.acceptTimeoutMs > routes.tt.runJob.timeoutMs, {
+  .refine((c) => c.acceptTimeoutMs > DISPATCH_ASK_TIMEOUT_MS, {
     path: ['acceptTimeoutMs'],
-    message: `must exceed the run_job ask timeout (${routes.tt.runJob.timeoutMs} ms), or a slow accept is taken back while still in flight`,
+    message: `must exceed the run_job / run_jobs ask timeout (${DISPATCH_ASK_TIMEOUT_MS} ms), or a slow accept is taken back while still in flight`,
   });
 
 export type ServerConfigInput = z.input<typeof ServerConfig>;

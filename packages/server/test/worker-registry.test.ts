@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { WorkerRegistry } from '../src/dispatch/worker-registry.js';
+import { selectWorkers } from '../src/dispatch/worker-selection.js';
 
 // The acceptance rule of heartbeats (no secret on the wire): the incarnation
 // holding a worker id with a newer seq, or any incarnation once the holder is
@@ -66,5 +67,39 @@ describe('worker registry heartbeats', () => {
     expect(r.get('a', 'w')).toBeUndefined();
     // The same process really back (a newer seq) is welcome.
     expect(r.record(beat('inc-dead', 6), 100 * DEAD_MS)).toBeUndefined();
+  });
+});
+
+describe('worker registry free slots', () => {
+  it('counts runs just sent against a worker until its next heartbeat, so a burst spreads', () => {
+    const r = new WorkerRegistry(DEAD_MS);
+    const slots = (workerId: string, freeSlots: number, seq = 1) => ({
+      ...beat(`inc-${workerId}`, seq),
+      workerId,
+      metrics: { ...beat('x', 1).metrics, freeSlots, totalSlots: 4 },
+    });
+    let woken = 0;
+    r.onJoined(() => woken++);
+    r.record(slots('w1', 4), 0);
+    r.record(slots('w2', 3), 0);
+    const job = {
+      processorName: 'p',
+      designatedWorkers: [],
+      tags: [],
+      dispatchStrategy: 'HEALTH_FIRST' as const,
+      minCpuCores: 0,
+      minMemoryMb: 0,
+      maxWorkerCount: 0,
+    };
+    const first = () => selectWorkers(r.alive('a', 100), job).ordered[0]?.workerId;
+    expect(first()).toBe('w1');
+    r.reserve('a', 'w1', 4);
+    expect(r.get('a', 'w1')?.metrics.freeSlots).toBe(0);
+    expect(first()).toBe('w2');
+    // Its next heartbeat says what is free now; a slot it never lacked wakes nothing.
+    woken = 0;
+    r.record(slots('w1', 2, 2), 200);
+    expect(r.get('a', 'w1')?.metrics.freeSlots).toBe(2);
+    expect(woken).toBe(0);
   });
 });

@@ -13,6 +13,7 @@ import {
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { pino } from 'pino';
 import { WorkerExit } from './exit-codes.js';
+import { DEFAULT_MAX_QUEUED_RUNS, MAX_QUEUED_RUNS_LIMIT } from './runtime/run-queue.js';
 import { startWorker } from './runtime/worker.js';
 import { WorkerRefusedError } from './runtime/worker-check.js';
 import { loadProcessors, ProcessorModuleError } from './sdk/load-processors.js';
@@ -26,6 +27,27 @@ function int(value: string): number {
 }
 
 const env = process.env;
+
+const QUEUED_RANGE = `must be an integer from 0 to ${MAX_QUEUED_RUNS_LIMIT}`;
+
+function queuedRuns(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > MAX_QUEUED_RUNS_LIMIT)
+    throw new InvalidArgumentError(QUEUED_RANGE);
+  return n;
+}
+
+/** DROVER_MAX_QUEUED_RUNS, or a clear message naming it. */
+function envQueuedRuns(): number {
+  const raw = env.DROVER_MAX_QUEUED_RUNS;
+  if (raw === undefined || raw === '') return DEFAULT_MAX_QUEUED_RUNS;
+  try {
+    return queuedRuns(raw);
+  } catch {
+    console.error(`drover-worker: DROVER_MAX_QUEUED_RUNS ${QUEUED_RANGE}, got "${raw}"`);
+    process.exit(WorkerExit.USAGE);
+  }
+}
 
 /** A positive integer from the environment, or a clear message naming the variable. */
 function envInt(name: string, fallback: number): number {
@@ -79,6 +101,12 @@ const program = new Command('drover-worker')
   )
   .option('--concurrency <n>', 'standalone runs held at once, and task slots offered', int, 8)
   .option(
+    '--max-queued-runs <n>',
+    'standalone runs accepted beyond --concurrency, started in arrival order as slots free (DROVER_MAX_QUEUED_RUNS)',
+    queuedRuns,
+    envQueuedRuns(),
+  )
+  .option(
     '--threads <n>',
     'processor threads (default: one per core, at most concurrency; 0 = main thread)',
     (v) => Number(v),
@@ -110,6 +138,7 @@ const o = program.opts<{
   app?: string;
   processors: string[];
   concurrency: number;
+  maxQueuedRuns: number;
   threads?: number;
   tag: string[];
   drainGraceMs: number;
@@ -162,6 +191,7 @@ const worker = await startWorker({
   app: o.app as string,
   processors,
   concurrency: o.concurrency,
+  maxQueuedRuns: o.maxQueuedRuns,
   processorsModule: o.processors,
   threads: o.threads,
   tags: o.tag,

@@ -107,7 +107,7 @@ async function replay(subject: string, m: Pick<Captured, 'data' | 'headers'>) {
   const reply = await nats.nc.request(subject, m.data, { timeout: 3_000, headers: m.headers });
   return decode(reply.data) as {
     ok: boolean;
-    data?: Record<string, number>;
+    data?: Record<string, unknown>;
     error?: { code: string };
   };
 }
@@ -127,6 +127,14 @@ async function run(spec: Record<string, unknown>): Promise<string> {
   });
   expect(job.status, JSON.stringify(job.body)).toBe(201);
   return (await app.api.post(`/api/v1/apps/${app.name}/jobs/${job.body.id}/run`, {})).body.id;
+}
+
+type RunJob = z.output<typeof ttMessages.RunJob>;
+
+/** The run of `instanceId` among captured `run_jobs` batches (the dispatcher sends runs in batches). */
+function dispatchedRun(msgs: Captured[], instanceId: string): RunJob {
+  const runs = msgs.flatMap((m) => (m.decoded.runs ?? []) as RunJob[]);
+  return runs.find((r) => r.instanceId === instanceId) as RunJob;
 }
 
 const final = (i: { status: string }) => ['SUCCEEDED', 'FAILED', 'STOPPED'].includes(i.status);
@@ -151,27 +159,35 @@ afterAll(async () => {
 });
 
 describe('fenced messages', () => {
-  it('refuses a replayed run_job of a finished run, and one at an older epoch', async () => {
+  it('refuses a replayed run_job or run_jobs of a finished run, and one at an older epoch', async () => {
     const subject = routeSubject(routes.tt.runJob, { app: app.name, workerId: WORKER });
-    const { msgs, sub } = capture(nats.nc, subject);
+    const batchSubject = routeSubject(routes.tt.runJobs, { app: app.name, workerId: WORKER });
+    const { msgs, sub } = capture(nats.nc, batchSubject);
     await nats.nc.flush();
     const id = await run({ processorName: 'counted' });
     expect(await waitForInstance(app, id, final)).toMatchObject({ status: 'SUCCEEDED' });
     sub.unsubscribe();
-    const original = msgs.find((m) => m.decoded.instanceId === id) as Captured;
-    const epoch = original.decoded.epoch as number;
+    const original = msgs.find((m) => dispatchedRun([m], id)) as Captured;
+    const dispatched = dispatchedRun([original], id);
+    const epoch = dispatched.epoch;
     expect(epoch).toBeGreaterThan(0);
     const before = await refused();
 
-    const again = await replay(subject, original);
+    // The batch again: answered, each run refused as fenced.
+    const batch = await replay(batchSubject, original);
+    expect(batch).toMatchObject({
+      ok: true,
+      data: { results: [{ instanceId: id, accepted: false, fenced: true }] },
+    });
+    const again = await replay(subject, { data: encode(dispatched), headers: original.headers });
     expect(again).toMatchObject({ ok: false, error: { code: 'FENCED' } });
     // The same run at the epoch before: a stale dispatch.
     const stale = await replay(subject, {
-      data: encode({ ...original.decoded, epoch: epoch - 1 }),
+      data: encode({ ...dispatched, epoch: epoch - 1 }),
       headers: original.headers,
     });
     expect(stale).toMatchObject({ ok: false, error: { code: 'FENCED' } });
-    expect((await refused()).runJob).toBe((before.runJob ?? 0) + 2);
+    expect((await refused()).runJob).toBe((before.runJob ?? 0) + 3);
 
     // A later run of the same processor ends; the replayed one never ran again.
     const later = await run({ processorName: 'counted' });
@@ -182,15 +198,13 @@ describe('fenced messages', () => {
   it('does not run the tasks of a replayed start_tasks again', async () => {
     const runJobs = capture(
       nats.nc,
-      routeSubject(routes.tt.runJob, { app: app.name, workerId: WORKER }),
+      routeSubject(routes.tt.runJobs, { app: app.name, workerId: WORKER }),
     );
     await nats.nc.flush();
     const id = await run({ processorName: 'mapped', executeType: 'MAP' });
     expect(await waitForInstance(app, id, final)).toMatchObject({ status: 'SUCCEEDED' });
     runJobs.sub.unsubscribe();
-    const dispatched = runJobs.msgs.find((m) => m.decoded.instanceId === id)?.decoded as z.output<
-      typeof ttMessages.RunJob
-    >;
+    const dispatched = dispatchedRun(runJobs.msgs, id);
     const before = await refused();
 
     // What the TaskTracker sent its ProcessorTracker (in process here, so
@@ -231,7 +245,7 @@ describe('fenced messages', () => {
   it('neither stores nor counts an injected map_task, nor stops for another epoch: the map-reduce result is unchanged', async () => {
     const runJobs = capture(
       nats.nc,
-      routeSubject(routes.tt.runJob, { app: app.name, workerId: WORKER }),
+      routeSubject(routes.tt.runJobs, { app: app.name, workerId: WORKER }),
     );
     await nats.nc.flush();
     const id = await run({
@@ -241,7 +255,7 @@ describe('fenced messages', () => {
     });
     await childrenAtSecondAttempt;
     runJobs.sub.unsubscribe();
-    const epoch = runJobs.msgs.find((m) => m.decoded.instanceId === id)?.decoded.epoch as number;
+    const epoch = dispatchedRun(runJobs.msgs, id).epoch;
     const before = await refused();
 
     type MapTask = z.input<typeof ttMessages.MapTask>;

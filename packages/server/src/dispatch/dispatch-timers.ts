@@ -15,6 +15,10 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 export class DispatchTimers {
   private readonly armed = new Set<string>();
   private readonly buckets = new Map<number, { ids: string[]; timer: NodeJS.Timeout }>();
+  // Runs already due, armed in this turn of the event loop (e.g. one scan's
+  // overdue rows): dispatched together, so they reach a worker in one message.
+  private dueNow: string[] = [];
+  private dueNowFlush: NodeJS.Immediate | undefined;
   private readonly running = new Set<Promise<void>>();
   private closed = false;
 
@@ -27,6 +31,11 @@ export class DispatchTimers {
   arm(instanceId: string, delayMs: number): void {
     if (this.closed || this.armed.has(instanceId) || delayMs > MAX_TIMER_MS) return;
     this.armed.add(instanceId);
+    if (Math.round(delayMs) <= 0) {
+      this.dueNow.push(instanceId);
+      this.dueNowFlush ??= setImmediate(() => this.flushDueNow());
+      return;
+    }
     const at = Math.round(monotonicMs()) + Math.max(0, Math.round(delayMs));
     const bucket = this.buckets.get(at);
     if (bucket) {
@@ -52,10 +61,20 @@ export class DispatchTimers {
   private fire(at: number): void {
     const bucket = this.buckets.get(at);
     this.buckets.delete(at);
-    if (!bucket) return;
-    for (const id of bucket.ids) this.armed.delete(id);
-    for (let i = 0; i < bucket.ids.length; i += MAX_BATCH) {
-      this.track(this.dispatcher.dispatch(bucket.ids.slice(i, i + MAX_BATCH)));
+    if (bucket) this.dispatchIds(bucket.ids);
+  }
+
+  private flushDueNow(): void {
+    const ids = this.dueNow;
+    this.dueNow = [];
+    this.dueNowFlush = undefined;
+    this.dispatchIds(ids);
+  }
+
+  private dispatchIds(ids: string[]): void {
+    for (const id of ids) this.armed.delete(id);
+    for (let i = 0; i < ids.length; i += MAX_BATCH) {
+      this.track(this.dispatcher.dispatch(ids.slice(i, i + MAX_BATCH)));
     }
   }
 
@@ -64,6 +83,8 @@ export class DispatchTimers {
     this.closed = true;
     for (const bucket of this.buckets.values()) clearTimeout(bucket.timer);
     this.buckets.clear();
+    if (this.dueNowFlush) clearImmediate(this.dueNowFlush);
+    this.dueNow = [];
     this.armed.clear();
     await Promise.allSettled([...this.running]);
   }

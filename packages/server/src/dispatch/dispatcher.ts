@@ -1,10 +1,9 @@
-import { DroverError, PayloadTooLargeError, routes } from '@drover/protocol';
+import { DroverError, NoRespondersError, PayloadTooLargeError, routes } from '@drover/protocol';
 import type { Bus } from '@drover/transport';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { inTransaction, retryWhileUnavailable } from '../db/pool.js';
 import type { JobSpec } from '../jobs/job-spec.js';
-import { isFrequent } from '../jobs/time-expression.js';
 import { dispatchBackoffMs } from '../lifecycle/retry-delay.js';
 import type { DbClock } from '../scheduling/db-clock.js';
 import type { Instance } from '../store/instance-row.js';
@@ -13,17 +12,38 @@ import {
   claimMany,
   failUndeliverable,
   failWaiting,
-  markAccepted,
+  markAcceptedMany,
   queueForSlot,
   waitForWorker,
 } from '../store/instance-transitions.js';
 import { countActive, getInstance, nextInLine } from '../store/instances.js';
 import { type DispatchContext, loadForDispatch } from './load-for-dispatch.js';
+import { runBatches } from './run-batches.js';
 import type { RunFacts } from './run-facts.js';
+import { type RunJob, runJobMessage, runTimeoutMs } from './run-job-message.js';
 import type { WorkerRegistry } from './worker-registry.js';
 import { type Selection, selectWorkers } from './worker-selection.js';
 
 const MAX_CANDIDATES_PER_ROUND = 3;
+
+/** One run being offered: the workers to try, and the worker its epoch is bound to now. */
+interface Offer {
+  ctx: DispatchContext;
+  /** The job's eligible workers, best first (a map run's TaskTracker gets them). */
+  workers: string[];
+  /** Those asked to take it, in turn: the first MAX_CANDIDATES_PER_ROUND. */
+  candidates: string[];
+  next: number;
+  epoch: number;
+  boundTo: string | null;
+  failures: string[];
+}
+
+/** How a worker answered one offered run. */
+type Answer =
+  | { kind: 'accepted' }
+  | { kind: 'refused'; why: string }
+  | { kind: 'undeliverable'; why: string };
 // A queued run starts when a run of its job ends; this re-check only covers a
 // server that died between freeing the slot and starting the next run.
 const QUEUED_RECHECK_MS = 5_000;
@@ -71,23 +91,29 @@ export class Dispatcher {
     return first && first.metrics.freeSlots > 0 ? first.workerId : undefined;
   }
 
-  /** Runs inserted already claimed (worker and epoch set by the INSERT): offered without another claim. */
+  /**
+   * Runs inserted already claimed (worker and epoch set by the INSERT):
+   * offered to the claimed worker first under that epoch, without another
+   * claim; a claimed worker gone meanwhile is skipped (the next one claims anew).
+   */
   dispatchClaimed(items: { ctx: DispatchContext; epoch: number }[]): Promise<void> {
-    return this.guarded(items.length, async () => {
-      await Promise.all(
+    return this.guarded(items.length, () =>
+      this.offerAll(
         items.map(({ ctx, epoch }) => {
-          this.facts.remember(ctx.instance.id, {
-            app: ctx.app,
-            concurrencyLimit: ctx.spec.maxConcurrentInstances,
-          });
-          // The claimed worker is asked first, whatever the registry says now.
+          this.remember(ctx);
           const selection = selectWorkers(this.registry.alive(ctx.app), ctx.spec);
-          const claimed = selection.ordered.filter((w) => w.workerId === ctx.instance.workerId);
-          const others = selection.ordered.filter((w) => w.workerId !== ctx.instance.workerId);
-          return this.offer(ctx, { ...selection, ordered: [...claimed, ...others] }, epoch);
+          const claimed = ctx.instance.workerId;
+          const ordered = selection.ordered.map((w) => w.workerId);
+          const first = ordered.filter((w) => w === claimed);
+          return this.newOffer(
+            ctx,
+            [...first, ...ordered.filter((w) => w !== claimed)],
+            epoch,
+            claimed,
+          );
         }),
-      );
-    });
+      ),
+    );
   }
 
   /** Like `dispatch`, for runs the caller has just written and holds (no reload). */
@@ -109,10 +135,7 @@ export class Dispatcher {
     const single: Promise<void>[] = [];
     for (const ctx of contexts) {
       if (ctx.instance.nextDispatchAt > now + 1_000) continue;
-      this.facts.remember(ctx.instance.id, {
-        app: ctx.app,
-        concurrencyLimit: ctx.spec.maxConcurrentInstances,
-      });
+      this.remember(ctx);
       const selection = selectWorkers(this.registry.alive(ctx.app), ctx.spec);
       const first = selection.ordered[0];
       if (
@@ -148,14 +171,37 @@ export class Dispatcher {
     const epochs = unlimited.length
       ? await claimMany(
           this.pool,
-          unlimited.map((u) => ({ id: u.ctx.instance.id, workerId: u.workerId })),
+          unlimited.map((u) => ({
+            id: u.ctx.instance.id,
+            workerId: u.workerId,
+            timeoutMs: runTimeoutMs(u.ctx.spec),
+          })),
         )
       : new Map<string, number>();
     const offers = unlimited.flatMap((u) => {
       const epoch = epochs.get(u.ctx.instance.id);
-      return epoch === undefined ? [] : [this.offer(u.ctx, u.selection, epoch)];
+      if (epoch === undefined) return [];
+      const workers = u.selection.ordered.map((w) => w.workerId);
+      return [this.newOffer(u.ctx, workers, epoch, u.workerId)];
     });
-    await Promise.all([...single, ...offers]);
+    await Promise.all([...single, this.offerAll(offers)]);
+  }
+
+  private remember(ctx: DispatchContext): void {
+    this.facts.remember(ctx.instance.id, {
+      app: ctx.app,
+      concurrencyLimit: ctx.spec.maxConcurrentInstances,
+    });
+  }
+
+  private newOffer(
+    ctx: DispatchContext,
+    workers: string[],
+    epoch: number,
+    boundTo: string | null,
+  ): Offer {
+    const candidates = workers.slice(0, MAX_CANDIDATES_PER_ROUND);
+    return { ctx, workers, candidates, next: 0, epoch, boundTo, failures: [] };
   }
 
   /**
@@ -182,7 +228,8 @@ export class Dispatcher {
       const turn = free > 0 ? await nextInLine(tx, instance.jobId, instance.id, free) : [];
       const ahead = turn.filter((id) => id !== instance.id);
       if (turn.includes(instance.id)) {
-        return { claimed: await claimForDispatch(tx, instance.id, workerId, null), ahead };
+        const claimed = await claimForDispatch(tx, instance.id, workerId, null, runTimeoutMs(spec));
+        return { claimed, ahead };
       }
       const reason = `job already runs ${spec.maxConcurrentInstances} instance(s) (maxConcurrentInstances)`;
       if (spec.concurrencyOverflow === 'FAIL')
@@ -192,7 +239,16 @@ export class Dispatcher {
     });
     if (failed) this.onFailed(failed);
     await Promise.all([
-      claimed ? this.offer(ctx, selection, claimed.epoch) : undefined,
+      claimed
+        ? this.offerAll([
+            this.newOffer(
+              ctx,
+              selection.ordered.map((w) => w.workerId),
+              claimed.epoch,
+              workerId,
+            ),
+          ])
+        : undefined,
       ahead.length ? this.dispatch(ahead) : undefined,
     ]);
   }
@@ -207,112 +263,182 @@ export class Dispatcher {
     }
   }
 
-  /** Asks the claimed worker, then the next candidates under new epochs, until one accepts. */
-  private async offer(
-    ctx: DispatchContext,
-    selection: Selection,
-    claimedEpoch: number,
-  ): Promise<void> {
-    const { instance, spec, app } = ctx;
-    let epoch = claimedEpoch;
-    const workers = selection.ordered.map((w) => w.workerId);
-    const candidates = workers.slice(0, MAX_CANDIDATES_PER_ROUND);
-    const failures: string[] = [];
-    for (let i = 0; i < candidates.length; i++) {
-      const worker = candidates[i] as string;
-      if (i > 0) {
-        const next = await claimForDispatch(this.pool, instance.id, worker, epoch);
-        if (!next) return; // stopped or taken over meanwhile
-        epoch = next.epoch;
+  /**
+   * Offers runs in rounds: each run to its next candidate (claimed anew under
+   * a new epoch unless already bound to it), ONE `run_jobs` per worker per
+   * round; refused runs go on to their next candidate, and runs no candidate
+   * took wait for a worker.
+   */
+  private async offerAll(offers: Offer[]): Promise<void> {
+    let pending = offers;
+    while (pending.length > 0) {
+      const ready: Offer[] = [];
+      await Promise.all(
+        pending.map(async (o) => {
+          const worker = o.candidates[o.next];
+          if (worker === undefined) return this.giveUp(o);
+          if (worker !== o.boundTo) {
+            const { instance, spec } = o.ctx;
+            const next = await claimForDispatch(
+              this.pool,
+              instance.id,
+              worker,
+              o.boundTo === null ? null : o.epoch,
+              runTimeoutMs(spec),
+            );
+            if (!next) return; // stopped or taken over meanwhile
+            o.epoch = next.epoch;
+            o.boundTo = worker;
+          }
+          ready.push(o);
+        }),
+      );
+      const byWorker = new Map<string, Offer[]>();
+      for (const o of ready) {
+        const key = `${o.ctx.app}\u0000${o.boundTo}`;
+        const group = byWorker.get(key);
+        if (group) group.push(o);
+        else byWorker.set(key, [o]);
       }
-      const answer = await this.askRunJob(app, worker, instance, epoch, spec, workers);
-      if (typeof answer === 'object') {
-        // No worker can ever take it: fail now, not after waitingGiveUpMs.
-        const failed = await failUndeliverable(this.pool, instance.id, epoch, answer.undeliverable);
-        if (failed) this.onFailed(failed);
-        return;
-      }
-      if (answer === 'accepted') {
-        const timeoutMs = isFrequent(spec.timeExpressionType) ? 0 : spec.instanceTimeoutMs;
-        // The worker runs it now: losing this write to a database fault would get it run twice.
-        const started = await retryWhileUnavailable(
+      const refused: Offer[] = [];
+      await Promise.all([...byWorker.values()].map((group) => this.offerToWorker(group, refused)));
+      pending = refused;
+    }
+  }
+
+  /** No candidate took the run: it waits, and is offered again after a backoff. */
+  private async giveUp(o: Offer): Promise<void> {
+    await waitForWorker(
+      this.pool,
+      o.ctx.instance.id,
+      o.boundTo === null ? null : o.epoch,
+      dispatchBackoffMs(o.ctx.dispatchFailures),
+      o.failures.length
+        ? `no worker accepted the run (${o.failures.join('; ')})`
+        : 'no worker of this app is alive',
+    );
+  }
+
+  /** Offers runs bound to one worker, in `run_jobs` messages; refused ones are added to `refused`. */
+  private async offerToWorker(offers: Offer[], refused: Offer[]): Promise<void> {
+    const first = offers[0] as Offer;
+    const app = first.ctx.app;
+    const worker = first.boundTo as string;
+    const message = (o: Offer) => runJobMessage(o.ctx, o.epoch, o.workers);
+    const { chunks, tooLarge } = runBatches(offers, message, this.bus.maxPayload);
+    const undeliverable = tooLarge.map(({ item, bytes }) =>
+      this.failUndeliverable(
+        item,
+        `run_job is ${bytes} bytes, over NATS max_payload (${this.bus.maxPayload}): its jobParams and params are too large`,
+      ),
+    );
+    // Until its next heartbeat, the worker counts as busier by what it was just sent.
+    this.registry.reserve(app, worker, offers.length - tooLarge.length);
+    await Promise.all([
+      ...undeliverable,
+      ...chunks.map(async (chunk) => {
+        const answers = await this.askRunJobs(app, worker, chunk.map(message));
+        const accepted: Offer[] = [];
+        const failing: Promise<void>[] = [];
+        chunk.forEach((o, i) => {
+          const answer = answers[i] as Answer;
+          if (answer.kind === 'accepted') accepted.push(o);
+          else if (answer.kind === 'undeliverable')
+            failing.push(this.failUndeliverable(o, answer.why));
+          else {
+            o.failures.push(`${worker}: ${answer.why}`);
+            o.next++;
+            refused.push(o);
+          }
+        });
+        await Promise.all([...failing, this.recordAccepted(app, worker, accepted)]);
+      }),
+    ]);
+  }
+
+  private async failUndeliverable(o: Offer, reason: string): Promise<void> {
+    // No worker can ever take it: fail now, not after waitingGiveUpMs.
+    const failed = await failUndeliverable(this.pool, o.ctx.instance.id, o.epoch, reason);
+    if (failed) this.onFailed(failed);
+  }
+
+  /** Records accepted runs RUNNING in one write; a run that ended meanwhile is checked on its own. */
+  private async recordAccepted(app: string, worker: string, accepted: Offer[]): Promise<void> {
+    if (accepted.length === 0) return;
+    // The worker runs them now: losing this write to a database fault would get them run twice.
+    const started = await retryWhileUnavailable(
+      this.pool,
+      () =>
+        markAcceptedMany(
           this.pool,
-          () => markAccepted(this.pool, instance.id, epoch, timeoutMs),
-          this.log,
-          `recording that ${worker} accepted instance ${instance.id}`,
-          this.stopping,
-        );
-        if (started) this.onStarted(started);
-        else {
+          accepted.map((o) => ({ id: o.ctx.instance.id, epoch: o.epoch })),
+        ),
+      this.log,
+      `recording that ${worker} accepted ${accepted.length} run(s)`,
+      this.stopping,
+    );
+    const recorded = new Set<string>();
+    for (const instance of started ?? []) {
+      recorded.add(instance.id);
+      this.onStarted(instance);
+    }
+    await Promise.all(
+      accepted
+        .filter((o) => !recorded.has(o.ctx.instance.id))
+        .map(async ({ ctx, epoch }) => {
           // A fast run may have reported its result before this line: that is fine.
           // Anything else (stopped, taken over) means this TaskTracker must stop.
-          const now = await getInstance(this.pool, instance.id);
+          const now = await getInstance(this.pool, ctx.instance.id);
           const finishedHere =
             now?.epoch === epoch && (now.status === 'SUCCEEDED' || now.status === 'FAILED');
           if (!finishedHere)
             await this.stopTracker(
               app,
               worker,
-              instance.id,
+              ctx.instance.id,
               epoch,
               'instance ended before it started',
             );
-        }
-        return;
-      }
-      failures.push(`${worker}: ${answer}`);
-    }
-    await waitForWorker(
-      this.pool,
-      instance.id,
-      epoch,
-      dispatchBackoffMs(ctx.dispatchFailures),
-      `no worker accepted the run (${failures.join('; ')})`,
+        }),
     );
   }
 
-  private async askRunJob(
-    app: string,
-    workerId: string,
-    instance: Instance,
-    epoch: number,
-    spec: JobSpec,
-    workers: string[],
-  ): Promise<'accepted' | string | { undeliverable: string }> {
+  /** One answer per run, in order; a worker that does not serve `run_jobs` (an older one) is asked run by run. */
+  private async askRunJobs(app: string, workerId: string, runs: RunJob[]): Promise<Answer[]> {
     try {
-      const reply = await this.bus.ask(
-        routes.tt.runJob,
-        { app, workerId },
-        {
-          instanceId: instance.id,
-          epoch,
-          jobId: instance.jobId,
-          executeType: spec.executeType,
-          processorName: spec.processorName,
-          jobParams: spec.jobParams ?? null,
-          instanceParams: instance.params ?? null,
-          timeoutMs: spec.instanceTimeoutMs,
-          taskRetry: spec.taskRetry,
-          concurrencyPerWorker: spec.concurrencyPerWorker,
-          workers: spec.maxWorkerCount > 0 ? workers.slice(0, spec.maxWorkerCount) : workers,
-          maxWorkerCount: spec.maxWorkerCount,
-          logLevel: spec.logLevel,
-          runAttempt: instance.runAttempt,
-          frequency: isFrequent(spec.timeExpressionType)
-            ? {
-                type: spec.timeExpressionType as 'FIXED_RATE' | 'FIXED_DELAY',
-                intervalMs: Number(spec.timeExpression),
-              }
-            : undefined,
-        },
-      );
-      return reply.accepted ? 'accepted' : `refused (${reply.reason ?? 'no reason'})`;
+      const reply = await this.bus.ask(routes.tt.runJobs, { app, workerId }, { runs });
+      const byId = new Map(reply.results.map((r) => [r.instanceId, r]));
+      return runs.map((run): Answer => {
+        const r = byId.get(run.instanceId);
+        if (!r) return { kind: 'refused', why: 'no answer for this run' };
+        if (r.accepted) return { kind: 'accepted' };
+        if (r.fenced) return { kind: 'refused', why: 'FENCED' };
+        return { kind: 'refused', why: `refused (${r.reason ?? 'no reason'})` };
+      });
+    } catch (err) {
+      if (err instanceof NoRespondersError)
+        return Promise.all(runs.map((run) => this.askRunJob(app, workerId, run)));
+      const why = err instanceof DroverError ? err.code : (err as Error).message;
+      return runs.map(() => ({ kind: 'refused', why }));
+    }
+  }
+
+  private async askRunJob(app: string, workerId: string, run: RunJob): Promise<Answer> {
+    try {
+      const reply = await this.bus.ask(routes.tt.runJob, { app, workerId }, run);
+      return reply.accepted
+        ? { kind: 'accepted' }
+        : { kind: 'refused', why: `refused (${reply.reason ?? 'no reason'})` };
     } catch (err) {
       if (err instanceof PayloadTooLargeError)
         return {
-          undeliverable: `run_job is ${err.size} bytes, over NATS max_payload (${err.maxPayload} usable): its jobParams and params are too large`,
+          kind: 'undeliverable',
+          why: `run_job is ${err.size} bytes, over NATS max_payload (${err.maxPayload} usable): its jobParams and params are too large`,
         };
-      return err instanceof DroverError ? err.code : (err as Error).message;
+      return {
+        kind: 'refused',
+        why: err instanceof DroverError ? err.code : (err as Error).message,
+      };
     }
   }
 

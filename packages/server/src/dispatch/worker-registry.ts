@@ -28,6 +28,8 @@ export interface WorkerInfo extends Heartbeat {
   roomWakeAt?: number;
   /** Its loss has been announced (a new heartbeat makes a fresh record). */
   lostAnnounced?: boolean;
+  /** The free slots its last heartbeat gave, before runs sent since lowered `metrics.freeSlots`. */
+  beatFreeSlots?: number;
 }
 
 /**
@@ -74,7 +76,8 @@ export class WorkerRegistry {
     const previous = this.workers.get(key);
     if (previous && previous.incarnation !== heartbeat.incarnation) this.retire(previous, now);
     const roomAgain =
-      previous?.metrics.freeSlots === 0 &&
+      previous !== undefined &&
+      (previous.beatFreeSlots ?? previous.metrics.freeSlots) === 0 &&
       heartbeat.metrics.freeSlots > 0 &&
       now - (previous.roomWakeAt ?? Number.NEGATIVE_INFINITY) >= ROOM_WAKE_EVERY_MS;
     const roomWakeAt = roomAgain ? now : previous?.roomWakeAt;
@@ -102,6 +105,17 @@ export class WorkerRegistry {
    */
   onJoined(listener: (w: WorkerInfo) => void): void {
     this.joinedListeners.add(listener);
+  }
+
+  /**
+   * Counts `runs` just sent to a worker against its free slots until its
+   * next heartbeat, so the next picks spread a burst over the other workers.
+   */
+  reserve(app: string, workerId: string, runs: number): void {
+    const w = this.workers.get(`${app}/${workerId}`);
+    if (!w || runs <= 0) return;
+    w.beatFreeSlots ??= w.metrics.freeSlots;
+    w.metrics = { ...w.metrics, freeSlots: Math.max(0, w.metrics.freeSlots - runs) };
   }
 
   isAlive(w: WorkerInfo, now = monotonicMs()): boolean {

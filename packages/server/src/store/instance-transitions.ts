@@ -4,6 +4,7 @@ import {
   FINAL_SQL,
   INSTANCE_COLUMNS,
   type Instance,
+  prefixed,
   type RawInstance,
   toInstance,
 } from './instance-row.js';
@@ -18,6 +19,13 @@ import {
 const UNCLAIMED_OR_AT_EPOCH = `(($2::int IS NULL AND status IN ('WAITING_DISPATCH', 'WAITING_WORKER'))
        OR ($2::int IS NOT NULL AND epoch = $2 AND status = 'WAITING_WORKER_RECEIVE'))`;
 
+// The run's deadline is set when it is claimed (dispatched_at + the job's
+// timeout; none for 0): its timeout holds from the dispatch on, with no accept
+// write needed for it, and time queued on the worker counts too.
+function deadlineFrom(timeoutMsParam: string): string {
+  return `CASE WHEN ${timeoutMsParam}::bigint > 0 THEN now() + make_interval(secs => ${timeoutMsParam}::bigint / 1000.0) END`;
+}
+
 // A run leaving the queue of its job's concurrency limit is due from now on:
 // the time it waited for a slot does not count as "not started".
 const LEAVE_QUEUE = 'due_at = CASE WHEN queued THEN now() ELSE due_at END, queued = false';
@@ -28,52 +36,84 @@ async function one(db: Queryable, sql: string, params: unknown[]): Promise<Insta
 }
 
 /**
- * Binds the instance to a worker under a new epoch. From a waiting state when
- * `fromEpoch` is null; from the given epoch when moving on to the next candidate.
+ * Binds the instance to a worker under a new epoch, with its deadline
+ * (`timeoutMs` 0: none). From a waiting state when `fromEpoch` is null; from
+ * the given epoch when moving on to the next candidate.
  */
 export function claimForDispatch(
   db: Queryable,
   id: string,
   workerId: string,
   fromEpoch: number | null,
+  timeoutMs: number,
 ) {
   return one(
     db,
     `UPDATE instances SET status = 'WAITING_WORKER_RECEIVE', epoch = epoch + 1, worker_id = $3,
-       dispatched_at = now(), reason = NULL,
+       dispatched_at = now(), reason = NULL, deadline_at = ${deadlineFrom('$4')},
        ${LEAVE_QUEUE}
      WHERE id = $1 AND ${UNCLAIMED_OR_AT_EPOCH}`,
-    [id, fromEpoch, workerId],
+    [id, fromEpoch, workerId, timeoutMs],
   );
 }
 
-/** Binds many waiting instances to their workers under new epochs; returns the epoch of each one claimed. */
+/**
+ * Binds many waiting instances to their workers under new epochs, each with
+ * its deadline; returns the epoch of each one claimed.
+ */
 export async function claimMany(
   db: Queryable,
-  claims: { id: string; workerId: string }[],
+  claims: { id: string; workerId: string; timeoutMs: number }[],
 ): Promise<Map<string, number>> {
   const { rows } = await db.query<{ id: string; epoch: number }>(
     `UPDATE instances i SET status = 'WAITING_WORKER_RECEIVE', epoch = i.epoch + 1, worker_id = c.worker_id,
-       dispatched_at = now(), reason = NULL,
+       dispatched_at = now(), reason = NULL, deadline_at = ${deadlineFrom('c.timeout_ms')},
        ${LEAVE_QUEUE}
-     FROM unnest($1::bigint[], $2::text[]) AS c(id, worker_id)
+     FROM unnest($1::bigint[], $2::text[], $3::bigint[]) AS c(id, worker_id, timeout_ms)
      WHERE i.id = c.id AND i.status IN ('WAITING_DISPATCH', 'WAITING_WORKER')
      RETURNING i.id, i.epoch`,
-    [claims.map((c) => c.id), claims.map((c) => c.workerId)],
+    [claims.map((c) => c.id), claims.map((c) => c.workerId), claims.map((c) => c.timeoutMs)],
   );
   return new Map(rows.map((r) => [r.id, r.epoch]));
 }
 
-/** The TaskTracker accepted: RUNNING, with the run's deadline if the job has a timeout. */
+/**
+ * The TaskTracker accepted: RUNNING. The deadline was set at the claim; a row
+ * claimed without one (by an older server) gets it from now.
+ */
 export function markAccepted(db: Queryable, id: string, epoch: number, timeoutMs: number) {
   return one(
     db,
     `UPDATE instances SET status = 'RUNNING', started_at = coalesce(started_at, now()),
        last_report_at = now(), dispatch_failures = 0,
-       deadline_at = CASE WHEN $3::bigint > 0 THEN now() + make_interval(secs => $3::bigint / 1000.0) END
+       deadline_at = coalesce(deadline_at, ${deadlineFrom('$3')})
      WHERE id = $1 AND epoch = $2 AND status IN ('WAITING_WORKER_RECEIVE', 'RUNNING')`,
     [id, epoch, timeoutMs],
   );
+}
+
+/**
+ * Many accepts (a `run_jobs` reply) in one statement, fenced by epoch like
+ * `markAccepted`; returns the rows recorded RUNNING. Committed without
+ * waiting for the WAL flush (synchronous_commit off, for this transaction
+ * only): an accept lost to a crash leaves its row WAITING_WORKER_RECEIVE,
+ * and the sweeper's lost-accept check asks the worker and confirms it.
+ */
+export async function markAcceptedMany(
+  db: Queryable,
+  accepts: { id: string; epoch: number }[],
+): Promise<Instance[]> {
+  // One round trip: the setting comes with the statement (read as soon as a row is updated).
+  const { rows } = await db.query<RawInstance>(
+    `WITH async_commit AS (SELECT set_config('synchronous_commit', 'off', true))
+     UPDATE instances i SET status = 'RUNNING', started_at = coalesce(i.started_at, now()),
+       last_report_at = now(), dispatch_failures = 0
+     FROM unnest($1::bigint[], $2::int[]) AS a(id, epoch), async_commit
+     WHERE i.id = a.id AND i.epoch = a.epoch AND i.status IN ('WAITING_WORKER_RECEIVE', 'RUNNING')
+     RETURNING ${prefixed('i')}`,
+    [accepts.map((a) => a.id), accepts.map((a) => a.epoch)],
+  );
+  return rows.map(toInstance);
 }
 
 /**

@@ -10,7 +10,7 @@ export const FAST: Partial<ServerConfigInput> = {
   scanIntervalMs: 100,
   lookaheadMs: 1_000,
   sweepIntervalMs: 200,
-  acceptTimeoutMs: 4_000,
+  acceptTimeoutMs: 5_500,
   silentMs: 1_500,
   workerDeadMs: 2_000,
   // Fake workers vanish to test the silence bound; lost workers (no-responders

@@ -5,11 +5,13 @@ import {
   HandlerError,
   routes,
   Timing,
+  type ttMessages,
   workerStatusSubject,
 } from '@drover/protocol';
 import { Bus, connectNats, type Handler, publishEvent, serversForLog } from '@drover/transport';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { Logger } from 'pino';
+import type { z } from 'zod';
 import { InProcessExecutor, type ProcessorExecutor } from '../isolation/executor.js';
 import { ThreadExecutor } from '../isolation/thread-executor.js';
 import { ProcessorTracker } from '../processor/processor-tracker.js';
@@ -20,10 +22,16 @@ import { StandaloneTracker } from '../tracker/standalone-tracker.js';
 import { Fences } from './fences.js';
 import { currentMetrics } from './metrics.js';
 import { watchNatsPermissions } from './nats-permissions.js';
+import { QueuedReports } from './queued-reports.js';
+import { DEFAULT_MAX_QUEUED_RUNS, MAX_QUEUED_RUNS_LIMIT, RunQueue } from './run-queue.js';
 import { checkWorker, WorkerRefusedError } from './worker-check.js';
 
 /** ProcessorTrackers (runs taking part here) at once; beyond it start_tasks for a new run is BUSY. */
 export const MAX_PROCESSOR_TRACKERS = 1_024;
+
+type RunJob = z.output<typeof ttMessages.RunJob>;
+/** How this worker answers one offered run (`run_job`, or one run of `run_jobs`). */
+type RunAnswer = { accepted: boolean; reason?: string; full?: boolean; fenced?: boolean };
 
 export interface WorkerOptions {
   natsUrl: string | string[];
@@ -41,6 +49,11 @@ export interface WorkerOptions {
    * long-lived run counts as one), and what it offers to map tasks.
    */
   concurrency?: number;
+  /**
+   * Standalone runs accepted beyond `concurrency`, queued and started in
+   * arrival order as slots free (default 10,000); past it runs are refused as full.
+   */
+  maxQueuedRuns?: number;
   tags?: string[];
   version?: string;
   /**
@@ -82,6 +95,13 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
       .slice(0, 40)}-${randomBytes(3).toString('hex')}`;
   const log = options.log.child({ workerId });
   const concurrency = options.concurrency ?? 8;
+  const maxQueuedRuns = options.maxQueuedRuns ?? DEFAULT_MAX_QUEUED_RUNS;
+  if (
+    !Number.isInteger(maxQueuedRuns) ||
+    maxQueuedRuns < 0 ||
+    maxQueuedRuns > MAX_QUEUED_RUNS_LIMIT
+  )
+    throw new RangeError(`maxQueuedRuns must be an integer from 0 to ${MAX_QUEUED_RUNS_LIMIT}`);
   const processors = new Map(options.processors.map((p) => [p.name, p]));
   // More threads than cores only adds contention: a thread per core by default.
   const threads = options.threads ?? Math.min(concurrency, availableParallelism());
@@ -150,12 +170,21 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
   };
   let draining = false;
 
-  // Standalone runs held here (each is one processor at a time): capped by concurrency.
-  const standaloneRuns = () =>
-    [...trackers.values()].filter((t) => t instanceof StandaloneTracker).length;
-  // Slots in use: standalone runs, plus tasks the ProcessorTrackers run.
+  // Standalone runs started here (each is one processor at a time): capped by concurrency.
+  let standaloneRunning = 0;
+  // Standalone runs accepted beyond that, started as slots free.
+  const queue = new RunQueue(maxQueuedRuns);
+  const queuedReports = new QueuedReports(
+    bus,
+    options.app,
+    workerId,
+    log.child({ actor: 'queue' }),
+  );
+  // Slots in use: standalone runs (queued ones too), plus tasks the ProcessorTrackers run.
   const busy = () =>
-    standaloneRuns() + [...processorTrackers.values()].reduce((n, pt) => n + pt.busy, 0);
+    standaloneRunning +
+    queue.size +
+    [...processorTrackers.values()].reduce((n, pt) => n + pt.busy, 0);
   const heartbeat = () => {
     try {
       bus.tell(
@@ -172,13 +201,98 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
           startedAt,
           sentAt: Date.now(),
           metrics: currentMetrics(concurrency, busy()),
-          trackedInstances: [...trackers.keys()],
+          trackedInstances: [...trackers.keys(), ...queue.ids()],
         },
       );
     } catch (err) {
       log.debug({ err: (err as Error).message }, 'heartbeat not sent');
     }
   };
+
+  const isStandalone = (run: RunJob) =>
+    run.executeType === 'STANDALONE' || run.frequency !== undefined;
+
+  const startTracker = (run: RunJob) => {
+    const standalone = isStandalone(run);
+    const trackerLog = log.child({ actor: 'task-tracker', instanceId: run.instanceId });
+    const processor = processors.get(run.processorName);
+    // Light tracker for single runs; heavy (task store, ProcessorTrackers) for the rest.
+    const tracker = standalone
+      ? new StandaloneTracker(bus, options.app, workerId, run, processor, trackerLog, executor)
+      : new HeavyTracker(bus, options.app, workerId, run, processor, trackerLog);
+    trackers.set(run.instanceId, tracker);
+    if (standalone) standaloneRunning++;
+    void tracker.done.finally(() => {
+      if (trackers.get(run.instanceId) === tracker) trackers.delete(run.instanceId);
+      if (!standalone) return;
+      standaloneRunning--;
+      startQueued();
+      // Room again after being full: tell the servers now, not at the next beat.
+      if (standaloneRunning + queue.size === concurrency - 1) heartbeat();
+    });
+  };
+
+  // Queued runs start in arrival order as slots free (not while draining: they go back).
+  const startQueued = () => {
+    while (!draining && standaloneRunning < concurrency) {
+      const next = queue.next();
+      if (!next) return;
+      startTracker(next);
+    }
+  };
+
+  /** Takes an offered run: starts it, queues it, or says why not (same rules for run_job and run_jobs). */
+  const takeRun = (run: RunJob): RunAnswer => {
+    const current = trackers.get(run.instanceId);
+    const queued = current ? undefined : queue.get(run.instanceId);
+    // A retried dispatch.
+    if ((current ?? queued)?.epoch === run.epoch) return { accepted: true };
+    // A replay: this worker ran (or runs) this instance at this epoch or a later one.
+    const seen = fences.runEpochs.get(run.instanceId);
+    if (seen !== undefined && run.epoch <= seen)
+      return {
+        accepted: false,
+        fenced: true,
+        reason: `run_job for instance ${run.instanceId} at epoch ${run.epoch}: this worker already took epoch ${seen}`,
+      };
+    if (draining) return { accepted: false, reason: 'worker is draining' };
+    fences.runEpochs.note(run.instanceId, run.epoch);
+    if (queued) {
+      // A newer epoch of a run still queued here: it keeps its place.
+      queue.add(run);
+      return { accepted: true };
+    }
+    if (current) {
+      current.stop(`superseded by epoch ${run.epoch}`);
+      startTracker(run);
+      return { accepted: true };
+    }
+    if (!isStandalone(run) || (standaloneRunning < concurrency && queue.size === 0)) {
+      startTracker(run);
+      return { accepted: true };
+    }
+    // At its cap, and its queue full: the server offers the run to the next worker, or waits.
+    if (queue.full)
+      return {
+        accepted: false,
+        full: true,
+        reason: `worker at capacity (${concurrency} standalone runs, ${queue.capacity} queued)`,
+      };
+    queue.add(run);
+    return { accepted: true };
+  };
+
+  // Queued runs waiting longer than a beat are reported RUNNING (one timer for all).
+  const queueBeat = setInterval(() => {
+    for (const run of queue.waitingFor(Timing.INSTANCE_REPORT_MS)) {
+      void queuedReports.running(run).then((reply) => {
+        if (reply?.stop && queue.get(run.instanceId)?.epoch === run.epoch) {
+          queue.remove(run.instanceId);
+          log.info({ instanceId: run.instanceId, reason: reply.reason }, 'queued run stopped');
+        }
+      });
+    }
+  }, Timing.INSTANCE_REPORT_MS);
 
   // The service first: route handlers are its endpoints, so `$SRV.STATS` counts their errors.
   const monitoring = await bus.startMonitoring({
@@ -189,40 +303,33 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
   });
   const handlers: Handler[] = [
     bus.handle(routes.tt.runJob, address, (run) => {
-      const current = trackers.get(run.instanceId);
-      if (current && current.epoch === run.epoch) return { accepted: true }; // a retried dispatch
-      // A replay: this worker ran (or runs) this instance at this epoch or a later one.
-      const seen = fences.runEpochs.get(run.instanceId);
-      if (seen !== undefined && run.epoch <= seen)
+      const answer = takeRun(run);
+      if (answer.fenced)
         throw fences.refuse(
           'runJob',
-          { instanceId: run.instanceId, epoch: run.epoch, seen },
-          `run_job for instance ${run.instanceId} at epoch ${run.epoch}: this worker already took epoch ${seen}`,
+          {
+            instanceId: run.instanceId,
+            epoch: run.epoch,
+            seen: fences.runEpochs.get(run.instanceId),
+          },
+          answer.reason ?? 'fenced',
         );
-      if (draining) return { accepted: false, reason: 'worker is draining' };
-      const standalone = run.executeType === 'STANDALONE' || run.frequency !== undefined;
-      // At its cap the worker refuses: the server offers the run to the next worker, or waits.
-      if (standalone && !current && standaloneRuns() >= concurrency)
-        return {
-          accepted: false,
-          reason: `worker at capacity (${concurrency} standalone runs)`,
-        };
-      current?.stop(`superseded by epoch ${run.epoch}`);
-      const trackerLog = log.child({ actor: 'task-tracker', instanceId: run.instanceId });
-      const processor = processors.get(run.processorName);
-      // Light tracker for single runs; heavy (task store, ProcessorTrackers) for the rest.
-      const tracker = standalone
-        ? new StandaloneTracker(bus, options.app, workerId, run, processor, trackerLog, executor)
-        : new HeavyTracker(bus, options.app, workerId, run, processor, trackerLog);
-      trackers.set(run.instanceId, tracker);
-      fences.runEpochs.note(run.instanceId, run.epoch);
-      void tracker.done.finally(() => {
-        if (trackers.get(run.instanceId) === tracker) trackers.delete(run.instanceId);
-        // Room again after being full: tell the servers now, not at the next beat.
-        if (standalone && standaloneRuns() === concurrency - 1) heartbeat();
-      });
-      return { accepted: true };
+      return { accepted: answer.accepted, reason: answer.reason };
     }),
+    // A dispatch batch: each run fenced and answered on its own, in order.
+    bus.handle(routes.tt.runJobs, address, (req) => ({
+      results: req.runs.map((run) => {
+        const answer = takeRun(run);
+        if (answer.fenced)
+          fences.count(
+            'runJob',
+            1,
+            { instanceId: run.instanceId, epoch: run.epoch },
+            answer.reason ?? 'fenced',
+          );
+        return { instanceId: run.instanceId, ...answer };
+      }),
+    })),
     bus.handle(routes.tt.mapTask, address, (req) => {
       const refusal = heavy(req.instanceId).mapTaskRefusal(req);
       if (refusal)
@@ -312,6 +419,15 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
     }),
     bus.handle(routes.tt.queryInstanceStatus, address, (req) => {
       const t = trackers.get(req.instanceId);
+      // A queued run is this worker's: the server's lost-accept check must find it owned.
+      const queued = t ? undefined : queue.get(req.instanceId);
+      if (queued)
+        return {
+          instanceId: req.instanceId,
+          epoch: queued.epoch,
+          status: 'RUNNING' as const,
+          progress: { total: 0, succeeded: 0, failed: 0, running: 0 },
+        };
       if (!t)
         throw new HandlerError(
           'UNKNOWN_INSTANCE',
@@ -322,6 +438,19 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
     }),
     bus.handle(routes.tt.stopInstance, address, (req) => {
       const tracker = trackers.get(req.instanceId);
+      const queued = tracker ? undefined : queue.get(req.instanceId);
+      if (queued) {
+        if (req.epoch !== queued.epoch)
+          throw fences.refuse(
+            'stopInstance',
+            { instanceId: req.instanceId, epoch: req.epoch, current: queued.epoch },
+            `stop_instance for instance ${req.instanceId} at epoch ${req.epoch ?? 'none'}: its run here is at epoch ${queued.epoch}`,
+          );
+        // Never started: nothing to report (every stop the server sends follows its own write).
+        queue.remove(req.instanceId);
+        log.info({ instanceId: req.instanceId, reason: req.reason }, 'queued run stopped');
+        return { stopped: true };
+      }
       if (!tracker) return { stopped: false };
       // Only the run's own epoch stops it: an old or epoch-less stop is a replay.
       if (req.epoch !== tracker.epoch)
@@ -342,6 +471,7 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
       draining,
       concurrency,
       busy: busy(),
+      queuedRuns: queue.size,
       taskTrackers: trackers.size,
       processorTrackers: processorTrackers.size,
       processors: [...processors.keys()],
@@ -384,6 +514,11 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
       checkAbort.abort();
       draining = true;
       heartbeat(); // tells servers it takes no new work
+      // Queued runs never started: back to the server at once, for other workers.
+      clearInterval(queueBeat);
+      const handBacks = queue
+        .takeAll()
+        .map((run) => queuedReports.handBack(run, 'worker shutting down'));
       for (const t of trackers.values()) if (t instanceof HeavyTracker) t.workerLeaving();
       // Running tasks and runs get the grace to finish; what is left then goes
       // back: tasks to their TaskTrackers, runs to the server, for other workers.
@@ -393,7 +528,7 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
         for (const t of trackers.values()) t.handBack('worker shutting down');
         for (const pt of processorTrackers.values()) pt.stop('worker shutting down');
       }, options.drainGraceMs ?? 30_000);
-      await Promise.all([...[...trackers.values()].map((t) => t.done), ...ptDrains]);
+      await Promise.all([...[...trackers.values()].map((t) => t.done), ...ptDrains, ...handBacks]);
       grace.clear();
       for (const pt of processorTrackers.values()) pt.stop('worker shutting down');
       clearInterval(beat);
