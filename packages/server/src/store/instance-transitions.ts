@@ -307,7 +307,9 @@ export async function finishMany(
        WHERE p.id = ANY($2::bigint[]) AND p.app_id = (SELECT a.id FROM apps a WHERE a.name = $1)
        ORDER BY p.id FOR UPDATE
      )
-     UPDATE instances i SET status = r.status, finished_at = now(),
+     -- An accept committed while this waited for the row lock may have stamped
+     -- started_at after this statement's now(): a run never ends before it starts.
+     UPDATE instances i SET status = r.status, finished_at = greatest(now(), i.started_at),
        result = coalesce(r.result, i.result), progress = coalesce(r.progress, i.progress),
        started_at = coalesce(i.started_at,
          greatest(i.dispatched_at, least(now(), to_timestamp(r.started_ms / 1000.0))), now()),
