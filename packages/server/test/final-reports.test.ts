@@ -48,6 +48,20 @@ async function runsOn(w: FakeWorker, n: number, spec: Record<string, unknown> = 
   return runs;
 }
 
+type Run = { instanceId: string; epoch: number };
+
+/** One run of a new job accepted by `w`. */
+async function runOn(w: FakeWorker, spec: Record<string, unknown> = {}): Promise<Run> {
+  const [run] = await runsOn(w, 1, spec);
+  if (!run) throw new Error('no run');
+  return run;
+}
+
+/** Two runs alike: one reported alone, its twin in a batch. */
+async function twins(w: FakeWorker, spec: Record<string, unknown> = {}): Promise<[Run, Run]> {
+  return [await runOn(w, spec), await runOn(w, spec)];
+}
+
 function final(
   run: { instanceId: string; epoch: number },
   status: Status,
@@ -118,11 +132,13 @@ describe('report_finals', () => {
     const w = await s.worker({ processors: ['mixed'], reportProgress: false, freeSlots: 100 });
     const retried = { instanceRetry: { maximumAttempts: 2, initialIntervalMs: 60_000 } };
     // Two of each case: one reported alone, its twin in the batch.
-    const [aloneOk, batchOk, aloneStale, batchStale, aloneDup, batchDup, aloneFail, batchFail] =
-      await runsOn(w, 8);
-    const [aloneRetry, batchRetry] = await runsOn(w, 2, retried);
-    const [aloneLast, batchLast] = await runsOn(w, 2, retried);
-    for (const r of [aloneDup, batchDup]) await w.report(r!, 'SUCCEEDED', 'first');
+    const ok = await twins(w);
+    const stale = await twins(w);
+    const dup = await twins(w);
+    const fail = await twins(w);
+    const retry = await twins(w, retried);
+    const last = await twins(w, retried);
+    for (const r of dup) await w.report(r, 'SUCCEEDED', 'first');
     // A run of another app, reported on this app's subject.
     const foreignJob = await other.api.post(`/api/v1/apps/${other.name}/jobs`, {
       name: uniqueName('job'),
@@ -133,19 +149,18 @@ describe('report_finals', () => {
       await other.api.post(`/api/v1/apps/${other.name}/jobs/${foreignJob.body.id}/run`, {})
     ).body.id as string;
     // A run on its last attempt: a FAILED ends it.
-    for (const r of [aloneLast, batchLast])
-      await sql.query('UPDATE instances SET run_attempt = 2 WHERE id = $1', [r!.instanceId]);
+    for (const r of last)
+      await sql.query('UPDATE instances SET run_attempt = 2 WHERE id = $1', [r.instanceId]);
 
     const cases = (pick: 0 | 1) => {
-      const of = <T>(pair: [T, T]) => pair[pick];
       return [
-        final(of([aloneOk!, batchOk!]), 'SUCCEEDED'),
-        final({ ...of([aloneStale!, batchStale!]), epoch: 7 }, 'SUCCEEDED'),
-        final(of([aloneDup!, batchDup!]), 'SUCCEEDED', { result: 'first' }),
-        final(of([aloneFail!, batchFail!]), 'FAILED'),
-        final(of([aloneRetry!, batchRetry!]), 'FAILED'),
-        final(of([aloneLast!, batchLast!]), 'FAILED'),
-        final(of([aloneOk!, batchOk!]), 'STOPPED'),
+        final(ok[pick], 'SUCCEEDED'),
+        final({ ...stale[pick], epoch: 7 }, 'SUCCEEDED'),
+        final(dup[pick], 'SUCCEEDED', { result: 'first' }),
+        final(fail[pick], 'FAILED'),
+        final(retry[pick], 'FAILED'),
+        final(last[pick], 'FAILED'),
+        final(ok[pick], 'STOPPED'),
         final({ instanceId: foreign, epoch: 1 }, 'SUCCEEDED'),
       ];
     };
@@ -159,7 +174,7 @@ describe('report_finals', () => {
       alone.push({ instanceId: r.instanceId, ...reply });
     }
     const batch = await sendFinals(w, cases(1));
-    const twin = new Map(cases(1).map((r, i) => [r.instanceId, cases(0)[i]!.instanceId]));
+    const twin = new Map(cases(1).map((r, i) => [r.instanceId, cases(0)[i]?.instanceId]));
     // Same answers, reasons naming the twin's own id or epoch aside.
     expect(batch.results.map((r) => ({ ...r, instanceId: twin.get(r.instanceId) }))).toEqual(
       alone.map(({ workers: _w, ...r }) => r),
@@ -182,14 +197,14 @@ describe('report_finals', () => {
       return { status: i.status, runAttempt: i.runAttempt, epoch: i.epoch };
     };
     for (const [b, a] of twin) {
-      if (b === foreign) continue;
+      if (b === foreign || a === undefined) continue;
       expect(await view(b), `batch ${b} vs alone ${a}`).toEqual(await view(a));
     }
-    expect(await view(batchRetry!.instanceId)).toMatchObject({
+    expect(await view(retry[1].instanceId)).toMatchObject({
       status: 'WAITING_DISPATCH',
       runAttempt: 2,
     });
-    expect(await view(batchLast!.instanceId)).toMatchObject({ status: 'FAILED' });
+    expect(await view(last[1].instanceId)).toMatchObject({ status: 'FAILED' });
     const foreignNow = await other.api.get(`/api/v1/apps/${other.name}/instances/${foreign}`);
     expect(foreignNow.body.status).not.toBe('SUCCEEDED');
   });
@@ -197,15 +212,14 @@ describe('report_finals', () => {
   it('settles nothing twice when a batch comes again (same key, same reports)', async () => {
     const w = await s.worker({ processors: ['again'], reportProgress: false, freeSlots: 100 });
     const runs = await runsOn(w, 4);
-    const [retry] = await runsOn(w, 1, {
+    const retry = await runOn(w, {
       instanceRetry: { maximumAttempts: 3, initialIntervalMs: 60_000 },
     });
     const reports = [
-      final(runs[0]!, 'SUCCEEDED'),
-      final(runs[1]!, 'FAILED'),
-      final(runs[2]!, 'STOPPED'),
-      final(runs[3]!, 'SUCCEEDED'),
-      final(retry!, 'FAILED'),
+      ...runs.map((r, i) =>
+        final(r, (['SUCCEEDED', 'FAILED', 'STOPPED', 'SUCCEEDED'] as const)[i] ?? 'SUCCEEDED'),
+      ),
+      final(retry, 'FAILED'),
     ];
     const first = await sendFinals(w, reports);
     const eventsOf = () =>
@@ -246,15 +260,13 @@ describe('report_finals', () => {
     // Nothing changed, the retry not used up by the copies.
     expect(await states()).toEqual(before);
     // No event either: one settled after the copies has its event, and none of theirs came before it.
-    const [marker] = await runsOn(w, 1);
-    await sendFinals(w, [final(marker!, 'SUCCEEDED')]);
+    const marker = await runOn(w);
+    await sendFinals(w, [final(marker, 'SUCCEEDED')]);
     await expect
       .poll(() =>
         events.some(
           (e) =>
-            e.type === 'instance' &&
-            e.instanceId === marker!.instanceId &&
-            e.status === 'SUCCEEDED',
+            e.type === 'instance' && e.instanceId === marker.instanceId && e.status === 'SUCCEEDED',
         ),
       )
       .toBe(true);
@@ -263,22 +275,22 @@ describe('report_finals', () => {
 
   it('records a run never recorded RUNNING: started_at from the worker, a RUNNING event before the end', async () => {
     const w = await s.worker({ processors: ['unrecorded'], reportProgress: false });
-    const [run] = await runsOn(w, 1);
+    const run = await runOn(w);
     const statuses = () =>
       events
-        .filter((e) => e.type === 'instance' && e.instanceId === run!.instanceId)
+        .filter((e) => e.type === 'instance' && e.instanceId === run.instanceId)
         .map((e) => (e as { status: string }).status);
     await expect.poll(statuses).toEqual(['RUNNING']);
     // Its accept lost (written with synchronous_commit off): back to WAITING_WORKER_RECEIVE, not started.
     const { rows } = await sql.query<{ dispatched: Date }>(
       `UPDATE instances SET status = 'WAITING_WORKER_RECEIVE', started_at = NULL
        WHERE id = $1 RETURNING dispatched_at AS dispatched`,
-      [run!.instanceId],
+      [run.instanceId],
     );
     const startedAt = (rows[0]?.dispatched.getTime() as number) + 5;
-    const reply = await sendFinals(w, [final(run!, 'SUCCEEDED', { startedAt })]);
+    const reply = await sendFinals(w, [final(run, 'SUCCEEDED', { startedAt })]);
     expect(reply.results[0]).toMatchObject({ accepted: true, stop: false });
-    const done = await waitForInstance(s.app, run!.instanceId, (i) => i.status === 'SUCCEEDED');
+    const done = await waitForInstance(s.app, run.instanceId, (i) => i.status === 'SUCCEEDED');
     expect(done.startedAt).toBe(startedAt);
     await expect.poll(statuses).toEqual(['RUNNING', 'RUNNING', 'SUCCEEDED']);
   });

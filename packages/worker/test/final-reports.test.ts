@@ -36,7 +36,10 @@ function countMessages(app: string) {
       },
     }),
   ];
-  return { count, stop: () => subs.forEach((s) => s.unsubscribe()) };
+  const stop = () => {
+    for (const s of subs) s.unsubscribe();
+  };
+  return { count, stop };
 }
 
 describe('short runs on a real worker', () => {
