@@ -50,7 +50,7 @@ export async function reportFinal(
   reporter: FinalReporter,
   bus: Bus,
   app: string,
-  report: Report & { startedAt?: number },
+  { startedAt, ...report }: Report & { startedAt?: number },
   outcome: { result: string; nonRetryable?: boolean },
   log: Logger,
 ): Promise<void> {
@@ -73,8 +73,9 @@ export async function reportFinal(
     return !reply?.stop;
   };
   const { workerId: _workerId, wantsWorkers: _wants, ...final } = report;
+  // The processor's start: the run's started_at when no RUNNING report was recorded.
   const answer = await reporter.report(
-    { ...final, status, result: fitted.result, nonRetryable, reportedAt: Date.now() },
+    { ...final, status, result: fitted.result, nonRetryable, startedAt, reportedAt: Date.now() },
     beat,
   );
   if (answer)
