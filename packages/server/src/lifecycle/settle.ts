@@ -72,6 +72,16 @@ export async function settle(
         instance: current,
       };
     }
+    // Its run at this epoch is already back in the queue (the retry a first
+    // copy of this report scheduled, a hand-back): a copy must not use up a
+    // retry or fail the next attempt.
+    if (
+      outcome.fromTracker &&
+      outcome.status === 'FAILED' &&
+      (current.status === 'WAITING_DISPATCH' || current.status === 'WAITING_WORKER')
+    ) {
+      return { kind: 'duplicate', instance: current };
+    }
     const started =
       outcome.fromTracker && current.status === 'WAITING_WORKER_RECEIVE'
         ? ((await confirmAccepted(tx, id, current.epoch, outcome.progress ?? current.progress)) ??

@@ -21,6 +21,7 @@ import { handBack, recordProgress } from '../store/instance-transitions.js';
 import { getInstance } from '../store/instances.js';
 import { insertLogBatch } from '../store/logs.js';
 import { toStorableText } from '../store/storable-text.js';
+import { finalReportsHandler } from './final-reports.js';
 import { InstanceOwners } from './instance-owners.js';
 
 /** Subscribes the server's NATS handlers for every app; returns them for draining. */
@@ -131,6 +132,13 @@ export function serveServerRoutes(deps: {
     return { accepted: true, stop: false };
   });
 
+  // Many runs' final reports in one message: the fast path of the block above.
+  const finals = handleDb(
+    routes.server.reportFinals,
+    anyApp,
+    finalReportsHandler({ pool, events, owners, requireKnownWorker }),
+  );
+
   const logs = handleDb(routes.server.reportLog, anyApp, async (batch, ctx) => {
     if ((await owners.app(batch.instanceId)) !== appOfSubject(ctx.subject)) {
       ctx.refused('no such instance in this app');
@@ -187,5 +195,5 @@ export function serveServerRoutes(deps: {
     };
   });
 
-  return [heartbeat, report, logs, cluster, checkWorker];
+  return [heartbeat, report, finals, logs, cluster, checkWorker];
 }

@@ -313,3 +313,64 @@ export function cancelInstance(db: Queryable, id: string, appId: string, reason:
     [id, appId, reason],
   );
 }
+
+/** One run's final report, as `finishMany` takes it. */
+export interface FinalRow {
+  id: string;
+  epoch: number;
+  status: 'SUCCEEDED' | 'FAILED' | 'STOPPED';
+  result?: string;
+  progress?: Instance['progress'];
+  /** When the processor started, on the worker's clock (kept within dispatch..now). */
+  startedAt?: number;
+  nonRetryable?: boolean;
+}
+
+/**
+ * Ends many runs of one app in one statement: each only from its own epoch
+ * while bound to its worker (WAITING_WORKER_RECEIVE or RUNNING), and a FAILED
+ * one only when its job has no instance retry left for it (or it is
+ * nonRetryable). Returns the rows it ended, each with the status it had, so
+ * the caller knows which were never recorded RUNNING. Whatever it leaves
+ * (retries, stale epochs, duplicates, other apps) goes through `settle`.
+ */
+export async function finishMany(
+  db: Queryable,
+  app: string,
+  finals: FinalRow[],
+): Promise<{ instance: Instance; was: InstanceStatus }[]> {
+  if (!finals.length) return [];
+  const { rows } = await db.query<RawInstance & { was: InstanceStatus }>(
+    `WITH prev AS (
+       SELECT p.id, p.status FROM instances p
+       WHERE p.id = ANY($2::bigint[]) AND p.app_id = (SELECT a.id FROM apps a WHERE a.name = $1)
+       ORDER BY p.id FOR UPDATE
+     )
+     -- An accept committed while this waited for the row lock may have stamped
+     -- started_at after this statement's now(): a run never ends before it starts.
+     UPDATE instances i SET status = r.status, finished_at = greatest(now(), i.started_at),
+       result = coalesce(r.result, i.result), progress = coalesce(r.progress, i.progress),
+       started_at = coalesce(i.started_at,
+         greatest(i.dispatched_at, least(now(), to_timestamp(r.started_ms / 1000.0))), now()),
+       dispatch_failures = CASE WHEN i.status = 'WAITING_WORKER_RECEIVE' THEN 0 ELSE i.dispatch_failures END
+     FROM unnest($2::bigint[], $3::int[], $4::text[], $5::text[], $6::jsonb[], $7::float8[], $8::bool[])
+         AS r(id, epoch, status, result, progress, started_ms, non_retryable),
+       prev, jobs j
+     WHERE i.id = r.id AND prev.id = i.id AND j.id = i.job_id AND i.epoch = r.epoch
+       AND i.status IN ('WAITING_WORKER_RECEIVE', 'RUNNING')
+       AND (r.status <> 'FAILED' OR r.non_retryable
+         OR i.run_attempt >= coalesce((j.spec->'instanceRetry'->>'maximumAttempts')::int, 0))
+     RETURNING prev.status AS was, ${prefixed('i')}`,
+    [
+      app,
+      finals.map((f) => f.id),
+      finals.map((f) => f.epoch),
+      finals.map((f) => f.status),
+      finals.map((f) => f.result ?? null),
+      finals.map((f) => (f.progress ? JSON.stringify(f.progress) : null)),
+      finals.map((f) => f.startedAt ?? null),
+      finals.map((f) => f.nonRetryable === true),
+    ],
+  );
+  return rows.map((r) => ({ instance: toInstance(r), was: r.was }));
+}

@@ -16,6 +16,7 @@ import { InProcessExecutor, type ProcessorExecutor } from '../isolation/executor
 import { ThreadExecutor } from '../isolation/thread-executor.js';
 import { ProcessorTracker } from '../processor/processor-tracker.js';
 import type { Processor } from '../sdk/processor.js';
+import { FinalReporter } from '../tracker/final-reporter.js';
 import { HeavyTracker } from '../tracker/heavy-tracker.js';
 import { setLongTimeout } from '../tracker/long-timeout.js';
 import { StandaloneTracker } from '../tracker/standalone-tracker.js';
@@ -158,6 +159,13 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
     log.warn({ err: (err as Error).message }, 'worker check failed; starting anyway');
   }
   const fences = new Fences(log);
+  // Every TaskTracker's final report goes through it, batched into report_finals.
+  const finals = new FinalReporter(
+    bus,
+    options.app,
+    workerId,
+    log.child({ actor: 'final-reporter' }),
+  );
   const address = { app: options.app, workerId };
   const trackers = new Map<string, StandaloneTracker | HeavyTracker>();
   const processorTrackers = new Map<string, ProcessorTracker>();
@@ -218,8 +226,17 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
     const processor = processors.get(run.processorName);
     // Light tracker for single runs; heavy (task store, ProcessorTrackers) for the rest.
     const tracker = standalone
-      ? new StandaloneTracker(bus, options.app, workerId, run, processor, trackerLog, executor)
-      : new HeavyTracker(bus, options.app, workerId, run, processor, trackerLog);
+      ? new StandaloneTracker(
+          bus,
+          options.app,
+          workerId,
+          run,
+          processor,
+          trackerLog,
+          executor,
+          finals,
+        )
+      : new HeavyTracker(bus, options.app, workerId, run, processor, trackerLog, finals);
     trackers.set(run.instanceId, tracker);
     if (standalone) standaloneRunning++;
     void tracker.done.finally(() => {
@@ -532,6 +549,7 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
       grace.clear();
       for (const pt of processorTrackers.values()) pt.stop('worker shutting down');
       clearInterval(beat);
+      finals.close();
       announce('left');
       await monitoring.stop().catch(() => undefined);
       await Promise.all(handlers.map((h) => h.stop()));

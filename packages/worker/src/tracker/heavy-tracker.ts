@@ -5,6 +5,7 @@ import type { z } from 'zod';
 import { RunLogShipper } from '../sdk/online-logger.js';
 import type { Processor, ProcessorContext } from '../sdk/processor.js';
 import { backoffDelayMs, type Outcome, sleep, withAttempts } from './attempts.js';
+import type { FinalReporter } from './final-reporter.js';
 import { reportFinal, reportRunning, statusReport, superviseRun } from './instance-reports.js';
 import { RunControl } from './run-control.js';
 import { parseRunParams } from './run-params.js';
@@ -70,6 +71,7 @@ export class HeavyTracker {
     readonly run: RunJob,
     private readonly processor: Processor | undefined,
     private readonly log: Logger,
+    private readonly finals: FinalReporter,
   ) {
     this.logs = new RunLogShipper(bus, app, workerId, run.instanceId, run.logLevel, log);
     this.sender = new StartTasksSender(bus, app, workerId, run);
@@ -228,9 +230,12 @@ export class HeavyTracker {
   private async execute(): Promise<void> {
     const watchdog = setInterval(() => this.watch(), WATCHDOG_MS);
     let outcome: Outcome;
+    const startedAt = Date.now();
     try {
       outcome = await superviseRun({
         timeoutMs: this.run.timeoutMs,
+        // A map run's first report asks for workers that joined since the dispatch; others wait a beat.
+        reportAtStart: this.wantsWorkers,
         report: () => this.report(),
         stop: (reason) => this.stop(reason),
         body: () => this.outcome(),
@@ -241,7 +246,8 @@ export class HeavyTracker {
     await this.stopProcessorTrackers();
     await this.logs.flush();
     const status = this.control.reportedStatus(outcome.status);
-    await reportFinal(this.bus, this.app, this.message(status), outcome, this.log);
+    const report = { ...this.message(status), startedAt };
+    await reportFinal(this.finals, this.bus, this.app, report, outcome, this.log);
   }
 
   private ctx(): ProcessorContext<never> {
@@ -428,12 +434,15 @@ export class HeavyTracker {
   }
 
   private async report(): Promise<void> {
-    // Map tasks can run on any worker: the reply lists workers that joined since dispatch.
-    const wantsWorkers = this.processor?.kind === 'map' || this.processor?.kind === 'mapReduce';
-    const message = { ...this.message('RUNNING'), wantsWorkers: wantsWorkers || undefined };
+    const message = { ...this.message('RUNNING'), wantsWorkers: this.wantsWorkers || undefined };
     const reply = await reportRunning(this.bus, this.app, message, this.log);
     if (reply?.stop) this.stop(reply.reason ?? 'the server asked this TaskTracker to stop');
     else if (reply?.workers) this.join(reply.workers);
+  }
+
+  /** Map tasks can run on any worker: a RUNNING report's reply lists workers that joined since dispatch. */
+  private get wantsWorkers(): boolean {
+    return this.processor?.kind === 'map' || this.processor?.kind === 'mapReduce';
   }
 
   /** Workers the server lists for the run now: new ones take part, up to maxWorkerCount live. */

@@ -2,14 +2,12 @@ import { routes, type serverMessages, Timing } from '@drover/protocol';
 import { type Bus, publishEvent } from '@drover/transport';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
+import { FINAL_REPORT_DEADLINE_MS, type FinalReporter } from './final-reporter.js';
 import { fitFinalResult } from './final-result.js';
 import { setLongTimeout } from './long-timeout.js';
 
 type Report = z.input<typeof serverMessages.ReportInstanceStatus>;
 type Reply = z.output<typeof serverMessages.ReportInstanceStatusReply>;
-
-// A final report is retried until the server acknowledges it, within this bound.
-const FINAL_REPORT_DEADLINE_MS = 10 * 60_000;
 
 /** A progress report: retried (server restarting, its Postgres away) until the next beat replaces it. */
 export async function reportRunning(
@@ -44,41 +42,63 @@ export async function reportRunning(
 }
 
 /**
- * The final report, retried with the same key until the server acknowledges
- * it. Until then the run is still reported RUNNING every few seconds: a final
- * report that Postgres cannot take yet (connections reset, a write held) must
- * not let the run look silent, or the sweeper fails a run that succeeded.
+ * A run's final report: SUCCEEDED, FAILED and STOPPED go through the worker's
+ * FinalReporter (batched, retried until acknowledged, the run reported
+ * RUNNING meanwhile); a hand-back (WAITING_DISPATCH) goes alone, as before.
  */
 export async function reportFinal(
+  reporter: FinalReporter,
   bus: Bus,
   app: string,
-  report: Report,
+  { startedAt, ...report }: Report & { startedAt?: number },
   outcome: { result: string; nonRetryable?: boolean },
   log: Logger,
 ): Promise<void> {
-  const beat = () =>
-    reportRunning(bus, app, { ...report, status: 'RUNNING', reportedAt: Date.now() }, log);
-  const beating = setInterval(() => void beat(), Timing.INSTANCE_REPORT_MS);
   const fitted = fitFinalResult(report.status, outcome.result);
   if (fitted.warning) log.warn({ status: report.status }, fitted.warning);
   const status = fitted.status as Report['status'];
+  if (status === 'WAITING_DISPATCH')
+    return handBackRun(bus, app, { ...report, status, result: fitted.result }, log);
+  if (status !== 'SUCCEEDED' && status !== 'FAILED' && status !== 'STOPPED')
+    throw new Error(`a TaskTracker cannot report ${status} as final`);
   // A NonRetryableError failure: the server does not retry the instance either.
   const nonRetryable = status === 'FAILED' && outcome.nonRetryable ? true : undefined;
-  try {
-    const reply = await bus.reliableAsk(
-      routes.server.reportInstanceStatus,
-      { app },
-      { ...report, status, result: fitted.result, nonRetryable },
-      {
-        deadlineMs: FINAL_REPORT_DEADLINE_MS,
-        idempotencyKey: `${report.instanceId}-${report.epoch}-final`,
-      },
+  const beat = async () => {
+    const reply = await reportRunning(
+      bus,
+      app,
+      { ...report, status: 'RUNNING', reportedAt: Date.now() },
+      log,
     );
-    log.info({ status, accepted: reply.accepted, reason: reply.reason }, 'run finished');
+    return !reply?.stop;
+  };
+  const { workerId: _workerId, wantsWorkers: _wants, ...final } = report;
+  // The processor's start: the run's started_at when no RUNNING report was recorded.
+  const answer = await reporter.report(
+    { ...final, status, result: fitted.result, nonRetryable, startedAt, reportedAt: Date.now() },
+    beat,
+  );
+  if (answer)
+    log.info({ status, accepted: answer.accepted, reason: answer.reason }, 'run finished');
+}
+
+/** A drained worker gives its run back: retried until acknowledged, beating RUNNING meanwhile. */
+async function handBackRun(bus: Bus, app: string, report: Report, log: Logger): Promise<void> {
+  const beating = setInterval(
+    () =>
+      void reportRunning(bus, app, { ...report, status: 'RUNNING', reportedAt: Date.now() }, log),
+    Timing.INSTANCE_REPORT_MS,
+  );
+  try {
+    const reply = await bus.reliableAsk(routes.server.reportInstanceStatus, { app }, report, {
+      deadlineMs: FINAL_REPORT_DEADLINE_MS,
+      idempotencyKey: `${report.instanceId}-${report.epoch}-final`,
+    });
+    log.info({ accepted: reply.accepted, reason: reply.reason }, 'run handed back');
   } catch (err) {
     log.error(
       { err: (err as Error).message },
-      'final report never acknowledged; the server will settle the run',
+      'hand-back never acknowledged; the server will settle the run',
     );
   } finally {
     clearInterval(beating);
@@ -86,11 +106,14 @@ export async function reportFinal(
 }
 
 /**
- * The part every TaskTracker shares: report RUNNING now and every few
- * seconds, stop the run at its timeout, and return the body's outcome.
+ * The part every TaskTracker shares: report RUNNING every few seconds (and at
+ * once if `reportAtStart`), stop the run at its timeout, and return the
+ * body's outcome. Without the report at start, a run shorter than one report
+ * interval writes no RUNNING report: its accept and its final say it all.
  */
 export async function superviseRun<T>(options: {
   timeoutMs: number;
+  reportAtStart: boolean;
   report: () => Promise<void>;
   stop: (reason: string) => void;
   body: () => Promise<T>;
@@ -103,7 +126,7 @@ export async function superviseRun<T>(options: {
       : undefined;
   // The work starts at once, not after the first report's round trip; the
   // final report still goes out after it.
-  const first = options.report();
+  const first = options.reportAtStart ? options.report() : undefined;
   try {
     return await options.body();
   } finally {

@@ -6,6 +6,7 @@ import type { ProcessorExecutor } from '../isolation/executor.js';
 import { RunLogShipper } from '../sdk/online-logger.js';
 import type { BasicProcessor, Processor } from '../sdk/processor.js';
 import { type Outcome, sleep, withAttempts } from './attempts.js';
+import type { FinalReporter } from './final-reporter.js';
 import { reportFinal, reportRunning, statusReport, superviseRun } from './instance-reports.js';
 import { RunControl } from './run-control.js';
 import { parseRunParams } from './run-params.js';
@@ -22,6 +23,8 @@ export class StandaloneTracker {
   private readonly control = new RunControl();
   private readonly logs: RunLogShipper;
   private progress = { total: 0, succeeded: 0, failed: 0, running: 0 };
+  /** When its processor first started: the run's started_at when no RUNNING report was written. */
+  private startedAt: number | undefined;
   readonly done: Promise<void>;
 
   constructor(
@@ -32,6 +35,7 @@ export class StandaloneTracker {
     private readonly processor: Processor | undefined,
     private readonly log: Logger,
     private readonly executor: ProcessorExecutor,
+    private readonly finals: FinalReporter,
   ) {
     this.logs = new RunLogShipper(bus, app, workerId, run.instanceId, run.logLevel, log);
     this.done = this.execute().catch((err: unknown) => this.log.error({ err }, 'tracker failed'));
@@ -65,13 +69,16 @@ export class StandaloneTracker {
     // A frequent run has no timeout: it lives until its job is disabled.
     const outcome = await superviseRun({
       timeoutMs: this.run.frequency ? 0 : this.run.timeoutMs,
+      // A short run writes no RUNNING report: the first one goes after INSTANCE_REPORT_MS.
+      reportAtStart: false,
       report: () => this.report(),
       stop: (reason) => this.stop(reason),
       body: () => this.outcome(),
     });
     await this.logs.flush();
     const status = this.control.reportedStatus(outcome.status);
-    await reportFinal(this.bus, this.app, this.statusMessage(status), outcome, this.log);
+    const report = { ...this.statusMessage(status), startedAt: this.startedAt };
+    await reportFinal(this.finals, this.bus, this.app, report, outcome, this.log);
   }
 
   private async outcome(): Promise<Outcome> {
@@ -103,6 +110,7 @@ export class StandaloneTracker {
     params: unknown,
     taskId: string,
   ): Promise<Outcome> {
+    this.startedAt ??= Date.now();
     this.progress = { ...this.progress, total: this.progress.total + 1, running: 1 };
     const outcome = await withAttempts(this.run.taskRetry, this.control.signal, async (attempt) => {
       const run = {

@@ -1,0 +1,195 @@
+import { randomUUID } from 'node:crypto';
+import {
+  encode,
+  isRetryable,
+  monotonicMs,
+  routes,
+  type serverMessages,
+  Timing,
+} from '@drover/protocol';
+import { type Bus, maxPayload } from '@drover/transport';
+import type { Logger } from 'pino';
+import type { z } from 'zod';
+
+export type FinalReport = z.input<typeof serverMessages.FinalReport>;
+export type FinalAnswer = { accepted: boolean; stop: boolean; reason?: string };
+type Single = z.input<typeof serverMessages.ReportInstanceStatus>;
+
+/** A final report is retried until the server acknowledges it, within this bound. */
+export const FINAL_REPORT_DEADLINE_MS = 10 * 60_000;
+/** Reports in one `report_finals` message. */
+export const MAX_FINALS_PER_BATCH = 500;
+const BEAT_CHECK_MS = 1_000;
+
+interface Pending {
+  report: FinalReport;
+  /** Reports the run RUNNING (its final is not stored yet); false once the server said stop. */
+  beat: () => Promise<boolean>;
+  beating: boolean;
+  /** When it was queued or last reported RUNNING. */
+  beatAt: number;
+  bytes: number;
+  deadline: number;
+  done: (answer: FinalAnswer | undefined) => void;
+}
+
+/**
+ * The worker's one sender of final reports: TaskTrackers hand it theirs and it
+ * sends them in `report_finals` batches, one batch in flight while the next
+ * forms (no linger: a lone report leaves on the next turn of the event
+ * loop), each retried with the same
+ * key until acknowledged. Until then, one timer reports every pending run
+ * RUNNING every INSTANCE_REPORT_MS, so a final that Postgres cannot take yet
+ * never lets its run look silent to the sweeper.
+ */
+export class FinalReporter {
+  private readonly queue: Pending[] = [];
+  private readonly sending = new Set<Pending>();
+  private inFlight = false;
+  private scheduled = false;
+  private readonly beats: NodeJS.Timeout;
+
+  constructor(
+    private readonly bus: Bus,
+    private readonly app: string,
+    private readonly workerId: string,
+    private readonly log: Logger,
+  ) {
+    // Checked every second, each run beaten once INSTANCE_REPORT_MS has passed: a
+    // report acknowledged within that (nearly all) is never beaten.
+    this.beats = setInterval(() => this.beatPending(), BEAT_CHECK_MS);
+    this.beats.unref();
+  }
+
+  /** Resolves with the server's answer to this run's final, or undefined if never acknowledged. */
+  report(report: FinalReport, beat: () => Promise<boolean>): Promise<FinalAnswer | undefined> {
+    return new Promise((done) => {
+      this.queue.push({
+        report,
+        beat,
+        beating: true,
+        beatAt: monotonicMs(),
+        bytes: encode(report).byteLength,
+        deadline: monotonicMs() + FINAL_REPORT_DEADLINE_MS,
+        done,
+      });
+      this.schedule();
+    });
+  }
+
+  /** Reports pending (queued or in flight). */
+  get pending(): number {
+    return this.queue.length + this.sending.size;
+  }
+
+  close(): void {
+    clearInterval(this.beats);
+  }
+
+  private beatPending(): void {
+    const now = monotonicMs();
+    for (const p of [...this.queue, ...this.sending]) {
+      if (!p.beating || now - p.beatAt < Timing.INSTANCE_REPORT_MS) continue;
+      p.beatAt = now;
+      void p.beat().then((going) => {
+        if (!going) p.beating = false;
+      });
+    }
+  }
+
+  /** Sends on the next turn of the event loop: runs ending together (one run_jobs batch) leave together. */
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    if (this.inFlight || !this.queue.length) return;
+    this.inFlight = true;
+    const batch = this.take();
+    void this.send(batch).finally(() => {
+      this.inFlight = false;
+      this.pump();
+    });
+  }
+
+  /** The next batch: oldest first, up to 500 reports and half of NATS's max_payload. */
+  private take(): Pending[] {
+    const budget = maxPayload(this.bus.nc) / 2;
+    const batch: Pending[] = [];
+    let bytes = 0;
+    while (batch.length < MAX_FINALS_PER_BATCH && this.queue.length) {
+      const next = this.queue[0] as Pending;
+      if (batch.length && bytes + next.bytes > budget) break;
+      this.queue.shift();
+      batch.push(next);
+      bytes += next.bytes;
+    }
+    for (const p of batch) this.sending.add(p);
+    return batch;
+  }
+
+  private async send(batch: Pending[]): Promise<void> {
+    const deadlineMs = Math.min(...batch.map((p) => p.deadline)) - monotonicMs();
+    try {
+      if (deadlineMs <= 0) throw new Error('final report deadline passed while queued');
+      const reply = await this.bus.reliableAsk(
+        routes.server.reportFinals,
+        { app: this.app },
+        { workerId: this.workerId, reports: batch.map((p) => p.report) },
+        { deadlineMs, idempotencyKey: randomUUID() },
+      );
+      batch.forEach((p, i) => {
+        const answer = reply.results[i];
+        this.finish(p, answer?.instanceId === p.report.instanceId ? answer : undefined);
+      });
+    } catch (err) {
+      // A server refusing the batch as a whole (not one retry away): each report alone, as before.
+      if (deadlineMs > 0 && !isRetryable(err)) {
+        this.log.warn(
+          { err: (err as Error).message, reports: batch.length },
+          'report_finals refused; reporting these runs one by one',
+        );
+        await Promise.all(batch.map(async (p) => this.finish(p, await this.sendAlone(p))));
+        return;
+      }
+      this.log.error(
+        { err: (err as Error).message, reports: batch.length },
+        'final reports never acknowledged; the server will settle these runs',
+      );
+      for (const p of batch) this.finish(p, undefined);
+    }
+  }
+
+  private async sendAlone(p: Pending): Promise<FinalAnswer | undefined> {
+    const { startedAt: _startedAt, ...report } = p.report;
+    const single: Single = { ...report, workerId: this.workerId };
+    try {
+      return await this.bus.reliableAsk(
+        routes.server.reportInstanceStatus,
+        { app: this.app },
+        single,
+        {
+          deadlineMs: Math.max(1, p.deadline - monotonicMs()),
+          idempotencyKey: `${p.report.instanceId}-${p.report.epoch}-final`,
+        },
+      );
+    } catch (err) {
+      this.log.error(
+        { err: (err as Error).message, instanceId: p.report.instanceId },
+        'final report never acknowledged; the server will settle the run',
+      );
+      return undefined;
+    }
+  }
+
+  private finish(p: Pending, answer: FinalAnswer | undefined): void {
+    this.sending.delete(p);
+    p.beating = false;
+    p.done(answer);
+  }
+}
