@@ -73,6 +73,8 @@ export async function startPeerCluster(): Promise<PeerCluster> {
   const started: ReadyProcess[] = [];
   const sql = new pg.Client({ connectionString: databaseUrl(postgres.adminUrl, 'bench') });
   const stop = async () => {
+    // BENCH_DEBUG: the last lines each process logged, to see why a figure is off.
+    if (process.env.BENCH_DEBUG) for (const p of started) console.error(p.tail());
     await sql.end().catch(() => undefined);
     for (const p of started.reverse()) await stopProcess(p);
     await Promise.all([nats.stop(), postgres.stop()]);
