@@ -131,7 +131,7 @@ export async function benchCron(): Promise<Record<string, unknown>> {
       bench: 'cron',
       ...measured,
       postgres: 'durable (fsync, synchronous_commit, full_page_writes on)',
-      worker: 'drover-worker process, --concurrency 50, no-op module',
+      worker: `drover-worker process, --concurrency ${c.concurrency}, no-op module`,
       jobs,
       seconds,
       measuredSeconds: (windowEnd - windowStart) / 1_000,

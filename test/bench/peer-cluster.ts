@@ -56,6 +56,8 @@ export function commitMeasured(): { commit: string; packagesCommit: string } {
 
 export interface PeerCluster {
   app: string;
+  /** The worker's `--concurrency` (BENCH_CONCURRENCY, default 50). */
+  concurrency: number;
   api: ApiClient;
   /** A client of the bench database, for reading what the processors wrote. */
   sql: pg.Client;
@@ -86,6 +88,7 @@ export async function startPeerCluster(): Promise<PeerCluster> {
     await admin.query('CREATE DATABASE bench');
     await admin.end();
     const logLevel = process.env.BENCH_LOG_LEVEL ?? 'info'; // as users run it
+    const concurrency = process.env.BENCH_CONCURRENCY ?? '50'; // as the peers were measured
     const server = await spawnBuiltDrover(
       'server',
       ['--http-port', '0'],
@@ -111,7 +114,7 @@ export async function startPeerCluster(): Promise<PeerCluster> {
     const api = new ApiClient(url, secret);
     const worker = await spawnBuiltDrover(
       'worker',
-      ['--processors', processors, '--worker-id', 'bench-w1', '--concurrency', '50'],
+      ['--processors', processors, '--worker-id', 'bench-w1', '--concurrency', concurrency],
       {
         DROVER_NATS_URL: nats.url,
         DROVER_INSECURE_NATS: '1',
@@ -136,6 +139,7 @@ export async function startPeerCluster(): Promise<PeerCluster> {
     };
     return {
       app,
+      concurrency: Number(concurrency),
       api,
       sql,
       cpu: () => ({

@@ -232,7 +232,7 @@ export async function benchRuns(): Promise<Record<string, unknown>> {
       ...measured,
       bulkApi,
       postgres: 'durable (fsync, synchronous_commit, full_page_writes on)',
-      worker: 'drover-worker process, --concurrency 50, no-op module',
+      worker: `drover-worker process, --concurrency ${c.concurrency}, no-op module`,
       loadAverageAtStart: loadAtStart,
       add,
       endToEnd: e2e,
