@@ -67,7 +67,7 @@ export interface PeerCluster {
 }
 
 export async function startPeerCluster(): Promise<PeerCluster> {
-  await buildBinaries();
+  await buildBinaries(['server', 'worker']);
   const dir = await mkdtemp(join(tmpdir(), 'drover-bench-'));
   const processors = join(dir, 'noop.mjs');
   await writeFile(processors, NOOP_MODULE);

@@ -19,6 +19,8 @@ import { quantile, round } from './stats.js';
 const FAR_DELAY_MS = 30 * 24 * 3_600_000;
 const BULK_SIZE = 1_000;
 const IN_FLIGHT = 50;
+// Bulk calls in flight at once (BENCH_BULK_LANES).
+const BULK_LANES = Number(process.env.BENCH_BULK_LANES ?? 2);
 const FINISHED = `('SUCCEEDED', 'FAILED', 'STOPPED', 'CANCELED')`;
 
 type RunBody = { params?: unknown; delayMs?: number; idempotencyKey?: string };
@@ -75,14 +77,21 @@ async function addRate(count: number, add: () => Promise<unknown>): Promise<numb
   return Math.round(count / ((performance.now() - t0) / 1_000));
 }
 
-/** Resolves once no run of the job is unfinished (polled: each poll is a query Postgres pays for). */
+/**
+ * Resolves once no run of the job is unfinished (polled: each poll is a query
+ * Postgres pays for); fails with the job's statuses after BENCH_TIMEOUT_S (600).
+ */
 async function untilAllFinished(c: PeerCluster, jobId: string, pollMs: number) {
+  const deadline = Date.now() + Number(process.env.BENCH_TIMEOUT_S ?? 600) * 1_000;
   for (;;) {
     const { rows } = await c.sql.query(
       `SELECT count(*)::int AS n FROM instances WHERE job_id = $1 AND status NOT IN ${FINISHED}`,
       [jobId],
     );
     if (rows[0].n === 0) return;
+    if (Date.now() > deadline) {
+      throw new Error(`runs still unfinished: ${JSON.stringify(await statuses(c, jobId))}`);
+    }
     await new Promise((r) => setTimeout(r, pollMs));
   }
 }
@@ -108,7 +117,7 @@ async function addFigures(c: PeerCluster) {
   let bulkPerSec: number | null = null;
   if (bulkApi) {
     bulkPerSec = await addRate(bulkCount, async () => {
-      bulkApi = await bulkRuns(c, job, delayed(bulkCount), 1);
+      bulkApi = await bulkRuns(c, job, delayed(bulkCount), BULK_LANES);
     });
   }
   const serialPerSec = await addRate(serialCount, () =>
@@ -137,7 +146,7 @@ async function endToEnd(c: PeerCluster, bulkApi: boolean) {
   const total = Number(process.env.BENCH_RUNS ?? 20_000);
   const submit = async (job: string, n: number) => {
     const bodies = Array.from({ length: n }, () => ({}));
-    if (!bulkApi || !(await bulkRuns(c, job, bodies, 2))) {
+    if (!bulkApi || !(await bulkRuns(c, job, bodies, BULK_LANES))) {
       await singleRuns(c, job, bodies, IN_FLIGHT);
     }
   };
