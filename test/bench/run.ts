@@ -1,5 +1,7 @@
+import { benchCron } from './cron.js';
 import { benchFlood } from './flood.js';
 import { benchMapReduce } from './mapreduce.js';
+import { benchRuns } from './runs.js';
 import { benchServer } from './server.js';
 import { benchTransport } from './transport.js';
 import { benchUp } from './up.js';
@@ -11,6 +13,8 @@ const benches: Record<string, () => Promise<Record<string, unknown>>> = {
   mapreduce: benchMapReduce,
   up: benchUp,
   flood: benchFlood,
+  runs: benchRuns,
+  cron: benchCron,
 };
 
 const name = process.argv[2] ?? 'transport';

@@ -8,19 +8,28 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const BUILT_ENTRY = {
   cli: `${ROOT}packages/cli/dist/main.js`,
   worker: `${ROOT}packages/worker/dist/main.js`,
+  server: `${ROOT}packages/server/dist/main.js`,
 } as const;
 
-let built: Promise<void> | undefined;
+const built = new Map<string, Promise<void>>();
 
 /**
- * Builds the CLI and the worker (`tsc -b`, about 2 s when up to date), so a
- * test of the built binaries never runs a stale dist. Once per test file.
+ * Builds the binaries (default the CLI and the worker; `tsc -b`, about 2 s
+ * when up to date), so a test of the built binaries never runs a stale dist.
+ * Once per test file and set of binaries.
  */
-export function buildBinaries(): Promise<void> {
-  built ??= promisify(execFile)(
-    process.execPath,
-    [`${ROOT}node_modules/typescript/bin/tsc`, '-b', 'packages/cli', 'packages/worker'],
-    { cwd: ROOT },
-  ).then(() => undefined);
-  return built;
+export function buildBinaries(
+  binaries: readonly (keyof typeof BUILT_ENTRY)[] = ['cli', 'worker'],
+): Promise<void> {
+  const key = binaries.join(' ');
+  let build = built.get(key);
+  if (!build) {
+    build = promisify(execFile)(
+      process.execPath,
+      [`${ROOT}node_modules/typescript/bin/tsc`, '-b', ...binaries.map((b) => `packages/${b}`)],
+      { cwd: ROOT },
+    ).then(() => undefined);
+    built.set(key, build);
+  }
+  return build;
 }

@@ -1,4 +1,5 @@
 import { fileURLToPath } from 'node:url';
+import { BUILT_ENTRY } from './built-binaries.js';
 import { type ReadyProcess, spawnReady } from './process.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -40,4 +41,24 @@ export function spawnDrover(
       onLine,
     },
   );
+}
+
+/**
+ * Starts a built Drover binary as users run it (plain node on its `dist/`
+ * entry, no tsx hook): for benchmarks, where the hook's cost must not count.
+ * Call `buildBinaries()` first.
+ */
+export function spawnBuiltDrover(
+  binary: keyof typeof ENTRY,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  ready: RegExp,
+  nodeArgs: string[] = [],
+): Promise<ReadyProcess> {
+  return spawnReady(process.execPath, [...nodeArgs, BUILT_ENTRY[binary], ...args], {
+    env: { ...process.env, ...env },
+    cwd: ROOT,
+    ready,
+    timeoutMs: 30_000,
+  });
 }

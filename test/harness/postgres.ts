@@ -12,6 +12,8 @@ export interface PostgresServer {
   /** Superuser URL of the `postgres` database, for creating databases. */
   adminUrl: string;
   port: number;
+  /** The postmaster's pid (its backends are its children), e.g. to read CPU from /proc. */
+  pid: number | undefined;
   stop(): Promise<void>;
 }
 
@@ -43,8 +45,17 @@ function runAs(): { uid?: number; gid?: number } {
 // The same probe `drover up` uses for its Postgres port.
 export { freePort };
 
-/** A throwaway Postgres cluster on a free loopback port, tuned for tests (no fsync). */
-export async function startPostgres(): Promise<PostgresServer> {
+export interface PostgresOptions {
+  /**
+   * Durable as users run it (fsync, synchronous_commit and full_page_writes
+   * on), for benchmarks; default: tuned for tests, nothing synced.
+   */
+  durable?: boolean;
+}
+
+/** A throwaway Postgres cluster on a free loopback port, tuned for tests (no fsync) unless `durable`. */
+export async function startPostgres(options: PostgresOptions = {}): Promise<PostgresServer> {
+  const sync = options.durable ? 'on' : 'off';
   const bin = await pgBinDir();
   const user = runAs();
   const dir = await mkdtemp(join(tmpdir(), 'drover-pg-'));
@@ -76,11 +87,11 @@ export async function startPostgres(): Promise<PostgresServer> {
           '-c',
           'listen_addresses=127.0.0.1',
           '-c',
-          'fsync=off',
+          `fsync=${sync}`,
           '-c',
-          'synchronous_commit=off',
+          `synchronous_commit=${sync}`,
           '-c',
-          'full_page_writes=off',
+          `full_page_writes=${sync}`,
           '-c',
           'max_connections=300',
         ],
@@ -93,6 +104,7 @@ export async function startPostgres(): Promise<PostgresServer> {
     return {
       adminUrl: `postgres://postgres@127.0.0.1:${port}/postgres`,
       port,
+      pid: proc.child.pid,
       async stop() {
         // SIGINT is Postgres's "fast shutdown".
         await stopProcess(proc, 'SIGINT');
