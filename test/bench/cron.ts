@@ -32,20 +32,28 @@ async function createCronJobs(c: PeerCluster, jobs: number) {
 }
 
 /**
- * Runs due but not started now: inserted slots not yet taken by the worker
- * (waiting for dispatch, for a worker with room, or for the worker's accept),
- * plus slots of jobs whose scan is behind (due, not even inserted yet).
+ * Runs due but not started now, sampled mid-second. A run a worker accepted
+ * but holds in its queue looks RUNNING in Postgres until its final report, so
+ * `backlog` counts due runs not yet finished (a no-op finishes within
+ * milliseconds of its start) plus slots of jobs whose scan is behind (due, not
+ * even inserted yet); `atServer` counts those the server still holds
+ * (waiting for dispatch, for a worker with room, or for the worker's accept).
  */
-async function backlog(c: PeerCluster): Promise<number> {
+async function backlog(c: PeerCluster): Promise<{ backlog: number; atServer: number }> {
   const { rows } = await c.sql.query(
     `SELECT
+       (SELECT count(*) FROM instances WHERE ${UNFINISHED} AND expected_trigger_at <= now()) AS due,
        (SELECT count(*) FROM instances
          WHERE status IN ('WAITING_DISPATCH', 'WAITING_WORKER', 'WAITING_WORKER_RECEIVE')
-           AND expected_trigger_at <= now())
-     + (SELECT coalesce(sum(floor(extract(epoch FROM now() - next_trigger_at)) + 1), 0)
-          FROM jobs WHERE enabled AND next_trigger_at <= now()) AS n`,
+           AND expected_trigger_at <= now()) AS waiting,
+       (SELECT coalesce(sum(floor(extract(epoch FROM now() - next_trigger_at)) + 1), 0)
+          FROM jobs WHERE enabled AND next_trigger_at <= now()) AS unscanned`,
   );
-  return Number(rows[0].n);
+  const r = rows[0];
+  return {
+    backlog: Number(r.due) + Number(r.unscanned),
+    atServer: Number(r.waiting) + Number(r.unscanned),
+  };
 }
 
 /** Least-squares slope of values sampled once a second: growth per second. */
@@ -91,9 +99,12 @@ export async function benchCron(): Promise<Record<string, unknown>> {
     const cpu0 = c.cpu();
     const load0 = loadAverage();
     const samples: number[] = [];
+    const atServer: number[] = [];
     for (let at = windowStart + 500; at < windowEnd; at += 1_000) {
       await until(at);
-      samples.push(await backlog(c));
+      const b = await backlog(c);
+      samples.push(b.backlog);
+      atServer.push(b.atServer);
     }
     await until(windowEnd);
     const cpu1 = c.cpu();
@@ -145,6 +156,7 @@ export async function benchCron(): Promise<Record<string, unknown>> {
         max: Math.max(...samples),
         growthPerSec: round(slopePerSecond(samples), 1),
         samples,
+        atServer: { max: Math.max(...atServer), last: atServer[atServer.length - 1] },
       },
       fireToStartMs: {
         p50: round(quantile(started, 0.5), 2),
