@@ -89,6 +89,8 @@ export async function startPeerCluster(): Promise<PeerCluster> {
     await admin.end();
     const logLevel = process.env.BENCH_LOG_LEVEL ?? 'info'; // as users run it
     const concurrency = process.env.BENCH_CONCURRENCY ?? '50'; // as the peers were measured
+    // e.g. BENCH_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' profiles server and worker.
+    const nodeArgs = process.env.BENCH_NODE_ARGS?.split(/\s+/).filter(Boolean) ?? [];
     const server = await spawnBuiltDrover(
       'server',
       ['--http-port', '0'],
@@ -100,6 +102,7 @@ export async function startPeerCluster(): Promise<PeerCluster> {
         DROVER_ADMIN_TOKEN: BENCH_ADMIN_TOKEN,
       },
       /"msg":"drover-server listening"/,
+      nodeArgs,
     );
     started.push(server);
     const url = server.find(/"http":"(http:\/\/[^"]+)"/) as string;
@@ -122,6 +125,7 @@ export async function startPeerCluster(): Promise<PeerCluster> {
         DROVER_LOG_LEVEL: logLevel,
       },
       /"msg":"drover-worker running"/,
+      nodeArgs,
     );
     started.push(worker);
     await sql.connect();
