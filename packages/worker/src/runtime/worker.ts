@@ -282,18 +282,6 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
     return { accepted: true };
   };
 
-  // Queued runs waiting longer than a beat are reported RUNNING (one timer for all).
-  const queueBeat = setInterval(() => {
-    for (const run of queue.waitingFor(Timing.INSTANCE_REPORT_MS)) {
-      void queuedReports.running(run).then((reply) => {
-        if (reply?.stop && queue.get(run.instanceId)?.epoch === run.epoch) {
-          queue.remove(run.instanceId);
-          log.info({ instanceId: run.instanceId, reason: reply.reason }, 'queued run stopped');
-        }
-      });
-    }
-  }, Timing.INSTANCE_REPORT_MS);
-
   // The service first: route handlers are its endpoints, so `$SRV.STATS` counts their errors.
   const monitoring = await bus.startMonitoring({
     name: 'drover-worker',
@@ -515,7 +503,6 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
       draining = true;
       heartbeat(); // tells servers it takes no new work
       // Queued runs never started: back to the server at once, for other workers.
-      clearInterval(queueBeat);
       const handBacks = queue
         .takeAll()
         .map((run) => queuedReports.handBack(run, 'worker shutting down'));
