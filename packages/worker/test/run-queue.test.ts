@@ -142,13 +142,16 @@ describe('a worker’s run queue', () => {
     expect(started).toEqual(['1', '2', '3']);
 
     // A retried batch: accepted again (same epoch), a finished run fenced, new runs queued or full.
-    const second = await runJobs([run('2'), run('1'), run('7'), run('8')]);
+    // A newer epoch of a queued run (5) takes its place in the queue, not the back.
+    const second = await runJobs([run('2'), run('1'), run('7'), run('8'), run('5', 2)]);
     expect(second.results).toEqual([
       { instanceId: '2', accepted: true },
       expect.objectContaining({ instanceId: '1', accepted: false, fenced: true }),
       { instanceId: '7', accepted: true },
       expect.objectContaining({ instanceId: '8', accepted: false, full: true }),
+      { instanceId: '5', accepted: true },
     ]);
+    expect(await query('5')).toMatchObject({ epoch: 2 });
   });
 
   it('stops a queued run at its epoch (it never starts), and sends no report while it waits', async () => {
@@ -169,7 +172,7 @@ describe('a worker’s run queue', () => {
     // Heartbeats keep a waiting run from looking silent: it sends no report of its own.
     expect(reports.filter((r) => ['4', '5', '7'].includes(r.instanceId))).toEqual([]);
 
-    // Slots free: only the runs still queued start (5, then 7), never the stopped one.
+    // Slots free: only the runs still queued start, in their order (5, then 7), never the stopped one.
     gates.get('2')?.();
     await until(() => started.includes('5'), 'the next queued run started');
     gates.get('3')?.();

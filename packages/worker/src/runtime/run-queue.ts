@@ -38,6 +38,11 @@ export class RunQueue {
     this.runs.set(run.instanceId, run);
   }
 
+  /** A newer epoch of a queued run: it keeps its place. */
+  replace(run: RunJob): void {
+    this.runs.set(run.instanceId, run);
+  }
+
   remove(instanceId: string): RunJob | undefined {
     const run = this.runs.get(instanceId);
     this.runs.delete(instanceId);
