@@ -137,8 +137,9 @@ describe('NATS authorization', () => {
       routeSubject(routes.tt.mapTask, { app: appB.name, workerId: 'sec-b' }),
       routeSubject(routes.pt.startTasks, { app: appB.name, workerId: 'sec-b' }),
       `drover.${appB.name}.events.worker`,
-      // Even in its own app, run_job / stop_instance come from servers only.
+      // Even in its own app, run_job(s) / stop_instance come from servers only.
       routeSubject(routes.tt.runJob, { app: appA.name, workerId: 'sec-a' }),
+      routeSubject(routes.tt.runJobs, { app: appA.name, workerId: 'sec-a' }),
       routeSubject(routes.tt.stopInstance, { app: appA.name, workerId: 'sec-a' }),
     ];
     for (const subject of injected) {

@@ -161,6 +161,19 @@ describe('batched dispatch to a real worker', () => {
     expect(started.slice(before, before + 2)).toEqual(queued.slice(0, 2));
   });
 
+  it('keeps queued runs RUNNING past the silence bound: the worker’s heartbeats list them', async () => {
+    const waiting = burst.filter((id) => !started.includes(id));
+    expect(waiting.length).toBeGreaterThan(0);
+    // The non-event is the bound: every queued run silent for over 2 × silentMs, swept meanwhile.
+    const silentMs = server.config.silentMs;
+    await new Promise((r) => setTimeout(r, 2 * silentMs + 2 * server.config.sweepIntervalMs));
+    const { rows: now } = await sql.query<{ status: string }>(
+      `SELECT status FROM instances WHERE id = ANY($1::bigint[])`,
+      [waiting],
+    );
+    expect(now.map((r) => r.status)).toEqual(waiting.map(() => 'RUNNING'));
+  });
+
   it('confirms a queued run whose accept write was lost, without dispatching it again', async () => {
     const notStarted = burst.filter((id) => !started.includes(id)).at(-1) as string;
     expect(notStarted).toBeDefined();

@@ -1,11 +1,4 @@
-import {
-  type DroverError,
-  decode,
-  routeSubject,
-  routes,
-  Timing,
-  type ttMessages,
-} from '@drover/protocol';
+import { type DroverError, decode, routeSubject, routes, type ttMessages } from '@drover/protocol';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { z } from 'zod';
 import { useNats } from '../../../test/harness/fixtures.js';
@@ -16,7 +9,7 @@ import { basicProcessor, type DroverWorker, startWorker } from '../src/index.js'
 // what its concurrency allows, queues up to --max-queued-runs more (started
 // in arrival order as slots free), refuses the rest as full, and refuses
 // replays as fenced. Queued runs are the worker's like running ones: status
-// queries, stops, heartbeats, RUNNING reports and drain hand-backs see them.
+// queries, stops, heartbeats, and drain hand-backs see them.
 
 const nats = useNats();
 const WORKER = 'queue-1';
@@ -31,8 +24,6 @@ const gates = new Map<string, () => void>();
 const waiters: { predicate: () => boolean; resolve: () => void }[] = [];
 const reports: { instanceId: string; epoch: number; status: string }[] = [];
 const heartbeats: string[][] = [];
-/** Instances whose RUNNING report the test answers with "stop". */
-const stopOnReport = new Set<string>();
 
 function changed(): void {
   for (const w of [...waiters])
@@ -87,9 +78,7 @@ beforeAll(async () => {
   nats.bus.handle(routes.server.reportInstanceStatus, { app: nats.app }, (req) => {
     reports.push({ instanceId: req.instanceId, epoch: req.epoch, status: req.status });
     changed();
-    return stopOnReport.has(req.instanceId)
-      ? { accepted: false, stop: true, reason: 'stopped meanwhile' }
-      : { accepted: true, stop: false };
+    return { accepted: true, stop: false };
   });
   nats.nc.subscribe(routeSubject(routes.server.workerHeartbeat, { app: nats.app }), {
     callback: (_err, msg) => {
@@ -153,16 +142,19 @@ describe('a worker’s run queue', () => {
     expect(started).toEqual(['1', '2', '3']);
 
     // A retried batch: accepted again (same epoch), a finished run fenced, new runs queued or full.
-    const second = await runJobs([run('2'), run('1'), run('7'), run('8')]);
+    // A newer epoch of a queued run (5) takes its place in the queue, not the back.
+    const second = await runJobs([run('2'), run('1'), run('7'), run('8'), run('5', 2)]);
     expect(second.results).toEqual([
       { instanceId: '2', accepted: true },
       expect.objectContaining({ instanceId: '1', accepted: false, fenced: true }),
       { instanceId: '7', accepted: true },
       expect.objectContaining({ instanceId: '8', accepted: false, full: true }),
+      { instanceId: '5', accepted: true },
     ]);
+    expect(await query('5')).toMatchObject({ epoch: 2 });
   });
 
-  it('stops a queued run at its epoch (it never starts), and honours a stop in a report reply', async () => {
+  it('stops a queued run at its epoch (it never starts), and sends no report while it waits', async () => {
     const stale = await nats.bus
       .ask(routes.tt.stopInstance, address(), { instanceId: '4', epoch: 2, reason: 'x' })
       .catch((e: unknown) => e);
@@ -176,20 +168,16 @@ describe('a worker’s run queue', () => {
     ).toEqual({ stopped: true });
     expect(((await query('4')) as DroverError).code).toBe('UNKNOWN_INSTANCE');
 
-    // A run queued longer than a beat is reported RUNNING; the server may answer "stop".
-    stopOnReport.add('5');
-    await until(
-      () => reports.some((r) => r.instanceId === '5' && r.status === 'RUNNING'),
-      'a RUNNING report of a queued run',
-      3 * Timing.INSTANCE_REPORT_MS,
-    );
-    await until(() => !heartbeats.at(-1)?.includes('5'), 'the stopped queued run gone');
-    expect(((await query('5')) as DroverError).code).toBe('UNKNOWN_INSTANCE');
+    await until(() => !heartbeats.at(-1)?.includes('4'), 'the stopped queued run gone');
+    // Heartbeats keep a waiting run from looking silent: it sends no report of its own.
+    expect(reports.filter((r) => ['4', '5', '7'].includes(r.instanceId))).toEqual([]);
 
-    // Slots free: only the runs still queued start (7), never the stopped ones.
+    // Slots free: only the runs still queued start, in their order (5, then 7), never the stopped one.
     gates.get('2')?.();
+    await until(() => started.includes('5'), 'the next queued run started');
+    gates.get('3')?.();
     await until(() => started.includes('7'), 'the next queued run started');
-    expect(started).toEqual(['1', '2', '3', '7']);
+    expect(started).toEqual(['1', '2', '3', '5', '7']);
   });
 
   it('hands queued runs back at once when draining, and refuses new ones', async () => {
@@ -205,7 +193,7 @@ describe('a worker’s run queue', () => {
     await until(() => handedBack('9') && handedBack('10'), 'queued runs handed back');
     // Running ones go back after the grace; the queued ones never started here.
     await stopping;
-    expect(handedBack('3') && handedBack('7')).toBe(true);
-    expect(started).toEqual(['1', '2', '3', '7']);
+    expect(handedBack('5') && handedBack('7')).toBe(true);
+    expect(started).toEqual(['1', '2', '3', '5', '7']);
   });
 });

@@ -469,6 +469,11 @@ export class Dispatcher {
     }
   }
 
+  /** Whether the worker's last heartbeat (within the dead bound) lists the instance as its own. */
+  heldBy(app: string, workerId: string, instanceId: string): boolean {
+    return this.registry.tracks(app, workerId, instanceId);
+  }
+
   /** Best effort: tells a TaskTracker to stop; it also learns from rejected reports. */
   async stopTracker(
     app: string,

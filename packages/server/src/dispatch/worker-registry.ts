@@ -30,6 +30,8 @@ export interface WorkerInfo extends Heartbeat {
   lostAnnounced?: boolean;
   /** The free slots its last heartbeat gave, before runs sent since lowered `metrics.freeSlots`. */
   beatFreeSlots?: number;
+  /** `trackedInstances` as a set, made on the first lookup. */
+  tracked?: Set<string>;
 }
 
 /**
@@ -116,6 +118,17 @@ export class WorkerRegistry {
     if (!w || runs <= 0) return;
     w.beatFreeSlots ??= w.metrics.freeSlots;
     w.metrics = { ...w.metrics, freeSlots: Math.max(0, w.metrics.freeSlots - runs) };
+  }
+
+  /**
+   * Whether a live worker's last heartbeat lists the instance as its own
+   * (running, or queued in its run queue).
+   */
+  tracks(app: string, workerId: string, instanceId: string, now = monotonicMs()): boolean {
+    const w = this.workers.get(`${app}/${workerId}`);
+    if (!w || !this.isAlive(w, now)) return false;
+    w.tracked ??= new Set(w.trackedInstances);
+    return w.tracked.has(instanceId);
   }
 
   isAlive(w: WorkerInfo, now = monotonicMs()): boolean {

@@ -158,7 +158,18 @@ export class Sweeper {
       `i.status = 'RUNNING' AND i.last_report_at < now() - make_interval(secs => $1 / 1000.0)`,
       [this.options.silentMs],
     );
-    await this.eachRow(rows, (r) =>
+    // A run its live worker's heartbeat still lists (e.g. queued there behind
+    // its concurrency, or its reports held up by load) is not lost.
+    const held = rows.filter(
+      (r) => r.worker_id && this.dispatcher.heldBy(r.app, r.worker_id, r.id),
+    );
+    if (held.length)
+      await this.pool.query(
+        `UPDATE instances SET last_report_at = now() WHERE id = ANY($1::bigint[]) AND status = 'RUNNING'`,
+        [held.map((r) => r.id)],
+      );
+    const lost = rows.filter((r) => !held.includes(r));
+    await this.eachRow(lost, (r) =>
       this.end(
         r,
         `TaskTracker on worker ${r.worker_id} silent for over ${this.options.silentMs} ms`,

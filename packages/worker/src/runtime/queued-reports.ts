@@ -1,10 +1,9 @@
-import { routes, type serverMessages, Timing, type ttMessages } from '@drover/protocol';
+import { routes, type ttMessages } from '@drover/protocol';
 import type { Bus } from '@drover/transport';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 
 type RunJob = z.output<typeof ttMessages.RunJob>;
-type Reply = z.output<typeof serverMessages.ReportInstanceStatusReply>;
 
 // A queued run gives its hand-back within the bound a tracker's final report has.
 const HAND_BACK_DEADLINE_MS = 10 * 60_000;
@@ -12,9 +11,9 @@ const HAND_BACK_DEADLINE_MS = 10 * 60_000;
 const NOTHING_RAN = { total: 0, succeeded: 0, failed: 0, running: 0 };
 
 /**
- * The reports of a run still in the worker's queue (no TaskTracker yet):
- * RUNNING while it waits (the server counts a long silence as a lost
- * TaskTracker), and its hand-back when the worker drains.
+ * The report of a run still in the worker's queue (no TaskTracker yet): its
+ * hand-back when the worker drains. While it waits it sends none: heartbeats
+ * list it (`trackedInstances`), which keeps the server from finding it silent.
  */
 export class QueuedReports {
   constructor(
@@ -23,24 +22,6 @@ export class QueuedReports {
     private readonly workerId: string,
     private readonly log: Logger,
   ) {}
-
-  /** RUNNING, no task started; the reply says whether the server still wants it here. */
-  async running(run: RunJob): Promise<Reply | undefined> {
-    try {
-      return await this.bus.reliableAsk(
-        routes.server.reportInstanceStatus,
-        { app: this.app },
-        this.report(run, 'RUNNING'),
-        { deadlineMs: Timing.INSTANCE_REPORT_MS },
-      );
-    } catch (err) {
-      this.log.debug(
-        { err: (err as Error).message, instanceId: run.instanceId },
-        'queued run report not delivered',
-      );
-      return undefined;
-    }
-  }
 
   /** Gives the run back to the server for another worker, as a TaskTracker's hand-back does. */
   async handBack(run: RunJob, reason: string): Promise<void> {
@@ -62,7 +43,7 @@ export class QueuedReports {
     }
   }
 
-  private report(run: RunJob, status: 'RUNNING' | 'WAITING_DISPATCH') {
+  private report(run: RunJob, status: 'WAITING_DISPATCH') {
     return {
       instanceId: run.instanceId,
       epoch: run.epoch,

@@ -1,4 +1,4 @@
-import { monotonicMs, type ttMessages } from '@drover/protocol';
+import type { ttMessages } from '@drover/protocol';
 import type { z } from 'zod';
 
 type RunJob = z.output<typeof ttMessages.RunJob>;
@@ -16,7 +16,7 @@ export const MAX_QUEUED_RUNS_LIMIT = 90_000;
  */
 export class RunQueue {
   // A Map keeps insertion order: its first entry is the oldest.
-  private readonly runs = new Map<string, { run: RunJob; queuedAt: number }>();
+  private readonly runs = new Map<string, RunJob>();
 
   constructor(readonly capacity: number) {}
 
@@ -29,47 +29,42 @@ export class RunQueue {
   }
 
   get(instanceId: string): RunJob | undefined {
-    return this.runs.get(instanceId)?.run;
+    return this.runs.get(instanceId);
   }
 
   /** Queues a run at the back (the caller checks `full`). */
   add(run: RunJob): void {
     this.runs.delete(run.instanceId);
-    this.runs.set(run.instanceId, { run, queuedAt: monotonicMs() });
+    this.runs.set(run.instanceId, run);
+  }
+
+  /** A newer epoch of a queued run: it keeps its place. */
+  replace(run: RunJob): void {
+    this.runs.set(run.instanceId, run);
   }
 
   remove(instanceId: string): RunJob | undefined {
-    const entry = this.runs.get(instanceId);
+    const run = this.runs.get(instanceId);
     this.runs.delete(instanceId);
-    return entry?.run;
+    return run;
   }
 
   /** Takes the oldest run, or undefined when empty. */
   next(): RunJob | undefined {
     const first = this.runs.values().next();
     if (first.done) return undefined;
-    this.runs.delete(first.value.run.instanceId);
-    return first.value.run;
+    this.runs.delete(first.value.instanceId);
+    return first.value;
   }
 
   /** Empties the queue, oldest first (a drain hands them back). */
   takeAll(): RunJob[] {
-    const all = [...this.runs.values()].map((e) => e.run);
+    const all = [...this.runs.values()];
     this.runs.clear();
     return all;
   }
 
   ids(): IterableIterator<string> {
     return this.runs.keys();
-  }
-
-  /** Runs queued for `ms` or more: they must be reported RUNNING, or the server finds them silent. */
-  waitingFor(ms: number, now = monotonicMs()): RunJob[] {
-    const out: RunJob[] = [];
-    for (const { run, queuedAt } of this.runs.values()) {
-      if (now - queuedAt < ms) break; // the rest were queued later
-      out.push(run);
-    }
-    return out;
   }
 }

@@ -273,21 +273,20 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
         reason: `run_job for instance ${run.instanceId} at epoch ${run.epoch}: this worker already took epoch ${seen}`,
       };
     if (draining) return { accepted: false, reason: 'worker is draining' };
-    fences.runEpochs.note(run.instanceId, run.epoch);
-    if (queued) {
-      // A newer epoch of a run still queued here: it keeps its place.
-      queue.add(run);
+    const accept = (take: () => void): RunAnswer => {
+      fences.runEpochs.note(run.instanceId, run.epoch);
+      take();
       return { accepted: true };
-    }
-    if (current) {
-      current.stop(`superseded by epoch ${run.epoch}`);
-      startTracker(run);
-      return { accepted: true };
-    }
-    if (!isStandalone(run) || (standaloneRunning < concurrency && queue.size === 0)) {
-      startTracker(run);
-      return { accepted: true };
-    }
+    };
+    // A newer epoch of a run still queued here: it keeps its place.
+    if (queued) return accept(() => queue.replace(run));
+    if (current)
+      return accept(() => {
+        current.stop(`superseded by epoch ${run.epoch}`);
+        startTracker(run);
+      });
+    if (!isStandalone(run) || (standaloneRunning < concurrency && queue.size === 0))
+      return accept(() => startTracker(run));
     // At its cap, and its queue full: the server offers the run to the next worker, or waits.
     if (queue.full)
       return {
@@ -295,21 +294,8 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
         full: true,
         reason: `worker at capacity (${concurrency} standalone runs, ${queue.capacity} queued)`,
       };
-    queue.add(run);
-    return { accepted: true };
+    return accept(() => queue.add(run));
   };
-
-  // Queued runs waiting longer than a beat are reported RUNNING (one timer for all).
-  const queueBeat = setInterval(() => {
-    for (const run of queue.waitingFor(Timing.INSTANCE_REPORT_MS)) {
-      void queuedReports.running(run).then((reply) => {
-        if (reply?.stop && queue.get(run.instanceId)?.epoch === run.epoch) {
-          queue.remove(run.instanceId);
-          log.info({ instanceId: run.instanceId, reason: reply.reason }, 'queued run stopped');
-        }
-      });
-    }
-  }, Timing.INSTANCE_REPORT_MS);
 
   // The service first: route handlers are its endpoints, so `$SRV.STATS` counts their errors.
   const monitoring = await bus.startMonitoring({
@@ -532,7 +518,6 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
       draining = true;
       heartbeat(); // tells servers it takes no new work
       // Queued runs never started: back to the server at once, for other workers.
-      clearInterval(queueBeat);
       const handBacks = queue
         .takeAll()
         .map((run) => queuedReports.handBack(run, 'worker shutting down'));
