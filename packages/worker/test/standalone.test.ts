@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { z } from 'zod';
 import { uniqueName, useDatabase } from '../../../test/harness/fixtures.js';
 import { testLogger } from '../../../test/harness/logger.js';
@@ -16,6 +16,8 @@ let server: DroverServer;
 let app: TestApp;
 let worker: DroverWorker;
 const calls: Record<string, number> = {};
+// Why each 'waits' run was aborted, by instance id.
+const abortReasons = new Map<string, string>();
 let onTick: (() => void) | undefined;
 
 const processors = [
@@ -62,7 +64,14 @@ const processors = [
     name: 'waits',
     process: (ctx) =>
       new Promise<string>((_resolve, reject) => {
-        ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason), { once: true });
+        ctx.signal.addEventListener(
+          'abort',
+          () => {
+            abortReasons.set(ctx.instanceId, String((ctx.signal.reason as Error)?.message));
+            reject(ctx.signal.reason);
+          },
+          { once: true },
+        );
       }),
   }),
   basicProcessor({
@@ -186,6 +195,10 @@ describe('standalone runs on a real worker', () => {
     const stopped = await app.api.post(`/api/v1/apps/${app.name}/instances/${run.id}/stop`);
     expect(stopped.body.status).toBe('STOPPED');
     expect((await waitForInstance(app, run.id, final)).status).toBe('STOPPED');
+    // The server's stop_instance reached the TaskTracker (carrying the run's
+    // epoch, as its fence demands), not only the reply to a later report.
+    await vi.waitFor(() => expect(abortReasons.has(run.id)).toBe(true), { timeout: 10_000 });
+    expect(abortReasons.get(run.id)).toBe('stopped by user');
   });
 
   it('times a run out and fails it', async () => {

@@ -106,7 +106,8 @@ export function instanceRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
             app.name,
             stopped.workerId,
             stopped.id,
-            undefined,
+            // The worker's fence stops only the TaskTracker of the run's current epoch.
+            stopped.epoch,
             'stopped by user',
           );
         return stopped;

@@ -314,7 +314,7 @@ async function stopFrequentRuns(ctx: ApiContext, appId: string, jobId: string): 
         rows[0]?.name ?? '',
         stopped.workerId,
         stopped.id,
-        undefined,
+        stopped.epoch,
         'job disabled',
       );
     }
