@@ -78,8 +78,10 @@ export async function reportFinal(
     { ...final, status, result: fitted.result, nonRetryable, startedAt, reportedAt: Date.now() },
     beat,
   );
-  if (answer)
-    log.info({ status, accepted: answer.accepted, reason: answer.reason }, 'run finished');
+  if (!answer) return;
+  // Thousands of runs a second succeed quietly (debug); anything else is worth a line.
+  const level = status === 'SUCCEEDED' && answer.accepted ? 'debug' : 'info';
+  log[level]({ status, accepted: answer.accepted, reason: answer.reason }, 'run finished');
 }
 
 /** A drained worker gives its run back: retried until acknowledged, beating RUNNING meanwhile. */
