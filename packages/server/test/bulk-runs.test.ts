@@ -178,4 +178,18 @@ describe('insert and claim', () => {
     const queued = await bulk(limited, [{}]);
     expect(queued.body.instances[0]).toMatchObject({ status: 'WAITING_DISPATCH', epoch: 0 });
   });
+
+  it('binds runs to a busy worker too (it queues them): no second statement for a burst', async () => {
+    const w = await s.worker({ processors: ['claimed-when-busy'], freeSlots: 0 });
+    await untilListed(w.options.workerId);
+    const jobId = await s.createJob({ processorName: 'claimed-when-busy' });
+    const res = await bulk(jobId, [{}, {}, {}]);
+    expect(res.status).toBe(201);
+    for (const run of res.body.instances)
+      expect(run).toMatchObject({
+        status: 'WAITING_WORKER_RECEIVE',
+        epoch: 1,
+        workerId: w.options.workerId,
+      });
+  });
 });

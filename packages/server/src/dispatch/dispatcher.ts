@@ -83,12 +83,13 @@ export class Dispatcher {
   /**
    * The worker to bind a run to in the same INSERT that creates it (insert
    * and claim in one round trip), or undefined to insert it waiting: a job
-   * with a concurrency limit, or no live worker with a free slot.
+   * with a concurrency limit, or no live worker that can run it. A busy
+   * worker is picked too (the best one, as a dispatch would): it queues the
+   * run, or refuses it as full and the run goes on to the next candidates.
    */
   pickAtInsert(app: string, spec: JobSpec): string | undefined {
     if (spec.maxConcurrentInstances > 0) return undefined;
-    const first = selectWorkers(this.registry.alive(app), spec).ordered[0];
-    return first && first.metrics.freeSlots > 0 ? first.workerId : undefined;
+    return selectWorkers(this.registry.alive(app), spec).ordered[0]?.workerId;
   }
 
   /**
