@@ -109,7 +109,13 @@ describe('monitoring', () => {
       (e) => e.type === 'instance' && e.instanceId === id && e.status === 'SUCCEEDED',
     );
     expect(finished).toMatchObject({ result: 'watched' });
-    await eventLike((e) => e.type === 'progress' && e.instanceId === id);
+    // Progress comes with a TaskTracker's reports: a map-reduce run reports at
+    // its start; a short standalone run (like echo above) writes none.
+    const mapped = await cluster.run(
+      { processorName: 'noop-map', executeType: 'MAP_REDUCE' },
+      { params: { count: 10 } },
+    );
+    await eventLike((e) => e.type === 'progress' && e.instanceId === mapped.id);
 
     cluster.workers.get('mon-2')?.child.kill('SIGTERM');
     await eventLike((e) => e.type === 'worker' && e.workerId === 'mon-2' && e.state === 'left');

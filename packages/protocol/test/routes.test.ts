@@ -18,6 +18,7 @@ describe('routing table', () => {
       'pt.stop_instance',
       'server.check_worker', // added: a refused worker (no such app, id taken) ends at once
       'server.query_cluster',
+      'server.report_finals', // added: a worker's final reports in one batch (issue 13)
       'server.report_instance_status',
       'server.report_log',
       'server.worker_heartbeat',
@@ -27,6 +28,7 @@ describe('routing table', () => {
       'tt.release_tasks', // added to the architecture's list: a draining worker hands tasks back
       'tt.report_task_status',
       'tt.run_job',
+      'tt.run_jobs', // added: many runs to one worker in one message (issue 13)
       'tt.stop_instance',
     ]);
     for (const r of allRoutes) expect(r.handler).toMatch(/^[a-z]+(_[a-z]+)*$/);

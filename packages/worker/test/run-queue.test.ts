@@ -80,6 +80,14 @@ beforeAll(async () => {
     changed();
     return { accepted: true, stop: false };
   });
+  nats.bus.handle(routes.server.reportFinals, { app: nats.app }, (req) => {
+    for (const r of req.reports)
+      reports.push({ instanceId: r.instanceId, epoch: r.epoch, status: r.status });
+    changed();
+    return {
+      results: req.reports.map((r) => ({ instanceId: r.instanceId, accepted: true, stop: false })),
+    };
+  });
   nats.nc.subscribe(routeSubject(routes.server.workerHeartbeat, { app: nats.app }), {
     callback: (_err, msg) => {
       heartbeats.push((decode(msg.data) as { trackedInstances: string[] }).trackedInstances);

@@ -442,27 +442,22 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
     bus.handle(routes.tt.stopInstance, address, (req) => {
       const tracker = trackers.get(req.instanceId);
       const queued = tracker ? undefined : queue.get(req.instanceId);
+      const held = tracker ?? queued;
+      if (!held) return { stopped: false };
+      // Only the run's own epoch stops it: an old or epoch-less stop is a replay.
+      if (req.epoch !== held.epoch)
+        throw fences.refuse(
+          'stopInstance',
+          { instanceId: req.instanceId, epoch: req.epoch, current: held.epoch },
+          `stop_instance for instance ${req.instanceId} at epoch ${req.epoch ?? 'none'}: its run here is at epoch ${held.epoch}`,
+        );
       if (queued) {
-        if (req.epoch !== queued.epoch)
-          throw fences.refuse(
-            'stopInstance',
-            { instanceId: req.instanceId, epoch: req.epoch, current: queued.epoch },
-            `stop_instance for instance ${req.instanceId} at epoch ${req.epoch ?? 'none'}: its run here is at epoch ${queued.epoch}`,
-          );
         // Never started: nothing to report (every stop the server sends follows its own write).
         queue.remove(req.instanceId);
         log.info({ instanceId: req.instanceId, reason: req.reason }, 'queued run stopped');
         return { stopped: true };
       }
-      if (!tracker) return { stopped: false };
-      // Only the run's own epoch stops it: an old or epoch-less stop is a replay.
-      if (req.epoch !== tracker.epoch)
-        throw fences.refuse(
-          'stopInstance',
-          { instanceId: req.instanceId, epoch: req.epoch, current: tracker.epoch },
-          `stop_instance for instance ${req.instanceId} at epoch ${req.epoch ?? 'none'}: its run here is at epoch ${tracker.epoch}`,
-        );
-      tracker.stop(req.reason);
+      tracker?.stop(req.reason);
       return { stopped: true };
     }),
   ];
