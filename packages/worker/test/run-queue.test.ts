@@ -149,6 +149,9 @@ describe('a worker’s run queue', () => {
     await until(() => started.length === 3, 'a queued run started');
     expect(started).toEqual(['1', '2', '3']);
 
+    // Run 1 is done here once its final report is acknowledged (its slot freed before that).
+    await until(() => !heartbeats.at(-1)?.includes('1'), 'run 1 gone from the heartbeats');
+
     // A retried batch: accepted again (same epoch), a finished run fenced, new runs queued or full.
     // A newer epoch of a queued run (5) takes its place in the queue, not the back.
     const second = await runJobs([run('2'), run('1'), run('7'), run('8'), run('5', 2)]);

@@ -238,10 +238,15 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
         )
       : new HeavyTracker(bus, options.app, workerId, run, processor, trackerLog, finals);
     trackers.set(run.instanceId, tracker);
-    if (standalone) standaloneRunning++;
     void tracker.done.finally(() => {
       if (trackers.get(run.instanceId) === tracker) trackers.delete(run.instanceId);
-      if (!standalone) return;
+    });
+    if (!(tracker instanceof StandaloneTracker)) return;
+    standaloneRunning++;
+    // The slot frees when the processor is done, not when the server has
+    // acknowledged its final report (the FinalReporter keeps that, retried):
+    // a burst queued here flows at processor speed, not report round trips.
+    void tracker.processed.then(() => {
       standaloneRunning--;
       startQueued();
       // Room again after being full: tell the servers now, not at the next beat.

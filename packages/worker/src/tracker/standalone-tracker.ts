@@ -25,6 +25,8 @@ export class StandaloneTracker {
   private progress = { total: 0, succeeded: 0, failed: 0, running: 0 };
   /** When its processor first started: the run's started_at when no RUNNING report was written. */
   private startedAt: number | undefined;
+  /** Settles when its processor is done (the final report may still be on its way). */
+  readonly processed: Promise<void>;
   readonly done: Promise<void>;
 
   constructor(
@@ -38,7 +40,14 @@ export class StandaloneTracker {
     private readonly finals: FinalReporter,
   ) {
     this.logs = new RunLogShipper(bus, app, workerId, run.instanceId, run.logLevel, log);
-    this.done = this.execute().catch((err: unknown) => this.log.error({ err }, 'tracker failed'));
+    const outcome = this.supervise();
+    this.processed = outcome.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.done = this.finish(outcome).catch((err: unknown) =>
+      this.log.error({ err }, 'tracker failed'),
+    );
   }
 
   get epoch(): number {
@@ -65,9 +74,9 @@ export class StandaloneTracker {
     void this.report();
   }
 
-  private async execute(): Promise<void> {
+  private supervise(): Promise<Outcome> {
     // A frequent run has no timeout: it lives until its job is disabled.
-    const outcome = await superviseRun({
+    return superviseRun({
       timeoutMs: this.run.frequency ? 0 : this.run.timeoutMs,
       // A short run writes no RUNNING report: the first one goes after INSTANCE_REPORT_MS.
       reportAtStart: false,
@@ -75,6 +84,10 @@ export class StandaloneTracker {
       stop: (reason) => this.stop(reason),
       body: () => this.outcome(),
     });
+  }
+
+  private async finish(supervised: Promise<Outcome>): Promise<void> {
+    const outcome = await supervised;
     await this.logs.flush();
     const status = this.control.reportedStatus(outcome.status);
     const report = { ...this.statusMessage(status), startedAt: this.startedAt };

@@ -1,0 +1,88 @@
+import { routes, type ttMessages } from '@drover/protocol';
+import { afterAll, beforeAll, expect, inject, it, vi } from 'vitest';
+import type { z } from 'zod';
+import { useNats } from '../../../test/harness/fixtures.js';
+import { testLogger } from '../../../test/harness/logger.js';
+import { basicProcessor, type DroverWorker, startWorker } from '../src/index.js';
+
+// A standalone run's slot frees when its processor is done, not when the
+// server acknowledges its final report: a burst queued on a worker flows at
+// processor speed while the finals travel in batches behind it.
+
+const nats = useNats();
+const WORKER = 'slots-1';
+let worker: DroverWorker;
+const started: string[] = [];
+const finals: string[] = [];
+// Acknowledgements of report_finals held back by the test (the server is slow).
+const held: (() => void)[] = [];
+
+type RunJob = z.input<typeof ttMessages.RunJob>;
+const run = (instanceId: string): RunJob => ({
+  instanceId,
+  epoch: 1,
+  jobId: '1',
+  executeType: 'STANDALONE',
+  processorName: 'quick',
+  jobParams: null,
+  instanceParams: null,
+  timeoutMs: 0,
+  taskRetry: {
+    maximumAttempts: 1,
+    initialIntervalMs: 0,
+    backoffCoefficient: 1,
+    maximumIntervalMs: 0,
+  },
+  workers: [],
+  logLevel: 'info',
+});
+
+beforeAll(async () => {
+  nats.bus.handle(routes.server.reportFinals, { app: nats.app }, (req) => {
+    finals.push(...req.reports.map((r) => r.instanceId));
+    const answer = {
+      results: req.reports.map((r) => ({ instanceId: r.instanceId, accepted: true, stop: false })),
+    };
+    return new Promise<typeof answer>((resolve) => held.push(() => resolve(answer)));
+  });
+  nats.bus.handle(routes.server.reportInstanceStatus, { app: nats.app }, () => ({
+    accepted: true,
+    stop: false,
+  }));
+  await nats.nc.flush();
+  worker = await startWorker({
+    natsUrl: inject('natsUrl'),
+    insecureNats: true, // the suite's shared NATS has no authentication
+    app: nats.app,
+    workerId: WORKER,
+    concurrency: 1,
+    processors: [
+      basicProcessor({
+        name: 'quick',
+        process: (ctx) => {
+          started.push(ctx.instanceId);
+          return 'done';
+        },
+      }),
+    ],
+    log: testLogger(WORKER),
+  });
+});
+afterAll(async () => {
+  for (const release of held) release();
+  await worker.stop();
+});
+
+it('starts the next queued run while the finished one’s final report is unacknowledged', async () => {
+  const answer = await nats.bus.ask(
+    routes.tt.runJobs,
+    { app: nats.app, workerId: WORKER },
+    { runs: [run('1'), run('2'), run('3')] },
+  );
+  expect(answer.results.map((r) => r.accepted)).toEqual([true, true, true]);
+  // One slot: each run starts after the one before it ended, though no final
+  // report has been acknowledged yet.
+  await vi.waitFor(() => expect(started).toEqual(['1', '2', '3']), { timeout: 10_000 });
+  await vi.waitFor(() => expect(finals).toContain('3'), { timeout: 10_000 });
+  expect(finals).toEqual(['1', '2', '3']);
+});
