@@ -40,7 +40,12 @@ export class StandaloneTracker {
     private readonly finals: FinalReporter,
   ) {
     this.logs = new RunLogShipper(bus, app, workerId, run.instanceId, run.logLevel, log);
-    const outcome = this.supervise();
+    // The processor starts after this turn: the accept of run_job(s) is on
+    // the wire first, so a processor that kills its worker at once cannot
+    // leave the server without an answer (it would move the run on uncounted).
+    const outcome = new Promise<void>((resolve) => setImmediate(resolve)).then(() =>
+      this.supervise(),
+    );
     this.processed = outcome.then(
       () => undefined,
       () => undefined,
