@@ -4,6 +4,7 @@ import { useNats } from '../../../test/harness/fixtures.js';
 import { testLogger } from '../../../test/harness/logger.js';
 import { startTcpProxy, type TcpProxy } from '../../../test/harness/tcp-proxy.js';
 import { basicProcessor, type DroverWorker, startWorker } from '../src/index.js';
+import { standaloneRun } from './support/standalone-run.js';
 
 // A worker cut off from NATS may have been found lost meanwhile and its run
 // given to another worker: once it is back, its TaskTracker reports at once
@@ -79,24 +80,7 @@ describe('a worker back on NATS after a cut', () => {
     const accepted = await nats.bus.ask(
       routes.tt.runJob,
       { app: nats.app, workerId: 'cut-off' },
-      {
-        instanceId: '1',
-        epoch: 1,
-        jobId: '1',
-        executeType: 'STANDALONE',
-        processorName: 'waits',
-        jobParams: null,
-        instanceParams: null,
-        timeoutMs: 0,
-        taskRetry: {
-          maximumAttempts: 1,
-          initialIntervalMs: 0,
-          backoffCoefficient: 1,
-          maximumIntervalMs: 0,
-        },
-        workers: [],
-        logLevel: 'info',
-      },
+      standaloneRun('1', 'waits'),
     );
     expect(accepted.accepted).toBe(true);
     // Its first beat comes INSTANCE_REPORT_MS (5 s) after the start.

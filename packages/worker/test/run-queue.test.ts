@@ -1,9 +1,9 @@
-import { type DroverError, decode, routeSubject, routes, type ttMessages } from '@drover/protocol';
+import { type DroverError, decode, routeSubject, routes } from '@drover/protocol';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { z } from 'zod';
 import { useNats } from '../../../test/harness/fixtures.js';
 import { testLogger } from '../../../test/harness/logger.js';
 import { basicProcessor, type DroverWorker, startWorker } from '../src/index.js';
+import { type RunJob, standaloneRun } from './support/standalone-run.js';
 
 // A worker takes a batch of runs in one run_jobs, answering each: it starts
 // what its concurrency allows, queues up to --max-queued-runs more (started
@@ -48,25 +48,7 @@ function until(predicate: () => boolean, what: string, ms = 15_000): Promise<voi
   });
 }
 
-type RunJob = z.input<typeof ttMessages.RunJob>;
-const run = (instanceId: string, epoch = 1): RunJob => ({
-  instanceId,
-  epoch,
-  jobId: '1',
-  executeType: 'STANDALONE',
-  processorName: 'holds',
-  jobParams: null,
-  instanceParams: null,
-  timeoutMs: 0,
-  taskRetry: {
-    maximumAttempts: 1,
-    initialIntervalMs: 0,
-    backoffCoefficient: 1,
-    maximumIntervalMs: 0,
-  },
-  workers: [],
-  logLevel: 'info',
-});
+const run = (instanceId: string, epoch = 1) => standaloneRun(instanceId, 'holds', epoch);
 
 const address = () => ({ app: nats.app, workerId: WORKER });
 const runJobs = (runs: RunJob[]) => nats.bus.ask(routes.tt.runJobs, address(), { runs });

@@ -1,9 +1,9 @@
-import { routes, type ttMessages } from '@drover/protocol';
+import { routes } from '@drover/protocol';
 import { afterAll, beforeAll, expect, inject, it, vi } from 'vitest';
-import type { z } from 'zod';
 import { useNats } from '../../../test/harness/fixtures.js';
 import { testLogger } from '../../../test/harness/logger.js';
 import { basicProcessor, type DroverWorker, startWorker } from '../src/index.js';
+import { standaloneRun } from './support/standalone-run.js';
 
 // A standalone run's slot frees when its processor is done, not when the
 // server acknowledges its final report: a burst queued on a worker flows at
@@ -22,25 +22,7 @@ const releaseAll = () => {
   for (const release of held.splice(0)) release();
 };
 
-type RunJob = z.input<typeof ttMessages.RunJob>;
-const run = (instanceId: string): RunJob => ({
-  instanceId,
-  epoch: 1,
-  jobId: '1',
-  executeType: 'STANDALONE',
-  processorName: 'quick',
-  jobParams: null,
-  instanceParams: null,
-  timeoutMs: 0,
-  taskRetry: {
-    maximumAttempts: 1,
-    initialIntervalMs: 0,
-    backoffCoefficient: 1,
-    maximumIntervalMs: 0,
-  },
-  workers: [],
-  logLevel: 'info',
-});
+const run = (instanceId: string) => standaloneRun(instanceId, 'quick');
 
 beforeAll(async () => {
   nats.bus.handle(routes.server.reportFinals, { app: nats.app }, (req) => {
