@@ -27,6 +27,7 @@ export {
   TimeoutError,
 } from './errors.js';
 export { Header } from './headers.js';
+export * as apiViews from './http/views.js';
 export * as common from './messages/common.js';
 export { DroverEvent, InstanceEvent, ProgressEvent, WorkerEvent } from './messages/events.js';
 export * as ptMessages from './messages/processor-tracker.js';

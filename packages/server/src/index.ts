@@ -1,7 +1,6 @@
 export type { ServerConfigInput } from './config.js';
 export { ServerConfig } from './config.js';
 export { migrate } from './db/migrate.js';
-export * as apiViews from './http/views.js';
 export type { JobSpec } from './jobs/job-spec.js';
 export { JobSpecInput } from './jobs/job-spec.js';
 export { nextTrigger, previewTriggers, validateTimeExpression } from './jobs/time-expression.js';

@@ -1,4 +1,4 @@
-import { apiViews } from '@drover/server';
+import { apiViews } from '@drover/protocol';
 import type { z } from 'zod';
 import { CliError, Exit } from './exit-codes.js';
 

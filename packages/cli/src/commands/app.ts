@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { apiViews } from '@drover/server';
+import { apiViews } from '@drover/protocol';
 import { envSecret, warnSecretInArgv } from '@drover/transport';
 import type { Command } from 'commander';
 import { ApiClient } from '../client/api-client.js';

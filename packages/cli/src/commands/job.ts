@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { apiViews } from '@drover/server';
+import { apiViews } from '@drover/protocol';
 import { type Command, InvalidArgumentError } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';

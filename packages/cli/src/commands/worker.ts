@@ -1,4 +1,4 @@
-import { apiViews } from '@drover/server';
+import { apiViews } from '@drover/protocol';
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { table, when } from '../output/table.js';

@@ -1,39 +1,22 @@
-import { enumValues, InstanceStatus } from '@drover/protocol';
-import { z } from 'zod';
+import { apiViews } from '@drover/protocol';
+import type { z } from 'zod';
 import type { JobRow } from '../store/jobs.js';
 
-// Response shapes, which double as the OpenAPI document's schemas.
-
-export const ErrorView = z.object({
-  error: z.object({
-    code: z.string(),
-    message: z.string(),
-    issues: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
-  }),
-});
-
-export const AppView = z.object({ id: z.string(), name: z.string(), createdAt: z.number() });
-
-/** A new NATS worker credential: the seed is in this answer only, never stored or shown again. */
-export const NewWorkerKeyView = z.object({ publicKey: z.string(), seed: z.string() });
-
-export const WorkerKeyView = z.object({
-  publicKey: z.string(),
-  createdAt: z.number(),
-  revokedAt: z.number().nullable(),
-});
-
-/** A created app with its first worker credential. */
-export const CreatedAppView = AppView.extend({ workerKey: NewWorkerKeyView });
-
-export const JobView = z.object({
-  id: z.string(),
-  enabled: z.boolean(),
-  nextTriggerAt: z.number().nullable(),
-  createdAt: z.number(),
-  updatedAt: z.number(),
-  spec: z.record(z.string(), z.unknown()),
-});
+// The shapes live in @drover/protocol so clients validate answers without the server.
+export const {
+  ErrorView,
+  AppView,
+  NewWorkerKeyView,
+  WorkerKeyView,
+  CreatedAppView,
+  JobView,
+  InstanceView,
+  RunsView,
+  LogLineView,
+  WorkerView,
+  Id,
+  Limit,
+} = apiViews;
 
 export function jobView(job: JobRow): z.input<typeof JobView> {
   return {
@@ -45,66 +28,3 @@ export function jobView(job: JobRow): z.input<typeof JobView> {
     spec: job.spec as unknown as Record<string, unknown>,
   };
 }
-
-const Progress = z.object({
-  total: z.number(),
-  succeeded: z.number(),
-  failed: z.number(),
-  running: z.number(),
-});
-
-export const InstanceView = z.object({
-  id: z.string(),
-  jobId: z.string(),
-  status: z.enum(enumValues(InstanceStatus)),
-  triggerType: z.string(),
-  expectedTriggerAt: z.number().nullable(),
-  params: z.unknown(),
-  epoch: z.number(),
-  runAttempt: z.number(),
-  workerId: z.string().nullable(),
-  nextDispatchAt: z.number(),
-  dispatchedAt: z.number().nullable(),
-  startedAt: z.number().nullable(),
-  lastReportAt: z.number().nullable(),
-  deadlineAt: z.number().nullable(),
-  finishedAt: z.number().nullable(),
-  progress: Progress.nullable(),
-  result: z.string().nullable(),
-  reason: z.string().nullable(),
-  retryOf: z.string().nullable(),
-  createdAt: z.number(),
-});
-
-/** The answer of the bulk run API: each run's instance, in the order asked. */
-export const RunsView = z.object({ instances: z.array(InstanceView) });
-
-export const LogLineView = z.object({
-  id: z.string(),
-  ts: z.number(),
-  level: z.string(),
-  message: z.string(),
-  workerId: z.string(),
-  taskId: z.string().nullable(),
-});
-
-export const WorkerView = z.object({
-  workerId: z.string(),
-  alive: z.boolean(),
-  version: z.string(),
-  tags: z.array(z.string()),
-  processors: z.array(z.string()),
-  lastSeenAt: z.number(),
-  metrics: z.object({
-    cpuLoad: z.number(),
-    cpuCores: z.number(),
-    memoryUsedBytes: z.number(),
-    memoryTotalBytes: z.number(),
-    freeSlots: z.number(),
-    totalSlots: z.number(),
-  }),
-});
-
-/** Path and query parameters. */
-export const Id = z.string().regex(/^[0-9]{1,18}$/, 'must be a numeric id');
-export const Limit = z.coerce.number().int().min(1).max(1_000).default(50);
