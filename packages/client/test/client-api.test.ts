@@ -182,9 +182,14 @@ describe('DroverClient', () => {
     const silent = await fakeServer(() => undefined);
     try {
       const slow = new DroverClient({ url: silent.url, app: 'a', requestTimeoutMs: 200 });
+      const started = performance.now();
       const err = await slow.getInstance('1').catch((e: unknown) => e);
+      const elapsed = performance.now() - started;
       expect(err).toBeInstanceOf(DroverUnavailableError);
       expect((err as DroverUnavailableError).reason).toBe('no answer within 200 ms');
+      // docs/guarantees.md: at requestTimeoutMs, within 1 s.
+      expect(elapsed).toBeGreaterThanOrEqual(200 - 1);
+      expect(elapsed).toBeLessThan(200 + 1_000);
     } finally {
       await silent.close();
     }
