@@ -17,7 +17,7 @@ import {
   WorkersAnswer,
 } from './answers.js';
 import { backoff, delay } from './delay.js';
-import { DroverTimeoutError, DroverUnavailableError } from './errors.js';
+import { DroverApiError, DroverTimeoutError, DroverUnavailableError } from './errors.js';
 import { type FetchLike, type HttpSettings, type RequestOptions, sendRequest } from './http.js';
 import type { JobSpecInput, ListInstancesQuery, ListJobsQuery, RunInput } from './inputs.js';
 
@@ -197,7 +197,7 @@ export class DroverClient {
   /**
    * The instance once it is final (SUCCEEDED, FAILED, STOPPED or CANCELED),
    * with its result. Polls from 50 ms, backing off to 1 s; rides out a server
-   * that cannot be reached for a while. Rejects with DroverTimeoutError after
+   * that cannot be reached for a while or answers 502, 503 or 504. Rejects with DroverTimeoutError after
    * `timeoutMs`, with the signal's reason once it aborts.
    */
   async waitForInstance(id: string, options: WaitOptions): Promise<Instance> {
@@ -205,10 +205,11 @@ export class DroverClient {
     const timeout = AbortSignal.timeout(timeoutMs);
     const signal = caller ? AbortSignal.any([caller, timeout]) : timeout;
     let lastStatus: string | null = null;
-    const timedOut = (err?: unknown) => {
-      if (caller?.aborted) return caller.reason;
-      return Object.assign(new DroverTimeoutError(id, timeoutMs, lastStatus), { cause: err });
-    };
+    let lastError: unknown;
+    const timedOut = (): unknown =>
+      caller?.aborted
+        ? caller.reason
+        : new DroverTimeoutError(id, timeoutMs, lastStatus, { cause: lastError });
     const intervals = backoff();
     for (;;) {
       try {
@@ -217,7 +218,8 @@ export class DroverClient {
         lastStatus = instance.status;
       } catch (err) {
         if (signal.aborted) throw timedOut();
-        if (!(err instanceof DroverUnavailableError)) throw err;
+        if (!isPassing(err)) throw err;
+        lastError = err;
       }
       try {
         await delay(intervals.next().value, signal);
@@ -265,6 +267,12 @@ export class DroverClient {
   private appPath(rest: string): string {
     return `/apps/${seg(this.app)}${rest}`;
   }
+}
+
+/** A server away or restarting (or a proxy before it saying so): worth asking again. */
+function isPassing(err: unknown): boolean {
+  if (err instanceof DroverUnavailableError) return true;
+  return err instanceof DroverApiError && [502, 503, 504].includes(err.status);
 }
 
 function seg(value: string): string {

@@ -59,9 +59,15 @@ export class DroverTimeoutError extends Error {
   /** The status last seen, or null if no answer came. */
   readonly lastStatus: string | null;
 
-  constructor(instanceId: string, timeoutMs: number, lastStatus: string | null) {
+  constructor(
+    instanceId: string,
+    timeoutMs: number,
+    lastStatus: string | null,
+    options?: { cause?: unknown },
+  ) {
     super(
       `instance ${instanceId} is not final after ${timeoutMs} ms (last seen: ${lastStatus ?? 'no answer'})`,
+      options,
     );
     this.instanceId = instanceId;
     this.timeoutMs = timeoutMs;

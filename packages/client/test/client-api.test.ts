@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { uniqueName, useDatabase } from '../../../test/harness/fixtures.js';
@@ -18,6 +18,7 @@ import {
 const db = useDatabase();
 let server: DroverServer;
 let drover: DroverClient;
+let secret: string;
 /** The bulk calls `drover` made, each with its number of runs. */
 const bulkCalls: number[] = [];
 
@@ -33,6 +34,7 @@ beforeAll(async () => {
   server = await startTestServer(db.url);
   await server.ready;
   const app = await createTestApp(server, uniqueName('app'));
+  secret = app.secret;
   drover = new DroverClient({
     url: server.url,
     app: app.name,
@@ -166,7 +168,6 @@ describe('DroverClient', () => {
 
   it('refuses an answer that is not the API’s, and a server that does not answer in time', async () => {
     const { url, close } = await fakeServer((res) => {
-      res.setHeader('content-type', 'application/json');
       res.end(JSON.stringify({ id: 1 }));
     });
     try {
@@ -216,6 +217,36 @@ describe('DroverClient', () => {
     controller.abort(reason);
     await expect(waiting).rejects.toBe(reason);
   });
+  it('waits through a server that answers 503 for a while', async () => {
+    const job = await drover.createJob(apiJob());
+    const run = await drover.runJob(job.id, { delayMs: HOUR });
+    await drover.cancelInstance(run.id);
+    // A proxy in front of the real server: its first three answers are 503s (Postgres away).
+    let refused = 0;
+    const proxy = await fakeServer(async (res, path) => {
+      if (refused < 3) {
+        refused++;
+        res.statusCode = 503;
+        res.end(
+          JSON.stringify({ error: { code: 'UNAVAILABLE', message: 'database not reachable' } }),
+        );
+        return;
+      }
+      const real = await fetch(`${server.url}${path}`, {
+        headers: { authorization: `Bearer ${secret}` },
+      });
+      res.statusCode = real.status;
+      res.end(await real.text());
+    });
+    try {
+      const through = new DroverClient({ url: proxy.url, app: drover.app });
+      const done = await through.waitForInstance(run.id, { timeoutMs: 10_000 });
+      expect(done).toMatchObject({ id: run.id, status: 'CANCELED' });
+      expect(refused).toBe(3);
+    } finally {
+      await proxy.close();
+    }
+  });
 });
 
 /** A URL on which nothing listens: a port just freed. */
@@ -227,9 +258,12 @@ async function closedPortUrl(): Promise<string> {
 
 /** A real HTTP server answering every request with `answer` (it may answer nothing). */
 async function fakeServer(
-  answer: (res: import('node:http').ServerResponse) => void,
+  answer: (res: ServerResponse, path: string) => void | Promise<void>,
 ): Promise<{ url: string; close: () => Promise<void> }> {
-  const http: Server = createServer((_req, res) => answer(res));
+  const http: Server = createServer((req, res) => {
+    res.setHeader('content-type', 'application/json');
+    void Promise.resolve(answer(res, req.url ?? '/')).catch(() => res.destroy());
+  });
   await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
   const { port } = http.address() as AddressInfo;
   return {
