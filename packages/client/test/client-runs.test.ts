@@ -43,10 +43,11 @@ describe('DroverClient with a worker', () => {
       processorName: 'leaves',
       executeType: 'MAP_REDUCE',
       timeExpressionType: 'API',
-      // 30 leaves of 100 ms, two at a time: lines arrive in several batches (one per 500 ms).
+      // 40 leaves of 150 ms, two at a time (3 s): lines arrive in several batches (one per 500 ms)
+      // while the client's polls back off to 1 s.
       concurrencyPerWorker: 2,
     });
-    const run = await drover.runJob(job.id, { params: { count: 30, ms: 100 } });
+    const run = await drover.runJob(job.id, { params: { count: 40, ms: 150 } });
     const lines: LogLine[] = [];
     let seenBeforeFinal = false;
     for await (const line of drover.followLogs(run.id)) {
@@ -57,7 +58,7 @@ describe('DroverClient with a worker', () => {
     expect(isFinal(await drover.getInstance(run.id))).toBe(true);
     expect(seenBeforeFinal).toBe(true);
     const leafLines = lines.filter((l) => /^leaf \S+ attempt 1 on client-1$/.test(l.message));
-    expect(leafLines).toHaveLength(30);
+    expect(leafLines).toHaveLength(40);
     const ids = lines.map((l) => BigInt(l.id));
     expect([...ids].sort((a, b) => (a < b ? -1 : 1))).toEqual(ids);
     expect(new Set(ids).size).toBe(ids.length);
