@@ -197,11 +197,16 @@ export class DroverClient {
   /**
    * The instance once it is final (SUCCEEDED, FAILED, STOPPED or CANCELED),
    * with its result. Polls from 50 ms, backing off to 1 s; rides out a server
-   * that cannot be reached for a while or answers 502, 503 or 504. Rejects with DroverTimeoutError after
-   * `timeoutMs`, with the signal's reason once it aborts.
+   * that cannot be reached for a while or answers 502, 503 or 504. Rejects
+   * with DroverTimeoutError after `timeoutMs`, with the signal's reason once
+   * it aborts.
    */
   async waitForInstance(id: string, options: WaitOptions): Promise<Instance> {
     const { timeoutMs, signal: caller } = options;
+    if (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs < 0)
+      throw new RangeError(
+        `waitForInstance: timeoutMs must be a number of ms >= 0, got ${timeoutMs}`,
+      );
     const timeout = AbortSignal.timeout(timeoutMs);
     const signal = caller ? AbortSignal.any([caller, timeout]) : timeout;
     let lastStatus: string | null = null;

@@ -216,6 +216,9 @@ describe('DroverClient', () => {
     const reason = new Error('caller gave up');
     controller.abort(reason);
     await expect(waiting).rejects.toBe(reason);
+    await expect(drover.waitForInstance(run.id, { timeoutMs: -1 })).rejects.toThrow(
+      'timeoutMs must be a number of ms >= 0, got -1',
+    );
   });
   it('waits through a server that answers 503 for a while', async () => {
     const job = await drover.createJob(apiJob());
