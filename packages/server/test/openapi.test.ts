@@ -224,6 +224,21 @@ describe('errors outside the routes answer in the API’s envelope', () => {
     expect((await app.api.get(`/api/v1/apps/${app.name}/jobs`)).body.jobs).toEqual([]);
   });
 
+  it('a body over 1 MiB is a 413 PAYLOAD_TOO_LARGE', async () => {
+    const res = await call(`/api/v1/apps/${app.name}/jobs`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'big', jobParams: 'x'.repeat(1024 * 1024) }),
+    });
+    expect(await envelope(res)).toEqual({
+      status: 413,
+      error: {
+        code: 'PAYLOAD_TOO_LARGE',
+        message: 'body: larger than the 1048576 bytes a request may carry',
+      },
+    });
+  });
+
   it('an empty JSON body is no body: a route without one answers, one that needs one names it', async () => {
     const created = await app.api.post(`/api/v1/apps/${app.name}/jobs`, {
       name: uniqueName('job'),
