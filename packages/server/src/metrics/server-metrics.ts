@@ -79,7 +79,7 @@ export class ServerMetrics {
     });
     new Gauge({
       name: 'drover_runs_waiting',
-      help: 'Runs due now and waiting to be dispatched, by status (WAITING_DISPATCH, WAITING_WORKER)',
+      help: 'Runs past their due time and not yet dispatched, by status (WAITING_DISPATCH, WAITING_WORKER)',
       labelNames: ['status'],
       registers,
       async collect() {
