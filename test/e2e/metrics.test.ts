@@ -2,6 +2,7 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitForInstance } from '../../packages/server/test/support/server-fixture.js';
 import { type DroverCluster, startDroverCluster } from '../harness/drover-cluster.js';
+import { spawnDrover } from '../harness/drover-process.js';
 import { uniqueName, useDatabase } from '../harness/fixtures.js';
 import { histogramCount, type MetricFamily, sampleSum, scrape } from '../harness/prometheus.js';
 import { serviceStats } from '../harness/service-stats.js';
@@ -154,4 +155,14 @@ describe('metrics', () => {
     );
     expect(startTasks?.processing_time).toBeGreaterThan(0);
   }, 120_000);
+
+  it('refuses a DROVER_WORKER_METRICS_PORT that is not a port, naming it (exit 2)', async () => {
+    const worker = await spawnDrover(
+      'worker',
+      ['--processors', 'test/fixtures/processors.ts'],
+      { DROVER_APP: cluster.app.name, DROVER_WORKER_METRICS_PORT: 'abc' },
+      /DROVER_WORKER_METRICS_PORT must be a port number from 0 to 65535, got "abc"/,
+    );
+    expect(await worker.exited).toBe(2);
+  });
 });
