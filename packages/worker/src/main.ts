@@ -59,6 +59,25 @@ function envInt(name: string, fallback: number): number {
   process.exit(WorkerExit.USAGE);
 }
 
+function port(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isInteger(n) || n < 0 || n > 65_535)
+    throw new InvalidArgumentError('must be a port number from 0 to 65535');
+  return n;
+}
+
+/** A port from the environment (unset: undefined), or a clear message naming the variable. */
+function envPort(name: string): number | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  try {
+    return port(raw);
+  } catch {
+    console.error(`drover-worker: ${name} must be a port number from 0 to 65535, got "${raw}"`);
+    process.exit(WorkerExit.USAGE);
+  }
+}
+
 /** A yes/no variable (1/true/yes, 0/false/no or unset), or a usage error naming it. */
 function flag(name: string): boolean {
   try {
@@ -123,6 +142,17 @@ const program = new Command('drover-worker')
     'this worker’s id (default: host name and a random suffix)',
     env.DROVER_WORKER_ID,
   )
+  .option(
+    '--metrics-port <port>',
+    'serve Prometheus metrics at GET /metrics on this port (DROVER_WORKER_METRICS_PORT; off by default)',
+    port,
+    envPort('DROVER_WORKER_METRICS_PORT'),
+  )
+  .option(
+    '--metrics-host <host>',
+    'address the metrics port listens on (DROVER_WORKER_METRICS_HOST)',
+    env.DROVER_WORKER_METRICS_HOST || '127.0.0.1',
+  )
   .option('--log-level <level>', 'pino level (DROVER_LOG_LEVEL)', env.DROVER_LOG_LEVEL ?? 'info')
   .addHelpText(
     'after',
@@ -143,6 +173,8 @@ const o = program.opts<{
   tag: string[];
   drainGraceMs: number;
   workerId?: string;
+  metricsPort?: number;
+  metricsHost: string;
   logLevel: string;
 }>();
 
@@ -197,6 +229,8 @@ const worker = await startWorker({
   tags: o.tag,
   drainGraceMs: o.drainGraceMs,
   workerId: o.workerId,
+  metricsPort: o.metricsPort,
+  metricsHost: o.metricsHost,
   onRefused: (err) => refused(err.message),
   log,
 }).catch((err: unknown) => {

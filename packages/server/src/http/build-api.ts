@@ -20,6 +20,7 @@ import { appTokenRoutes } from './routes/app-tokens.js';
 import { appRoutes } from './routes/apps.js';
 import { instanceRoutes } from './routes/instances.js';
 import { jobRoutes } from './routes/jobs.js';
+import { metricsRoutes } from './routes/metrics.js';
 import { workerKeyRoutes } from './routes/worker-keys.js';
 import { workerRoutes } from './routes/workers.js';
 
@@ -100,6 +101,7 @@ export async function buildApi(
     },
     async () => api.swagger(),
   );
+  await api.register(metricsRoutes(ctx));
 
   const v1: FastifyPluginAsync = async (scope) => {
     scope.addHook('onRequest', async () => {

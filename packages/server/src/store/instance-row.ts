@@ -25,6 +25,8 @@ export interface Instance {
   reason: string | null;
   retryOf: string | null;
   createdAt: number;
+  /** When it was due to run (its trigger time, or created + delay): where pickup latency starts. */
+  dueAt: number;
 }
 
 export interface RawInstance {
@@ -49,12 +51,13 @@ export interface RawInstance {
   reason: string | null;
   retry_of: string | null;
   created_at: Date;
+  due_at: Date;
 }
 
 export const INSTANCE_COLUMNS =
   'id, app_id, job_id, status, trigger_type, expected_trigger_at, params, epoch, run_attempt, worker_id, ' +
   'next_dispatch_at, dispatched_at, started_at, last_report_at, deadline_at, finished_at, progress, result, ' +
-  'reason, retry_of, created_at';
+  'reason, retry_of, created_at, due_at';
 
 /** INSTANCE_COLUMNS qualified with a table alias, for joins. */
 export function prefixed(alias: string): string {
@@ -88,6 +91,7 @@ export function toInstance(r: RawInstance): Instance {
     reason: r.reason,
     retryOf: r.retry_of,
     createdAt: r.created_at.getTime(),
+    dueAt: r.due_at.getTime(),
   };
 }
 
