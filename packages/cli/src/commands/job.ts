@@ -4,6 +4,7 @@ import { type Command, InvalidArgumentError } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { CliError, Exit } from '../client/exit-codes.js';
+import { resultText } from '../output/result-text.js';
 import { table, when } from '../output/table.js';
 import { connect, type GlobalOptions, jsonFlag, print } from './context.js';
 import { waitForRun } from './wait-for-run.js';
@@ -186,7 +187,7 @@ export function jobCommands(program: Command, globals: () => GlobalOptions): voi
       print(
         conn,
         done,
-        () => `instance ${done.id} ${done.status}: ${done.result ?? done.reason ?? ''}`,
+        () => `instance ${done.id} ${done.status}: ${resultText(done.result) ?? done.reason ?? ''}`,
       );
       if (done.status !== 'SUCCEEDED') process.exitCode = Exit.RUN_FAILED;
     });

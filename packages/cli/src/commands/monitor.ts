@@ -4,6 +4,7 @@ import { createInbox, type NatsConnection } from '@nats-io/nats-core';
 import type { Command } from 'commander';
 import { pino } from 'pino';
 import { z } from 'zod';
+import { resultText } from '../output/result-text.js';
 import { progressText, table, when } from '../output/table.js';
 import { type GlobalOptions, natsUrl } from './context.js';
 import { type NatsCredentialFlags, natsConnectError, natsCredentials } from './nats-credentials.js';
@@ -71,7 +72,7 @@ function apply(view: View, e: DroverEvent): void {
       view.finished.unshift({
         instanceId: e.instanceId,
         status: e.status,
-        result: e.result ?? e.reason,
+        result: resultText(e.result) ?? e.reason,
         at: e.at,
       });
       view.finished.length = Math.min(view.finished.length, 10);

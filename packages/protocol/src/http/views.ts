@@ -59,7 +59,8 @@ export const InstanceView = z.object({
   deadlineAt: z.number().nullable(),
   finishedAt: z.number().nullable(),
   progress: Progress.nullable(),
-  result: z.string().nullable(),
+  /** The run's result: any JSON value (null until it has one, or when it returned nothing). */
+  result: z.unknown(),
   reason: z.string().nullable(),
   retryOf: z.string().nullable(),
   createdAt: z.number(),

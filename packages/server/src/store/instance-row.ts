@@ -1,4 +1,4 @@
-import type { InstanceStatus } from '@drover/protocol';
+import type { InstanceStatus, JsonValue } from '@drover/protocol';
 
 // An instance as the API and the server's logic see it: ids as strings,
 // times as epoch milliseconds.
@@ -21,7 +21,8 @@ export interface Instance {
   deadlineAt: number | null;
   finishedAt: number | null;
   progress: { total: number; succeeded: number; failed: number; running: number } | null;
-  result: string | null;
+  /** Any JSON value (jsonb); null when the run has none. */
+  result: JsonValue | null;
   reason: string | null;
   retryOf: string | null;
   createdAt: number;
@@ -47,7 +48,7 @@ export interface RawInstance {
   deadline_at: Date | null;
   finished_at: Date | null;
   progress: Instance['progress'];
-  result: string | null;
+  result: JsonValue | null;
   reason: string | null;
   retry_of: string | null;
   created_at: Date;
