@@ -1,3 +1,4 @@
+export type { DroverLogger } from '@drover/transport';
 export { FROM_SOURCE } from './from-source.js';
 export type { DroverWorker, WorkerOptions } from './runtime/worker.js';
 export { startWorker } from './runtime/worker.js';

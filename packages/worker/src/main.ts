@@ -198,7 +198,7 @@ const worker = await startWorker({
   drainGraceMs: o.drainGraceMs,
   workerId: o.workerId,
   onRefused: (err) => refused(err.message),
-  log,
+  logger: log,
 }).catch((err: unknown) => {
   if (err instanceof WorkerRefusedError) return refused(err.message);
   if (isNatsAuthError(err))

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { z } from 'zod/v4';
 import { Count, DecimalId, EpochMs, OpaqueId } from '../tokens.js';
 
 // Wire schemas are lenient to unknown fields (z.object strips them), so a newer

@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import type { Logger } from 'pino';
+import type { DroverLogger as Logger } from '@drover/transport';
 import { FROM_SOURCE } from '../from-source.js';
 import { ProcessorModuleError } from '../sdk/load-processors.js';
 import { NonRetryableError, type ProcessOutcome, type Processor } from '../sdk/processor.js';

@@ -1,7 +1,6 @@
 import { monotonicMs, type ptMessages, routes } from '@drover/protocol';
-import type { Bus } from '@drover/transport';
-import type { Logger } from 'pino';
-import type { z } from 'zod';
+import type { Bus, DroverLogger as Logger } from '@drover/transport';
+import type { z } from 'zod/v4';
 import type { ProcessorExecutor, RunData } from '../isolation/executor.js';
 import { type OnlineLogger, RunLogShipper } from '../sdk/online-logger.js';
 import { isNonRetryable, NonRetryableError, type Processor } from '../sdk/processor.js';

@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type { z } from 'zod/v4';
 import type { OnlineLogger } from './online-logger.js';
 
 /** What a processor sees of the run it works for. */

@@ -1,5 +1,5 @@
 import type { common } from '@drover/protocol';
-import type { z } from 'zod';
+import type { z } from 'zod/v4';
 import { isNonRetryable, type ProcessOutcome } from '../sdk/processor.js';
 import { setLongTimeout } from './long-timeout.js';
 

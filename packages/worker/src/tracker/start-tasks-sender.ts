@@ -1,6 +1,6 @@
 import { encode, routes, type ttMessages } from '@drover/protocol';
 import type { Bus } from '@drover/transport';
-import type { z } from 'zod';
+import type { z } from 'zod/v4';
 import type { DispatchedTask } from './task-store.js';
 
 type RunJob = z.output<typeof ttMessages.RunJob>;

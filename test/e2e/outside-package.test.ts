@@ -1,0 +1,199 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { FINAL_INSTANCE_STATUSES, type InstanceStatus } from '@drover/protocol';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitForInstance } from '../../packages/server/test/support/server-fixture.js';
+import { type DroverCluster, startDroverCluster } from '../harness/drover-cluster.js';
+import { uniqueName, useDatabase } from '../harness/fixtures.js';
+import { type ReadyProcess, runToEnd, spawnReady, stopProcess } from '../harness/process.js';
+
+// A user's own project, outside this repository: the packages as
+// `scripts/pack.sh` packs them, installed with plain npm (zod 3.25 as the
+// user's zod), a TypeScript processor module type-checked with tsc against
+// the installed types, run by the INSTALLED drover-worker bin against a real
+// cluster.
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const run = promisify(execFile);
+
+/** The SDK a processor author installs (the server and CLI are packed and checked, not installed). */
+const SDK = ['protocol', 'transport', 'worker'];
+
+const PROCESSORS_TS = `
+import { z } from 'zod';
+import { basicProcessor, type DroverLogger, type Processor } from '@drover/worker';
+
+// zod 3 in the user's own code (zod 3.25's root export is the v3 API).
+const Order = z.object({ items: z.array(z.object({ price: z.number(), qty: z.number().int() })) });
+type Order = z.infer<typeof Order>;
+
+export const orderTotal: Processor = basicProcessor({
+  name: 'order-total',
+  process: (ctx) => {
+    const order: Order = Order.parse(ctx.params);
+    const total = order.items.reduce((sum, item) => sum + item.price * item.qty, 0);
+    return \`total \${total}\`;
+  },
+});
+
+// A worker embedded without pino: any object with these methods will do.
+export const quiet: DroverLogger = {
+  debug: () => {},
+  info: () => {},
+  warn: () => {},
+  error: () => {},
+  child: () => quiet,
+};
+`;
+
+/** Wrong against the installed types: proves tsc really checks them (no \`any\` slipping through). */
+const WRONG_TS = `
+import type { Processor } from '@drover/worker';
+export const wrong: Processor = { kind: 'basic', name: 42, process: () => 'x' };
+`;
+
+const TSCONFIG = {
+  compilerOptions: {
+    target: 'ES2022',
+    module: 'NodeNext',
+    moduleResolution: 'NodeNext',
+    strict: true,
+    noEmit: true,
+    skipLibCheck: false,
+    types: ['node'],
+  },
+};
+
+const db = useDatabase();
+let packDir: string;
+let project: string;
+let cluster: DroverCluster | undefined;
+let worker: ReadyProcess | undefined;
+
+/** The workspace's tsc on the user's project: resolution happens in the project's node_modules. */
+const tsc = (file: string) =>
+  runToEnd(
+    process.execPath,
+    [`${ROOT}node_modules/typescript/bin/tsc`, '-p', join(project, `tsconfig.${file}.json`)],
+    { cwd: project, timeoutMs: 120_000 },
+  );
+
+const writeTsconfig = (name: string, file: string) =>
+  writeFile(
+    join(project, `tsconfig.${name}.json`),
+    JSON.stringify({ ...TSCONFIG, files: [file] }, null, 2),
+  );
+
+beforeAll(async () => {
+  packDir = await mkdtemp(join(tmpdir(), 'drover-pack-'));
+  project = await mkdtemp(join(tmpdir(), 'drover-user-project-'));
+  await run('bash', [`${ROOT}scripts/pack.sh`, packDir], { cwd: ROOT });
+  await writeFile(
+    join(project, 'package.json'),
+    JSON.stringify({ name: 'my-processors', private: true, type: 'module' }),
+  );
+  const tarballs = SDK.map((p) => join(packDir, `drover-${p}-0.1.0.tgz`));
+  await run(
+    'npm',
+    [
+      'install',
+      '--prefer-offline',
+      '--no-audit',
+      '--no-fund',
+      '--loglevel=error',
+      ...tarballs,
+      'zod@3.25',
+      '@types/node@20',
+    ],
+    { cwd: project },
+  );
+  await writeFile(join(project, 'processors.ts'), PROCESSORS_TS);
+  await writeFile(join(project, 'wrong.ts'), WRONG_TS);
+  await writeTsconfig('processors', 'processors.ts');
+  await writeTsconfig('wrong', 'wrong.ts');
+}, 600_000);
+
+afterAll(async () => {
+  if (worker) await stopProcess(worker, 'SIGKILL');
+  await cluster?.stop();
+  await rm(packDir, { recursive: true, force: true });
+  await rm(project, { recursive: true, force: true });
+});
+
+describe('the packed packages, installed outside the workspace', () => {
+  it('packs one tarball per public package, with README and LICENSE, pointing at dist only', async () => {
+    const tarballs = (await readdir(packDir)).sort();
+    expect(tarballs).toEqual(
+      ['cli', 'protocol', 'server', 'transport', 'worker'].map((p) => `drover-${p}-0.1.0.tgz`),
+    );
+    for (const tarball of tarballs) {
+      const file = join(packDir, tarball);
+      const { stdout: listing } = await run('tar', ['-tzf', file]);
+      expect(listing.split('\n'), tarball).toEqual(
+        expect.arrayContaining(['package/LICENSE', 'package/README.md', 'package/package.json']),
+      );
+      expect(listing, tarball).not.toMatch(/^package\/src\//m);
+      const { stdout } = await run('tar', ['-xzOf', file, 'package/package.json']);
+      const manifest = JSON.parse(stdout);
+      expect(manifest.private, tarball).toBeUndefined();
+      expect(manifest.license, tarball).toBe('MIT');
+      // Nothing a user's resolver or npm's bin linker follows may point at src/.
+      const pointers = JSON.stringify([manifest.exports, manifest.bin, manifest.main ?? null]);
+      expect(pointers, tarball).not.toMatch(/src\/|drover-source/);
+      expect(pointers, tarball).toMatch(/\.\/dist\//);
+      expect(JSON.stringify(manifest.dependencies ?? {}), tarball).not.toContain('workspace:');
+    }
+  });
+
+  it("type-checks a user's TypeScript processor module (zod 3 in its own code) against the installed types", async () => {
+    const ok = await tsc('processors');
+    expect(ok.stdout + ok.stderr).toBe('');
+    expect(ok.code).toBe(0);
+    const wrong = await tsc('wrong');
+    expect(wrong.stdout).toMatch(/wrong\.ts\(3,\d+\): error TS2322/);
+    expect(wrong.code).toBe(2);
+  }, 120_000);
+
+  it('runs the module with the installed drover-worker bin against a cluster', async () => {
+    cluster = await startDroverCluster(db.url);
+    worker = await spawnReady(
+      join(project, 'node_modules', '.bin', 'drover-worker'),
+      ['--processors', './processors.ts', '--worker-id', uniqueName('outside')],
+      {
+        cwd: project,
+        env: {
+          ...process.env,
+          DROVER_NATS_URL: cluster.nats.url,
+          DROVER_NATS_NKEY_FILE: cluster.app.workerSeedFile,
+          DROVER_APP: cluster.app.name,
+          DROVER_LOG_LEVEL: 'info',
+        },
+        ready: /"msg":"drover-worker running"/,
+        timeoutMs: 60_000,
+      },
+    );
+    await cluster.untilWorkersAlive(1);
+    const instance = await triggerAndWait(cluster, 'order-total', {
+      items: [
+        { price: 3, qty: 2 },
+        { price: 10, qty: 1 },
+      ],
+    });
+    expect(instance).toMatchObject({ status: 'SUCCEEDED', result: 'total 16' });
+  }, 120_000);
+});
+
+/** Creates an API job for `processorName`, runs it with `params`, and waits for its end. */
+async function triggerAndWait(c: DroverCluster, processorName: string, params: unknown) {
+  const { id } = await c.run({ processorName }, { params });
+  return waitForInstance(
+    c.app,
+    id,
+    (i) => FINAL_INSTANCE_STATUSES.includes(i.status as InstanceStatus),
+    30_000,
+  );
+}
