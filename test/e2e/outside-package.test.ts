@@ -27,15 +27,17 @@ const PROCESSORS_TS = `
 import { z } from 'zod';
 import { basicProcessor, type DroverLogger, type Processor } from '@drover/worker';
 
-// zod 3 in the user's own code (zod 3.25's root export is the v3 API).
-const Order = z.object({ items: z.array(z.object({ price: z.number(), qty: z.number().int() })) });
-type Order = z.infer<typeof Order>;
+// zod 3 in the user's own code (zod 3.25's root export is the v3 API), as
+// the processor's params schema: the worker checks params with it.
+const Order = z.object({
+  items: z.array(z.object({ price: z.number(), qty: z.number().int().default(1) })),
+});
 
 export const orderTotal: Processor = basicProcessor({
   name: 'order-total',
+  params: Order,
   process: (ctx) => {
-    const order: Order = Order.parse(ctx.params);
-    const total = order.items.reduce((sum, item) => sum + item.price * item.qty, 0);
+    const total: number = ctx.params.items.reduce((sum, item) => sum + item.price * item.qty, 0);
     return \`total \${total}\`;
   },
 });
@@ -178,10 +180,7 @@ describe('the packed packages, installed outside the workspace', () => {
     );
     await cluster.untilWorkersAlive(1);
     const instance = await triggerAndWait(cluster, 'order-total', {
-      items: [
-        { price: 3, qty: 2 },
-        { price: 10, qty: 1 },
-      ],
+      items: [{ price: 3, qty: 2 }, { price: 10 }],
     });
     expect(instance).toMatchObject({ status: 'SUCCEEDED', result: 'total 16' });
   }, 120_000);

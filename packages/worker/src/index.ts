@@ -11,6 +11,7 @@ export type {
   MapContext,
   MapProcessor,
   MapReduceProcessor,
+  ParamsSchema,
   ProcessOutcome,
   Processor,
   ProcessorContext,
@@ -23,3 +24,4 @@ export {
   mapReduceProcessor,
   NonRetryableError,
 } from './sdk/processor.js';
+export type { StandardSchemaV1 } from './sdk/standard-schema.js';

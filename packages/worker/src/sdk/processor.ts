@@ -1,5 +1,11 @@
-import type { z } from 'zod/v4';
 import type { OnlineLogger } from './online-logger.js';
+import type { StandardSchemaV1 } from './standard-schema.js';
+
+/**
+ * A schema for a run's params: any Standard Schema object (zod 3.24+ or 4,
+ * valibot, ...), so a processor module may use the zod its project has.
+ */
+export type ParamsSchema<P> = StandardSchemaV1<unknown, P>;
 
 /** What a processor sees of the run it works for. */
 export interface ProcessorContext<P = unknown> {
@@ -29,7 +35,7 @@ export interface BasicProcessor<P = unknown> {
   kind: 'basic';
   name: string;
   /** Validates the run's params before anything runs; a mismatch fails the run with the field named. */
-  params?: z.ZodType<P>;
+  params?: ParamsSchema<P>;
   process(ctx: ProcessorContext<P>): ProcessOutcome | Promise<ProcessOutcome>;
 }
 
@@ -61,14 +67,14 @@ export interface TaskOutcome {
 export interface MapProcessor<P = unknown> {
   kind: 'map';
   name: string;
-  params?: z.ZodType<P>;
+  params?: ParamsSchema<P>;
   process(ctx: MapContext<P>): ProcessOutcome | Promise<ProcessOutcome>;
 }
 
 export interface MapReduceProcessor<P = unknown> {
   kind: 'mapReduce';
   name: string;
-  params?: z.ZodType<P>;
+  params?: ParamsSchema<P>;
   process(ctx: MapContext<P>): ProcessOutcome | Promise<ProcessOutcome>;
   /**
    * When true, `reduce` runs even if some tasks FAILED (it sees their status
@@ -85,7 +91,7 @@ export interface MapReduceProcessor<P = unknown> {
 export interface BroadcastProcessor<P = unknown> {
   kind: 'broadcast';
   name: string;
-  params?: z.ZodType<P>;
+  params?: ParamsSchema<P>;
   /** Runs once on the TaskTracker before the broadcast. */
   preProcess?(ctx: ProcessorContext<P>): ProcessOutcome | Promise<ProcessOutcome>;
   /** Runs once on every worker taking part. */
