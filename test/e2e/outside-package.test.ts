@@ -4,9 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { FINAL_INSTANCE_STATUSES, type InstanceStatus } from '@drover/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { waitForInstance } from '../../packages/server/test/support/server-fixture.js';
 import { type DroverCluster, startDroverCluster } from '../harness/drover-cluster.js';
 import { uniqueName, useDatabase } from '../harness/fixtures.js';
 import { type ReadyProcess, runToEnd, spawnReady, stopProcess } from '../harness/process.js';
@@ -20,8 +18,8 @@ import { type ReadyProcess, runToEnd, spawnReady, stopProcess } from '../harness
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const run = promisify(execFile);
 
-/** The SDK a processor author installs (the server and CLI are packed and checked, not installed). */
-const SDK = ['protocol', 'transport', 'worker'];
+/** What a processor author and a service install (the server and CLI are packed and checked, not installed). */
+const SDK = ['protocol', 'transport', 'worker', 'client'];
 
 const PROCESSORS_TS = `
 import { z } from 'zod';
@@ -50,6 +48,37 @@ export const quiet: DroverLogger = {
   error: () => {},
   child: () => quiet,
 };
+`;
+
+/** The user's service: runs the job through the installed client and prints the final instance. */
+const SERVICE_TS = `
+import { DroverApiError, DroverClient, type Instance } from '@drover/client';
+
+const env = (name: string): string => {
+  const value = process.env[name];
+  if (!value) throw new Error(\`\${name} is not set\`);
+  return value;
+};
+const client = new DroverClient({
+  url: env('DROVER_URL'),
+  app: env('DROVER_APP'),
+  secret: env('DROVER_SECRET'),
+});
+try {
+  const job = await client.createJob({
+    name: env('JOB_NAME'),
+    processorName: 'order-total',
+    timeExpressionType: 'API',
+  });
+  const run = await client.runJob(job.id, {
+    params: { items: [{ price: 3, qty: 2 }, { price: 10 }] },
+  });
+  const done: Instance = await client.waitForInstance(run.id, { timeoutMs: 30_000 });
+  console.log(JSON.stringify(done));
+} catch (err) {
+  if (err instanceof DroverApiError) console.error(err.code, err.status, err.issues);
+  throw err;
+}
 `;
 
 /** Wrong against the installed types: proves tsc really checks them (no \`any\` slipping through). */
@@ -107,10 +136,11 @@ beforeAll(async () => {
     { cwd: project },
   );
   await writeFile(join(project, 'processors.ts'), PROCESSORS_TS);
+  await writeFile(join(project, 'service.ts'), SERVICE_TS);
   await writeFile(join(project, 'wrong.ts'), WRONG_TS);
   await writeFile(
     join(project, 'tsconfig.json'),
-    JSON.stringify({ ...TSCONFIG, files: ['processors.ts', 'wrong.ts'] }),
+    JSON.stringify({ ...TSCONFIG, files: ['processors.ts', 'service.ts', 'wrong.ts'] }),
   );
 }, 600_000);
 
@@ -148,9 +178,9 @@ describe('the packed packages, installed outside the workspace', () => {
     }
   });
 
-  it("type-checks a user's TypeScript processor module (zod 3 in its own code) against the installed types", async () => {
+  it("type-checks a user's TypeScript processor module (zod 3 in its own code) and service against the installed types", async () => {
     // One tsc run (checking the installed declarations too, skipLibCheck off)
-    // over both modules: the only error is wrong.ts's.
+    // over the three modules: the only error is wrong.ts's.
     const checked = await tsc();
     const errors = checked.stdout.split('\n').filter((l) => l.includes('error TS'));
     expect(errors, checked.stdout + checked.stderr).toHaveLength(1);
@@ -177,23 +207,22 @@ describe('the packed packages, installed outside the workspace', () => {
       },
     );
     await cluster.untilWorkersAlive(1);
-    const instance = await triggerAndWait(cluster, 'order-total', {
-      items: [{ price: 3, qty: 2 }, { price: 10 }],
+    // The user's service, run as they run TypeScript (tsx, a dependency of the worker).
+    const service = await runToEnd(process.execPath, ['--import', 'tsx', 'service.ts'], {
+      cwd: project,
+      env: {
+        ...process.env,
+        DROVER_URL: cluster.serverUrl,
+        DROVER_APP: cluster.app.name,
+        DROVER_SECRET: cluster.app.secret,
+        JOB_NAME: uniqueName('order'),
+      },
+      timeoutMs: 90_000,
     });
-    expect(instance).toMatchObject({ status: 'SUCCEEDED', result: 'total 16' });
-  }, 120_000);
+    expect(service.code, service.stderr).toBe(0);
+    expect(JSON.parse(service.stdout)).toMatchObject({ status: 'SUCCEEDED', result: 'total 16' });
+  }, 180_000);
 });
-
-/** Creates an API job for `processorName`, runs it with `params`, and waits for its end. */
-async function triggerAndWait(c: DroverCluster, processorName: string, params: unknown) {
-  const { id } = await c.run({ processorName }, { params });
-  return waitForInstance(
-    c.app,
-    id,
-    (i) => FINAL_INSTANCE_STATUSES.includes(i.status as InstanceStatus),
-    30_000,
-  );
-}
 
 /** The workspace's packages that are not private (their folder names, sorted). */
 async function publicWorkspacePackages(): Promise<string[]> {

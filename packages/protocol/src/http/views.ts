@@ -94,6 +94,12 @@ export const WorkerView = z.object({
   }),
 });
 
+/**
+ * Any JSON value (params, results). One shared schema: the server names it as an
+ * OpenAPI component, which its recursion needs (an unnamed one leaves a dangling $ref).
+ */
+export const JsonValue = z.json();
+
 /** Path and query parameters. */
 export const Id = z.string().regex(/^[0-9]{1,18}$/, 'must be a numeric id');
 export const Limit = z.coerce.number().int().min(1).max(1_000).default(50);
