@@ -1,6 +1,6 @@
 import type { MapContext, TaskOutcome } from '@drover/worker';
 import { describe, expect, it } from 'vitest';
-import { sumRange } from '../src/examples/processors.js';
+import { SumRangeParams, sumRange } from '../src/examples/processors.js';
 
 // The example map-reduce is exact for every n it accepts: its sum passes
 // Number.MAX_SAFE_INTEGER from n = 134,217,728 on.
@@ -9,7 +9,7 @@ type Params = { n: number; chunk: number };
 
 /** Runs sum-range's root, chunk tasks and reduce in this thread, as a TaskTracker would. */
 async function sum(input: { n: number; chunk?: number }): Promise<string> {
-  const params = sumRange.params?.parse(input) as Params;
+  const params = SumRangeParams.parse(input) as Params;
   const mapped: unknown[] = [];
   const ctx = (payload: unknown, isRootTask: boolean) =>
     ({
@@ -51,8 +51,8 @@ describe('sum-range example', () => {
   });
 
   it('refuses chunks whose sum could pass Number.MAX_SAFE_INTEGER', () => {
-    expect(sumRange.params?.safeParse({ n: 1e9, chunk: 1e6 + 1 }).success).toBe(false);
-    expect(sumRange.params?.safeParse({ n: 1e9 + 1 }).success).toBe(false);
+    expect(SumRangeParams.safeParse({ n: 1e9, chunk: 1e6 + 1 }).success).toBe(false);
+    expect(SumRangeParams.safeParse({ n: 1e9 + 1 }).success).toBe(false);
     expect(1e6 * 1e9).toBeLessThan(Number.MAX_SAFE_INTEGER);
   });
 });

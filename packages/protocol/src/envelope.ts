@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { z } from 'zod/v4';
 
 // Every reply is one of these two shapes, so a caller can tell a handler's
 // failure from its data without guessing.
@@ -14,8 +14,10 @@ export const ErrorBody = z.object({
 });
 export type ErrorBody = z.infer<typeof ErrorBody>;
 
-export const ReplyEnvelope = z.discriminatedUnion('ok', [
-  z.object({ ok: z.literal(true), data: z.unknown() }),
-  z.object({ ok: z.literal(false), error: ErrorBody }),
-]);
+const OkReply = z.object({ ok: z.literal(true), data: z.unknown() });
+const ErrorReply = z.object({ ok: z.literal(false), error: ErrorBody });
+// Typed by hand: the inferred type names zod 4.1+'s second type argument,
+// which zod 3.25's `zod/v4` (a peer range we accept) does not have.
+export const ReplyEnvelope: z.ZodDiscriminatedUnion<[typeof OkReply, typeof ErrorReply]> =
+  z.discriminatedUnion('ok', [OkReply, ErrorReply]);
 export type ReplyEnvelope = z.infer<typeof ReplyEnvelope>;

@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type { z } from 'zod/v4';
 import { type Actor, type AddressOf, serverSubject, workerSubject } from './subjects.js';
 
 /** How a route is used: `ask` waits for a reply, `tell` does not. */

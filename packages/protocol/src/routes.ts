@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { z } from 'zod/v4';
 import * as pt from './messages/processor-tracker.js';
 import * as server from './messages/server.js';
 import * as tt from './messages/task-tracker.js';

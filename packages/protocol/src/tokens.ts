@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { z } from 'zod/v4';
 
 // A subject token must never contain '.', '*', '>' or whitespace: those would
 // let one app's name address another app's subjects.

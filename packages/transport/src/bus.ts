@@ -6,7 +6,6 @@ import {
   routeSubject,
 } from '@drover/protocol';
 import type { NatsConnection } from '@nats-io/nats-core';
-import type { Logger } from 'pino';
 import { type AskOptions, ask } from './ask.js';
 import {
   answer,
@@ -18,6 +17,7 @@ import {
 } from './handle.js';
 import type { MessageMeta } from './headers.js';
 import { LogLimiter } from './log-limiter.js';
+import type { DroverLogger as Logger } from './logger.js';
 import { type Monitoring, type ServiceIdentity, startMonitoring } from './monitoring.js';
 import { maxPayload } from './payload.js';
 import { type ReliableAskOptions, reliableAsk, retrying } from './reliable-ask.js';

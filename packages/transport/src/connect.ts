@@ -1,7 +1,7 @@
 import { errors, type NatsConnection, nkeyAuthenticator } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import pRetry from 'p-retry';
-import type { Logger } from 'pino';
+import type { DroverLogger as Logger } from './logger.js';
 import { requireSecuredNats } from './nats-security.js';
 import { serversForLog } from './safe-url.js';
 

@@ -1,8 +1,8 @@
 import { DroverEvent, eventsSubject } from '@drover/protocol';
 import type { NatsConnection } from '@nats-io/nats-core';
-import type { Logger } from 'pino';
 import { zodIssues } from './issues.js';
 import { LogLimiter } from './log-limiter.js';
+import type { DroverLogger as Logger } from './logger.js';
 
 const text = new TextEncoder();
 const json = new TextDecoder();

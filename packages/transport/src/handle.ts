@@ -14,10 +14,10 @@ import {
   routeSubject,
 } from '@drover/protocol';
 import type { Msg, NatsConnection } from '@nats-io/nats-core';
-import type { Logger } from 'pino';
 import { fromHeaders, type MessageMeta } from './headers.js';
 import { zodIssues } from './issues.js';
 import { LogLimiter } from './log-limiter.js';
+import type { DroverLogger as Logger } from './logger.js';
 import { maxPayload } from './payload.js';
 import { errorBody } from './reply-codec.js';
 import { countRejection, newCounters, type RouteCounters } from './route-stats.js';

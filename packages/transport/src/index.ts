@@ -15,6 +15,7 @@ export type { MessageMeta } from './headers.js';
 export { fromHeaders, toHeaders } from './headers.js';
 export { zodIssues } from './issues.js';
 export { LogLimiter } from './log-limiter.js';
+export type { DroverLogFn, DroverLogger } from './logger.js';
 export type { Monitoring, MonitoringOptions, ServiceIdentity } from './monitoring.js';
 export { startMonitoring } from './monitoring.js';
 export { NatsNotSecuredError, requireSecuredNats, SECURITY_DOC } from './nats-security.js';

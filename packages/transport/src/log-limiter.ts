@@ -1,5 +1,5 @@
 import { monotonicMs } from '@drover/protocol';
-import type { Logger } from 'pino';
+import type { DroverLogger as Logger } from './logger.js';
 
 /**
  * Logs at most once per interval and counts what it held back, so a flood of

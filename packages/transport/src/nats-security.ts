@@ -1,5 +1,5 @@
 import type { NatsConnection } from '@nats-io/nats-core';
-import type { Logger } from 'pino';
+import type { DroverLogger as Logger } from './logger.js';
 
 /** Where the operator reads how to give NATS credentials (or why insecure is a choice). */
 export const SECURITY_DOC = 'docs/security.md';

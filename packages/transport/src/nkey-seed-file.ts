@@ -1,6 +1,6 @@
 import { readFile, stat } from 'node:fs/promises';
 import { nkeys } from '@nats-io/nats-core';
-import type { Logger } from 'pino';
+import type { DroverLogger as Logger } from './logger.js';
 
 /** The seed file holds something that is not a NATS user seed (`SU…`). */
 export class NkeySeedFileError extends Error {

@@ -1,4 +1,5 @@
 export type { JsonValue } from '@drover/protocol';
+export type { DroverLogger } from '@drover/transport';
 export { FROM_SOURCE } from './from-source.js';
 export type { DroverWorker, WorkerOptions } from './runtime/worker.js';
 export { startWorker } from './runtime/worker.js';
@@ -13,6 +14,7 @@ export type {
   MapContext,
   MapProcessor,
   MapReduceProcessor,
+  ParamsSchema,
   PayloadSchema,
   ProcessOutcome,
   Processor,

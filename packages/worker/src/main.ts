@@ -232,7 +232,7 @@ const worker = await startWorker({
   metricsPort: o.metricsPort,
   metricsHost: o.metricsHost,
   onRefused: (err) => refused(err.message),
-  log,
+  logger: log,
 }).catch((err: unknown) => {
   if (err instanceof WorkerRefusedError) return refused(err.message);
   if (isNatsAuthError(err))

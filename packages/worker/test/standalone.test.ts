@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { z } from 'zod';
+import { z as z3 } from 'zod/v3';
 import { uniqueName, useDatabase } from '../../../test/harness/fixtures.js';
 import { testLogger } from '../../../test/harness/logger.js';
 import type { DroverServer } from '../../server/src/index.js';
@@ -28,6 +29,12 @@ const processors = [
       ctx.log.info(`greeting ${ctx.params.name}`);
       return `hello ${ctx.params.name}`.repeat(ctx.params.times);
     },
+  }),
+  // A module of a project on zod 3: its params schema is a zod 3 one (a Standard Schema).
+  basicProcessor({
+    name: 'greet-zod3',
+    params: z3.object({ name: z3.string().min(1), times: z3.number().int().default(2) }),
+    process: (ctx) => `hi ${ctx.params.name}`.repeat(ctx.params.times),
   }),
   basicProcessor({
     name: 'flaky',
@@ -132,6 +139,18 @@ describe('standalone runs on a real worker', () => {
     const done = await waitForInstance(app, run.id, final);
     expect(done.status).toBe('FAILED');
     expect(done.result).toMatch(/invalid params for processor "greet": name: .*; times: /);
+  });
+
+  it('checks params with a zod 3 schema (any Standard Schema) as with a zod 4 one', async () => {
+    const ok = await runJob({ processorName: 'greet-zod3' }, { params: { name: 'Bo' } });
+    expect(await waitForInstance(app, ok.id, final)).toMatchObject({
+      status: 'SUCCEEDED',
+      result: 'hi Bohi Bo',
+    });
+    const bad = await runJob({ processorName: 'greet-zod3' }, { params: { name: 3 } });
+    const done = await waitForInstance(app, bad.id, final);
+    expect(done.status).toBe('FAILED');
+    expect(done.result).toMatch(/invalid params for processor "greet-zod3": name: Expected string/);
   });
 
   it('retries a task under the job’s task retry policy', async () => {

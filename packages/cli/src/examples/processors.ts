@@ -10,12 +10,14 @@ import { z } from 'zod';
  * range, reduce adds them up. A chunk's sum stays a safe integer (at most
  * 1e6 numbers of at most 1e9); the total, up to 5e17, is added as a BigInt.
  */
+export const SumRangeParams = z.object({
+  n: z.number().int().positive().max(1e9),
+  chunk: z.number().int().positive().max(1e6).default(10_000),
+});
+
 export const sumRange = mapReduceProcessor({
   name: 'sum-range',
-  params: z.object({
-    n: z.number().int().positive().max(1e9),
-    chunk: z.number().int().positive().max(1e6).default(10_000),
-  }),
+  params: SumRangeParams,
   process: async (ctx) => {
     const { n, chunk } = ctx.params;
     if (ctx.isRootTask) {

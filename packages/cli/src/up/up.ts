@@ -191,7 +191,7 @@ export async function up(options: UpOptions): Promise<UpCluster> {
           processorsModule: modules,
           concurrency: 8,
           // The worker adds its workerId to its own log lines.
-          log: log.child({ role: 'worker' }),
+          logger: log.child({ role: 'worker' }),
         }),
       ),
     );

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { z } from 'zod/v4';
 import { enumValues, InstanceStatus } from '../enums.js';
 
 // The HTTP API's response shapes and parameters, shared by the server (which

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { z } from 'zod/v4';
 import { Count, DecimalId, EpochMs, OpaqueId } from '../tokens.js';
 import { JsonResult } from './json-result.js';
 

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { z } from 'zod/v4';
 import { enumValues, InstanceStatus } from '../enums.js';
 import { AppName, DecimalId, EpochMs, WorkerId } from '../tokens.js';
 import { TaskProgress } from './common.js';
@@ -44,9 +44,9 @@ export const ProgressEvent = z.object({
   at: EpochMs,
 });
 
-export const DroverEvent = z.discriminatedUnion('type', [
-  InstanceEvent,
-  WorkerEvent,
-  ProgressEvent,
-]);
+// Typed by hand: the inferred type names zod 4.1+'s second type argument,
+// which zod 3.25's `zod/v4` (a peer range we accept) does not have.
+export const DroverEvent: z.ZodDiscriminatedUnion<
+  [typeof InstanceEvent, typeof WorkerEvent, typeof ProgressEvent]
+> = z.discriminatedUnion('type', [InstanceEvent, WorkerEvent, ProgressEvent]);
 export type DroverEvent = z.output<typeof DroverEvent>;

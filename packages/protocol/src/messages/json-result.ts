@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { z } from 'zod/v4';
 
 // A processor's result is any JSON value. It travels as that value (msgpack),
 // is stored as jsonb and answered as JSON. Its size is bounded as a string

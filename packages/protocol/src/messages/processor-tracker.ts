@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { z } from 'zod/v4';
 import { Count, DecimalId, WorkerId } from '../tokens.js';
 import { InstanceRef, TaskEnvelope, UserData } from './common.js';
 

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { z } from 'zod/v4';
 import { enumValues, InstanceStatus } from '../enums.js';
 import { AppName, Count, DecimalId, EpochMs, OpaqueId, WorkerId } from '../tokens.js';
 

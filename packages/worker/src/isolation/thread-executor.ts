@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import type { JsonValue } from '@drover/protocol';
-import type { Logger } from 'pino';
+import type { DroverLogger as Logger } from '@drover/transport';
 import { FROM_SOURCE } from '../from-source.js';
 import { ProcessorModuleError } from '../sdk/load-processors.js';
 import { NonRetryableError, type Processor } from '../sdk/processor.js';

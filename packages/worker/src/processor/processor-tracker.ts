@@ -1,10 +1,15 @@
 import { type JsonValue, monotonicMs, type ptMessages, routes } from '@drover/protocol';
-import type { Bus } from '@drover/transport';
-import type { Logger } from 'pino';
-import type { z } from 'zod';
+import type { Bus, DroverLogger as Logger } from '@drover/transport';
+import type { z } from 'zod/v4';
 import type { ProcessorExecutor, RunData } from '../isolation/executor.js';
 import { type OnlineLogger, RunLogShipper } from '../sdk/online-logger.js';
-import { isNonRetryable, NonRetryableError, type Processor } from '../sdk/processor.js';
+import {
+  isNonRetryable,
+  NonRetryableError,
+  type ParamsSchema,
+  type Processor,
+} from '../sdk/processor.js';
+import { checkParams } from '../tracker/run-params.js';
 import { mapBatches } from './map-batches.js';
 import { fitResult, nextBatchSize } from './result-batches.js';
 
@@ -157,7 +162,7 @@ export class ProcessorTracker {
         instanceId: this.start.instanceId,
         jobId: this.start.jobId,
         jobParams: this.start.jobParams,
-        params: processor.params ? processor.params.parse(raw) : raw,
+        params: processor.params ? paramsOrThrow(processor.params, raw) : raw,
         runAttempt: this.start.runAttempt ?? 1,
       };
     }
@@ -271,4 +276,11 @@ export class ProcessorTracker {
     });
     return this.flushing;
   }
+}
+
+/** The checked params; a mismatch throws, failing the task (the TaskTracker checked them already). */
+function paramsOrThrow(schema: ParamsSchema<unknown>, raw: unknown): unknown {
+  const checked = checkParams(schema, raw);
+  if (!checked.ok) throw new Error(`invalid params: ${checked.problem}`);
+  return checked.params;
 }

@@ -1,6 +1,6 @@
 import { HandlerError } from '@drover/protocol';
+import type { DroverLogger as Logger } from '@drover/transport';
 import { LogLimiter } from '@drover/transport';
-import type { Logger } from 'pino';
 
 // What a worker acts on is fenced: a replayed or stale message (an older
 // epoch, a finished run, a task attempt already started, a sub-task batch

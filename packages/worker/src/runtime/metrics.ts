@@ -1,6 +1,6 @@
 import { availableParallelism, freemem, loadavg, totalmem } from 'node:os';
 import type { serverMessages } from '@drover/protocol';
-import type { z } from 'zod';
+import type { z } from 'zod/v4';
 
 type Metrics = z.input<typeof serverMessages.WorkerMetrics>;
 

@@ -1,5 +1,5 @@
+import type { DroverLogger as Logger } from '@drover/transport';
 import { errors, type NatsConnection } from '@nats-io/nats-core';
-import type { Logger } from 'pino';
 import { WorkerRefusedError } from './worker-check.js';
 
 // NATS accepts a valid key of another app (authentication passes) but then

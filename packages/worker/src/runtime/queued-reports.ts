@@ -1,7 +1,6 @@
 import { routes, type ttMessages } from '@drover/protocol';
-import type { Bus } from '@drover/transport';
-import type { Logger } from 'pino';
-import type { z } from 'zod';
+import type { Bus, DroverLogger as Logger } from '@drover/transport';
+import type { z } from 'zod/v4';
 
 type RunJob = z.output<typeof ttMessages.RunJob>;
 

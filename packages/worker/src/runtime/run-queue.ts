@@ -1,5 +1,5 @@
 import type { ttMessages } from '@drover/protocol';
-import type { z } from 'zod';
+import type { z } from 'zod/v4';
 
 type RunJob = z.output<typeof ttMessages.RunJob>;
 

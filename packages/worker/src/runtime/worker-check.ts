@@ -1,7 +1,7 @@
 import { DroverError, isRetryable, routes } from '@drover/protocol';
+import type { DroverLogger as Logger } from '@drover/transport';
 import { askAll, type Bus } from '@drover/transport';
 import pRetry, { AbortError } from 'p-retry';
-import type { Logger } from 'pino';
 
 // A worker the servers refuse (no such app, or its worker id held by another
 // live process) would heartbeat forever and never be given work. It asks

@@ -8,10 +8,10 @@ import {
   type ttMessages,
   workerStatusSubject,
 } from '@drover/protocol';
+import type { DroverLogger as Logger } from '@drover/transport';
 import { Bus, connectNats, type Handler, publishEvent, serversForLog } from '@drover/transport';
 import type { NatsConnection } from '@nats-io/nats-core';
-import type { Logger } from 'pino';
-import type { z } from 'zod';
+import type { z } from 'zod/v4';
 import { InProcessExecutor, type ProcessorExecutor } from '../isolation/executor.js';
 import { ThreadExecutor } from '../isolation/thread-executor.js';
 import { ProcessorTracker } from '../processor/processor-tracker.js';
@@ -20,6 +20,7 @@ import { FinalReporter } from '../tracker/final-reporter.js';
 import { HeavyTracker } from '../tracker/heavy-tracker.js';
 import { setLongTimeout } from '../tracker/long-timeout.js';
 import { StandaloneTracker } from '../tracker/standalone-tracker.js';
+import { defaultLogger } from './default-logger.js';
 import { Fences } from './fences.js';
 import { currentMetrics } from './metrics.js';
 import { type MetricsServer, startMetricsServer } from './metrics-server.js';
@@ -81,7 +82,10 @@ export interface WorkerOptions {
   metricsPort?: number;
   /** Where the metrics port listens (default 127.0.0.1). */
   metricsHost?: string;
-  log: Logger;
+  /** Where the worker logs (any pino-compatible logger); default: pino at `info` on stderr. */
+  logger?: Logger;
+  /** @deprecated The same as `logger`. */
+  log?: Logger;
 }
 
 export interface DroverWorker {
@@ -102,7 +106,7 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
     `${hostname()
       .replace(/[^A-Za-z0-9_-]/g, '-')
       .slice(0, 40)}-${randomBytes(3).toString('hex')}`;
-  const log = options.log.child({ workerId });
+  const log = (options.logger ?? options.log ?? defaultLogger()).child({ workerId });
   const concurrency = options.concurrency ?? 8;
   const maxQueuedRuns = options.maxQueuedRuns ?? DEFAULT_MAX_QUEUED_RUNS;
   if (

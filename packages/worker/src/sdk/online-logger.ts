@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { routes } from '@drover/protocol';
-import type { Bus } from '@drover/transport';
-import type { Logger } from 'pino';
+import type { Bus, DroverLogger as Logger } from '@drover/transport';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };

@@ -1,7 +1,12 @@
 import type { JsonValue } from '@drover/protocol';
-import type { z } from 'zod';
 import type { OnlineLogger } from './online-logger.js';
 import type { StandardSchemaV1 } from './standard-schema.js';
+
+/**
+ * A schema for a run's params: any Standard Schema object (zod 3.24+ or 4,
+ * valibot, ...), so a processor module may use the zod its project has.
+ */
+export type ParamsSchema<P> = StandardSchemaV1<unknown, P>;
 
 /** What a processor sees of the run it works for. */
 export interface ProcessorContext<P = unknown> {
@@ -36,7 +41,7 @@ export interface BasicProcessor<P = unknown> {
   kind: 'basic';
   name: string;
   /** Validates the run's params before anything runs; a mismatch fails the run with the field named. */
-  params?: z.ZodType<P>;
+  params?: ParamsSchema<P>;
   process(ctx: ProcessorContext<P>): ProcessOutcome | Promise<ProcessOutcome>;
 }
 
@@ -83,7 +88,7 @@ export type PayloadSchema<T> = StandardSchemaV1<unknown, T>;
 export interface MapProcessor<P = unknown, T = unknown> {
   kind: 'map';
   name: string;
-  params?: z.ZodType<P>;
+  params?: ParamsSchema<P>;
   /**
    * Validates each mapped task's payload before `process` sees it; a payload
    * it rejects fails that task (not retried), naming the issues.
@@ -95,7 +100,7 @@ export interface MapProcessor<P = unknown, T = unknown> {
 export interface MapReduceProcessor<P = unknown, T = unknown> {
   kind: 'mapReduce';
   name: string;
-  params?: z.ZodType<P>;
+  params?: ParamsSchema<P>;
   /** As for a map processor: checks each mapped task's payload. */
   payload?: PayloadSchema<T>;
   process(ctx: MapContext<P, T>): ProcessOutcome | Promise<ProcessOutcome>;
@@ -114,7 +119,7 @@ export interface MapReduceProcessor<P = unknown, T = unknown> {
 export interface BroadcastProcessor<P = unknown> {
   kind: 'broadcast';
   name: string;
-  params?: z.ZodType<P>;
+  params?: ParamsSchema<P>;
   /** Runs once on the TaskTracker before the broadcast. */
   preProcess?(ctx: ProcessorContext<P>): ProcessOutcome | Promise<ProcessOutcome>;
   /** Runs once on every worker taking part. */

@@ -1,5 +1,5 @@
 import type { common, JsonValue } from '@drover/protocol';
-import type { z } from 'zod';
+import type { z } from 'zod/v4';
 import { toJsonResult } from '../sdk/json-result.js';
 import { isNonRetryable, type ProcessOutcome } from '../sdk/processor.js';
 import { setLongTimeout } from './long-timeout.js';

@@ -7,9 +7,9 @@ import {
   type serverMessages,
   Timing,
 } from '@drover/protocol';
+import type { DroverLogger as Logger } from '@drover/transport';
 import { type Bus, maxPayload } from '@drover/transport';
-import type { Logger } from 'pino';
-import type { z } from 'zod';
+import type { z } from 'zod/v4';
 
 export type FinalReport = z.input<typeof serverMessages.FinalReport>;
 export type FinalAnswer = { accepted: boolean; stop: boolean; reason?: string };

@@ -1,7 +1,6 @@
 import { DroverError, monotonicMs, routes, type ttMessages } from '@drover/protocol';
-import type { Bus } from '@drover/transport';
-import type { Logger } from 'pino';
-import type { z } from 'zod';
+import type { Bus, DroverLogger as Logger } from '@drover/transport';
+import type { z } from 'zod/v4';
 import { RunLogShipper } from '../sdk/online-logger.js';
 import type { Processor, ProcessorContext } from '../sdk/processor.js';
 import { backoffDelayMs, type Outcome, sleep, withAttempts } from './attempts.js';

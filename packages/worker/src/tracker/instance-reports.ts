@@ -1,7 +1,7 @@
 import { type JsonValue, routes, type serverMessages, Timing } from '@drover/protocol';
+import type { DroverLogger as Logger } from '@drover/transport';
 import { type Bus, publishEvent } from '@drover/transport';
-import type { Logger } from 'pino';
-import type { z } from 'zod';
+import type { z } from 'zod/v4';
 import { FINAL_REPORT_DEADLINE_MS, type FinalReporter } from './final-reporter.js';
 import { fitFinalResult } from './final-result.js';
 import { setLongTimeout } from './long-timeout.js';

@@ -1,4 +1,5 @@
-import type { Processor } from '../sdk/processor.js';
+import type { ParamsSchema, Processor } from '../sdk/processor.js';
+import type { StandardSchemaIssue } from '../sdk/standard-schema.js';
 
 /** A run's params (its own, or the job's when it has none), checked by the processor's schema. */
 export function parseRunParams(
@@ -7,10 +8,37 @@ export function parseRunParams(
 ): { ok: true; params: unknown } | { ok: false; result: string } {
   const raw = run.instanceParams ?? run.jobParams;
   if (!processor.params) return { ok: true, params: raw };
-  const parsed = processor.params.safeParse(raw);
-  if (parsed.success) return { ok: true, params: parsed.data };
-  const issues = parsed.error.issues
-    .map((i) => `${i.path.join('.') || '(params)'}: ${i.message}`)
-    .join('; ');
-  return { ok: false, result: `invalid params for processor "${processor.name}": ${issues}` };
+  const checked = checkParams(processor.params, raw);
+  if (checked.ok) return checked;
+  return {
+    ok: false,
+    result: `invalid params for processor "${processor.name}": ${checked.problem}`,
+  };
+}
+
+/**
+ * Checks params with any Standard Schema (zod 3 or 4, ...), synchronously as
+ * zod's own `safeParse` does: a schema that only validates asynchronously is refused.
+ */
+export function checkParams(
+  schema: ParamsSchema<unknown>,
+  raw: unknown,
+): { ok: true; params: unknown } | { ok: false; problem: string } {
+  const standard = schema['~standard'];
+  if (typeof standard?.validate !== 'function')
+    return { ok: false, problem: 'its params schema is not a Standard Schema (zod 3.24+ or 4)' };
+  const checked = standard.validate(raw);
+  if (checked instanceof Promise) {
+    checked.catch(() => undefined);
+    return { ok: false, problem: 'its params schema validates asynchronously (not supported)' };
+  }
+  if (!checked.issues) return { ok: true, params: checked.value };
+  return { ok: false, problem: checked.issues.map(describeIssue).join('; ') };
+}
+
+function describeIssue(issue: StandardSchemaIssue): string {
+  const path = (issue.path ?? []).map((p) =>
+    typeof p === 'object' && p !== null && 'key' in p ? String(p.key) : String(p),
+  );
+  return `${path.join('.') || '(params)'}: ${issue.message}`;
 }

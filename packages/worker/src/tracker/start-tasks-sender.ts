@@ -1,6 +1,6 @@
 import { routes, type ttMessages } from '@drover/protocol';
 import type { Bus } from '@drover/transport';
-import type { z } from 'zod';
+import type { z } from 'zod/v4';
 import { valueBytes } from '../value-bytes.js';
 import type { DispatchedTask } from './task-store.js';
 
