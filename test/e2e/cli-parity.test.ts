@@ -21,9 +21,11 @@ let env: NodeJS.ProcessEnv;
 let cli: (...args: string[]) => ReturnType<typeof runCli>;
 const BUILT = { built: true };
 // Any CSI sequence (colour, erase, cursor moves).
-const ESCAPE = new RegExp(String.raw`\x1b\[`);
+// biome-ignore lint/suspicious/noControlCharactersInRegex: escape codes are what these tests look for
+const ESCAPE = /\x1b\[/;
 // A colour (SGR foreground) code.
-const COLOUR = new RegExp(String.raw`\x1b\[3\dm`);
+// biome-ignore lint/suspicious/noControlCharactersInRegex: as above
+const COLOUR = /\x1b\[3\dm/;
 
 beforeAll(async () => {
   await buildBinaries();
