@@ -5,6 +5,8 @@ export interface EndpointStats {
   subject: string;
   num_requests: number;
   num_errors: number;
+  /** Nanoseconds spent handling them. */
+  processing_time: number;
   last_error?: string;
   data?: { route?: Record<string, number | string> };
 }

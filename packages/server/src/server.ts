@@ -20,6 +20,7 @@ import { InstanceEvents } from './lifecycle/instance-events.js';
 import { LostWorkers } from './lifecycle/lost-workers.js';
 import { RunIntake } from './lifecycle/run-intake.js';
 import { Sweeper } from './lifecycle/sweeper.js';
+import { type ServerMetricSources, ServerMetrics } from './metrics/server-metrics.js';
 import { serveServerRoutes } from './nats/server-handlers.js';
 import { NatsAuthWriter } from './nats-auth/nats-auth-writer.js';
 import { WorkerKeys } from './nats-auth/worker-keys.js';
@@ -27,6 +28,7 @@ import { DbClock } from './scheduling/db-clock.js';
 import { Scheduler } from './scheduling/scheduler.js';
 import { AppAuthenticator } from './store/apps.js';
 import { registerKey } from './store/nats-keys.js';
+import { countWaitingRuns } from './store/waiting-runs.js';
 
 const HEALTH_CHECK_MS = 2_000;
 
@@ -72,9 +74,13 @@ export async function startServer(
       }
     | undefined;
   let healthTimer: NodeJS.Timeout | undefined;
+  // Scraped from the start; what needs NATS and Postgres comes once they are there.
+  let metricSources: ServerMetricSources | undefined;
+  const metrics = new ServerMetrics(() => metricSources);
 
   const ctx: ApiContext = {
     adminToken: config.adminToken,
+    metrics,
     readiness: () => ({ ...readiness }),
     core: () => {
       if (!core) throw unavailable(readiness);
@@ -179,6 +185,7 @@ export async function startServer(
         .then((connected) => {
           nc = connected; // stop() drains it even if Postgres never came
           readiness.nats = true;
+          metrics.watch(connected);
           void watchNats(connected).catch(() => undefined);
           return connected;
         }),
@@ -199,12 +206,21 @@ export async function startServer(
       facts,
       config.unknownProcessorGraceMs,
       clock,
-      (instance) => publisher.instance(instance),
+      (instance) => {
+        metrics.changed(instance);
+        publisher.instance(instance);
+      },
       (instance) => events.changed(instance),
       abort.signal,
     );
     const timers = new DispatchTimers(dispatcher);
-    const intake = new RunIntake(pool, dispatcher, timers, log.child({ actor: 'run-intake' }));
+    const intake = new RunIntake(
+      pool,
+      dispatcher,
+      timers,
+      log.child({ actor: 'run-intake' }),
+      (jobs) => metrics.runsCreated(jobs),
+    );
     const scheduler = new Scheduler(
       pool,
       timers,
@@ -214,6 +230,7 @@ export async function startServer(
         lookaheadMs: config.lookaheadMs,
       },
       clock,
+      (jobs) => metrics.runsCreated(jobs),
     );
     const sweeper = new Sweeper(pool, dispatcher, events, log.child({ actor: 'sweeper' }), {
       intervalMs: config.sweepIntervalMs,
@@ -245,6 +262,12 @@ export async function startServer(
       void dispatcher.startQueued(instance.jobId);
     });
     events.onChange((instance) => publisher.instance(instance));
+    events.onChange((instance) => metrics.changed(instance));
+    metricSources = {
+      waitingRuns: () => countWaitingRuns(pool),
+      workersAlive: () => registry.aliveCount(),
+      routeStats: () => bus.routeStats,
+    };
     registry.onJoined((worker) => {
       pool
         .query(

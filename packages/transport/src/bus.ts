@@ -92,7 +92,7 @@ export class Bus {
     fn: HandlerFn<R>,
     options?: HandleOptions,
   ): Handler {
-    const counters = this.routeStats.for(routeSubject(route, address));
+    const counters = this.routeStats.for(routeSubject(route, address), route.handler);
     const handler = handle(this.nc, this.log, route, address, fn, {
       subscribe: this.monitoring?.subscribe,
       ...options,

@@ -85,6 +85,22 @@ export async function answer<R extends Route>(
   counters: RouteCounters = newCounters(),
 ): Promise<ReplyBody> {
   counters.requests++;
+  const started = performance.now();
+  try {
+    return await validateAndRun(route, fn, raw, ctx, warn, counters);
+  } finally {
+    counters.processingNs += Math.round((performance.now() - started) * 1e6);
+  }
+}
+
+async function validateAndRun<R extends Route>(
+  route: R,
+  fn: HandlerFn<R>,
+  raw: unknown,
+  ctx: Omit<HandlerContext, 'refused'>,
+  warn: { badInput: LogLimiter; failures: LogLimiter },
+  counters: RouteCounters,
+): Promise<ReplyBody> {
   const parsed = route.request.safeParse(raw);
   if (!parsed.success) {
     const invalid = new InvalidPayloadError('request', zodIssues(parsed.error));

@@ -2,6 +2,8 @@ export type { AskOptions } from './ask.js';
 export { ask } from './ask.js';
 export { askAll } from './ask-all.js';
 export { Bus } from './bus.js';
+export type { BusMetrics } from './bus-metrics.js';
+export { registerBusMetrics } from './bus-metrics.js';
 export type { ConnectOptions } from './connect.js';
 export { connectNats, isNatsAuthError } from './connect.js';
 export { EnvFlagError, envFlag } from './env-flag.js';

@@ -27,23 +27,45 @@ export interface Monitoring {
 
 const text = new TextEncoder();
 
+/** The per-endpoint stats object of @nats-io/services (pinned version), which `$SRV.STATS` answers. */
+interface LibraryStats {
+  num_requests: number;
+  num_errors: number;
+  processing_time: number;
+  average_processing_time: number;
+  last_error?: string;
+}
+
 /**
- * The per-endpoint stats object of @nats-io/services (pinned version): the library
- * counts an error only when a callback throws, so our own counts are copied in.
+ * The library counts a request when its callback returns (before our handler
+ * ran, and not at all for an in-process ask) and an error only when the
+ * callback throws: our own counts replace its numbers.
  */
-function libraryStats(endpoint: Endpoint): { num_errors: number; last_error?: string } | undefined {
+function libraryStats(endpoint: Endpoint): LibraryStats | undefined {
   const stats: unknown = (endpoint as { stats?: unknown }).stats;
   if (typeof stats !== 'object' || stats === null) return undefined;
-  return typeof (stats as { num_errors?: unknown }).num_errors === 'number'
-    ? (stats as { num_errors: number; last_error?: string })
+  const s = stats as Partial<LibraryStats>;
+  return typeof s.num_requests === 'number' && typeof s.num_errors === 'number'
+    ? (stats as LibraryStats)
     : undefined;
+}
+
+function copyCounters(stats: LibraryStats, counters: RouteCounters): void {
+  stats.num_requests = counters.requests;
+  stats.num_errors = counters.errors;
+  stats.last_error = counters.lastError;
+  stats.processing_time = counters.processingNs;
+  stats.average_processing_time = counters.requests
+    ? Math.round(counters.processingNs / counters.requests)
+    : 0;
 }
 
 /**
  * Makes this process answer the NATS services protocol (`$SRV.PING`,
  * `$SRV.INFO`, `$SRV.STATS`), so `nats micro ls|info|stats` list it. Route
  * handlers subscribed through it are its endpoints: STATS shows, per route,
- * requests and errors (bad msgpack, invalid, shed, refused, failed).
+ * requests (in-process asks included), processing time and errors (bad msgpack,
+ * invalid, shed, refused, failed).
  */
 export async function startMonitoring(
   nc: NatsConnection,
@@ -58,10 +80,7 @@ export async function startMonitoring(
     statsHandler: async (endpoint) => {
       const counters: RouteCounters | undefined = routes.get(endpoint.subject);
       const stats = libraryStats(endpoint);
-      if (counters && stats) {
-        stats.num_errors = counters.errors;
-        stats.last_error = counters.lastError;
-      }
+      if (counters && stats) copyCounters(stats, counters);
       return counters ? { ...status(), route: counters } : status();
     },
   });

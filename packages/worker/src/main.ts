@@ -110,6 +110,19 @@ const program = new Command('drover-worker')
     env.DROVER_WORKER_ID,
   )
   .addOption(
+    new Option(
+      '--metrics-port <port>',
+      'serve Prometheus metrics at GET /metrics on this port (off by default)',
+    )
+      .env('DROVER_WORKER_METRICS_PORT')
+      .argParser(integerIn(0, 65_535)),
+  )
+  .addOption(
+    new Option('--metrics-host <host>', 'address the metrics port listens on')
+      .env('DROVER_WORKER_METRICS_HOST')
+      .default('127.0.0.1'),
+  )
+  .addOption(
     new Option('--log-level <level>', 'pino level')
       .env('DROVER_LOG_LEVEL')
       .choices(LOG_LEVELS)
@@ -138,6 +151,8 @@ const o = program.opts<{
   tag: string[];
   drainGraceMs: number;
   workerId?: string;
+  metricsPort?: number;
+  metricsHost: string;
   logLevel: string;
 }>();
 
@@ -192,6 +207,8 @@ const worker = await startWorker({
   tags: o.tag,
   drainGraceMs: o.drainGraceMs,
   workerId: o.workerId,
+  metricsPort: o.metricsPort,
+  metricsHost: o.metricsHost,
   onRefused: (err) => refused(err.message),
   log,
 }).catch((err: unknown) => {

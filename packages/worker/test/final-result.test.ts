@@ -28,7 +28,7 @@ describe('fitFinalResult', () => {
     const fitted = fitFinalResult('FAILED', `boom: ${'e'.repeat(100_000)}`);
     expect(fitted.status).toBe('FAILED');
     expect(fitted.result).toHaveLength(MAX);
-    expect(fitted.result.startsWith('boom: eee')).toBe(true);
+    expect(String(fitted.result).startsWith('boom: eee')).toBe(true);
     expect(fitted.result).toMatch(/…\[cut: 100006 characters, over the 65536-character limit\]$/);
     expect(fitted.warning).toBe('run result cut from 100006 to 65536 characters');
   });

@@ -1,4 +1,4 @@
-import { apiViews } from '@drover/protocol';
+import { DroverApiError, DroverClient, DroverUnavailableError } from '@drover/client';
 import type { z } from 'zod';
 import { CliError, Exit } from './exit-codes.js';
 
@@ -12,15 +12,20 @@ const STATUS_EXIT: Record<number, number> = {
 };
 
 /**
- * The HTTP API as the CLI uses it: every answer validated with the server's
- * own response schemas, every failure turned into a message that says what
- * to fix and an exit code.
+ * The HTTP API as the CLI uses it: every call goes through
+ * `DroverClient.request` (answers validated there), every failure turned into
+ * a message that says what to fix and an exit code.
  */
 export class ApiClient {
+  private readonly client: DroverClient;
+
   constructor(
     readonly baseUrl: string,
-    private readonly secret?: string,
-  ) {}
+    secret?: string,
+  ) {
+    // The CLI names the app in each path (and app creation has none), so the client's stays empty.
+    this.client = new DroverClient({ url: baseUrl, app: '', secret });
+  }
 
   async call<S extends z.ZodType>(
     schema: S,
@@ -28,57 +33,33 @@ export class ApiClient {
     path: string,
     body?: unknown,
   ): Promise<z.output<S>> {
-    let res: Response;
     try {
-      res = await fetch(`${this.baseUrl}/api/v1${path}`, {
-        method,
-        headers: {
-          ...(this.secret ? { authorization: `Bearer ${this.secret}` } : {}),
-          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-        },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
+      return await this.client.request(schema, method, path, body);
     } catch (err) {
-      throw new CliError(
-        `cannot reach the Drover server at ${this.baseUrl} (${(err as Error).cause ?? (err as Error).message}); ` +
-          'is `drover up` running? Point at another with --server or DROVER_SERVER_URL',
-        Exit.UNAVAILABLE,
-      );
+      throw toCliError(err);
     }
-    const text = await res.text();
-    const json: unknown = text ? safeJson(text) : null;
-    if (!res.ok) throw this.failure(res.status, json);
-    const parsed = schema.safeParse(json);
-    if (!parsed.success) {
-      throw new CliError(
-        `unexpected answer from ${method} ${path}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
-        Exit.SERVER_ERROR,
-      );
-    }
-    return parsed.data;
-  }
-
-  private failure(status: number, json: unknown): CliError {
-    const error = apiViews.ErrorView.safeParse(json);
-    const issues = error.success ? (error.data.error.issues ?? []) : [];
-    let message = error.success ? error.data.error.message : `HTTP ${status}`;
-    if (issues.length) {
-      message = `the server refused the request:\n${issues.map((i) => `  ${i.path || '(body)'}: ${i.message}`).join('\n')}`;
-    }
-    if (status === 401 && /admin token/.test(message))
-      message +=
-        '\n(set DROVER_ADMIN_TOKEN or DROVER_ADMIN_TOKEN_FILE, or give --admin-token; `drover env` prints the one of `drover up`)';
-    else if (status === 401)
-      message +=
-        '\n(set the app secret with --secret or DROVER_APP_SECRET; `drover up` keeps it in its data dir)';
-    return new CliError(message, STATUS_EXIT[status] ?? Exit.SERVER_ERROR);
   }
 }
 
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
+function toCliError(err: unknown): unknown {
+  if (err instanceof DroverUnavailableError) {
+    return new CliError(
+      `cannot reach the Drover server at ${err.url} (${err.reason}); ` +
+        'is `drover up` running? Point at another with --server or DROVER_SERVER_URL',
+      Exit.UNAVAILABLE,
+    );
   }
+  if (!(err instanceof DroverApiError)) return err;
+  if (err.code === 'UNEXPECTED_ANSWER') return new CliError(err.message, Exit.SERVER_ERROR);
+  let message = err.message;
+  if (err.issues.length) {
+    message = `the server refused the request:\n${err.issues.map((i) => `  ${i.path || '(body)'}: ${i.message}`).join('\n')}`;
+  }
+  if (err.status === 401 && /admin token/.test(message))
+    message +=
+      '\n(set DROVER_ADMIN_TOKEN or DROVER_ADMIN_TOKEN_FILE, or give --admin-token; `drover env` prints the one of `drover up`)';
+  else if (err.status === 401)
+    message +=
+      '\n(set the app secret with --secret or DROVER_APP_SECRET; `drover up` keeps it in its data dir)';
+  return new CliError(message, STATUS_EXIT[err.status] ?? Exit.SERVER_ERROR);
 }

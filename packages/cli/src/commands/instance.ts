@@ -1,6 +1,7 @@
 import { apiViews } from '@drover/protocol';
 import { type Command, InvalidArgumentError } from 'commander';
 import { z } from 'zod';
+import { resultText } from '../output/result-text.js';
 import { progressText, table, when } from '../output/table.js';
 import { connect, type GlobalOptions, print } from './context.js';
 
@@ -51,7 +52,7 @@ export function instanceCommands(program: Command, globals: () => GlobalOptions)
             i.workerId,
             progressText(i.progress),
             when(i.createdAt),
-            (i.result ?? i.reason ?? '').slice(0, 60),
+            (resultText(i.result) ?? i.reason ?? '').slice(0, 60),
           ]),
         ),
       );
@@ -74,7 +75,7 @@ export function instanceCommands(program: Command, globals: () => GlobalOptions)
           `  tasks: ${i.progress ? `${i.progress.total} total, ${i.progress.succeeded} succeeded, ${i.progress.failed} failed, ${i.progress.running} running` : '-'}`,
           `  created ${when(i.createdAt)}, started ${when(i.startedAt)}, finished ${when(i.finishedAt)}`,
           `  params: ${JSON.stringify(i.params ?? null)}`,
-          `  result: ${i.result ?? '-'}`,
+          `  result: ${resultText(i.result) ?? '-'}`,
           ...(i.reason ? [`  reason: ${i.reason}`] : []),
         ].join('\n'),
       );

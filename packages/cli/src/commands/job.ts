@@ -3,8 +3,9 @@ import { apiViews } from '@drover/protocol';
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { CliError, Exit } from '../client/exit-codes.js';
+import { resultText } from '../output/result-text.js';
 import { stateName } from '../output/states.js';
-import { resultText, table, when } from '../output/table.js';
+import { table, when } from '../output/table.js';
 import { connect, type GlobalOptions, jsonFlag, print } from './context.js';
 import {
   applySpecFlags,

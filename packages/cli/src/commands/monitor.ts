@@ -4,6 +4,7 @@ import { createInbox, type NatsConnection } from '@nats-io/nats-core';
 import type { Command } from 'commander';
 import { pino } from 'pino';
 import { z } from 'zod';
+import { resultText } from '../output/result-text.js';
 import { stateName } from '../output/states.js';
 import { progressText, table, when } from '../output/table.js';
 import { stdoutIsTerminal } from '../output/terminal.js';
@@ -79,7 +80,7 @@ function apply(view: View, e: DroverEvent): void {
       view.finished.unshift({
         instanceId: e.instanceId,
         status: e.status,
-        result: e.result ?? e.reason,
+        result: resultText(e.result) ?? e.reason,
         at: e.at,
       });
       view.finished.length = Math.min(view.finished.length, 10);
@@ -137,7 +138,7 @@ function render(app: string, view: View): string {
 function eventLine(e: DroverEvent): string {
   if (e.type === 'worker') return `${when(e.at)} worker ${e.workerId} ${e.state}`;
   if (e.type === 'instance') {
-    const detail = e.result ?? e.reason;
+    const detail = resultText(e.result) ?? e.reason;
     return `${when(e.at)} instance ${e.instanceId} of job ${e.jobId} ${stateName(e.status)}${e.workerId ? ` on ${e.workerId}` : ''}${detail ? `: ${detail.slice(0, 200)}` : ''}`;
   }
   return `${when(Date.now())} instance ${e.instanceId} tasks ${progressText(e.progress)}`;

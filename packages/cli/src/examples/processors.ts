@@ -35,7 +35,9 @@ export const sumRange = mapReduceProcessor({
   // Runs only when every chunk succeeded (no `reducePartial`).
   reduce: (_ctx, results) =>
     String(
-      results.filter((r) => r.taskName === 'chunk').reduce((sum, r) => sum + BigInt(r.result), 0n),
+      results
+        .filter((r) => r.taskName === 'chunk')
+        .reduce((sum, r) => sum + BigInt(String(r.result)), 0n),
     ),
 });
 

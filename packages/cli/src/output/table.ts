@@ -28,9 +28,3 @@ export function progressText(
 ): string {
   return p ? `${p.succeeded}/${p.total} done, ${p.failed} failed` : '-';
 }
-
-/** A run's result for people: a string as it is, any other JSON value as JSON, none as null. */
-export function resultText(result: unknown): string | null {
-  if (result === null || result === undefined) return null;
-  return typeof result === 'string' ? result : JSON.stringify(result);
-}

@@ -59,7 +59,8 @@ export const InstanceView = z.object({
   deadlineAt: z.number().nullable(),
   finishedAt: z.number().nullable(),
   progress: Progress.nullable(),
-  result: z.string().nullable(),
+  /** The run's result: any JSON value (null until it has one, or when it returned nothing). */
+  result: z.unknown(),
   reason: z.string().nullable(),
   retryOf: z.string().nullable(),
   createdAt: z.number(),
@@ -93,6 +94,12 @@ export const WorkerView = z.object({
     totalSlots: z.number(),
   }),
 });
+
+/**
+ * Any JSON value (params, results). One shared schema: the server names it as an
+ * OpenAPI component, which its recursion needs (an unnamed one leaves a dangling $ref).
+ */
+export const JsonValue = z.json();
 
 /** Path and query parameters. */
 export const Id = z.string().regex(/^[0-9]{1,18}$/, 'must be a numeric id');

@@ -1,5 +1,9 @@
 import { z } from 'zod';
 import { Count, DecimalId, EpochMs, OpaqueId } from '../tokens.js';
+import { JsonResult } from './json-result.js';
+
+export type { JsonValue } from './json-result.js';
+export { JsonResult, MAX_RESULT_CHARS, resultChars } from './json-result.js';
 
 // Wire schemas are lenient to unknown fields (z.object strips them), so a newer
 // peer can add fields during a rolling upgrade without breaking an older one.
@@ -31,16 +35,14 @@ export const TaskEnvelope = z.object({
   payload: UserData,
 });
 
-/** Longest task or run result, in UTF-16 characters (a JavaScript string's length). */
-export const MAX_RESULT_CHARS = 65_536;
-
 /** The outcome of one attempt of one task. */
 export const TaskResult = z.object({
   taskId: OpaqueId,
   attempt: z.number().int().min(1),
   /** A result is final: progress travels in heartbeats, not here. */
   status: z.enum(['SUCCEEDED', 'FAILED']),
-  result: z.string().max(MAX_RESULT_CHARS).optional(),
+  /** Any JSON value (a failure's is its error text). */
+  result: JsonResult.optional(),
   /** Set when the processor marked its failure as not worth retrying. */
   nonRetryable: z.boolean().optional(),
 });

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { enumValues, InstanceStatus } from '../enums.js';
 import { AppName, DecimalId, EpochMs, WorkerId } from '../tokens.js';
 import { TaskProgress } from './common.js';
+import { JsonResult } from './json-result.js';
 
 // Lifecycle events, published on drover.<app>.events.<type> as JSON (so
 // `nats sub 'drover.<app>.events.>'` is readable). Fire and forget: a monitor
@@ -16,7 +17,8 @@ export const InstanceEvent = z.object({
   status: z.enum(enumValues(InstanceStatus)),
   workerId: WorkerId.nullable(),
   epoch: z.number().int().nonnegative(),
-  result: z.string().max(65_536).nullable(),
+  /** The run's JSON result (null until it has one). */
+  result: JsonResult.nullable(),
   reason: z.string().max(65_536).nullable(),
   at: EpochMs,
 });

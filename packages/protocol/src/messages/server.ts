@@ -7,7 +7,8 @@ export const Incarnation = z
   .string()
   .regex(/^[A-Za-z0-9_-]{8,64}$/, 'must be 8-64 characters of letters, digits, "_" or "-"');
 
-import { MAX_RESULT_CHARS, MAX_RUNS_PER_BATCH, TaskProgress } from './common.js';
+import { MAX_RUNS_PER_BATCH, TaskProgress } from './common.js';
+import { JsonResult } from './json-result.js';
 
 // Messages handled by servers.
 
@@ -47,7 +48,8 @@ export const ReportInstanceStatus = z.object({
   workerId: WorkerId,
   status: z.enum(enumValues(InstanceStatus)),
   progress: TaskProgress,
-  result: z.string().max(MAX_RESULT_CHARS).optional(),
+  /** Any JSON value; a failure's (or a hand-back's) is its reason text. */
+  result: JsonResult.optional(),
   reportedAt: EpochMs,
   /** With FAILED: the processor threw NonRetryableError, so no instance retry either. */
   nonRetryable: z.boolean().optional(),
@@ -70,7 +72,8 @@ export const FinalReport = z.object({
   epoch: Count,
   status: z.enum(['SUCCEEDED', 'FAILED', 'STOPPED']),
   progress: TaskProgress,
-  result: z.string().max(MAX_RESULT_CHARS).optional(),
+  /** Any JSON value; a failure's (or a hand-back's) is its reason text. */
+  result: JsonResult.optional(),
   /** When the processor started on the worker: the run's started_at, as no RUNNING report may have been written. */
   startedAt: EpochMs.optional(),
   reportedAt: EpochMs,

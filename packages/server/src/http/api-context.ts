@@ -4,6 +4,7 @@ import type { Dispatcher } from '../dispatch/dispatcher.js';
 import type { WorkerRegistry } from '../dispatch/worker-registry.js';
 import type { InstanceEvents } from '../lifecycle/instance-events.js';
 import type { RunIntake } from '../lifecycle/run-intake.js';
+import type { ServerMetrics } from '../metrics/server-metrics.js';
 import type { WorkerKeys } from '../nats-auth/worker-keys.js';
 import type { DbClock } from '../scheduling/db-clock.js';
 import type { Scheduler } from '../scheduling/scheduler.js';
@@ -40,6 +41,8 @@ export const isReady = (r: Readiness): boolean => r.nats && r.database && r.star
 
 export interface ApiContext {
   adminToken?: string;
+  /** `GET /metrics`: answered before the server is ready too. */
+  metrics?: Pick<ServerMetrics, 'text' | 'contentType'>;
   readiness(): Readiness;
   /** The core, or a 503 while NATS or Postgres is not reachable yet. */
   core(): Core;

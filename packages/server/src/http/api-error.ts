@@ -24,6 +24,42 @@ export class ApiError extends Error {
 
 export const notFound = (what: string) => new ApiError(404, 'NOT_FOUND', `${what} not found`);
 
+/** Codes of the 4xx answers that fastify gives before a route runs, in the API's words. */
+const FRAMEWORK_CODES: Record<number, string> = {
+  400: 'INVALID_INPUT',
+  404: 'NOT_FOUND',
+  413: 'PAYLOAD_TOO_LARGE',
+  415: 'UNSUPPORTED_MEDIA_TYPE',
+};
+
+function frameworkError(
+  status: number,
+  message: string,
+  request: FastifyRequest,
+): { code: string; message: string } {
+  const code = FRAMEWORK_CODES[status] ?? 'BAD_REQUEST';
+  if (status === 415) {
+    const given = request.headers['content-type'] ?? 'none';
+    return { code, message: `send the body as application/json (content type given: ${given})` };
+  }
+  if (status === 413) {
+    const limit = request.routeOptions.bodyLimit;
+    return { code, message: `body: larger than the ${limit} bytes a request may carry` };
+  }
+  return { code, message };
+}
+
+/** Unknown routes (and methods) answer in the same envelope as everything else. */
+export function notFoundHandler(request: FastifyRequest, reply: FastifyReply) {
+  const path = request.url.split('?')[0];
+  return reply.status(404).send({
+    error: {
+      code: 'NOT_FOUND',
+      message: `no route ${request.method} ${path} (the routes: GET /api/v1/openapi.json)`,
+    },
+  });
+}
+
 /** `/runs/3/delayMs` in `body` as `body.runs[3].delayMs`. */
 function issuePath(where: string, instancePath: string): string {
   return instancePath
@@ -56,9 +92,8 @@ export function errorHandler(log: Logger) {
     }
     const status = (err as FastifyError).statusCode;
     if (status && status >= 400 && status < 500) {
-      return reply.status(status).send({
-        error: { code: (err as FastifyError).code ?? 'BAD_REQUEST', message: err.message },
-      });
+      const { code, message } = frameworkError(status, err.message, request);
+      return reply.status(status).send({ error: { code, message } });
     }
     if (isTransientDbError(err)) {
       return reply

@@ -5,22 +5,32 @@ import Fastify, {
   type FastifyPluginAsync,
 } from 'fastify';
 import {
-  jsonSchemaTransform,
   serializerCompiler,
   validatorCompiler,
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
 import type { Logger } from 'pino';
+import { z } from 'zod';
 import { type ApiContext, isReady, unavailable } from './api-context.js';
-import { ApiError, errorHandler } from './api-error.js';
+import { errorHandler, notFoundHandler } from './api-error.js';
 import { hostCheck, isLoopbackHost } from './host-check.js';
-import { jsonNestsDeeperThan, MAX_JSON_DEPTH } from './json-depth.js';
+import { acceptJsonBodiesOnly } from './json-body-parser.js';
+import { NO_AUTH, openApiOptions } from './openapi-document.js';
 import { appTokenRoutes } from './routes/app-tokens.js';
 import { appRoutes } from './routes/apps.js';
 import { instanceRoutes } from './routes/instances.js';
 import { jobRoutes } from './routes/jobs.js';
+import { metricsRoutes } from './routes/metrics.js';
 import { workerKeyRoutes } from './routes/worker-keys.js';
 import { workerRoutes } from './routes/workers.js';
+
+const Health = z.object({ ok: z.literal(true) });
+const Readiness = z.object({
+  ready: z.boolean(),
+  nats: z.boolean(),
+  database: z.boolean(),
+  started: z.boolean(),
+});
 
 export interface ApiOptions {
   /** The address it listens on: on loopback, the Host header is checked. */
@@ -48,38 +58,50 @@ export async function buildApi(
     };
     api.addHook('onRequest', hostCheck(options.allowedHosts, port));
   }
-  // Too deep a body is refused before parsing: later recursion would overflow the stack.
-  const parseJson = api.getDefaultJsonParser('error', 'error');
-  api.removeContentTypeParser('application/json');
-  api.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
-    if (jsonNestsDeeperThan(body as string, MAX_JSON_DEPTH)) {
-      const problem = `JSON nests deeper than ${MAX_JSON_DEPTH} levels`;
-      done(
-        new ApiError(400, 'INVALID_INPUT', `body: ${problem}`, [
-          { path: 'body', message: problem },
-        ]),
-        undefined,
-      );
-      return;
-    }
-    void parseJson(request, body as string, done);
-  });
-  await api.register(swagger, {
-    openapi: {
-      info: { title: 'Drover server API', version: '1' },
-      components: { securitySchemes: { appSecret: { type: 'http', scheme: 'bearer' } } },
-      security: [{ appSecret: [] }],
-    },
-    transform: jsonSchemaTransform,
-  });
+  acceptJsonBodiesOnly(api);
+  api.setNotFoundHandler(notFoundHandler);
+  await api.register(swagger, openApiOptions());
 
-  api.get('/healthz', async () => ({ ok: true }));
-  api.get('/readyz', async (_request, reply) => {
-    const readiness = ctx.readiness();
-    const ready = isReady(readiness);
-    return reply.status(ready ? 200 : 503).send({ ready, ...readiness });
-  });
-  api.get('/api/v1/openapi.json', async () => api.swagger());
+  api.get(
+    '/healthz',
+    {
+      schema: {
+        operationId: 'getHealth',
+        summary: 'Liveness: answers while the process lives',
+        security: NO_AUTH,
+        response: { 200: Health },
+      },
+    },
+    async () => ({ ok: true as const }),
+  );
+  api.get(
+    '/readyz',
+    {
+      schema: {
+        operationId: 'getReadiness',
+        summary: 'Readiness: 200 while NATS and Postgres are reachable and the server has started',
+        security: NO_AUTH,
+        response: { 200: Readiness, 503: Readiness },
+      },
+    },
+    async (_request, reply) => {
+      const readiness = ctx.readiness();
+      const ready = isReady(readiness);
+      return reply.status(ready ? 200 : 503).send({ ready, ...readiness });
+    },
+  );
+  api.get(
+    '/api/v1/openapi.json',
+    {
+      schema: {
+        operationId: 'getOpenApiDocument',
+        summary: 'This OpenAPI document',
+        security: NO_AUTH,
+      },
+    },
+    async () => api.swagger(),
+  );
+  await api.register(metricsRoutes(ctx));
 
   const v1: FastifyPluginAsync = async (scope) => {
     scope.addHook('onRequest', async () => {

@@ -14,6 +14,7 @@ export const {
   RunsView,
   LogLineView,
   WorkerView,
+  JsonValue,
   Id,
   Limit,
 } = apiViews;

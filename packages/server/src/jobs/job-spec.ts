@@ -1,4 +1,5 @@
 import {
+  apiViews,
   common,
   DispatchStrategy,
   ExecuteType,
@@ -43,7 +44,7 @@ export const JobSpecInput = z
   .strictObject({
     name: z.string().trim().min(1).max(128),
     description: z.string().max(2_000).default(''),
-    jobParams: z.json().optional(),
+    jobParams: apiViews.JsonValue.optional(),
     timeExpressionType: z.enum(enumValues(TimeExpressionType)),
     /** CRON pattern; interval in ms for FIXED_RATE/FIXED_DELAY; ISO time or delay ms for ONE_SHOT. */
     timeExpression: z.string().trim().max(256).optional(),

@@ -33,6 +33,8 @@ export class RunIntake {
     private readonly dispatcher: Dispatcher,
     private readonly timers: DispatchTimers,
     private readonly log: Logger,
+    /** Told of each batch of new runs' jobs (metrics). */
+    private readonly onCreated: (jobIds: string[]) => void = () => {},
   ) {
     this.inserter = new InstanceInserter<Row>(db, (created) => this.handOff(created));
   }
@@ -56,6 +58,7 @@ export class RunIntake {
   }
 
   private handOff(created: { row: Row; instance: Instance }[]): void {
+    this.onCreated(created.map((c) => c.instance.jobId));
     if (this.closed) return; // the rows wait; the next server's scans dispatch them
     const claimed: { ctx: DispatchContext; epoch: number }[] = [];
     const waiting: DispatchContext[] = [];

@@ -1,4 +1,4 @@
-import type { InstanceStatus } from '@drover/protocol';
+import type { InstanceStatus, JsonValue } from '@drover/protocol';
 import type pg from 'pg';
 import { inTransaction } from '../db/pool.js';
 import type { JobSpec } from '../jobs/job-spec.js';
@@ -10,11 +10,12 @@ import {
   scheduleRetry,
 } from '../store/instance-transitions.js';
 import { getInstance } from '../store/instances.js';
+import { resultText } from '../store/storable-text.js';
 import { retryDelayMs } from './retry-delay.js';
 
 export interface Outcome {
   status: Extract<InstanceStatus, 'SUCCEEDED' | 'FAILED' | 'STOPPED'>;
-  result?: string;
+  result?: JsonValue;
   reason?: string;
   progress?: Instance['progress'];
   /** The processor threw NonRetryableError: the run is not retried. */
@@ -93,7 +94,7 @@ export async function settle(
       ]);
       const policy = rows[0]?.spec.instanceRetry;
       if (policy && !outcome.nonRetryable && current.runAttempt < policy.maximumAttempts) {
-        const reason = `run ${current.runAttempt} failed: ${outcome.reason ?? outcome.result ?? 'unknown'}`;
+        const reason = `run ${current.runAttempt} failed: ${outcome.reason ?? (outcome.result === undefined ? 'unknown' : resultText(outcome.result))}`;
         const retried = await scheduleRetry(
           tx,
           id,

@@ -4,7 +4,7 @@ import type pg from 'pg';
 import type { InstanceEvents } from '../lifecycle/instance-events.js';
 import { settleMany, settleOne } from '../lifecycle/settle-many.js';
 import type { FinalRow } from '../store/instance-transitions.js';
-import { toStorableText } from '../store/storable-text.js';
+import { toStorableJson } from '../store/storable-text.js';
 import type { InstanceOwners } from './instance-owners.js';
 
 type ReportFinals = typeof routes.server.reportFinals;
@@ -34,7 +34,7 @@ export function finalReportsHandler(deps: {
       id: r.instanceId,
       epoch: r.epoch,
       status: r.status,
-      result: r.result === undefined ? undefined : toStorableText(r.result),
+      result: r.result === undefined ? undefined : toStorableJson(r.result),
       progress: r.progress,
       startedAt: r.startedAt,
       nonRetryable: r.status === 'FAILED' && r.nonRetryable === true,

@@ -20,7 +20,7 @@ import { appExists } from '../store/app-names.js';
 import { handBack, recordProgress } from '../store/instance-transitions.js';
 import { getInstance } from '../store/instances.js';
 import { insertLogBatch } from '../store/logs.js';
-import { toStorableText } from '../store/storable-text.js';
+import { resultText, toStorableJson, toStorableText } from '../store/storable-text.js';
 import { finalReportsHandler } from './final-reports.js';
 import { InstanceOwners } from './instance-owners.js';
 
@@ -108,7 +108,7 @@ export function serveServerRoutes(deps: {
       return { accepted: false, stop: true, reason };
     }
     if (req.status === 'WAITING_DISPATCH') {
-      const reason = `handed back by worker ${req.workerId}: ${toStorableText(req.result ?? 'draining')}`;
+      const reason = `handed back by worker ${req.workerId}: ${toStorableText(req.result === undefined ? 'draining' : resultText(req.result))}`;
       const back = await handBack(pool, req.instanceId, req.epoch, reason);
       if (!back) return { accepted: false, stop: true, reason: "not this TaskTracker's run now" };
       events.changed(back);
@@ -119,7 +119,7 @@ export function serveServerRoutes(deps: {
     }
     const settled = await settle(pool, req.instanceId, req.epoch, {
       status: req.status,
-      result: req.result === undefined ? undefined : toStorableText(req.result),
+      result: req.result === undefined ? undefined : toStorableJson(req.result),
       progress: req.progress,
       nonRetryable: req.status === 'FAILED' && req.nonRetryable === true,
       fromTracker: true,

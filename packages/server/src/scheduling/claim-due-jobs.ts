@@ -56,6 +56,8 @@ export async function claimDueJobs(
   client: pg.PoolClient,
   lookaheadMs: number,
   batch = 200,
+  /** Told, once committed, of the jobs of the runs created (metrics). */
+  onCreated: (jobIds: string[]) => void = () => {},
 ): Promise<number> {
   await client.query('BEGIN');
   try {
@@ -94,12 +96,13 @@ export async function claimDueJobs(
       nextAt.push({ jobId: job.id, at: fire.next === null ? null : new Date(fire.next) });
     }
     let created = 0;
+    const createdJobs: string[] = [];
     if (slots.length) {
-      const inserted = await client.query(
+      const inserted = await client.query<{ job_id: string }>(
         `INSERT INTO instances (app_id, job_id, status, trigger_type, expected_trigger_at, next_dispatch_at, due_at)
          SELECT s.app_id, s.job_id, 'WAITING_DISPATCH', s.type, s.at, s.at, s.at
          FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::timestamptz[]) AS s(app_id, job_id, type, at)
-         ON CONFLICT (job_id, expected_trigger_at) DO NOTHING`,
+         ON CONFLICT (job_id, expected_trigger_at) DO NOTHING RETURNING job_id`,
         [
           slots.map((s) => s.appId),
           slots.map((s) => s.jobId),
@@ -108,15 +111,16 @@ export async function claimDueJobs(
         ],
       );
       created += inserted.rowCount ?? 0;
+      for (const row of inserted.rows) createdJobs.push(row.job_id);
     }
     if (frequent.length) {
       // A frequent job has one live run at a time: start one where none is unfinished.
-      const inserted = await client.query(
+      const inserted = await client.query<{ job_id: string }>(
         `INSERT INTO instances (app_id, job_id, status, trigger_type, expected_trigger_at, next_dispatch_at, due_at)
          SELECT f.app_id, f.job_id, 'WAITING_DISPATCH', f.type, $4, $4, $4
          FROM unnest($1::bigint[], $2::bigint[], $3::text[]) AS f(app_id, job_id, type)
          WHERE NOT EXISTS (SELECT 1 FROM instances WHERE job_id = f.job_id AND status NOT IN ${FINAL_SQL})
-         ON CONFLICT DO NOTHING`,
+         ON CONFLICT DO NOTHING RETURNING job_id`,
         [
           frequent.map((j) => j.app_id),
           frequent.map((j) => j.id),
@@ -125,6 +129,7 @@ export async function claimDueJobs(
         ],
       );
       created += inserted.rowCount ?? 0;
+      for (const row of inserted.rows) createdJobs.push(row.job_id);
     }
     if (nextAt.length) {
       await client.query(
@@ -133,6 +138,7 @@ export async function claimDueJobs(
       );
     }
     await client.query('COMMIT');
+    if (createdJobs.length) onCreated(createdJobs);
     return created;
   } catch (err) {
     await client.query('ROLLBACK').catch(() => undefined);

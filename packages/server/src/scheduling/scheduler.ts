@@ -28,6 +28,8 @@ export class Scheduler {
     private readonly options: SchedulerOptions,
     /** Kept in step with the database clock every round. */
     private readonly clock: DbClock,
+    /** Told of each round's new runs' jobs (metrics). */
+    private readonly onCreated: (jobIds: string[]) => void = () => {},
   ) {
     this.loop = new PeriodicLoop('scheduling', options.scanIntervalMs, () => this.runRound(), log);
   }
@@ -49,7 +51,7 @@ export class Scheduler {
     await this.clock.sync(this.pool);
     const client = await this.pool.connect();
     try {
-      while ((await claimDueJobs(client, this.options.lookaheadMs)) >= 200) {
+      while ((await claimDueJobs(client, this.options.lookaheadMs, 200, this.onCreated)) >= 200) {
         // A full batch: there may be more due jobs right away.
       }
     } finally {

@@ -1,4 +1,4 @@
-import type { InstanceStatus } from '@drover/protocol';
+import type { InstanceStatus, JsonValue } from '@drover/protocol';
 
 // An instance as the API and the server's logic see it: ids as strings,
 // times as epoch milliseconds.
@@ -21,10 +21,13 @@ export interface Instance {
   deadlineAt: number | null;
   finishedAt: number | null;
   progress: { total: number; succeeded: number; failed: number; running: number } | null;
-  result: string | null;
+  /** Any JSON value (jsonb); null when the run has none. */
+  result: JsonValue | null;
   reason: string | null;
   retryOf: string | null;
   createdAt: number;
+  /** When it was due to run (its trigger time, or created + delay): where pickup latency starts. */
+  dueAt: number;
 }
 
 export interface RawInstance {
@@ -45,16 +48,17 @@ export interface RawInstance {
   deadline_at: Date | null;
   finished_at: Date | null;
   progress: Instance['progress'];
-  result: string | null;
+  result: JsonValue | null;
   reason: string | null;
   retry_of: string | null;
   created_at: Date;
+  due_at: Date;
 }
 
 export const INSTANCE_COLUMNS =
   'id, app_id, job_id, status, trigger_type, expected_trigger_at, params, epoch, run_attempt, worker_id, ' +
   'next_dispatch_at, dispatched_at, started_at, last_report_at, deadline_at, finished_at, progress, result, ' +
-  'reason, retry_of, created_at';
+  'reason, retry_of, created_at, due_at';
 
 /** INSTANCE_COLUMNS qualified with a table alias, for joins. */
 export function prefixed(alias: string): string {
@@ -88,6 +92,7 @@ export function toInstance(r: RawInstance): Instance {
     reason: r.reason,
     retryOf: r.retry_of,
     createdAt: r.created_at.getTime(),
+    dueAt: r.due_at.getTime(),
   };
 }
 

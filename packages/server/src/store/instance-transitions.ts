@@ -1,4 +1,4 @@
-import type { InstanceStatus } from '@drover/protocol';
+import type { InstanceStatus, JsonValue } from '@drover/protocol';
 import type { Queryable } from '../db/pool.js';
 import {
   FINAL_SQL,
@@ -255,21 +255,22 @@ export function finish(
   id: string,
   epoch: number | null,
   status: InstanceStatus,
-  fields: { result?: string | null; reason?: string | null; progress?: Instance['progress'] },
+  fields: { result?: JsonValue; reason?: string | null; progress?: Instance['progress'] },
   /** Only once the run's accept is recorded (RUNNING): settle records it first otherwise. */
   { acceptRecorded = false } = {},
 ) {
   const started = acceptRecorded ? ` AND status <> 'WAITING_WORKER_RECEIVE'` : '';
   return one(
     db,
-    `UPDATE instances SET status = $3, finished_at = now(), result = coalesce($4, result),
+    `UPDATE instances SET status = $3, finished_at = now(), result = coalesce($4::jsonb, result),
        reason = coalesce($5, reason), progress = coalesce($6, progress)
      WHERE id = $1 AND ($2::int IS NULL OR epoch = $2) AND status NOT IN ${FINAL_SQL}${started}`,
     [
       id,
       epoch,
       status,
-      fields.result ?? null,
+      // JSON text: a null result is jsonb null, not SQL NULL (which keeps the old one).
+      fields.result === undefined ? null : JSON.stringify(fields.result),
       fields.reason ?? null,
       fields.progress ? JSON.stringify(fields.progress) : null,
     ],
@@ -319,7 +320,7 @@ export interface FinalRow {
   id: string;
   epoch: number;
   status: 'SUCCEEDED' | 'FAILED' | 'STOPPED';
-  result?: string;
+  result?: JsonValue;
   progress?: Instance['progress'];
   /** When the processor started, on the worker's clock (kept within dispatch..now). */
   startedAt?: number;
@@ -353,7 +354,7 @@ export async function finishMany(
        started_at = coalesce(i.started_at,
          greatest(i.dispatched_at, least(now(), to_timestamp(r.started_ms / 1000.0))), now()),
        dispatch_failures = CASE WHEN i.status = 'WAITING_WORKER_RECEIVE' THEN 0 ELSE i.dispatch_failures END
-     FROM unnest($2::bigint[], $3::int[], $4::text[], $5::text[], $6::jsonb[], $7::float8[], $8::bool[])
+     FROM unnest($2::bigint[], $3::int[], $4::text[], $5::jsonb[], $6::jsonb[], $7::float8[], $8::bool[])
          AS r(id, epoch, status, result, progress, started_ms, non_retryable),
        prev, jobs j
      WHERE i.id = r.id AND prev.id = i.id AND j.id = i.job_id AND i.epoch = r.epoch
@@ -366,7 +367,7 @@ export async function finishMany(
       finals.map((f) => f.id),
       finals.map((f) => f.epoch),
       finals.map((f) => f.status),
-      finals.map((f) => f.result ?? null),
+      finals.map((f) => (f.result === undefined ? null : JSON.stringify(f.result))),
       finals.map((f) => (f.progress ? JSON.stringify(f.progress) : null)),
       finals.map((f) => f.startedAt ?? null),
       finals.map((f) => f.nonRetryable === true),

@@ -1,3 +1,4 @@
+import type { JsonValue } from '@drover/protocol';
 import type { z } from 'zod';
 
 // Postgres text and jsonb cannot hold NUL (U+0000), and a lone UTF-16
@@ -16,6 +17,24 @@ const LONE_SURROGATES = new RegExp(LONE_SURROGATE.source, 'g');
  */
 export function toStorableText(value: string): string {
   return value.replaceAll('\u0000', '\ufffd').replace(LONE_SURROGATES, '\ufffd');
+}
+
+/**
+ * A JSON result made storable as jsonb: every string in it (values and object
+ * keys) as `toStorableText` makes it.
+ */
+export function toStorableJson(value: JsonValue): JsonValue {
+  if (typeof value === 'string') return toStorableText(value);
+  if (Array.isArray(value)) return value.map(toStorableJson);
+  if (value === null || typeof value !== 'object') return value;
+  const out: { [key: string]: JsonValue } = {};
+  for (const [key, item] of Object.entries(value)) out[toStorableText(key)] = toStorableJson(item);
+  return out;
+}
+
+/** A JSON result as text for a message or a reason: a string raw, anything else as JSON. */
+export function resultText(value: JsonValue): string {
+  return typeof value === 'string' ? value : JSON.stringify(value);
 }
 
 /** Why Postgres cannot store this string, or undefined when it can. */

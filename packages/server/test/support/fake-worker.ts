@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { HandlerError, routes, type ttMessages } from '@drover/protocol';
+import { HandlerError, type JsonValue, routes, type ttMessages } from '@drover/protocol';
 import type { Bus, Handler } from '@drover/transport';
 import type { z } from 'zod';
 
@@ -134,7 +134,7 @@ export class FakeWorker {
   async report(
     run: { instanceId: string; epoch: number },
     status: 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'STOPPED' | 'WAITING_DISPATCH',
-    result?: string,
+    result?: JsonValue,
     extra: { nonRetryable?: boolean } = {},
   ) {
     if (status !== 'RUNNING') this.active.delete(run.instanceId);

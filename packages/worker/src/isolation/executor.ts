@@ -1,5 +1,7 @@
+import type { JsonValue } from '@drover/protocol';
 import type { OnlineLogger } from '../sdk/online-logger.js';
-import type { MapContext, ProcessOutcome, Processor } from '../sdk/processor.js';
+import type { MapContext, Processor } from '../sdk/processor.js';
+import { callProcessor } from './call-processor.js';
 
 /** What every task of a run shares (sent to a thread once per batch, not per task). */
 export interface RunData {
@@ -24,10 +26,10 @@ export interface TaskData {
 export interface TaskHooks {
   /** The task's online logger, made on first use: most tasks never log. */
   log(): OnlineLogger;
-  map(payloads: unknown[], taskName: string): Promise<void>;
+  map(payloads: readonly unknown[], taskName: string): Promise<void>;
 }
 
-/** Runs a processor's `process` for one task, here or in a worker thread. */
+/** Runs a processor's `process` for one task, here or in a worker thread; resolves with its JSON result. */
 export interface ProcessorExecutor {
   process(
     processor: Processor,
@@ -35,7 +37,7 @@ export interface ProcessorExecutor {
     task: TaskData,
     hooks: TaskHooks,
     signal: AbortSignal,
-  ): Promise<ProcessOutcome>;
+  ): Promise<JsonValue>;
   close(): Promise<void>;
 }
 
@@ -47,13 +49,15 @@ export class InProcessExecutor implements ProcessorExecutor {
     task: TaskData,
     hooks: TaskHooks,
     signal: AbortSignal,
-  ): Promise<ProcessOutcome> {
-    const ctx: MapContext<unknown> = { ...run, ...task, log: hooks.log(), map: hooks.map, signal };
-    return Promise.resolve(
-      (processor.process as (c: MapContext<unknown>) => ProcessOutcome | Promise<ProcessOutcome>)(
-        ctx,
-      ),
-    );
+  ): Promise<JsonValue> {
+    const ctx = {
+      ...run,
+      ...task,
+      log: hooks.log(),
+      map: hooks.map,
+      signal,
+    } as MapContext<unknown>;
+    return callProcessor(processor, ctx);
   }
 
   async close(): Promise<void> {}

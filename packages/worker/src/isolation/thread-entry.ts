@@ -1,7 +1,8 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { loadProcessors } from '../sdk/load-processors.js';
 import type { OnlineLogger } from '../sdk/online-logger.js';
-import { isNonRetryable, type MapContext, type ProcessOutcome } from '../sdk/processor.js';
+import { isNonRetryable, type MapContext } from '../sdk/processor.js';
+import { callProcessor } from './call-processor.js';
 import type { RunData, TaskData } from './executor.js';
 import type { DoneBatch, FromThread, ScopeData, ToThread } from './thread-messages.js';
 
@@ -79,7 +80,7 @@ function context(id: number, entry: ScopeEntry, task: TaskData): MapContext<unkn
         maps.set(mapId, { resolve, reject });
         send({ type: 'map', id, mapId, payloads, taskName });
       }),
-  };
+  } as MapContext<unknown>;
 }
 
 async function run(id: number, entry: ScopeEntry, scope: number, task: TaskData): Promise<void> {
@@ -88,11 +89,10 @@ async function run(id: number, entry: ScopeEntry, scope: number, task: TaskData)
     const processor = processors.get(entry.processor);
     if (!processor)
       throw new Error(`no processor named "${entry.processor}" in this thread's modules`);
-    const value = await (
-      processor.process as (c: MapContext<unknown>) => ProcessOutcome | Promise<ProcessOutcome>
-    )(context(id, entry, task));
+    // Checked JSON: a value the thread could not post (a function) would end the thread.
+    const value = await callProcessor(processor, context(id, entry, task));
     finished.ok.push(id);
-    finished.values.push(typeof value === 'string' ? value : '');
+    finished.values.push(value);
   } catch (err) {
     const e = err instanceof Error ? err : new Error(String(err));
     finished.failed.push({ id, message: e.message, nonRetryable: isNonRetryable(e) });

@@ -1,8 +1,9 @@
 import { Worker } from 'node:worker_threads';
+import type { JsonValue } from '@drover/protocol';
 import type { Logger } from 'pino';
 import { FROM_SOURCE } from '../from-source.js';
 import { ProcessorModuleError } from '../sdk/load-processors.js';
-import { NonRetryableError, type ProcessOutcome, type Processor } from '../sdk/processor.js';
+import { NonRetryableError, type Processor } from '../sdk/processor.js';
 import type { ProcessorExecutor, RunData, TaskData, TaskHooks } from './executor.js';
 import type { FromThread, JobBatch, ScopeData, ToThread } from './thread-messages.js';
 
@@ -30,7 +31,7 @@ interface Job {
   scope: Scope;
   task: TaskData;
   hooks: TaskHooks;
-  resolve: (value: ProcessOutcome) => void;
+  resolve: (value: JsonValue) => void;
   reject: (err: Error) => void;
 }
 
@@ -105,8 +106,8 @@ export class ThreadExecutor implements ProcessorExecutor {
     task: TaskData,
     hooks: TaskHooks,
     signal: AbortSignal,
-  ): Promise<ProcessOutcome> {
-    return new Promise<ProcessOutcome>((resolve, reject) => {
+  ): Promise<JsonValue> {
+    return new Promise<JsonValue>((resolve, reject) => {
       if (signal.aborted) return reject(signal.reason as Error);
       const scope = this.scopeOf(signal, processor.name, run);
       const job: Job = {
@@ -253,7 +254,7 @@ export class ThreadExecutor implements ProcessorExecutor {
         const job = slot.jobs.get(id);
         if (!job) continue;
         slot.jobs.delete(id);
-        job.resolve(m.values[i]);
+        job.resolve(m.values[i] ?? null);
       }
       for (const f of m.failed) {
         const job = slot.jobs.get(f.id);

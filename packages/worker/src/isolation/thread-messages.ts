@@ -1,3 +1,4 @@
+import type { JsonValue } from '@drover/protocol';
 import type { RunData } from './executor.js';
 
 // Messages between the worker's main thread and its processor threads. Tasks
@@ -24,7 +25,7 @@ export interface JobBatch {
 /** Finished tasks: successes with their result, failures with their error. */
 export interface DoneBatch {
   ok: number[];
-  values: string[];
+  values: JsonValue[];
   failed: { id: number; message: string; nonRetryable: boolean }[];
 }
 
@@ -40,5 +41,5 @@ export type FromThread =
   | { type: 'ready' }
   | { type: 'ack'; seq: number }
   | { type: 'log'; id: number; level: 'debug' | 'info' | 'warn' | 'error'; message: string }
-  | { type: 'map'; id: number; mapId: number; payloads: unknown[]; taskName: string }
+  | { type: 'map'; id: number; mapId: number; payloads: readonly unknown[]; taskName: string }
   | ({ type: 'done' } & DoneBatch);

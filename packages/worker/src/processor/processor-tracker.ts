@@ -1,4 +1,4 @@
-import { monotonicMs, type ptMessages, routes } from '@drover/protocol';
+import { type JsonValue, monotonicMs, type ptMessages, routes } from '@drover/protocol';
 import type { Bus } from '@drover/transport';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
@@ -14,7 +14,7 @@ type Result = {
   taskId: string;
   attempt: number;
   status: 'SUCCEEDED' | 'FAILED';
-  result?: string;
+  result?: JsonValue;
   nonRetryable?: boolean;
 };
 
@@ -189,8 +189,7 @@ export class ProcessorTracker {
         },
         map: (payloads: unknown[], taskName: string) => this.map(task, ++seq, payloads, taskName),
       };
-      const value = await this.executor.process(processor, run, data, hooks, this.abort.signal);
-      const result = typeof value === 'string' ? value : '';
+      const result = await this.executor.process(processor, run, data, hooks, this.abort.signal);
       outcome = fitResult(
         { taskId: task.taskId, attempt: task.attempt, status: 'SUCCEEDED', result },
         this.bus.maxPayload,

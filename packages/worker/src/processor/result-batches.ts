@@ -1,4 +1,5 @@
-import { common } from '@drover/protocol';
+import { common, type JsonValue } from '@drover/protocol';
+import { valueBytes } from '../value-bytes.js';
 
 // Task results travel to the TaskTracker in `report_task_status` batches, each
 // one NATS message. A batch is cut by bytes as well as by count, and a result
@@ -9,33 +10,33 @@ export interface TaskResultOut {
   taskId: string;
   attempt: number;
   status: 'SUCCEEDED' | 'FAILED';
-  result?: string;
+  result?: JsonValue;
   nonRetryable?: boolean;
 }
 
 /** Room in a report for everything but its results (ids, envelope, headers). */
 export const REPORT_OVERHEAD_BYTES = 8 * 1024;
-// Per result besides its text: task id, attempt, status and msgpack framing.
+// Per result besides its value: task id, attempt, status and msgpack framing.
 const PER_RESULT_BYTES = 64;
 
 /** Bytes a result takes in a report (an upper bound). */
 export function resultBytes(r: TaskResultOut): number {
-  return PER_RESULT_BYTES + r.taskId.length + (r.result ? Buffer.byteLength(r.result) : 0);
+  return PER_RESULT_BYTES + r.taskId.length + valueBytes(r.result);
 }
 
 /**
  * The outcome as reported: a success whose result is longer than
- * MAX_RESULT_CHARS, or bigger than a report can carry, fails its task for
+ * MAX_RESULT_CHARS (a string's length, or its JSON text's), or bigger than a report can carry, fails its task for
  * good (the same processor would return it again), saying why.
  */
 export function fitResult(outcome: TaskResultOut, maxReportBytes: number): TaskResultOut {
-  const text = outcome.result ?? '';
+  const chars = common.resultChars(outcome.result ?? null);
   const maxBytes = maxReportBytes - REPORT_OVERHEAD_BYTES;
   let problem: string | undefined;
-  if (text.length > common.MAX_RESULT_CHARS)
-    problem = `${text.length} characters, over the ${common.MAX_RESULT_CHARS}-character limit`;
+  if (chars > common.MAX_RESULT_CHARS)
+    problem = `${chars} characters, over the ${common.MAX_RESULT_CHARS}-character limit`;
   else if (resultBytes(outcome) > maxBytes)
-    problem = `${Buffer.byteLength(text)} bytes, over the ${maxBytes - PER_RESULT_BYTES - outcome.taskId.length}-byte room in a report (NATS max_payload ${maxReportBytes})`;
+    problem = `${valueBytes(outcome.result)} bytes, over the ${maxBytes - PER_RESULT_BYTES - outcome.taskId.length}-byte room in a report (NATS max_payload ${maxReportBytes})`;
   if (!problem) return outcome;
   return {
     taskId: outcome.taskId,

@@ -22,10 +22,12 @@ import { setLongTimeout } from '../tracker/long-timeout.js';
 import { StandaloneTracker } from '../tracker/standalone-tracker.js';
 import { Fences } from './fences.js';
 import { currentMetrics } from './metrics.js';
+import { type MetricsServer, startMetricsServer } from './metrics-server.js';
 import { watchNatsPermissions } from './nats-permissions.js';
 import { QueuedReports } from './queued-reports.js';
 import { DEFAULT_MAX_QUEUED_RUNS, MAX_QUEUED_RUNS_LIMIT, RunQueue } from './run-queue.js';
 import { checkWorker, WorkerRefusedError } from './worker-check.js';
+import { WorkerMetrics } from './worker-metrics.js';
 
 /** ProcessorTrackers (runs taking part here) at once; beyond it start_tasks for a new run is BUSY. */
 export const MAX_PROCESSOR_TRACKERS = 1_024;
@@ -75,11 +77,17 @@ export interface WorkerOptions {
    * `startWorker` instead.
    */
   onRefused?: (err: WorkerRefusedError) => void;
+  /** Serve Prometheus metrics at `GET /metrics` on this port (0: any free one); off when omitted. */
+  metricsPort?: number;
+  /** Where the metrics port listens (default 127.0.0.1). */
+  metricsHost?: string;
   log: Logger;
 }
 
 export interface DroverWorker {
   workerId: string;
+  /** Where `GET /metrics` answers, with `metricsPort` set. */
+  metricsUrl?: string;
   /** Stops taking work, lets runs finish (or aborts them after the grace), deregisters. */
   stop(): Promise<void>;
 }
@@ -134,6 +142,17 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
   });
   const permissions = watchNatsPermissions(nc, options.app, log);
   const bus = new Bus(nc, log.child({ actor: 'bus' }));
+  // Read at scrape: what they read exists by the time the metrics port opens.
+  const metrics = new WorkerMetrics({
+    queuedRuns: () => queue.size,
+    slotsBusy: () => busy(),
+    slotsTotal: concurrency,
+    taskTrackers: () => trackers.size,
+    processorTrackers: () => processorTrackers.size,
+    routeStats: () => bus.routeStats,
+  });
+  metrics.watch(nc);
+  const processorCalls = metrics.counting(executor);
   // Random per process start: servers tell this process's heartbeats from
   // another's with the same worker id (a second process, or a replay).
   const incarnation = randomBytes(12).toString('base64url');
@@ -165,6 +184,7 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
     options.app,
     workerId,
     log.child({ actor: 'final-reporter' }),
+    (report) => metrics.runFinished(report.status),
   );
   const address = { app: options.app, workerId };
   const trackers = new Map<string, StandaloneTracker | HeavyTracker>();
@@ -233,11 +253,12 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
           run,
           processor,
           trackerLog,
-          executor,
+          processorCalls,
           finals,
         )
       : new HeavyTracker(bus, options.app, workerId, run, processor, trackerLog, finals);
     trackers.set(run.instanceId, tracker);
+    metrics.runStarted(run.executeType);
     void tracker.done.finally(() => {
       if (trackers.get(run.instanceId) === tracker) trackers.delete(run.instanceId);
     });
@@ -406,7 +427,7 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
             if (processorTrackers.get(req.instanceId) === created)
               processorTrackers.delete(req.instanceId);
           },
-          executor,
+          processorCalls,
           options.processorTrackerIdleMs,
         );
         pt = created;
@@ -510,6 +531,7 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
     }
   })().catch(() => undefined);
   log.info({ app: options.app, processors: [...processors.keys()] }, 'worker started');
+  let metricsServer: MetricsServer | undefined;
 
   const worker: DroverWorker = {
     workerId,
@@ -540,6 +562,7 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
       await Promise.all(handlers.map((h) => h.stop()));
       await executor.close();
       await nc.drain().catch(() => nc.close());
+      await metricsServer?.close();
       log.info('worker stopped');
     },
   };
@@ -548,6 +571,20 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
     log.error({ err: err.message }, 'refused; stopping the worker');
     void worker.stop().catch(() => undefined);
   };
+  if (options.metricsPort !== undefined) {
+    const host = options.metricsHost ?? '127.0.0.1';
+    try {
+      metricsServer = await startMetricsServer(metrics.registry, options.metricsPort, host);
+    } catch (err) {
+      // A port taken or a host not here: fail the start, as a bad flag would.
+      await worker.stop().catch(() => undefined);
+      throw new Error(
+        `cannot serve metrics on ${host}:${options.metricsPort}: ${(err as Error).message}`,
+      );
+    }
+    worker.metricsUrl = metricsServer.url;
+    log.info({ metrics: `${metricsServer.url}/metrics` }, 'metrics served');
+  }
   // A subscription made after the start (e.g. a ProcessorTracker's) denied.
   permissions.denied.catch(refusedLater);
   // Refused later (no server answered at start): the worker cannot get work.

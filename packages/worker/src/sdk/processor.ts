@@ -1,5 +1,7 @@
+import type { JsonValue } from '@drover/protocol';
 import type { z } from 'zod';
 import type { OnlineLogger } from './online-logger.js';
+import type { StandardSchemaV1 } from './standard-schema.js';
 
 /** What a processor sees of the run it works for. */
 export interface ProcessorContext<P = unknown> {
@@ -21,9 +23,14 @@ export interface ProcessorContext<P = unknown> {
   signal: AbortSignal;
 }
 
-/** A processor returns a result string (or nothing) for success and throws for failure. */
-// biome-ignore lint/suspicious/noConfusingVoidType: a processor that returns nothing succeeds with an empty result
-export type ProcessOutcome = string | undefined | void;
+/**
+ * A processor returns its result for success (any JSON value, or nothing: a
+ * null result) and throws for failure. Objects must be plain JSON: a result
+ * that is not (undefined inside, NaN, a BigInt, a Date, a cycle) fails the
+ * task, naming where (checked at run time, as an interface type is an `object`).
+ */
+// biome-ignore lint/suspicious/noConfusingVoidType: a processor that returns nothing succeeds with a null result
+export type ProcessOutcome = JsonValue | object | undefined | void;
 
 export interface BasicProcessor<P = unknown> {
   kind: 'basic';
@@ -40,36 +47,58 @@ export function basicProcessor<P = unknown>(
   return { kind: 'basic', ...definition };
 }
 
-/** A task's context in a map or map-reduce run. */
-export interface MapContext<P = unknown> extends ProcessorContext<P> {
-  /** True for the first task of the run, the one that usually splits the work. */
-  isRootTask: boolean;
-  /** The payload this task was mapped with (null for the root task). */
-  payload: unknown;
+/**
+ * A task's context in a map or map-reduce run, generic over the payload `T`
+ * its tasks are mapped with: the root task has none (null), every other task
+ * has the `T` it was mapped with (`if (ctx.isRootTask)` tells them apart).
+ */
+export type MapContext<P = unknown, T = unknown> = ProcessorContext<P> & {
   /** Hands sub-tasks to the run's TaskTracker; resolves once they are stored (exactly once). */
-  map(payloads: unknown[], taskName: string): Promise<void>;
-}
+  map(payloads: readonly T[], taskName: string): Promise<void>;
+} & (
+    | {
+        /** True for the first task of the run, the one that usually splits the work. */
+        isRootTask: true;
+        payload: null;
+      }
+    | {
+        isRootTask: false;
+        /** The payload this task was mapped with (checked by the processor's `payload` schema). */
+        payload: T;
+      }
+  );
 
 /** What reduce and postProcess see of each finished task. */
 export interface TaskOutcome {
   taskId: string;
   taskName: string;
   status: 'SUCCEEDED' | 'FAILED';
-  result: string;
+  /** The task's JSON result (null when it returned nothing); a failure's error text. */
+  result: JsonValue;
 }
 
-export interface MapProcessor<P = unknown> {
+/** A schema for a map task's payload: any Standard Schema object (zod 3.24+ or 4, valibot, ...). */
+export type PayloadSchema<T> = StandardSchemaV1<unknown, T>;
+
+export interface MapProcessor<P = unknown, T = unknown> {
   kind: 'map';
   name: string;
   params?: z.ZodType<P>;
-  process(ctx: MapContext<P>): ProcessOutcome | Promise<ProcessOutcome>;
+  /**
+   * Validates each mapped task's payload before `process` sees it; a payload
+   * it rejects fails that task (not retried), naming the issues.
+   */
+  payload?: PayloadSchema<T>;
+  process(ctx: MapContext<P, T>): ProcessOutcome | Promise<ProcessOutcome>;
 }
 
-export interface MapReduceProcessor<P = unknown> {
+export interface MapReduceProcessor<P = unknown, T = unknown> {
   kind: 'mapReduce';
   name: string;
   params?: z.ZodType<P>;
-  process(ctx: MapContext<P>): ProcessOutcome | Promise<ProcessOutcome>;
+  /** As for a map processor: checks each mapped task's payload. */
+  payload?: PayloadSchema<T>;
+  process(ctx: MapContext<P, T>): ProcessOutcome | Promise<ProcessOutcome>;
   /**
    * When true, `reduce` runs even if some tasks FAILED (it sees their status
    * and error). By default a run with a FAILED task ends FAILED without reduce.
@@ -101,21 +130,21 @@ export interface BroadcastProcessor<P = unknown> {
 // context parameter is checked bivariantly).
 export type Processor =
   | BasicProcessor<unknown>
-  | MapProcessor<unknown>
-  | MapReduceProcessor<unknown>
+  | MapProcessor<unknown, unknown>
+  | MapReduceProcessor<unknown, unknown>
   | BroadcastProcessor<unknown>;
 
 /** Defines a map processor: the root task maps sub-tasks, any task may map more. */
-export function mapProcessor<P = unknown>(
-  definition: Omit<MapProcessor<P>, 'kind'>,
-): MapProcessor<P> {
+export function mapProcessor<P = unknown, T = unknown>(
+  definition: Omit<MapProcessor<P, T>, 'kind'>,
+): MapProcessor<P, T> {
   return { kind: 'map', ...definition };
 }
 
 /** Defines a map-reduce processor: map like `mapProcessor`, then `reduce` once over all results. */
-export function mapReduceProcessor<P = unknown>(
-  definition: Omit<MapReduceProcessor<P>, 'kind'>,
-): MapReduceProcessor<P> {
+export function mapReduceProcessor<P = unknown, T = unknown>(
+  definition: Omit<MapReduceProcessor<P, T>, 'kind'>,
+): MapReduceProcessor<P, T> {
   return { kind: 'mapReduce', ...definition };
 }
 

@@ -1,5 +1,6 @@
-import type { common } from '@drover/protocol';
+import type { common, JsonValue } from '@drover/protocol';
 import type { z } from 'zod';
+import { toJsonResult } from '../sdk/json-result.js';
 import { isNonRetryable, type ProcessOutcome } from '../sdk/processor.js';
 import { setLongTimeout } from './long-timeout.js';
 
@@ -7,7 +8,8 @@ type RetryPolicy = z.output<typeof common.RetryPolicy>;
 
 export type Outcome = {
   status: 'SUCCEEDED' | 'FAILED' | 'STOPPED';
-  result: string;
+  /** The JSON result of a success; the reason text of anything else. */
+  result: JsonValue;
   /** FAILED by a NonRetryableError: the server must not retry the instance either. */
   nonRetryable?: boolean;
 };
@@ -54,8 +56,9 @@ export async function withAttempts(
   for (let attempt = 1; attempt <= policy.maximumAttempts; attempt++) {
     if (signal.aborted) break;
     try {
-      const result = await work(attempt);
-      return { status: 'SUCCEEDED', result: typeof result === 'string' ? result : '' };
+      // reduce, preProcess and postProcess run here, not through an executor: checked here too.
+      const result = toJsonResult(await work(attempt));
+      return { status: 'SUCCEEDED', result };
     } catch (err) {
       last = describe(err);
       nonRetryable = isNonRetryable(err);

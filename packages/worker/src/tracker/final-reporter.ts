@@ -54,6 +54,8 @@ export class FinalReporter {
     private readonly app: string,
     private readonly workerId: string,
     private readonly log: Logger,
+    /** Told of each run's final report as it is queued (metrics). */
+    private readonly onReport: (report: FinalReport) => void = () => {},
   ) {
     // Checked every second, each run beaten once INSTANCE_REPORT_MS has passed: a
     // report acknowledged within that (nearly all) is never beaten.
@@ -63,6 +65,7 @@ export class FinalReporter {
 
   /** Resolves with the server's answer to this run's final, or undefined if never acknowledged. */
   report(report: FinalReport, beat: () => Promise<boolean>): Promise<FinalAnswer | undefined> {
+    this.onReport(report);
     return new Promise((done) => {
       this.queue.push({
         report,

@@ -6,6 +6,7 @@ import { RunLogShipper } from '../sdk/online-logger.js';
 import type { Processor, ProcessorContext } from '../sdk/processor.js';
 import { backoffDelayMs, type Outcome, sleep, withAttempts } from './attempts.js';
 import type { FinalReporter } from './final-reporter.js';
+import { resultText } from './final-result.js';
 import { reportFinal, reportRunning, statusReport, superviseRun } from './instance-reports.js';
 import { RunControl } from './run-control.js';
 import { parseRunParams } from './run-params.js';
@@ -186,7 +187,7 @@ export class HeavyTracker {
         attempt < this.run.taskRetry.maximumAttempts &&
         !this.store.isPinned(r.taskId);
       if (retry) this.retryLater(r.taskId, attempt);
-      else this.store.complete(r.taskId, attempt, r.status, r.result ?? '');
+      else this.store.complete(r.taskId, attempt, r.status, r.result ?? null);
       if (r.status === 'FAILED' && r.nonRetryable) this.nonRetryableTask = true;
     }
     this.pump();
@@ -291,7 +292,7 @@ export class HeavyTracker {
         Promise.resolve(processor.preProcess?.(this.ctx())),
       );
       if (pre.status !== 'SUCCEEDED')
-        return { status: pre.status, result: `preProcess: ${pre.result}` };
+        return { status: pre.status, result: `preProcess: ${resultText(pre.result)}` };
     }
     const seeds =
       processor.kind === 'broadcast'

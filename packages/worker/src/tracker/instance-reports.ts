@@ -1,4 +1,4 @@
-import { routes, type serverMessages, Timing } from '@drover/protocol';
+import { type JsonValue, routes, type serverMessages, Timing } from '@drover/protocol';
 import { type Bus, publishEvent } from '@drover/transport';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
@@ -51,7 +51,7 @@ export async function reportFinal(
   bus: Bus,
   app: string,
   { startedAt, ...report }: Report & { startedAt?: number },
-  outcome: { result: string; nonRetryable?: boolean },
+  outcome: { result: JsonValue; nonRetryable?: boolean },
   log: Logger,
 ): Promise<void> {
   const fitted = fitFinalResult(report.status, outcome.result);

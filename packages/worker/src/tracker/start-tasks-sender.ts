@@ -1,6 +1,7 @@
-import { encode, routes, type ttMessages } from '@drover/protocol';
+import { routes, type ttMessages } from '@drover/protocol';
 import type { Bus } from '@drover/transport';
 import type { z } from 'zod';
+import { valueBytes } from '../value-bytes.js';
 import type { DispatchedTask } from './task-store.js';
 
 type RunJob = z.output<typeof ttMessages.RunJob>;
@@ -9,14 +10,6 @@ type RunJob = z.output<typeof ttMessages.RunJob>;
 const MESSAGE_OVERHEAD_BYTES = 8 * 1024;
 // Per task besides its payload and ids: attempt and msgpack framing.
 const PER_TASK_BYTES = 32;
-
-/** Bytes a value takes in msgpack, without encoding the common small ones. */
-function valueBytes(value: unknown): number {
-  if (value === null || value === undefined || typeof value === 'boolean') return 1;
-  if (typeof value === 'number') return 9;
-  if (typeof value === 'string') return 5 + Buffer.byteLength(value);
-  return encode(value).byteLength;
-}
 
 function taskBytes(t: DispatchedTask): number {
   return PER_TASK_BYTES + t.taskId.length + t.taskName.length + valueBytes(t.payload);

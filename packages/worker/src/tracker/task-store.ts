@@ -1,3 +1,4 @@
+import type { JsonValue } from '@drover/protocol';
 import type { TaskOutcome } from '../sdk/processor.js';
 
 /** BACKOFF: failed an attempt, waiting out its retry delay outside the queue. */
@@ -67,7 +68,7 @@ export class TaskStore {
   private readonly index = new Map<string, number>();
   private readonly ids: string[] = [];
   private readonly payloads: unknown[] = [];
-  private readonly results: (string | undefined)[] = [];
+  private readonly results: (JsonValue | undefined)[] = [];
   private state = new Uint8Array(1024);
   private attempts = new Uint16Array(1024);
   /** Worker of a dispatched task, as its position in `workers` plus one (0: none). */
@@ -156,7 +157,12 @@ export class TaskStore {
   }
 
   /** Applies a result if it is for the task's current attempt; false when stale or duplicate. */
-  complete(id: string, attempt: number, status: 'SUCCEEDED' | 'FAILED', result: string): boolean {
+  complete(
+    id: string,
+    attempt: number,
+    status: 'SUCCEEDED' | 'FAILED',
+    result: JsonValue,
+  ): boolean {
     const at = this.dispatchedAt(id);
     if (at === undefined || this.attempts[at] !== attempt) return false;
     this.state[at] = status === 'SUCCEEDED' ? SUCCEEDED : FAILED;
@@ -248,7 +254,7 @@ export class TaskStore {
         taskId: this.ids[at] as string,
         taskName: this.names.value(this.nameOf[at] as number),
         status: state === SUCCEEDED ? 'SUCCEEDED' : 'FAILED',
-        result: this.results[at] ?? '',
+        result: this.results[at] ?? null,
       });
     }
     return out;

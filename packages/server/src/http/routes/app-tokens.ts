@@ -23,6 +23,7 @@ export function appTokenRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
       {
         schema: {
           tags: ['apps'],
+          operationId: 'createAppToken',
           summary:
             'Add an API token (the others stay valid): rotate by adding, switching, revoking',
           params: AppParams,
@@ -40,6 +41,7 @@ export function appTokenRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
       {
         schema: {
           tags: ['apps'],
+          operationId: 'listAppTokens',
           summary: "The app's live API tokens: ids and creation times, never the tokens",
           params: AppParams,
           response: { 200: z.object({ tokens: z.array(TokenView) }), ...errors },
@@ -56,9 +58,10 @@ export function appTokenRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
       {
         schema: {
           tags: ['apps'],
+          operationId: 'revokeAppToken',
           summary: 'Revoke an API token (not the last one)',
           params: z.object({ app: AppName, tokenId: Id }),
-          response: { 204: z.null(), ...errors },
+          response: { 204: z.undefined().describe('Deleted'), ...errors },
         },
       },
       async (request, reply) => {
@@ -73,7 +76,7 @@ export function appTokenRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
             `token ${request.params.tokenId} is the app's last: add another before revoking it`,
           );
         auth.forgetApp(app.name);
-        return reply.status(204).send(null);
+        return reply.status(204).send();
       },
     );
   };

@@ -5,6 +5,7 @@ import { createApp } from '../../store/apps.js';
 import type { ApiContext } from '../api-context.js';
 import { ApiError } from '../api-error.js';
 import { authenticateApp, requireAdmin } from '../auth.js';
+import { ADMIN_AUTH } from '../openapi-document.js';
 import { AppView, CreatedAppView, ErrorView } from '../views.js';
 
 export function appRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
@@ -16,6 +17,8 @@ export function appRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
         onRequest: async (request) => requireAdmin(ctx, request),
         schema: {
           tags: ['apps'],
+          operationId: 'createApp',
+          security: ADMIN_AUTH,
           summary:
             'Create an app (needs the admin token); its workers and API callers authenticate with its secret',
           body: z.strictObject({
@@ -53,6 +56,7 @@ export function appRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
       {
         schema: {
           tags: ['apps'],
+          operationId: 'getApp',
           summary: 'The app the secret belongs to',
           params: z.object({ app: AppName }),
           response: { 200: AppView, 401: ErrorView },

@@ -30,6 +30,7 @@ export function instanceRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
       {
         schema: {
           tags: ['instances'],
+          operationId: 'listInstances',
           summary: 'List instances, newest first, paged with `before`',
           params: z.object({ app: AppName }),
           querystring: z.object({
@@ -66,6 +67,7 @@ export function instanceRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
       {
         schema: {
           tags: ['instances'],
+          operationId: 'getInstance',
           summary: 'One instance',
           params: InstanceParams,
           response: { 200: InstanceView, ...errors },
@@ -84,6 +86,7 @@ export function instanceRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
       {
         schema: {
           tags: ['instances'],
+          operationId: 'stopInstance',
           summary: 'Stop an unfinished instance; it stays STOPPED',
           params: InstanceParams,
           response: { 200: InstanceView, ...errors },
@@ -119,6 +122,7 @@ export function instanceRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
       {
         schema: {
           tags: ['instances'],
+          operationId: 'cancelInstance',
           summary: 'Cancel an instance that has not started',
           params: InstanceParams,
           response: { 200: InstanceView, ...errors },
@@ -143,6 +147,7 @@ export function instanceRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
       {
         schema: {
           tags: ['instances'],
+          operationId: 'retryInstance',
           summary: 'Run a finished instance again, as a new instance',
           params: InstanceParams,
           response: { 202: InstanceView, ...errors },
@@ -188,6 +193,7 @@ export function instanceRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
       {
         schema: {
           tags: ['instances'],
+          operationId: 'getInstanceLogs',
           summary: 'Online log lines in order, paged with `after` (the last id seen)',
           params: InstanceParams,
           querystring: z.object({ after: Id.optional(), limit: Limit }),

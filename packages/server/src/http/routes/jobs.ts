@@ -21,14 +21,23 @@ import { refineStorableText } from '../../store/storable-text.js';
 import type { ApiContext } from '../api-context.js';
 import { ApiError, notFound } from '../api-error.js';
 import { authenticateApp } from '../auth.js';
-import { ErrorView, Id, InstanceView, JobView, jobView, Limit, RunsView } from '../views.js';
+import {
+  ErrorView,
+  Id,
+  InstanceView,
+  JobView,
+  JsonValue,
+  jobView,
+  Limit,
+  RunsView,
+} from '../views.js';
 
 const AppParams = z.object({ app: AppName });
 const JobParams = z.object({ app: AppName, jobId: Id });
 const Preview = z.object({ times: z.array(z.number()) });
 const RunBody = z
   .strictObject({
-    params: z.json().optional(),
+    params: JsonValue.optional(),
     delayMs: z
       .number()
       .int()
@@ -66,6 +75,7 @@ export function jobRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
       {
         schema: {
           tags: ['jobs'],
+          operationId: 'createJob',
           summary: 'Create a job',
           params: AppParams,
           body: JobSpecInput,
@@ -85,6 +95,7 @@ export function jobRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
       {
         schema: {
           tags: ['jobs'],
+          operationId: 'previewJob',
           summary: 'Next 5 fire times of a job spec, without saving it',
           params: AppParams,
           body: JobSpecInput,
@@ -103,6 +114,7 @@ export function jobRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
       {
         schema: {
           tags: ['jobs'],
+          operationId: 'listJobs',
           summary: 'List jobs by id, paged with `after`',
           params: AppParams,
           querystring: z.object({ after: Id.optional(), limit: Limit }),
@@ -130,6 +142,7 @@ export function jobRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
       {
         schema: {
           tags: ['jobs'],
+          operationId: 'getJob',
           summary: 'A job with its next 5 fire times',
           params: JobParams,
           response: { 200: JobView.extend({ nextTriggers: z.array(z.number()) }), ...errors },
@@ -151,6 +164,7 @@ export function jobRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
       {
         schema: {
           tags: ['jobs'],
+          operationId: 'updateJob',
           summary: 'Replace a job’s options',
           params: JobParams,
           body: JobSpecInput,
@@ -174,6 +188,7 @@ export function jobRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
         {
           schema: {
             tags: ['jobs'],
+            operationId: enabled ? 'enableJob' : 'disableJob',
             summary: enabled ? 'Enable a job' : 'Disable a job (stops its frequent run)',
             params: JobParams,
             response: { 200: JobView, ...errors },
@@ -197,9 +212,10 @@ export function jobRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
       {
         schema: {
           tags: ['jobs'],
+          operationId: 'deleteJob',
           summary: 'Delete a job and its history',
           params: JobParams,
-          response: { 204: z.null(), ...errors },
+          response: { 204: z.undefined().describe('Deleted'), ...errors },
         },
       },
       async (request, reply) => {
@@ -207,7 +223,7 @@ export function jobRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
         await stopFrequentRuns(ctx, app.id, request.params.jobId);
         if (!(await deleteJob(ctx.core().pool, app.id, request.params.jobId)))
           throw notFound(`job ${request.params.jobId}`);
-        return reply.status(204).send(null);
+        return reply.status(204).send();
       },
     );
 
@@ -216,6 +232,7 @@ export function jobRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
       {
         schema: {
           tags: ['jobs'],
+          operationId: 'runJob',
           summary: 'Run a job now or after a delay, with instance params',
           params: JobParams,
           body: RunBody,
@@ -239,6 +256,7 @@ export function jobRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
       {
         schema: {
           tags: ['jobs'],
+          operationId: 'runMany',
           summary: `Run a job up to ${MAX_RUNS_PER_CALL} times in one call (all checked before any is created)`,
           description:
             'Each run as the body of `/run`. Answers their instances in the same order; a run whose ' +

@@ -19,6 +19,7 @@ export function workerKeyRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
       {
         schema: {
           tags: ['worker-keys'],
+          operationId: 'createWorkerKey',
           summary: 'Create a worker key; its seed is in this answer only',
           params: z.object({ app: AppName }),
           response: { 201: NewWorkerKeyView, 401: ErrorView },
@@ -35,6 +36,7 @@ export function workerKeyRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
       {
         schema: {
           tags: ['worker-keys'],
+          operationId: 'listWorkerKeys',
           summary: "The app's worker keys (public keys only), revoked ones included",
           params: z.object({ app: AppName }),
           response: { 200: z.array(WorkerKeyView), 401: ErrorView },
@@ -51,6 +53,7 @@ export function workerKeyRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
       {
         schema: {
           tags: ['worker-keys'],
+          operationId: 'revokeWorkerKey',
           summary: 'Revoke a worker key: NATS drops its connections once this answers',
           params: z.object({ app: AppName, publicKey: PublicKey }),
           response: { 200: WorkerKeyView, 401: ErrorView, 404: ErrorView },

@@ -12,6 +12,7 @@ export function workerRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
       {
         schema: {
           tags: ['workers'],
+          operationId: 'listWorkers',
           summary: 'Workers this server has heard from, with their health',
           params: z.object({ app: AppName }),
           response: { 200: z.object({ workers: z.array(WorkerView) }), 401: ErrorView },

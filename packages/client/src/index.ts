@@ -1,0 +1,22 @@
+export type {
+  Instance,
+  InstancesPageView,
+  Job,
+  JobDetail,
+  JobsPageView,
+  LogLine,
+  Worker,
+} from './answers.js';
+export type { DroverClientOptions, WaitOptions } from './client.js';
+export { DroverClient, isFinal, MAX_RUNS_PER_CALL } from './client.js';
+export type { ApiIssue } from './errors.js';
+export { DroverApiError, DroverTimeoutError, DroverUnavailableError } from './errors.js';
+export type { FetchLike, RequestOptions } from './http.js';
+export type {
+  JobSpecInput,
+  Json,
+  ListInstancesQuery,
+  ListJobsQuery,
+  RetryPolicyInput,
+  RunInput,
+} from './inputs.js';

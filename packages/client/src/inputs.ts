@@ -1,0 +1,74 @@
+import type {
+  DispatchStrategy,
+  ExecuteType,
+  InstanceStatus,
+  TimeExpressionType,
+} from '@drover/protocol';
+
+// What a caller sends. The server validates every field (and names the one
+// that is wrong in a DroverApiError's issues); these types catch typos early.
+
+/** A JSON value, as params and results travel. */
+export type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
+
+export interface RetryPolicyInput {
+  maximumAttempts?: number;
+  initialIntervalMs?: number;
+  backoffCoefficient?: number;
+  maximumIntervalMs?: number;
+}
+
+/** A job's options, as `POST /jobs` takes them; absent options take the server's defaults. */
+export interface JobSpecInput {
+  name: string;
+  processorName: string;
+  timeExpressionType: TimeExpressionType;
+  /** CRON pattern; interval in ms for FIXED_RATE/FIXED_DELAY; ISO time or delay ms for ONE_SHOT. */
+  timeExpression?: string;
+  description?: string;
+  jobParams?: Json;
+  timeZone?: string;
+  executeType?: ExecuteType;
+  maxConcurrentInstances?: number;
+  concurrencyOverflow?: 'QUEUE' | 'FAIL';
+  concurrencyPerWorker?: number;
+  instanceTimeoutMs?: number;
+  scheduleToStartTimeoutMs?: number;
+  instanceRetry?: RetryPolicyInput;
+  taskRetry?: RetryPolicyInput;
+  designatedWorkers?: string[];
+  tags?: string[];
+  dispatchStrategy?: DispatchStrategy;
+  minCpuCores?: number;
+  minMemoryMb?: number;
+  maxWorkerCount?: number;
+  lifecycle?: { start?: number | string; end?: number | string };
+  logLevel?: 'debug' | 'info' | 'warn' | 'error';
+  enabled?: boolean;
+}
+
+/** One run of a job. */
+export interface RunInput {
+  /** The instance's params (JSON). */
+  params?: Json;
+  /** Start this long from now; default at once. */
+  delayMs?: number;
+  /** A second run with the same key returns the first run's instance. */
+  idempotencyKey?: string;
+}
+
+export interface ListJobsQuery {
+  /** The `next` of the previous page. */
+  after?: string;
+  /** 1 to 1,000; default 50. */
+  limit?: number;
+}
+
+export interface ListInstancesQuery {
+  jobId?: string;
+  status?: InstanceStatus | InstanceStatus[];
+  /** The `next` of the previous page (instances come newest first). */
+  before?: string;
+  /** 1 to 1,000; default 50. */
+  limit?: number;
+}
