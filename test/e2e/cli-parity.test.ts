@@ -176,7 +176,7 @@ describe('drover CLI parity', { timeout: 120_000 }, () => {
       [['instance', 'show', '999999'], 3, 'NOT_FOUND'],
       [['job', 'run', '1', '--params', '{nope'], 2, 'INVALID_INPUT', '--params'],
       [['instance', 'list', '--limit', '0'], 2, 'INVALID_INPUT', '--limit'],
-      [['job', 'create', '--name', 'x'], 2, 'INVALID_INPUT'],
+      [['job', 'create', '--name', 'x'], 2, 'INVALID_INPUT', 'body.processorName'],
     ];
     for (const [args, code, errorCode, issuePath] of cases) {
       const r = await cli('--json', ...args);
