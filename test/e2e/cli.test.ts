@@ -120,7 +120,7 @@ describe('drover CLI', () => {
     expect(run.code).toBe(0);
     const instance = JSON.parse(run.stdout);
     expect(instance).toMatchObject({ status: 'SUCCEEDED', result: 'from the cli' });
-    expect(run.stderr).toContain('SUCCEEDED');
+    expect(run.stderr).toContain('succeeded');
 
     const show = await cli('instance', 'show', instance.id);
     expect(show.stdout).toContain('tasks: 1 total, 1 succeeded, 0 failed');
@@ -195,8 +195,8 @@ describe('drover CLI', () => {
     const jobId = JSON.parse(stdout).id as string;
     const failed = await cli('job', 'run', jobId, '--params', '{"text":42}', '--wait');
     expect(failed.code).toBe(1);
-    expect(failed.stdout).toMatch(/instance (\d+) FAILED: .*text/);
-    const failedId = failed.stdout.match(/instance (\d+) FAILED/)?.[1] as string;
+    expect(failed.stdout).toMatch(/instance (\d+) failed: .*text/);
+    const failedId = failed.stdout.match(/instance (\d+) failed/)?.[1] as string;
     const retry = await cli('--json', 'instance', 'retry', failedId);
     expect(retry.code).toBe(0);
     expect(JSON.parse(retry.stdout).retryOf).toBe(failedId);

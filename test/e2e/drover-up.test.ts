@@ -59,10 +59,10 @@ describe('drover up', () => {
     await stopProcess(monitor, 'SIGINT');
     expect(await monitor.exited).toBe(0);
 
-    // The live view finds a worker that joined before it started, and the finished run.
-    const view = await spawnCli(['--data-dir', dataDir, 'monitor'], /RUNNING INSTANCES/);
+    // It finds a worker that joined before it started (one plain line, stdout being a pipe).
+    const view = await spawnCli(['--data-dir', dataDir, 'monitor'], /watching drover\./);
     running.push(view);
-    await view.waitFor(/up-worker-1\s+alive \(ping\)/);
+    await view.waitFor(/worker up-worker-1 alive \(ping\)/);
     await stopProcess(view, 'SIGINT');
 
     first.child.kill('SIGINT');

@@ -63,7 +63,7 @@ const EXPECTED: Record<string, Expectation> = {
   },
   'drover instance show 1': { output: /SUCCEEDED[\s\S]*hello, Ada/ },
   'drover instance logs 1': { output: /INFO .*greeting Ada \(run attempt 1\)/ },
-  'drover job run 2 --params \'{"name":"Linus"}\' --wait': { output: /SUCCEEDED: hello, Linus/ },
+  'drover job run 2 --params \'{"name":"Linus"}\' --wait': { output: /succeeded: hello, Linus/ },
   'drover worker list': { output: /my-laptop\s+yes/ },
   'drover job disable 1': { output: /job 1 disabled \(greet-ada\)/ },
   'drover job delete 2': { output: /job 2 deleted/ },

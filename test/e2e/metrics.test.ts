@@ -161,7 +161,7 @@ describe('metrics', () => {
       'worker',
       ['--processors', 'test/fixtures/processors.ts'],
       { DROVER_APP: cluster.app.name, DROVER_WORKER_METRICS_PORT: 'abc' },
-      /DROVER_WORKER_METRICS_PORT must be a port number from 0 to 65535, got "abc"/,
+      /value 'abc' from env 'DROVER_WORKER_METRICS_PORT' is invalid\. must be an integer from 0 to 65535/,
     );
     expect(await worker.exited).toBe(2);
   });

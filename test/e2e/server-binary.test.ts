@@ -1,13 +1,15 @@
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DROVER_VERSION } from '@drover/protocol';
 import { connectNats } from '@drover/transport';
 import { nkeys } from '@nats-io/nats-core';
-import { describe, expect, inject, it } from 'vitest';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { natsAuthConfig } from '../../packages/server/src/index.js';
 import { ApiClient, readyzUntil } from '../../packages/server/test/support/api-client.js';
 import { TEST_ADMIN_TOKEN } from '../../packages/server/test/support/server-fixture.js';
-import { spawnDrover } from '../harness/drover-process.js';
+import { buildBinaries } from '../harness/built-binaries.js';
+import { runBuiltDrover, spawnDrover } from '../harness/drover-process.js';
 import { uniqueName, useDatabase } from '../harness/fixtures.js';
 import { testLogger } from '../harness/logger.js';
 import { type NatsServer, startNatsServer } from '../harness/nats-server.js';
@@ -149,5 +151,45 @@ describe('drover-server binary', () => {
       await nats.stop();
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('drover-server settings', () => {
+  beforeAll(() => buildBinaries(['server']), 120_000);
+  // Each numeric or enum setting, as a flag and as its variable: exit 2, one line naming it.
+  const refused: [string, string[], NodeJS.ProcessEnv, string][] = [
+    [
+      'DROVER_HTTP_PORT',
+      [],
+      { DROVER_HTTP_PORT: 'abc' },
+      "value 'abc' from env 'DROVER_HTTP_PORT'",
+    ],
+    ['--http-port', ['--http-port', '70000'], {}, "'--http-port <port>' argument '70000'"],
+    ['--log-level', ['--log-level', 'loud'], {}, "'--log-level <level>' argument 'loud'"],
+    ['DROVER_LOG_LEVEL', [], { DROVER_LOG_LEVEL: 'loud' }, "'DROVER_LOG_LEVEL'"],
+    ['DROVER_INSECURE_NATS', [], { DROVER_INSECURE_NATS: 'maybe' }, 'DROVER_INSECURE_NATS'],
+    ['DROVER_DATABASE_URL', [], { DROVER_DATABASE_URL: '' }, '--database / DROVER_DATABASE_URL'],
+  ];
+  it('exits 2 with one line naming a bad flag or variable', { timeout: 90_000 }, async () => {
+    const results = await Promise.all(
+      refused.map(([, args, env]) =>
+        runBuiltDrover('server', args, {
+          DROVER_DATABASE_URL: 'postgres://x@127.0.0.1:1/x',
+          ...env,
+        }),
+      ),
+    );
+    results.forEach((r, i) => {
+      const [label, , , named] = refused[i] as (typeof refused)[number];
+      expect({ label, code: r.code }).toEqual({ label, code: 2 });
+      expect(r.stderr.trim().split('\n'), label).toHaveLength(1);
+      expect(r.stderr, label).toContain(named);
+      expect(r.stderr, label).toMatch(/^drover-server: /);
+    });
+  });
+
+  it('prints its version with --version', async () => {
+    const r = await runBuiltDrover('server', ['--version']);
+    expect(r).toMatchObject({ code: 0, stdout: `${DROVER_VERSION}\n` });
   });
 });

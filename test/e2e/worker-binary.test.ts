@@ -1,6 +1,9 @@
+import { DROVER_VERSION } from '@drover/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitForInstance } from '../../packages/server/test/support/server-fixture.js';
+import { buildBinaries } from '../harness/built-binaries.js';
 import { type DroverCluster, startDroverCluster } from '../harness/drover-cluster.js';
+import { runBuiltDrover } from '../harness/drover-process.js';
 import { uniqueName, useDatabase } from '../harness/fixtures.js';
 
 // Real drover-server and drover-worker processes, real jobs, and a kill -9.
@@ -61,5 +64,40 @@ describe('drover-worker binary', () => {
     w.child.kill('SIGTERM');
     expect(await w.exited).toBe(0);
     expect(w.tail()).toMatch(/"msg":"worker stopped"/);
+  });
+});
+
+describe('drover-worker settings', () => {
+  beforeAll(() => buildBinaries(['worker']), 120_000);
+  // Each numeric or enum setting, as a flag and as its variable: exit 2, one line naming it.
+  const refused: [string, string[], NodeJS.ProcessEnv, string][] = [
+    ['--threads abc', ['--threads', 'abc'], {}, "'--threads <n>' argument 'abc'"],
+    ['--threads -1', ['--threads', '-1'], {}, "'--threads <n>' argument '-1'"],
+    ['--concurrency 0', ['--concurrency', '0'], {}, "'--concurrency <n>' argument '0'"],
+    ['--max-queued-runs x', ['--max-queued-runs', 'x'], {}, "'--max-queued-runs <n>'"],
+    ['DROVER_MAX_QUEUED_RUNS', [], { DROVER_MAX_QUEUED_RUNS: 'lots' }, "'DROVER_MAX_QUEUED_RUNS'"],
+    ['DROVER_DRAIN_GRACE_MS', [], { DROVER_DRAIN_GRACE_MS: '5s' }, "'DROVER_DRAIN_GRACE_MS'"],
+    ['--log-level', ['--log-level', 'loud'], {}, "'--log-level <level>' argument 'loud'"],
+    ['DROVER_LOG_LEVEL', [], { DROVER_LOG_LEVEL: 'loud' }, "'DROVER_LOG_LEVEL'"],
+    ['DROVER_INSECURE_NATS', [], { DROVER_INSECURE_NATS: 'maybe' }, 'DROVER_INSECURE_NATS'],
+  ];
+  it('exits 2 with one line naming a bad flag or variable', { timeout: 90_000 }, async () => {
+    const results = await Promise.all(
+      refused.map(([, args, env]) =>
+        runBuiltDrover('worker', ['--app', 'a', '--processors', 'p.js', ...args], env),
+      ),
+    );
+    results.forEach((r, i) => {
+      const [label, , , named] = refused[i] as (typeof refused)[number];
+      expect({ label, code: r.code }).toEqual({ label, code: 2 });
+      expect(r.stderr.trim().split('\n'), label).toHaveLength(1);
+      expect(r.stderr, label).toContain(named);
+      expect(r.stderr, label).toMatch(/^drover-worker: /);
+    });
+  });
+
+  it('prints its version with --version', async () => {
+    const r = await runBuiltDrover('worker', ['--version']);
+    expect(r).toMatchObject({ code: 0, stdout: `${DROVER_VERSION}\n` });
   });
 });

@@ -61,8 +61,9 @@ export async function spawnCliInTerminal(
   args: string[],
   ready: RegExp,
   env: NodeJS.ProcessEnv = {},
+  options: Pick<CliOptions, 'built'> = {},
 ): Promise<ReadyProcess & { cliPid: number }> {
-  const command = [process.execPath, ...ARGS, ...args].map(shellWord).join(' ');
+  const command = [process.execPath, ...cliArgs(options), ...args].map(shellWord).join(' ');
   const started = await spawnReady('script', ['-qfec', `exec ${command}`, '/dev/null'], {
     cwd: ROOT,
     env: { ...cleanEnv(), ...env },

@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 import { resolve } from 'node:path';
+import { DROVER_VERSION } from '@drover/protocol';
 import { SecretSettingError } from '@drover/transport';
 import { Command } from 'commander';
-import { CliError, Exit } from './client/exit-codes.js';
+import { CliError, type CliIssue, Exit, errorCodeOf } from './client/exit-codes.js';
 import { appCommands } from './commands/app.js';
 import { DEFAULT_DATA_DIR, type GlobalOptions } from './commands/context.js';
 import { envCommand } from './commands/env.js';
@@ -18,8 +19,29 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   throw err;
 });
 
+// Known before commander parses: an error in parsing must already come out as JSON.
+const args = process.argv.slice(2);
+const jsonOutput = args
+  .slice(0, args.includes('--') ? args.indexOf('--') : undefined)
+  .includes('--json');
+
+/**
+ * An error for the user: one `drover: …` message on stderr, or under --json
+ * the API's `{error:{code,message,issues}}` envelope on stdout; the exit code either way.
+ */
+function fail(message: string, exitCode: number, issues: CliIssue[] = [], code?: string): void {
+  if (jsonOutput) {
+    const error = { code: code ?? errorCodeOf(exitCode), message, issues };
+    process.stdout.write(`${JSON.stringify({ error }, null, 2)}\n`);
+  } else {
+    console.error(`drover: ${message}`);
+  }
+  process.exitCode = exitCode;
+}
+
 const program = new Command('drover')
   .description('Drover: run a cluster (`drover up`) and operate it')
+  .version(DROVER_VERSION, '-V, --version', 'print the Drover version')
   .option('--server <url>', 'server API (DROVER_SERVER_URL; default: the running `drover up`)')
   .option('--app <name>', 'app (DROVER_APP; default: the `drover up` app)')
   .option(
@@ -38,8 +60,17 @@ const program = new Command('drover')
 Exit codes: ${Exit.OK} ok, ${Exit.RUN_FAILED} the awaited run did not succeed, ${Exit.USAGE} bad input,
 ${Exit.NOT_FOUND} not found, ${Exit.UNAUTHORIZED} secret refused, ${Exit.UNAVAILABLE} server unreachable, ${Exit.SERVER_ERROR} server error.`,
   )
-  .showHelpAfterError()
-  .exitOverride();
+  .exitOverride()
+  .configureOutput({
+    // Commander's own errors (unknown option, bad flag value) in the --json envelope too.
+    outputError: (text, write) => {
+      if (!jsonOutput) return write(text);
+      const message = text.trim().replace(/^error: /, '');
+      const flag = /option '(-[^ ',]+)/.exec(message)?.[1];
+      fail(message, Exit.USAGE, flag ? [{ path: flag, message }] : []);
+    },
+  });
+if (!jsonOutput) program.showHelpAfterError();
 
 // The data dir as an absolute path: messages and the banner name the folder meant.
 const globals = (): GlobalOptions => {
@@ -58,18 +89,15 @@ try {
   await program.parseAsync();
 } catch (err) {
   if (err instanceof SecretSettingError) {
-    console.error(`drover: ${err.message}`);
-    process.exitCode = Exit.USAGE;
+    fail(err.message, Exit.USAGE);
   } else if (err instanceof CliError) {
-    console.error(`drover: ${err.message}`);
-    process.exitCode = err.exitCode;
+    fail(err.message, err.exitCode, err.issues, err.code);
   } else if (err && typeof err === 'object' && 'exitCode' in err && 'code' in err) {
     // commander already printed what was wrong with the command line
     const { exitCode, code } = err as { exitCode: number; code: string };
     process.exitCode =
       code === 'commander.helpDisplayed' || code === 'commander.version' ? exitCode : Exit.USAGE;
   } else {
-    console.error(`drover: ${(err as Error).message ?? String(err)}`);
-    process.exitCode = Exit.SERVER_ERROR;
+    fail((err as Error).message ?? String(err), Exit.SERVER_ERROR);
   }
 }

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { DROVER_VERSION } from '@drover/protocol';
 import {
   EnvFlagError,
   envFlag,
@@ -11,18 +12,34 @@ import {
 } from '@drover/transport';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { pino } from 'pino';
-import { z } from 'zod';
 import { ServerConfig } from './config.js';
 import { reloadByPidFile } from './nats-auth/pid-file-reload.js';
 import { startServer } from './server.js';
 
 // `drover-server`: flags, with DROVER_* environment variables as defaults.
 
-function int(value: string): number {
+/** A whole number from min to max; commander's error names the flag or the variable it came from. */
+const integerIn = (min: number, max: number) => (value: string) => {
   const n = Number(value);
-  if (!Number.isInteger(n)) throw new InvalidArgumentError('must be an integer');
+  if (value.trim() === '' || !Number.isInteger(n) || n < min || n > max)
+    throw new InvalidArgumentError(`must be an integer from ${min} to ${max}`);
   return n;
-}
+};
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'silent'];
+
+// Each setting's flag and variable, to name them when the whole config is refused.
+const SETTING_NAMES: Record<string, string> = {
+  natsUrl: '--nats / DROVER_NATS_URL',
+  natsUser: '--nats-user / DROVER_NATS_USER',
+  natsPass: 'DROVER_NATS_PASS',
+  natsNkeySeed: '--nats-nkey-file / DROVER_NATS_NKEY_FILE',
+  natsMonitorKeys: '--nats-monitor-key / DROVER_NATS_MONITOR_KEYS',
+  databaseUrl: '--database / DROVER_DATABASE_URL',
+  adminToken: 'DROVER_ADMIN_TOKEN',
+  httpHost: '--http-host / DROVER_HTTP_HOST',
+  httpAllowedHosts: '--http-allowed-hosts / DROVER_HTTP_ALLOWED_HOSTS',
+  serverId: '--server-id / DROVER_SERVER_ID',
+};
 
 /** A comma list flag as names, blanks dropped. */
 function commaList(value: string | number | undefined): string[] | undefined {
@@ -49,6 +66,7 @@ const program = new Command('drover-server')
   .description(
     'Drover server: keeps jobs in Postgres, fires them on time, dispatches runs to workers',
   )
+  .version(DROVER_VERSION, '-V, --version', 'print the Drover version')
   // URLs may hold credentials: read with .env(), never shown as --help defaults.
   .addOption(new Option('--nats <url>', 'NATS server URL').env('DROVER_NATS_URL'))
   .option('--nats-user <user>', 'NATS user (DROVER_NATS_USER)', env.DROVER_NATS_USER)
@@ -91,19 +109,24 @@ const program = new Command('drover-server')
     'comma list of Host names the API answers to besides localhost when on loopback, e.g. behind a proxy (DROVER_HTTP_ALLOWED_HOSTS)',
     env.DROVER_HTTP_ALLOWED_HOSTS,
   )
-  .option(
-    '--http-port <port>',
-    'HTTP API port, 0 for any (DROVER_HTTP_PORT)',
-    int,
-    env.DROVER_HTTP_PORT ? int(env.DROVER_HTTP_PORT) : undefined,
+  .addOption(
+    new Option('--http-port <port>', 'HTTP API port, 0 for any')
+      .env('DROVER_HTTP_PORT')
+      .argParser(integerIn(0, 65_535)),
   )
   .option(
     '--server-id <id>',
     'name of this server in logs (DROVER_SERVER_ID)',
     env.DROVER_SERVER_ID,
   )
-  .option('--log-level <level>', 'pino level (DROVER_LOG_LEVEL)', env.DROVER_LOG_LEVEL)
-  .showHelpAfterError();
+  .addOption(
+    new Option('--log-level <level>', 'pino level').env('DROVER_LOG_LEVEL').choices(LOG_LEVELS),
+  )
+  // A bad flag or variable: one line naming it, exit 2 (not a stack trace, not the help).
+  .configureOutput({ outputError: (text, write) => write(`drover-server: ${text}`) })
+  .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
+// An empty variable counts as unset (`DROVER_HTTP_PORT= drover-server`), as before.
+for (const o of program.options) if (o.envVar && env[o.envVar] === '') delete env[o.envVar];
 program.parse();
 const flags = program.opts<Record<string, string | number | boolean | string[] | undefined>>();
 const text = (flag: string) => (typeof flags[flag] === 'string' ? flags[flag] : undefined);
@@ -175,7 +198,11 @@ const parsed = ServerConfig.safeParse({
   logLevel: flags.logLevel,
 });
 if (!parsed.success) {
-  console.error(`drover-server: invalid settings\n${z.prettifyError(parsed.error)}`);
+  for (const issue of parsed.error.issues) {
+    const key = String(issue.path[0] ?? '');
+    const named = SETTING_NAMES[key] ? `${SETTING_NAMES[key]} (${key})` : key;
+    console.error(`drover-server: invalid setting ${named}: ${issue.message}`);
+  }
   process.exit(2);
 }
 const config = parsed.data;

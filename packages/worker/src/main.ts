@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { delimiter } from 'node:path';
+import { DROVER_VERSION } from '@drover/protocol';
 import {
   EnvFlagError,
   envFlag,
@@ -20,63 +21,17 @@ import { loadProcessors, ProcessorModuleError } from './sdk/load-processors.js';
 
 // `drover-worker`: runs the processors some modules export, for one app.
 
-function int(value: string): number {
+/** A whole number from min to max; commander's error names the flag or the variable it came from. */
+const integerIn = (min: number, max: number) => (value: string) => {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer');
+  if (value.trim() === '' || !Number.isInteger(n) || n < min || n > max)
+    throw new InvalidArgumentError(`must be an integer from ${min} to ${max}`);
   return n;
-}
+};
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+const MAX_THREADS = 1_024;
 
 const env = process.env;
-
-const QUEUED_RANGE = `must be an integer from 0 to ${MAX_QUEUED_RUNS_LIMIT}`;
-
-function queuedRuns(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > MAX_QUEUED_RUNS_LIMIT)
-    throw new InvalidArgumentError(QUEUED_RANGE);
-  return n;
-}
-
-/** DROVER_MAX_QUEUED_RUNS, or a clear message naming it. */
-function envQueuedRuns(): number {
-  const raw = env.DROVER_MAX_QUEUED_RUNS;
-  if (raw === undefined || raw === '') return DEFAULT_MAX_QUEUED_RUNS;
-  try {
-    return queuedRuns(raw);
-  } catch {
-    console.error(`drover-worker: DROVER_MAX_QUEUED_RUNS ${QUEUED_RANGE}, got "${raw}"`);
-    process.exit(WorkerExit.USAGE);
-  }
-}
-
-/** A positive integer from the environment, or a clear message naming the variable. */
-function envInt(name: string, fallback: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (Number.isInteger(n) && n > 0) return n;
-  console.error(`drover-worker: ${name} must be a positive integer, got "${raw}"`);
-  process.exit(WorkerExit.USAGE);
-}
-
-function port(value: string): number {
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isInteger(n) || n < 0 || n > 65_535)
-    throw new InvalidArgumentError('must be a port number from 0 to 65535');
-  return n;
-}
-
-/** A port from the environment (unset: undefined), or a clear message naming the variable. */
-function envPort(name: string): number | undefined {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return undefined;
-  try {
-    return port(raw);
-  } catch {
-    console.error(`drover-worker: ${name} must be a port number from 0 to 65535, got "${raw}"`);
-    process.exit(WorkerExit.USAGE);
-  }
-}
 
 /** A yes/no variable (1/true/yes, 0/false/no or unset), or a usage error naming it. */
 function flag(name: string): boolean {
@@ -90,6 +45,7 @@ function flag(name: string): boolean {
 }
 const program = new Command('drover-worker')
   .description('Drover worker: runs an app’s processors for the runs the server dispatches')
+  .version(DROVER_VERSION, '-V, --version', 'print the Drover version')
   // Values that may hold credentials are read with .env(), not given as defaults:
   // --help prints defaults, and help output gets pasted into issues.
   .addOption(
@@ -118,47 +74,69 @@ const program = new Command('drover-worker')
     `JS or TS modules exporting processors (DROVER_PROCESSORS, separated by "${delimiter}")`,
     env.DROVER_PROCESSORS?.split(delimiter).filter((m) => m !== ''),
   )
-  .option('--concurrency <n>', 'standalone runs held at once, and task slots offered', int, 8)
   .option(
-    '--max-queued-runs <n>',
-    'standalone runs accepted beyond --concurrency, started in arrival order as slots free (DROVER_MAX_QUEUED_RUNS)',
-    queuedRuns,
-    envQueuedRuns(),
+    '--concurrency <n>',
+    'standalone runs held at once, and task slots offered',
+    integerIn(1, 100_000),
+    8,
+  )
+  .addOption(
+    new Option(
+      '--max-queued-runs <n>',
+      'standalone runs accepted beyond --concurrency, started in arrival order as slots free',
+    )
+      .env('DROVER_MAX_QUEUED_RUNS')
+      .argParser(integerIn(0, MAX_QUEUED_RUNS_LIMIT))
+      .default(DEFAULT_MAX_QUEUED_RUNS),
   )
   .option(
     '--threads <n>',
     'processor threads (default: one per core, at most concurrency; 0 = main thread)',
-    (v) => Number(v),
+    integerIn(0, MAX_THREADS),
   )
   .option('--tag <tag...>', 'tags jobs can require', [])
-  .option(
-    '--drain-grace-ms <ms>',
-    'on SIGTERM, how long running work may finish before it is handed back (DROVER_DRAIN_GRACE_MS)',
-    int,
-    envInt('DROVER_DRAIN_GRACE_MS', 30_000),
+  .addOption(
+    new Option(
+      '--drain-grace-ms <ms>',
+      'on SIGTERM, how long running work may finish before it is handed back',
+    )
+      .env('DROVER_DRAIN_GRACE_MS')
+      .argParser(integerIn(1, 24 * 3_600_000))
+      .default(30_000),
   )
   .option(
     '--worker-id <id>',
     'this worker’s id (default: host name and a random suffix)',
     env.DROVER_WORKER_ID,
   )
-  .option(
-    '--metrics-port <port>',
-    'serve Prometheus metrics at GET /metrics on this port (DROVER_WORKER_METRICS_PORT; off by default)',
-    port,
-    envPort('DROVER_WORKER_METRICS_PORT'),
+  .addOption(
+    new Option(
+      '--metrics-port <port>',
+      'serve Prometheus metrics at GET /metrics on this port (off by default)',
+    )
+      .env('DROVER_WORKER_METRICS_PORT')
+      .argParser(integerIn(0, 65_535)),
   )
-  .option(
-    '--metrics-host <host>',
-    'address the metrics port listens on (DROVER_WORKER_METRICS_HOST)',
-    env.DROVER_WORKER_METRICS_HOST || '127.0.0.1',
+  .addOption(
+    new Option('--metrics-host <host>', 'address the metrics port listens on')
+      .env('DROVER_WORKER_METRICS_HOST')
+      .default('127.0.0.1'),
   )
-  .option('--log-level <level>', 'pino level (DROVER_LOG_LEVEL)', env.DROVER_LOG_LEVEL ?? 'info')
+  .addOption(
+    new Option('--log-level <level>', 'pino level')
+      .env('DROVER_LOG_LEVEL')
+      .choices(LOG_LEVELS)
+      .default('info'),
+  )
   .addHelpText(
     'after',
     `\nExit codes: ${WorkerExit.OK} stopped, ${WorkerExit.UNCLEAN} unclean stop, ${WorkerExit.USAGE} bad input, ${WorkerExit.UNAUTHORIZED} refused (no such app, worker id held by another live process, NATS credentials refused, or NATS without authentication: see --insecure-nats).`,
   )
-  .showHelpAfterError();
+  // A bad flag or variable: one line naming it, exit 2 (not a stack trace, not the help).
+  .configureOutput({ outputError: (text, write) => write(`drover-worker: ${text}`) })
+  .exitOverride((err) => process.exit(err.exitCode === 0 ? WorkerExit.OK : WorkerExit.USAGE));
+// An empty variable counts as unset (`DROVER_MAX_QUEUED_RUNS= drover-worker`), as before.
+for (const opt of program.options) if (opt.envVar && env[opt.envVar] === '') delete env[opt.envVar];
 program.parse();
 const o = program.opts<{
   nats: string;

@@ -61,5 +61,9 @@ function toCliError(err: unknown): unknown {
   else if (err.status === 401)
     message +=
       '\n(set the app secret with --secret or DROVER_APP_SECRET; `drover up` keeps it in its data dir)';
-  return new CliError(message, STATUS_EXIT[err.status] ?? Exit.SERVER_ERROR);
+  // The server's code and issues go into the --json error envelope as they came.
+  return new CliError(message, STATUS_EXIT[err.status] ?? Exit.SERVER_ERROR, {
+    code: err.code,
+    issues: err.issues,
+  });
 }

@@ -18,12 +18,41 @@ export const Exit = {
   SERVER_ERROR: 6,
 } as const;
 
-/** An error the CLI prints as one message, leaving with its exit code. */
+/** One thing wrong with the input: a flag (`--params`) or a field (`body.name`). */
+export interface CliIssue {
+  path: string;
+  message: string;
+}
+
+/** The error code of the `{error:{code,message,issues}}` envelope for each exit code. */
+const EXIT_ERROR_CODE: Record<number, string> = {
+  [Exit.RUN_FAILED]: 'RUN_FAILED',
+  [Exit.USAGE]: 'INVALID_INPUT',
+  [Exit.NOT_FOUND]: 'NOT_FOUND',
+  [Exit.UNAUTHORIZED]: 'UNAUTHORIZED',
+  [Exit.UNAVAILABLE]: 'UNAVAILABLE',
+  [Exit.SERVER_ERROR]: 'SERVER_ERROR',
+};
+
+/** The envelope's code for an exit code (the server's codes where they mean the same). */
+export function errorCodeOf(exitCode: number): string {
+  return EXIT_ERROR_CODE[exitCode] ?? 'SERVER_ERROR';
+}
+
+/**
+ * An error the CLI prints as one message, leaving with its exit code. `code`
+ * and `issues` (the server's, when it sent them) go into the `--json` envelope.
+ */
 export class CliError extends Error {
+  readonly code: string;
+  readonly issues: CliIssue[];
   constructor(
     message: string,
     readonly exitCode: number,
+    detail: { code?: string; issues?: CliIssue[] } = {},
   ) {
     super(message);
+    this.code = detail.code ?? errorCodeOf(exitCode);
+    this.issues = detail.issues ?? [];
   }
 }

@@ -88,6 +88,7 @@ export function jsonFlag(flag: string, value: string | undefined): unknown {
   try {
     return JSON.parse(value);
   } catch (err) {
-    throw new CliError(`${flag} must be JSON: ${(err as Error).message}`, Exit.USAGE);
+    const message = `${flag} must be JSON: ${(err as Error).message}`;
+    throw new CliError(message, Exit.USAGE, { issues: [{ path: flag, message }] });
   }
 }

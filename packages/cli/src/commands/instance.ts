@@ -14,7 +14,7 @@ const FINAL = ['SUCCEEDED', 'FAILED', 'STOPPED', 'CANCELED'];
 const FOLLOW_MS = 500;
 
 export function instanceCommands(program: Command, globals: () => GlobalOptions): void {
-  const instance = program.command('instance').description('inspect, stop and retry runs');
+  const instance = program.command('instance').description('inspect, stop, cancel and retry runs');
 
   instance
     .command('list')
@@ -125,6 +125,7 @@ export function instanceCommands(program: Command, globals: () => GlobalOptions)
 
   for (const [verb, summary] of [
     ['stop', 'stop an unfinished instance'],
+    ['cancel', 'cancel an instance that has not started (e.g. a delayed run)'],
     ['retry', 'run a finished instance again (a new instance)'],
   ] as const) {
     instance

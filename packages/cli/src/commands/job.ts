@@ -1,12 +1,19 @@
 import { readFile } from 'node:fs/promises';
 import { apiViews } from '@drover/protocol';
-import { type Command, InvalidArgumentError } from 'commander';
-import { parse as parseYaml } from 'yaml';
+import type { Command } from 'commander';
 import { z } from 'zod';
 import { CliError, Exit } from '../client/exit-codes.js';
 import { resultText } from '../output/result-text.js';
+import { stateName } from '../output/states.js';
 import { table, when } from '../output/table.js';
 import { connect, type GlobalOptions, jsonFlag, print } from './context.js';
+import {
+  applySpecFlags,
+  integerAtLeast,
+  type JobSpecFlags,
+  specFile,
+  withJobSpecFlags,
+} from './job-spec-flags.js';
 import { waitForRun } from './wait-for-run.js';
 
 const JobList = z.object({
@@ -14,75 +21,66 @@ const JobList = z.object({
   next: z.string().nullable().optional(),
 });
 const JobDetail = apiViews.JobView.extend({ nextTriggers: z.array(z.number()) });
+const Preview = z.object({ times: z.array(z.number()) });
 // What one call of the bulk run API takes.
 const MAX_RUNS_PER_CALL = 1_000;
-
-const positive = (flag: string) => (value: string) => {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1)
-    throw new InvalidArgumentError(`${flag} must be a positive integer`);
-  return n;
-};
-
-async function specFile(path: string): Promise<Record<string, unknown>> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    throw new CliError(`cannot read ${path}: ${(err as Error).message}`, Exit.USAGE);
-  }
-  let spec: unknown;
-  try {
-    spec = path.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
-  } catch (err) {
-    throw new CliError(
-      `${path} is not valid ${path.endsWith('.json') ? 'JSON' : 'YAML'}: ${(err as Error).message}`,
-      Exit.USAGE,
-    );
-  }
-  if (typeof spec !== 'object' || spec === null || Array.isArray(spec))
-    throw new CliError(`${path} must hold one job object`, Exit.USAGE);
-  return spec as Record<string, unknown>;
-}
 
 export function jobCommands(program: Command, globals: () => GlobalOptions): void {
   const job = program.command('job').description('create, inspect and run jobs');
 
-  job
-    .command('create')
-    .description('create a job from flags or a JSON/YAML file (flags override the file)')
-    .option('-f, --file <path>', 'job spec as JSON or YAML (the API body of POST /jobs)')
-    .option('--name <name>', 'job name')
-    .option('--processor <name>', 'processor name (processorName)')
-    .option('--execute <type>', 'STANDALONE, BROADCAST, MAP or MAP_REDUCE (executeType)')
-    .option(
-      '--schedule <type>',
-      'API, CRON, FIXED_RATE, FIXED_DELAY or ONE_SHOT (timeExpressionType)',
-    )
-    .option('--every <expression>', 'the time expression: a CRON line, an interval in ms, a date')
-    .option('--params <json>', 'job params as JSON (jobParams)')
-    .option(
-      '--concurrency <n>',
-      'tasks per worker at once (concurrencyPerWorker)',
-      positive('--concurrency'),
-    )
-    .action(async (o: Record<string, string | number | undefined>) => {
-      const conn = await connect(globals());
-      const spec: Record<string, unknown> = o.file ? await specFile(String(o.file)) : {};
-      const flags: Record<string, unknown> = {
-        name: o.name,
-        processorName: o.processor,
-        executeType: o.execute,
-        timeExpressionType: o.schedule,
-        timeExpression: o.every,
-        jobParams: jsonFlag('--params', o.params as string | undefined),
-        concurrencyPerWorker: o.concurrency,
-      };
-      for (const [k, v] of Object.entries(flags)) if (v !== undefined) spec[k] = v;
-      spec.timeExpressionType ??= 'API';
-      const created = await conn.api.call(apiViews.JobView, 'POST', `/apps/${conn.app}/jobs`, spec);
-      print(conn, created, () => `job ${created.id} created (${String(created.spec.name)})`);
-    });
+  withJobSpecFlags(
+    job
+      .command('create')
+      .description('create a job from flags or a JSON/YAML file (flags override the file)'),
+  ).action(async (o: JobSpecFlags) => {
+    const conn = await connect(globals());
+    const spec = applySpecFlags(o.file ? await specFile(o.file) : {}, o);
+    spec.timeExpressionType ??= 'API';
+    const created = await conn.api.call(apiViews.JobView, 'POST', `/apps/${conn.app}/jobs`, spec);
+    print(conn, created, () => `job ${created.id} created (${String(created.spec.name)})`);
+  });
+
+  withJobSpecFlags(
+    job
+      .command('update <jobId>')
+      .description(
+        'change a job: its current spec with the flags given laid over it ' +
+          '(with -f, the file replaces the spec, then the flags)',
+      ),
+  ).action(async (jobId: string, o: JobSpecFlags) => {
+    const conn = await connect(globals());
+    const base = o.file
+      ? await specFile(o.file)
+      : (await conn.api.call(JobDetail, 'GET', `/apps/${conn.app}/jobs/${jobId}`)).spec;
+    const updated = await conn.api.call(
+      apiViews.JobView,
+      'PUT',
+      `/apps/${conn.app}/jobs/${jobId}`,
+      applySpecFlags(base, o),
+    );
+    print(conn, updated, () => `job ${updated.id} updated (${String(updated.spec.name)})`);
+  });
+
+  withJobSpecFlags(
+    job
+      .command('preview')
+      .description(
+        'the next 5 fire times of a schedule, without saving a job (e.g. --schedule CRON --every "0 0 3 * * *" --time-zone Europe/Paris)',
+      ),
+  ).action(async (o: JobSpecFlags) => {
+    const conn = await connect(globals());
+    const spec = applySpecFlags(o.file ? await specFile(o.file) : {}, o);
+    // Only the schedule matters here: stand-ins for what a saved job must name.
+    spec.name ??= 'preview';
+    spec.processorName ??= 'preview';
+    spec.timeExpressionType ??= 'API';
+    const { times } = await conn.api.call(Preview, 'POST', `/apps/${conn.app}/jobs/preview`, spec);
+    print(conn, { times }, () =>
+      times.length
+        ? times.map((t) => `${when(t)}  (${new Date(t).toISOString()})`).join('\n')
+        : 'no fire times',
+    );
+  });
 
   job
     .command('list')
@@ -155,16 +153,28 @@ export function jobCommands(program: Command, globals: () => GlobalOptions): voi
         'with --runs or --count, many runs through the bulk API',
     )
     .option('--params <json>', 'this run’s params as JSON')
-    .option('--delay <ms>', 'start after this many milliseconds', positive('--delay'))
+    .option('--delay <ms>', 'start after this many milliseconds', integerAtLeast('--delay', 1))
+    .option(
+      '--idempotency-key <key>',
+      'a run with a key already used for this job is not made again: the first one is shown',
+    )
     .option('--wait', 'show progress until the run ends, then its result')
     .option(
       '--runs <file>',
       'a JSON array of run bodies ({params?, delayMs?, idempotencyKey?}) from a file, or - for stdin',
     )
-    .option('--count <n>', 'this many runs, each with --params and --delay', positive('--count'))
+    .option(
+      '--count <n>',
+      'this many runs, each with --params and --delay',
+      integerAtLeast('--count', 1),
+    )
     .action(async (jobId: string, o: RunOptions) => {
       const conn = await connect(globals());
-      const body = { params: jsonFlag('--params', o.params), delayMs: o.delay ?? 0 };
+      const body = {
+        params: jsonFlag('--params', o.params),
+        delayMs: o.delay ?? 0,
+        idempotencyKey: o.idempotencyKey,
+      };
       if (o.runs !== undefined || o.count !== undefined) {
         const runs = await manyRuns(o, body);
         const instances = await runInBulk(conn, jobId, runs);
@@ -187,7 +197,8 @@ export function jobCommands(program: Command, globals: () => GlobalOptions): voi
       print(
         conn,
         done,
-        () => `instance ${done.id} ${done.status}: ${resultText(done.result) ?? done.reason ?? ''}`,
+        () =>
+          `instance ${done.id} ${stateName(done.status)}: ${resultText(done.result) ?? done.reason ?? ''}`,
       );
       if (done.status !== 'SUCCEEDED') process.exitCode = Exit.RUN_FAILED;
     });
@@ -199,15 +210,21 @@ interface RunOptions {
   wait?: boolean;
   runs?: string;
   count?: number;
+  idempotencyKey?: string;
 }
 
 /** The bodies of --runs (a file or stdin), or --count copies of this run's body. */
 async function manyRuns(o: RunOptions, body: Record<string, unknown>): Promise<unknown[]> {
   if (o.wait) throw new CliError('--wait follows one run: not with --runs or --count', Exit.USAGE);
   if (o.runs === undefined) return Array.from({ length: o.count ?? 1 }, () => body);
-  if (o.count !== undefined || o.params !== undefined || o.delay !== undefined)
+  if (
+    o.count !== undefined ||
+    o.params !== undefined ||
+    o.delay !== undefined ||
+    o.idempotencyKey !== undefined
+  )
     throw new CliError(
-      '--runs gives each run its own body: not with --count, --params or --delay',
+      '--runs gives each run its own body: not with --count, --params, --delay or --idempotency-key',
       Exit.USAGE,
     );
   const where = o.runs === '-' ? 'stdin' : o.runs;

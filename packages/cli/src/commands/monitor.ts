@@ -5,7 +5,9 @@ import type { Command } from 'commander';
 import { pino } from 'pino';
 import { z } from 'zod';
 import { resultText } from '../output/result-text.js';
+import { stateName } from '../output/states.js';
 import { progressText, table, when } from '../output/table.js';
+import { stdoutIsTerminal } from '../output/terminal.js';
 import { type GlobalOptions, natsUrl } from './context.js';
 import { type NatsCredentialFlags, natsConnectError, natsCredentials } from './nats-credentials.js';
 
@@ -26,7 +28,12 @@ const Pong = z.object({
 });
 
 /** Asks every drover-worker to answer (NATS services protocol) and records those of `app`. */
-function pingWorkers(nc: NatsConnection, app: string, view: View): void {
+function pingWorkers(
+  nc: NatsConnection,
+  app: string,
+  view: View,
+  onFound: (workerId: string) => void,
+): void {
   const inbox = createInbox(INBOX_PREFIX);
   const sub = nc.subscribe(inbox, {
     callback: (_err, msg) => {
@@ -41,6 +48,7 @@ function pingWorkers(nc: NatsConnection, app: string, view: View): void {
       const workerApp = pong.success ? pong.data.metadata?.app : undefined;
       if (!workerId || (app !== '*' && workerApp !== app)) return;
       const known = view.workers.get(workerId);
+      if (!known) onFound(workerId);
       if (known?.state !== 'joined')
         view.workers.set(workerId, { state: 'alive (ping)', at: Date.now() });
     },
@@ -126,6 +134,16 @@ function render(app: string, view: View): string {
   ].join('\n');
 }
 
+/** One event as a plain line, for a pipe or a log file (no redraws, no escape codes). */
+function eventLine(e: DroverEvent): string {
+  if (e.type === 'worker') return `${when(e.at)} worker ${e.workerId} ${e.state}`;
+  if (e.type === 'instance') {
+    const detail = resultText(e.result) ?? e.reason;
+    return `${when(e.at)} instance ${e.instanceId} of job ${e.jobId} ${stateName(e.status)}${e.workerId ? ` on ${e.workerId}` : ''}${detail ? `: ${detail.slice(0, 200)}` : ''}`;
+  }
+  return `${when(Date.now())} instance ${e.instanceId} tasks ${progressText(e.progress)}`;
+}
+
 export function monitorCommand(program: Command, globals: () => GlobalOptions): void {
   program
     .command('monitor')
@@ -157,22 +175,28 @@ export function monitorCommand(program: Command, globals: () => GlobalOptions): 
         throw natsConnectError(err, url);
       });
       const view: View = { workers: new Map(), running: new Map(), finished: [] };
+      // A terminal gets the view redrawn in place; a pipe gets one line per event.
+      const live = !g.json && stdoutIsTerminal();
       subscribeEvents(
         nc,
         app,
         (e) => {
           if (g.json) console.log(JSON.stringify(e));
+          else if (!live) console.log(eventLine(e));
           apply(view, e);
         },
         log,
       );
       await nc.flush();
-      if (g.json) console.error(`watching drover.${app}.events.> on ${url}`);
-      pingWorkers(nc, app, view);
-      const pinger = setInterval(() => pingWorkers(nc, app, view), PING_EVERY_MS);
-      const timer = g.json
-        ? undefined
-        : setInterval(() => process.stdout.write(`\x1b[2J\x1b[H${render(app, view)}\n`), REDRAW_MS);
+      if (!live) console.error(`watching drover.${app}.events.> on ${url}`);
+      const found = (workerId: string) => {
+        if (!live && !g.json) console.log(`${when(Date.now())} worker ${workerId} alive (ping)`);
+      };
+      pingWorkers(nc, app, view, found);
+      const pinger = setInterval(() => pingWorkers(nc, app, view, found), PING_EVERY_MS);
+      const timer = live
+        ? setInterval(() => process.stdout.write(`\x1b[2J\x1b[H${render(app, view)}\n`), REDRAW_MS)
+        : undefined;
       await new Promise<void>((resolve) => {
         for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => resolve());
       });

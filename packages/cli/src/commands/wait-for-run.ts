@@ -1,15 +1,24 @@
-import { apiViews } from '@drover/protocol';
+import { apiViews, FINAL_INSTANCE_STATUSES } from '@drover/protocol';
 import type { z } from 'zod';
+import { elapsed, progressBar } from '../output/progress-bar.js';
+import { paintedState, stateName } from '../output/states.js';
 import { progressText } from '../output/table.js';
+import { stdoutIsTerminal } from '../output/terminal.js';
 import type { Connection } from './context.js';
 
 type Instance = z.output<typeof apiViews.InstanceView>;
-const FINAL = ['SUCCEEDED', 'FAILED', 'STOPPED', 'CANCELED'];
+const FINAL: readonly string[] = FINAL_INSTANCE_STATUSES;
 const POLL_MS = 250;
 
-/** Follows a run to its end, printing each change of status or progress (to stderr with --json). */
+/**
+ * Follows a run to its end. On a terminal, one line redrawn in place: state,
+ * progress bar, elapsed time. Otherwise (a pipe, or `--json`, on stderr) a
+ * plain line at each change of state or progress, with the elapsed time.
+ */
 export async function waitForRun(conn: Connection, id: string): Promise<Instance> {
+  const live = !conn.json && stdoutIsTerminal();
   const say = (line: string) => (conn.json ? console.error(line) : console.log(line));
+  const started = Date.now();
   let last = '';
   for (;;) {
     const instance = await conn.api.call(
@@ -17,10 +26,20 @@ export async function waitForRun(conn: Connection, id: string): Promise<Instance
       'GET',
       `/apps/${conn.app}/instances/${id}`,
     );
-    const line = `  ${instance.status}${instance.progress ? `: ${progressText(instance.progress)}` : ''}`;
-    if (line !== last) say(line);
-    last = line;
-    if (FINAL.includes(instance.status)) return instance;
+    const p = instance.progress;
+    const final = FINAL.includes(instance.status);
+    if (live) {
+      const bar = p ? ` ${progressBar(p.succeeded + p.failed, p.total)} ${progressText(p)}` : '';
+      // \r and erase-line: the same line, redrawn.
+      process.stdout.write(
+        `\r\x1b[2K  ${paintedState(instance.status)}${bar}  ${elapsed(started)}${final ? '\n' : ''}`,
+      );
+    } else {
+      const line = `  ${stateName(instance.status)}${p ? `: ${progressText(p)}` : ''}`;
+      if (line !== last) say(`${line} (${elapsed(started)})`);
+      last = line;
+    }
+    if (final) return instance;
     await new Promise((r) => setTimeout(r, POLL_MS));
   }
 }
