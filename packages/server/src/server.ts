@@ -203,7 +203,7 @@ export async function startServer(
       (instance) => events.changed(instance),
       abort.signal,
     );
-    const timers = new DispatchTimers(dispatcher);
+    const timers = new DispatchTimers(dispatcher, config.dispatchLeadMs);
     const intake = new RunIntake(pool, dispatcher, timers, log.child({ actor: 'run-intake' }));
     const scheduler = new Scheduler(
       pool,
