@@ -22,9 +22,9 @@ export class TimedRuns {
     return this.runs.get(instanceId)?.run;
   }
 
-  /** Holds `run` until `startInMs` from now. */
-  add(run: RunJob, startInMs: number): void {
-    const at = Math.round(monotonicMs() + startInMs);
+  /** Holds `run` until `startAt` (monotonic ms). */
+  add(run: RunJob, startAt: number): void {
+    const at = Math.round(startAt);
     this.runs.set(run.instanceId, { run, at });
     const bucket = this.buckets.get(at);
     if (bucket) {

@@ -279,7 +279,7 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
   };
 
   /** Takes an offered run: starts it, queues it, or says why not (same rules for run_job and run_jobs). */
-  const takeRun = (run: RunJob): RunAnswer => {
+  const takeRun = (run: RunJob, receivedAt: number): RunAnswer => {
     const current = trackers.get(run.instanceId);
     const queued = current ? undefined : heldRun(run.instanceId);
     // A retried dispatch.
@@ -310,7 +310,8 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
           full: true,
           reason: `worker at capacity (${queue.capacity} runs queued or held until their time)`,
         };
-      return accept(() => timed.add(run, startInMs));
+      // Counted from the message's arrival: time it waited here is not added.
+      return accept(() => timed.add(run, receivedAt + startInMs));
     }
     if (current)
       return accept(() => {
@@ -337,8 +338,8 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
     metadata: { app: options.app, workerId },
   });
   const handlers: Handler[] = [
-    bus.handle(routes.tt.runJob, address, (run) => {
-      const answer = takeRun(run);
+    bus.handle(routes.tt.runJob, address, (run, ctx) => {
+      const answer = takeRun(run, ctx.receivedAt);
       if (answer.fenced)
         throw fences.refuse(
           'runJob',
@@ -352,9 +353,9 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
       return { accepted: answer.accepted, reason: answer.reason };
     }),
     // A dispatch batch: each run fenced and answered on its own, in order.
-    bus.handle(routes.tt.runJobs, address, (req) => ({
+    bus.handle(routes.tt.runJobs, address, (req, ctx) => ({
       results: req.runs.map((run) => {
-        const answer = takeRun(run);
+        const answer = takeRun(run, ctx.receivedAt);
         if (answer.fenced)
           fences.count(
             'runJob',
