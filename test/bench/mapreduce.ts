@@ -7,6 +7,7 @@ import { startNatsServer } from '../harness/nats-server.js';
 import { startPostgres } from '../harness/postgres.js';
 import { type ReadyProcess, stopProcess } from '../harness/process.js';
 import { databaseUrl } from '../harness/template.js';
+import { wallNow } from './peer-cluster.js';
 import { quantile, round } from './stats.js';
 
 // App creation needs an admin token; the bench's own server has this one.
@@ -164,7 +165,7 @@ export async function benchMapReduce(): Promise<Record<string, unknown>> {
     const fromCall: number[] = [];
     const sql = new pg.Client({ connectionString: databaseUrl(postgres.adminUrl, 'bench') });
     await sql.connect();
-    const now = () => performance.timeOrigin + performance.now();
+    const now = wallNow;
     for (let i = 0; i < Number(process.env.BENCH_STANDALONE ?? 1_000); i++) {
       const calledAt = now();
       const run = await api.post(`/api/v1/apps/${app}/jobs/${standalone.body.id}/run`, {});

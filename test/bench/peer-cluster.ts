@@ -22,17 +22,29 @@ import { round } from './stats.js';
 // App creation needs an admin token; the bench's own server has this one.
 const BENCH_ADMIN_TOKEN = 'bench-admin-token-0123456789';
 
+// Sub-ms wall time: the monotonic clock, set against Date.now() at the edge
+// of a millisecond. Not performance.timeOrigin + performance.now(): that is
+// off the wall clock by a different 5-80 ms in each process and thread (seen
+// here), which skewed cross-process latencies by as much.
+const CALIBRATED_WALL_CLOCK = `const edge = Date.now();
+while (Date.now() === edge);
+const wallBase = Date.now() - performance.now();`;
+
 // A user's module: plain objects, no imports. The result is the moment the
 // processor started (ms since the epoch, sub-ms), read back from Postgres.
-const NOOP_MODULE = `export const noop = {
+const NOOP_MODULE = `${CALIBRATED_WALL_CLOCK}
+export const noop = {
   kind: 'basic',
   name: 'noop',
-  process: () => String(performance.timeOrigin + performance.now()),
+  process: () => String(wallBase + performance.now()),
 };
 `;
 
+const edge = Date.now();
+while (Date.now() === edge);
+const wallBase = Date.now() - performance.now();
 /** Milliseconds since the epoch with sub-ms resolution, comparable across processes of this machine. */
-export const wallNow = () => performance.timeOrigin + performance.now();
+export const wallNow = () => wallBase + performance.now();
 
 /** Load averages (1, 5, 15 min), rounded: every figure is reported with the load it was taken under. */
 export const loadAverage = () => loadavg().map((l) => round(l, 2));
@@ -117,7 +129,16 @@ export async function startPeerCluster(): Promise<PeerCluster> {
     const api = new ApiClient(url, secret);
     const worker = await spawnBuiltDrover(
       'worker',
-      ['--processors', processors, '--worker-id', 'bench-w1', '--concurrency', concurrency],
+      [
+        '--processors',
+        processors,
+        '--worker-id',
+        'bench-w1',
+        '--concurrency',
+        concurrency,
+        // BENCH_THREADS: processor threads (default: the worker's, one per core; 0: main thread).
+        ...(process.env.BENCH_THREADS ? ['--threads', process.env.BENCH_THREADS] : []),
+      ],
       {
         DROVER_NATS_URL: nats.url,
         DROVER_INSECURE_NATS: '1',

@@ -55,6 +55,13 @@ export const ServerConfig = z
     serverId: z.string().min(1).default(`server-${process.pid}`),
     scanIntervalMs: z.number().int().min(50).default(500),
     lookaheadMs: z.number().int().min(100).default(2_000),
+    /**
+     * Timed runs (CRON slots, delayed runs) of jobs without a concurrency
+     * limit go to their worker this long before their time, and the worker
+     * starts them on time: a fleet of jobs firing together starts within
+     * milliseconds of its slot. 0 sends them at their time.
+     */
+    dispatchLeadMs: z.number().int().min(0).max(60_000).default(1_000),
     sweepIntervalMs: z.number().int().min(50).default(1_000),
     acceptTimeoutMs: z.number().int().min(100).default(10_000),
     silentMs: z.number().int().min(100).default(Timing.INSTANCE_SILENT_MS),

@@ -213,7 +213,7 @@ export async function startServer(
       (instance) => events.changed(instance),
       abort.signal,
     );
-    const timers = new DispatchTimers(dispatcher);
+    const timers = new DispatchTimers(dispatcher, config.dispatchLeadMs);
     const intake = new RunIntake(
       pool,
       dispatcher,

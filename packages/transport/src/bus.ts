@@ -1,5 +1,6 @@
 import {
   type AddressOf,
+  monotonicMs,
   type ReplyOf,
   type RequestOf,
   type Route,
@@ -106,7 +107,7 @@ export class Bus {
       failures: new LogLimiter(handlerLog, options?.warnIntervalMs),
     };
     const serve: LocalServe = (request, meta) =>
-      answer(route, fn, request, { subject, meta }, warn, counters);
+      answer(route, fn, request, { subject, meta, receivedAt: monotonicMs() }, warn, counters);
     this.local.set(subject, serve);
     return {
       subject,

@@ -6,6 +6,7 @@ import {
   encode,
   HandlerError,
   InvalidPayloadError,
+  monotonicMs,
   type ParsedRequestOf,
   PayloadTooLargeError,
   type ReplyInputOf,
@@ -25,6 +26,8 @@ import { countRejection, newCounters, type RouteCounters } from './route-stats.j
 export interface HandlerContext {
   subject: string;
   meta: MessageMeta;
+  /** When the message arrived (monotonic ms), before it waited for a slot and was decoded. */
+  receivedAt: number;
   /** Counts a message the handler refuses with a normal reply (e.g. `accepted: false`) as an error in `$SRV.STATS`. */
   refused(reason: string): void;
 }
@@ -168,6 +171,8 @@ export function handle<R extends Route>(
   let running = 0;
   let stopped = false;
   let idle: (() => void) | undefined;
+  // Arrival times of the messages taken (a WeakMap: nothing to clean up).
+  const arrivals = new WeakMap<Msg, number>();
 
   const respond = (msg: Msg, body: unknown): void => {
     if (!msg.reply) return;
@@ -195,7 +200,8 @@ export function handle<R extends Route>(
       respond(msg, { ok: false, error: errorBody(new InvalidPayloadError('request', issues)) });
       return;
     }
-    const ctx = { subject: msg.subject, meta: fromHeaders(msg.headers) };
+    const receivedAt = arrivals.get(msg) ?? monotonicMs();
+    const ctx = { subject: msg.subject, meta: fromHeaders(msg.headers), receivedAt };
     respond(msg, await answer(route, fn, raw, ctx, { badInput, failures }, counters));
   };
 
@@ -215,6 +221,7 @@ export function handle<R extends Route>(
 
   const admit = (msg: Msg): void => {
     if (stopped) return; // draining: the sender's timeout and retry find another handler
+    arrivals.set(msg, monotonicMs());
     if (running < maxInFlight) {
       start(msg);
       return;

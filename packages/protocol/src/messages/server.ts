@@ -40,6 +40,8 @@ export const WorkerHeartbeat = z.object({
   metrics: WorkerMetrics,
   /** Instances this worker's TaskTrackers own, so the server can spot orphans. */
   trackedInstances: z.array(DecimalId).max(100_000),
+  /** Honours `startInMs` of run_job(s): timed runs may be sent to it ahead of their time. */
+  timedStarts: z.boolean().optional(),
 });
 
 export const ReportInstanceStatus = z.object({

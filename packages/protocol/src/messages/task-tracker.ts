@@ -33,6 +33,12 @@ export const RunJob = InstanceRef.extend({
     .optional(),
   /** Which run of the instance this is: 1, then 2… for instance retries (absent from older servers: 1). */
   runAttempt: z.number().int().min(1).max(1_000).optional(),
+  /**
+   * A timed run (a CRON slot, a delayed run) sent ahead of its time: start it
+   * this many ms after receipt, not at once. Relative, so clocks of server and
+   * worker need not agree. Sent only to workers whose heartbeat says `timedStarts`.
+   */
+  startInMs: z.number().int().min(0).max(3_600_000).optional(),
 });
 export const RunJobReply = z.object({ accepted: z.boolean(), reason: z.string().optional() });
 

@@ -22,13 +22,23 @@ export class DispatchTimers {
   private readonly running = new Set<Promise<void>>();
   private closed = false;
 
-  constructor(private readonly dispatcher: Dispatcher) {}
+  constructor(
+    private readonly dispatcher: Dispatcher,
+    /** Timed runs wake this much early, to be sent ahead of their time (see `dispatchLeadMs`). */
+    private readonly leadMs = 0,
+  ) {
+    // A run that cannot go ahead of its time (a limited job, a worker that
+    // cannot hold it) is woken again at its time.
+    dispatcher.sendAhead(leadMs, (id, dueInMs) => this.arm(id, dueInMs, 0));
+  }
 
   /**
-   * Arms (once) a dispatch of `instanceId` in `delayMs`. A run due later than
-   * a timer holds is left to the scans, which arm it once it is due soon.
+   * Arms (once) a dispatch of `instanceId`, due in `dueInMs`, `leadMs` before
+   * that. A run due later than a timer holds is left to the scans, which arm
+   * it once it is due soon.
    */
-  arm(instanceId: string, delayMs: number): void {
+  arm(instanceId: string, dueInMs: number, leadMs = this.leadMs): void {
+    const delayMs = dueInMs - leadMs;
     if (this.closed || this.armed.has(instanceId) || delayMs > MAX_TIMER_MS) return;
     this.armed.add(instanceId);
     if (Math.round(delayMs) <= 0) {

@@ -25,6 +25,8 @@ import type { WorkerRegistry } from './worker-registry.js';
 import { type Selection, selectWorkers } from './worker-selection.js';
 
 const MAX_CANDIDATES_PER_ROUND = 3;
+// A run this close to its time goes at once, without a start delay (timer and clock jitter).
+const ON_TIME_MS = 2;
 
 /** One run being offered: the workers to try, and the worker its epoch is bound to now. */
 interface Offer {
@@ -56,6 +58,10 @@ const QUEUED_RECHECK_MS = 5_000;
  * No-responders moves on to the next worker at once.
  */
 export class Dispatcher {
+  // Set by `sendAhead`: how early timed runs are sent, and who wakes those that cannot go early.
+  private leadMs = 0;
+  private tooEarly: (instanceId: string, dueInMs: number) => void = () => {};
+
   constructor(
     private readonly pool: pg.Pool,
     private readonly bus: Bus,
@@ -72,6 +78,22 @@ export class Dispatcher {
     /** Aborted when the server stops: ends retries of writes while Postgres is away. */
     private readonly stopping?: AbortSignal,
   ) {}
+
+  /**
+   * Timed runs woken up to `leadMs` before their time are sent ahead, with
+   * `startInMs`. One that cannot be (a job with a concurrency limit counts
+   * its runs at their time; a worker that does not honour `startInMs` would
+   * start it at once) goes to `tooEarly`, which wakes it again at its time.
+   */
+  sendAhead(leadMs: number, tooEarly: (instanceId: string, dueInMs: number) => void): void {
+    this.leadMs = leadMs;
+    this.tooEarly = tooEarly;
+  }
+
+  /** Whether this worker starts a run sent ahead of its time on time. */
+  private holdsTimedRuns(app: string, workerId: string): boolean {
+    return this.registry.get(app, workerId)?.timedStarts === true;
+  }
 
   /** Never throws: a failed dispatch leaves the instance for the next scan. */
   dispatch(instanceIds: string[]): Promise<void> {
@@ -135,11 +157,18 @@ export class Dispatcher {
     const unlimited: { ctx: DispatchContext; selection: Selection; workerId: string }[] = [];
     const single: Promise<void>[] = [];
     for (const ctx of contexts) {
-      if (ctx.instance.nextDispatchAt > now + 1_000) continue;
+      const early = ctx.instance.nextDispatchAt - now;
+      if (early > this.leadMs + 1_000) continue; // armed too early: the scans arm it again
       this.remember(ctx);
       const selection = selectWorkers(this.registry.alive(ctx.app), ctx.spec);
       const first = selection.ordered[0];
-      if (
+      const aheadOk =
+        first !== undefined &&
+        ctx.spec.maxConcurrentInstances === 0 &&
+        this.holdsTimedRuns(ctx.app, first.workerId);
+      if (early > ON_TIME_MS && !aheadOk) {
+        this.tooEarly(ctx.instance.id, early);
+      } else if (
         !first &&
         selection.unknownProcessor &&
         now - ctx.instance.createdAt >= this.unknownProcessorGraceMs
@@ -309,11 +338,13 @@ export class Dispatcher {
 
   /** No candidate took the run: it waits, and is offered again after a backoff. */
   private async giveUp(o: Offer): Promise<void> {
+    // A run sent ahead of its time waits at least until its time.
+    const dueIn = o.ctx.instance.nextDispatchAt - this.clock.now();
     await waitForWorker(
       this.pool,
       o.ctx.instance.id,
       o.boundTo === null ? null : o.epoch,
-      dispatchBackoffMs(o.ctx.dispatchFailures),
+      Math.max(dispatchBackoffMs(o.ctx.dispatchFailures), dueIn),
       o.failures.length
         ? `no worker accepted the run (${o.failures.join('; ')})`
         : 'no worker of this app is alive',
@@ -325,8 +356,26 @@ export class Dispatcher {
     const first = offers[0] as Offer;
     const app = first.ctx.app;
     const worker = first.boundTo as string;
-    const message = (o: Offer) => runJobMessage(o.ctx, o.epoch, o.workers);
-    const { chunks, tooLarge } = runBatches(offers, message, this.bus.maxPayload);
+    // Runs ahead of their time start on the worker `startInMs` after receipt;
+    // a worker that cannot hold them is passed over (it would start them at once).
+    const now = this.clock.now();
+    const timed = this.holdsTimedRuns(app, worker);
+    const startIn = (o: Offer) => Math.round(o.ctx.instance.nextDispatchAt - now);
+    const sendable: Offer[] = [];
+    for (const o of offers) {
+      if (startIn(o) <= ON_TIME_MS || timed) sendable.push(o);
+      else {
+        o.failures.push(`${worker}: cannot hold a run ahead of its time`);
+        o.next++;
+        refused.push(o);
+      }
+    }
+    if (sendable.length === 0) return;
+    const message = (o: Offer) => {
+      const ahead = startIn(o);
+      return runJobMessage(o.ctx, o.epoch, o.workers, ahead > ON_TIME_MS ? ahead : undefined);
+    };
+    const { chunks, tooLarge } = runBatches(sendable, message, this.bus.maxPayload);
     const undeliverable = tooLarge.map(({ item, bytes }) =>
       this.failUndeliverable(
         item,
@@ -334,7 +383,7 @@ export class Dispatcher {
       ),
     );
     // Until its next heartbeat, the worker counts as busier by what it was just sent.
-    this.registry.reserve(app, worker, offers.length - tooLarge.length);
+    this.registry.reserve(app, worker, sendable.length - tooLarge.length);
     await Promise.all([
       ...undeliverable,
       ...chunks.map(async (chunk) => {

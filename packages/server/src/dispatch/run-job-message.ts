@@ -11,8 +11,16 @@ export function runTimeoutMs(spec: JobSpec): number {
   return isFrequent(spec.timeExpressionType) ? 0 : spec.instanceTimeoutMs;
 }
 
-/** What a TaskTracker needs to run this instance under this epoch (`run_job`, or one run of `run_jobs`). */
-export function runJobMessage(ctx: DispatchContext, epoch: number, workers: string[]): RunJob {
+/**
+ * What a TaskTracker needs to run this instance under this epoch (`run_job`,
+ * or one run of `run_jobs`); `startInMs` for a run sent ahead of its time.
+ */
+export function runJobMessage(
+  ctx: DispatchContext,
+  epoch: number,
+  workers: string[],
+  startInMs?: number,
+): RunJob {
   const { instance, spec } = ctx;
   return {
     instanceId: instance.id,
@@ -35,5 +43,6 @@ export function runJobMessage(ctx: DispatchContext, epoch: number, workers: stri
           intervalMs: Number(spec.timeExpression),
         }
       : undefined,
+    startInMs,
   };
 }

@@ -1,15 +1,30 @@
 import { monotonicMs } from '@drover/protocol';
 import type { Queryable } from '../db/pool.js';
 
+/** Samples kept: at one sync per scan (0.5 s), the last ~10 s. */
+const SAMPLES = 20;
+// Clock drift and timer jitter allowed between two readings before a step is assumed.
+const STEP_SLACK_MS = 5;
+
+interface Sample {
+  /** Database time minus the monotonic clock at the round trip's midpoint. */
+  offset: number;
+  /** The round trip: the offset is right within half of it. */
+  rttMs: number;
+}
+
 /**
  * The database's clock, read on this process's monotonic clock. Fire times,
  * due times and creation times are database times, so "is it due yet" is
  * judged in database time: a server whose own clock is off (or steps when
  * time sync corrects it) still fires on time. Each sync reads
- * `clock_timestamp()` and keeps its offset from the monotonic clock at the
- * midpoint of the round trip.
+ * `clock_timestamp()`; the offset kept is that of the recent sync with the
+ * shortest round trip (as NTP does): under load one round trip may take
+ * hundreds of ms, unevenly split, and taking its midpoint would put every
+ * fire time that far off.
  */
 export class DbClock {
+  private readonly samples: Sample[] = [];
   private offset: number | undefined;
 
   async sync(db: Queryable): Promise<void> {
@@ -17,7 +32,30 @@ export class DbClock {
     const { rows } = await db.query<{ now: Date }>('SELECT clock_timestamp() AS now');
     const received = monotonicMs();
     const dbNow = rows[0]?.now.getTime();
-    if (dbNow !== undefined) this.offset = dbNow - (sent + received) / 2;
+    if (dbNow !== undefined)
+      this.add({ offset: dbNow - (sent + received) / 2, rttMs: received - sent });
+  }
+
+  /** Records one reading (exposed for tests that feed round trips of their own). */
+  add(sample: Sample): void {
+    // Each reading puts the offset within ±rtt/2 of its own. A reading that
+    // cannot agree with the best one means the database clock stepped: the
+    // older readings are of the old clock.
+    const best = this.best();
+    if (
+      best &&
+      Math.abs(sample.offset - best.offset) > (sample.rttMs + best.rttMs) / 2 + STEP_SLACK_MS
+    )
+      this.samples.length = 0;
+    this.samples.push(sample);
+    if (this.samples.length > SAMPLES) this.samples.shift();
+    this.offset = this.best()?.offset;
+  }
+
+  private best(): Sample | undefined {
+    let best: Sample | undefined;
+    for (const s of this.samples) if (!best || s.rttMs < best.rttMs) best = s;
+    return best;
   }
 
   /** The database's time now, in epoch ms (this process's wall clock until the first sync). */

@@ -21,9 +21,10 @@ const UNCLAIMED_OR_AT_EPOCH = `(($2::int IS NULL AND status IN ('WAITING_DISPATC
 
 // The run's deadline is set when it is claimed (dispatched_at + the job's
 // timeout; none for 0): its timeout holds from the dispatch on, with no accept
-// write needed for it, and time queued on the worker counts too.
-function deadlineFrom(timeoutMsParam: string): string {
-  return `CASE WHEN ${timeoutMsParam}::bigint > 0 THEN now() + make_interval(secs => ${timeoutMsParam}::bigint / 1000.0) END`;
+// write needed for it, and time queued on the worker counts too. A timed run
+// sent ahead of its time counts from its time (`from`), not from the send.
+function deadlineFrom(timeoutMsParam: string, from = 'now()'): string {
+  return `CASE WHEN ${timeoutMsParam}::bigint > 0 THEN ${from} + make_interval(secs => ${timeoutMsParam}::bigint / 1000.0) END`;
 }
 
 // A run leaving the queue of its job's concurrency limit is due from now on:
@@ -50,7 +51,8 @@ export function claimForDispatch(
   return one(
     db,
     `UPDATE instances SET status = 'WAITING_WORKER_RECEIVE', epoch = epoch + 1, worker_id = $3,
-       dispatched_at = now(), reason = NULL, deadline_at = ${deadlineFrom('$4')},
+       dispatched_at = now(), reason = NULL,
+       deadline_at = ${deadlineFrom('$4', 'greatest(now(), next_dispatch_at)')},
        ${LEAVE_QUEUE}
      WHERE id = $1 AND ${UNCLAIMED_OR_AT_EPOCH}`,
     [id, fromEpoch, workerId, timeoutMs],
@@ -67,7 +69,8 @@ export async function claimMany(
 ): Promise<Map<string, number>> {
   const { rows } = await db.query<{ id: string; epoch: number }>(
     `UPDATE instances i SET status = 'WAITING_WORKER_RECEIVE', epoch = i.epoch + 1, worker_id = c.worker_id,
-       dispatched_at = now(), reason = NULL, deadline_at = ${deadlineFrom('c.timeout_ms')},
+       dispatched_at = now(), reason = NULL,
+       deadline_at = ${deadlineFrom('c.timeout_ms', 'greatest(now(), i.next_dispatch_at)')},
        ${LEAVE_QUEUE}
      FROM unnest($1::bigint[], $2::text[], $3::bigint[]) AS c(id, worker_id, timeout_ms)
      WHERE i.id = c.id AND i.status IN ('WAITING_DISPATCH', 'WAITING_WORKER')
@@ -351,8 +354,11 @@ export async function finishMany(
      -- started_at after this statement's now(): a run never ends before it starts.
      UPDATE instances i SET status = r.status, finished_at = greatest(now(), i.started_at),
        result = coalesce(r.result, i.result), progress = coalesce(r.progress, i.progress),
-       started_at = coalesce(i.started_at,
-         greatest(i.dispatched_at, least(now(), to_timestamp(r.started_ms / 1000.0))), now()),
+       -- The processor's own start when reported: a run held by its worker (queued,
+       -- or sent ahead of its time) started later than its accept.
+       started_at = coalesce(
+         greatest(i.dispatched_at, least(now(), to_timestamp(r.started_ms / 1000.0))),
+         i.started_at, now()),
        dispatch_failures = CASE WHEN i.status = 'WAITING_WORKER_RECEIVE' THEN 0 ELSE i.dispatch_failures END
      FROM unnest($2::bigint[], $3::int[], $4::text[], $5::jsonb[], $6::jsonb[], $7::float8[], $8::bool[])
          AS r(id, epoch, status, result, progress, started_ms, non_retryable),

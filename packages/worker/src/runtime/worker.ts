@@ -27,6 +27,7 @@ import { type MetricsServer, startMetricsServer } from './metrics-server.js';
 import { watchNatsPermissions } from './nats-permissions.js';
 import { QueuedReports } from './queued-reports.js';
 import { DEFAULT_MAX_QUEUED_RUNS, MAX_QUEUED_RUNS_LIMIT, RunQueue } from './run-queue.js';
+import { TimedRuns } from './timed-runs.js';
 import { checkWorker, WorkerRefusedError } from './worker-check.js';
 import { WorkerMetrics } from './worker-metrics.js';
 
@@ -206,6 +207,17 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
   let standaloneRunning = 0;
   // Standalone runs accepted beyond that, started as slots free.
   const queue = new RunQueue(maxQueuedRuns);
+  // Runs sent ahead of their time (CRON slots): started, or queued, at their time.
+  const timed = new TimedRuns((runs) => {
+    for (const run of runs) {
+      if (draining) continue; // handed back by the drain
+      if (!isStandalone(run) || (standaloneRunning < concurrency && queue.size === 0))
+        startTracker(run, true);
+      else queue.add(run);
+    }
+  });
+  /** A run this worker accepted but has not started: queued, or held until its time. */
+  const heldRun = (instanceId: string) => queue.get(instanceId) ?? timed.get(instanceId);
   const queuedReports = new QueuedReports(
     bus,
     options.app,
@@ -233,7 +245,8 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
           startedAt,
           sentAt: Date.now(),
           metrics: currentMetrics(concurrency, busy()),
-          trackedInstances: [...trackers.keys(), ...queue.ids()],
+          trackedInstances: [...trackers.keys(), ...queue.ids(), ...timed.ids()],
+          timedStarts: true,
         },
       );
     } catch (err) {
@@ -244,7 +257,8 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
   const isStandalone = (run: RunJob) =>
     run.executeType === 'STANDALONE' || run.frequency !== undefined;
 
-  const startTracker = (run: RunJob) => {
+  /** `onTime`: a run held until its time, whose accept went long ago (no need to let it out first). */
+  const startTracker = (run: RunJob, onTime = false) => {
     const standalone = isStandalone(run);
     const trackerLog = log.child({ actor: 'task-tracker', instanceId: run.instanceId });
     const processor = processors.get(run.processorName);
@@ -259,6 +273,7 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
           trackerLog,
           processorCalls,
           finals,
+          onTime,
         )
       : new HeavyTracker(bus, options.app, workerId, run, processor, trackerLog, finals);
     trackers.set(run.instanceId, tracker);
@@ -289,9 +304,9 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
   };
 
   /** Takes an offered run: starts it, queues it, or says why not (same rules for run_job and run_jobs). */
-  const takeRun = (run: RunJob): RunAnswer => {
+  const takeRun = (run: RunJob, receivedAt: number): RunAnswer => {
     const current = trackers.get(run.instanceId);
-    const queued = current ? undefined : queue.get(run.instanceId);
+    const queued = current ? undefined : heldRun(run.instanceId);
     // A retried dispatch.
     if ((current ?? queued)?.epoch === run.epoch) return { accepted: true };
     // A replay: this worker ran (or runs) this instance at this epoch or a later one.
@@ -308,8 +323,21 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
       take();
       return { accepted: true };
     };
-    // A newer epoch of a run still queued here: it keeps its place.
-    if (queued) return accept(() => queue.replace(run));
+    // A newer epoch of a run still queued (or held) here: it keeps its place.
+    if (queued)
+      return accept(() => (queue.get(run.instanceId) ? queue.replace(run) : timed.replace(run)));
+    const startInMs = run.startInMs ?? 0;
+    if (startInMs > 0) {
+      // Ahead of its time: held, within the queue's bound (it may have to queue then).
+      if (queue.size + timed.size >= queue.capacity)
+        return {
+          accepted: false,
+          full: true,
+          reason: `worker at capacity (${queue.capacity} runs queued or held until their time)`,
+        };
+      // Counted from the message's arrival: time it waited here is not added.
+      return accept(() => timed.add(run, receivedAt + startInMs));
+    }
     if (current)
       return accept(() => {
         current.stop(`superseded by epoch ${run.epoch}`);
@@ -335,8 +363,8 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
     metadata: { app: options.app, workerId },
   });
   const handlers: Handler[] = [
-    bus.handle(routes.tt.runJob, address, (run) => {
-      const answer = takeRun(run);
+    bus.handle(routes.tt.runJob, address, (run, ctx) => {
+      const answer = takeRun(run, ctx.receivedAt);
       if (answer.fenced)
         throw fences.refuse(
           'runJob',
@@ -350,9 +378,9 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
       return { accepted: answer.accepted, reason: answer.reason };
     }),
     // A dispatch batch: each run fenced and answered on its own, in order.
-    bus.handle(routes.tt.runJobs, address, (req) => ({
+    bus.handle(routes.tt.runJobs, address, (req, ctx) => ({
       results: req.runs.map((run) => {
-        const answer = takeRun(run);
+        const answer = takeRun(run, ctx.receivedAt);
         if (answer.fenced)
           fences.count(
             'runJob',
@@ -453,7 +481,7 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
     bus.handle(routes.tt.queryInstanceStatus, address, (req) => {
       const t = trackers.get(req.instanceId);
       // A queued run is this worker's: the server's lost-accept check must find it owned.
-      const queued = t ? undefined : queue.get(req.instanceId);
+      const queued = t ? undefined : heldRun(req.instanceId);
       if (queued)
         return {
           instanceId: req.instanceId,
@@ -471,7 +499,7 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
     }),
     bus.handle(routes.tt.stopInstance, address, (req) => {
       const tracker = trackers.get(req.instanceId);
-      const queued = tracker ? undefined : queue.get(req.instanceId);
+      const queued = tracker ? undefined : heldRun(req.instanceId);
       const held = tracker ?? queued;
       if (!held) return { stopped: false };
       // Only the run's own epoch stops it: an old or epoch-less stop is a replay.
@@ -484,6 +512,7 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
       if (queued) {
         // Never started: nothing to report (every stop the server sends follows its own write).
         queue.remove(req.instanceId);
+        timed.remove(req.instanceId);
         log.info({ instanceId: req.instanceId, reason: req.reason }, 'queued run stopped');
         return { stopped: true };
       }
@@ -544,9 +573,9 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
       draining = true;
       heartbeat(); // tells servers it takes no new work
       // Queued runs never started: back to the server at once, for other workers.
-      const handBacks = queue
-        .takeAll()
-        .map((run) => queuedReports.handBack(run, 'worker shutting down'));
+      const handBacks = [...queue.takeAll(), ...timed.takeAll()].map((run) =>
+        queuedReports.handBack(run, 'worker shutting down'),
+      );
       for (const t of trackers.values()) if (t instanceof HeavyTracker) t.workerLeaving();
       // Running tasks and runs get the grace to finish; what is left then goes
       // back: tasks to their TaskTrackers, runs to the server, for other workers.

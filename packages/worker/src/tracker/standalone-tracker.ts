@@ -37,14 +37,16 @@ export class StandaloneTracker {
     private readonly log: Logger,
     private readonly executor: ProcessorExecutor,
     private readonly finals: FinalReporter,
+    /** A run held until its time: its accept went out long ago, so it starts in this turn. */
+    onTime = false,
   ) {
     this.logs = new RunLogShipper(bus, app, workerId, run.instanceId, run.logLevel, log);
-    // The processor starts after this turn: the accept of run_job(s) is on
-    // the wire first, so a processor that kills its worker at once cannot
+    // Otherwise the processor starts after this turn: the accept of run_job(s)
+    // is on the wire first, so a processor that kills its worker at once cannot
     // leave the server without an answer (it would move the run on uncounted).
-    const outcome = new Promise<void>((resolve) => setImmediate(resolve)).then(() =>
-      this.supervise(),
-    );
+    const outcome = onTime
+      ? this.supervise()
+      : new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.supervise());
     this.processed = outcome.then(
       () => undefined,
       () => undefined,
