@@ -146,7 +146,7 @@ export async function benchCron(): Promise<Record<string, unknown>> {
       bench: 'cron',
       ...measured,
       postgres: 'durable (fsync, synchronous_commit, full_page_writes on)',
-      worker: `drover-worker process, --concurrency ${c.concurrency}, no-op module`,
+      worker: `${process.env.BENCH_WORKERS ?? 1} drover-worker process(es), --concurrency ${c.concurrency}${process.env.BENCH_THREADS ? `, --threads ${process.env.BENCH_THREADS}` : ''}, no-op module`,
       jobs,
       seconds,
       measuredSeconds: (windowEnd - windowStart) / 1_000,

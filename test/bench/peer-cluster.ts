@@ -127,39 +127,46 @@ export async function startPeerCluster(): Promise<PeerCluster> {
     });
     if (created.status !== 201) throw new Error(`app not created: ${JSON.stringify(created)}`);
     const api = new ApiClient(url, secret);
-    const worker = await spawnBuiltDrover(
-      'worker',
-      [
-        '--processors',
-        processors,
-        '--worker-id',
-        'bench-w1',
-        '--concurrency',
-        concurrency,
-        // BENCH_THREADS: processor threads (default: the worker's, one per core; 0: main thread).
-        ...(process.env.BENCH_THREADS ? ['--threads', process.env.BENCH_THREADS] : []),
-      ],
-      {
-        DROVER_NATS_URL: nats.url,
-        DROVER_INSECURE_NATS: '1',
-        DROVER_APP: app,
-        DROVER_LOG_LEVEL: logLevel,
-      },
-      /"msg":"drover-worker running"/,
-      nodeArgs,
-    );
-    started.push(worker);
+    // BENCH_WORKERS (1) drover-worker processes, each with --concurrency.
+    const workerCount = Number(process.env.BENCH_WORKERS ?? 1);
+    const workers: ReadyProcess[] = [];
+    for (let w = 1; w <= workerCount; w++) {
+      const worker = await spawnBuiltDrover(
+        'worker',
+        [
+          '--processors',
+          processors,
+          '--worker-id',
+          `bench-w${w}`,
+          '--concurrency',
+          concurrency,
+          // BENCH_THREADS: processor threads (default: the worker's, one per core; 0: main thread).
+          ...(process.env.BENCH_THREADS ? ['--threads', process.env.BENCH_THREADS] : []),
+        ],
+        {
+          DROVER_NATS_URL: nats.url,
+          DROVER_INSECURE_NATS: '1',
+          DROVER_APP: app,
+          DROVER_LOG_LEVEL: logLevel,
+        },
+        /"msg":"drover-worker running"/,
+        nodeArgs,
+      );
+      started.push(worker);
+      workers.push(worker);
+    }
     await sql.connect();
     // Measure only once the server knows the worker and its processor.
     for (;;) {
       const res = await api.get(`/api/v1/apps/${app}/workers`);
-      const workers = (res.body.workers ?? []) as { alive: boolean; processors: string[] }[];
-      if (workers.some((w) => w.alive && w.processors.includes('noop'))) break;
+      const ready = (res.body.workers ?? []) as { alive: boolean; processors: string[] }[];
+      if (ready.filter((w) => w.alive && w.processors.includes('noop')).length >= workerCount)
+        break;
       await new Promise((r) => setTimeout(r, 50));
     }
     const pids = {
       server: server.child.pid,
-      worker: worker.child.pid,
+      workers: workers.map((w) => w.child.pid),
       nats: nats.process.child.pid,
     };
     return {
@@ -169,7 +176,7 @@ export async function startPeerCluster(): Promise<PeerCluster> {
       sql,
       cpu: () => ({
         server: cpuSeconds(pids.server),
-        worker: cpuSeconds(pids.worker),
+        worker: pids.workers.reduce((sum: number, pid) => sum + cpuSeconds(pid), 0),
         postgres: treeCpuSeconds(postgres.pid),
         nats: cpuSeconds(pids.nats),
         client: process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6,

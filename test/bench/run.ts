@@ -3,6 +3,7 @@ import { benchFlood } from './flood.js';
 import { benchMapReduce } from './mapreduce.js';
 import { benchRuns } from './runs.js';
 import { benchServer } from './server.js';
+import { benchTimedStart } from './timed-start.js';
 import { benchTransport } from './transport.js';
 import { benchUp } from './up.js';
 
@@ -15,6 +16,7 @@ const benches: Record<string, () => Promise<Record<string, unknown>>> = {
   flood: benchFlood,
   runs: benchRuns,
   cron: benchCron,
+  timedstart: benchTimedStart,
 };
 
 const name = process.argv[2] ?? 'transport';

@@ -241,7 +241,7 @@ export async function benchRuns(): Promise<Record<string, unknown>> {
       ...measured,
       bulkApi,
       postgres: 'durable (fsync, synchronous_commit, full_page_writes on)',
-      worker: `drover-worker process, --concurrency ${c.concurrency}, no-op module`,
+      worker: `${process.env.BENCH_WORKERS ?? 1} drover-worker process(es), --concurrency ${c.concurrency}${process.env.BENCH_THREADS ? `, --threads ${process.env.BENCH_THREADS}` : ''}, no-op module`,
       loadAverageAtStart: loadAtStart,
       add,
       endToEnd: e2e,

@@ -61,7 +61,7 @@ export const ServerConfig = z
      * starts them on time: a fleet of jobs firing together starts within
      * milliseconds of its slot. 0 sends them at their time.
      */
-    dispatchLeadMs: z.number().int().min(0).max(60_000).default(1_000),
+    dispatchLeadMs: z.number().int().min(0).max(60_000).default(500),
     sweepIntervalMs: z.number().int().min(50).default(1_000),
     acceptTimeoutMs: z.number().int().min(100).default(10_000),
     silentMs: z.number().int().min(100).default(Timing.INSTANCE_SILENT_MS),
