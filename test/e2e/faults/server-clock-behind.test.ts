@@ -7,7 +7,7 @@ import { expectSettled, expectSurvivorsAlive } from './checks.js';
 
 // A server whose wall clock is behind Postgres's (30 s, then stepped to 10
 // minutes while it runs; libfaketime moves only CLOCK_REALTIME) still
-// dispatches CRON slots and delayed runs at their time by the database
+// starts CRON slots and delayed runs at their time by the database
 // clock, and its sweeper still settles a lost run within the silence bound.
 
 const db = useDatabase();
@@ -50,12 +50,15 @@ async function succeededAfter(jobId: string, afterSlot: number, count: number): 
   }
 }
 
+// When each run's processor started (the worker's clock, not faked), against
+// its slot: runs are sent ahead of their time and held by their worker until
+// then, so the dispatch time says nothing about being on time.
 function lateness(runs: Run[]): number[] {
-  return runs.map((r) => r.dispatchedAt - r.expectedTriggerAt);
+  return runs.map((r) => r.startedAt - r.expectedTriggerAt);
 }
 
 describe('a server whose clock is behind Postgres', () => {
-  it('dispatches CRON slots on time, 30 s behind and after a step to 10 minutes behind', async () => {
+  it('starts CRON slots on time, 30 s behind and after a step to 10 minutes behind', async () => {
     const { app } = cluster;
     const job = await app.api.post(`/api/v1/apps/${app.name}/jobs`, {
       name: uniqueName('cron'),
@@ -89,7 +92,7 @@ describe('a server whose clock is behind Postgres', () => {
     expect(created.nextDispatchAt - created.createdAt).toBeGreaterThanOrEqual(1_900);
     expect(created.nextDispatchAt - created.createdAt).toBeLessThanOrEqual(2_100);
     const done = await waitForInstance(app, created.id, (i) => i.status === 'SUCCEEDED', 30_000);
-    const late = (done.dispatchedAt as number) - created.nextDispatchAt;
+    const late = (done.startedAt as number) - created.nextDispatchAt;
     expect(late).toBeGreaterThan(-EARLY_MS);
     expect(late).toBeLessThan(ON_TIME_MS);
   }, 60_000);
