@@ -41,6 +41,33 @@ export interface ProcessorExecutor {
   close(): Promise<void>;
 }
 
+/**
+ * A processor's context for one task, here or in a thread. Fields are named
+ * one by one: spreading the two objects cost ~7 µs a task, a third of
+ * starting a timed run (1,000 CRON runs start in one turn).
+ */
+export function taskContext(
+  run: RunData,
+  task: TaskData,
+  tools: Pick<MapContext<unknown>, 'log' | 'map' | 'signal'>,
+): MapContext<unknown> {
+  return {
+    instanceId: run.instanceId,
+    jobId: run.jobId,
+    jobParams: run.jobParams,
+    params: run.params,
+    runAttempt: run.runAttempt,
+    taskId: task.taskId,
+    taskName: task.taskName,
+    attempt: task.attempt,
+    isRootTask: task.isRootTask,
+    payload: task.payload,
+    log: tools.log,
+    map: tools.map,
+    signal: tools.signal,
+  } as MapContext<unknown>;
+}
+
 /** Runs processors on this thread's event loop (tests, embedding). */
 export class InProcessExecutor implements ProcessorExecutor {
   process(
@@ -50,23 +77,7 @@ export class InProcessExecutor implements ProcessorExecutor {
     hooks: TaskHooks,
     signal: AbortSignal,
   ): Promise<JsonValue> {
-    // Fields named one by one: spreading two objects per task cost ~7 µs, a
-    // third of starting a timed run (1,000 CRON runs start in one turn).
-    const ctx = {
-      instanceId: run.instanceId,
-      jobId: run.jobId,
-      jobParams: run.jobParams,
-      params: run.params,
-      runAttempt: run.runAttempt,
-      taskId: task.taskId,
-      taskName: task.taskName,
-      attempt: task.attempt,
-      isRootTask: task.isRootTask,
-      payload: task.payload,
-      log: hooks.log(),
-      map: hooks.map,
-      signal,
-    } as MapContext<unknown>;
+    const ctx = taskContext(run, task, { log: hooks.log(), map: hooks.map, signal });
     return callProcessor(processor, ctx);
   }
 

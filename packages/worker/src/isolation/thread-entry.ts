@@ -3,7 +3,7 @@ import { loadProcessors } from '../sdk/load-processors.js';
 import type { OnlineLogger } from '../sdk/online-logger.js';
 import { isNonRetryable, type MapContext } from '../sdk/processor.js';
 import { callProcessor } from './call-processor.js';
-import type { RunData, TaskData } from './executor.js';
+import { type RunData, type TaskData, taskContext } from './executor.js';
 import type { DoneBatch, FromThread, ScopeData, ToThread } from './thread-messages.js';
 
 // A processor thread: loads the processors modules and runs the tasks the main
@@ -60,18 +60,7 @@ function onlineLogger(id: number): OnlineLogger {
 }
 
 function context(id: number, entry: ScopeEntry, task: TaskData): MapContext<unknown> {
-  const { run } = entry;
-  return {
-    instanceId: run.instanceId,
-    jobId: run.jobId,
-    jobParams: run.jobParams,
-    params: run.params,
-    runAttempt: run.runAttempt,
-    taskId: task.taskId,
-    taskName: task.taskName,
-    attempt: task.attempt,
-    isRootTask: task.isRootTask,
-    payload: task.payload,
+  return taskContext(entry.run, task, {
     signal: entry.controller.signal,
     log: onlineLogger(id),
     map: (payloads, taskName) =>
@@ -80,7 +69,7 @@ function context(id: number, entry: ScopeEntry, task: TaskData): MapContext<unkn
         maps.set(mapId, { resolve, reject });
         send({ type: 'map', id, mapId, payloads, taskName });
       }),
-  } as MapContext<unknown>;
+  });
 }
 
 async function run(id: number, entry: ScopeEntry, scope: number, task: TaskData): Promise<void> {
