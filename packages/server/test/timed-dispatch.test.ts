@@ -32,6 +32,7 @@ const CLOCK_SLACK_MS = 50;
 let server: DroverServer;
 let app: TestApp;
 let worker: DroverWorker;
+let second: DroverWorker | undefined;
 let sql: pg.Client;
 
 /** When each instance's processor started (ms since the epoch). */
@@ -46,17 +47,12 @@ interface Sent {
 const sent: Sent[] = [];
 let sniff: Subscription;
 
-beforeAll(async () => {
-  server = await startTestServer(db.url, { dispatchLeadMs: LEAD_MS });
-  await server.ready;
-  app = await createTestApp(server, uniqueName('app'));
-  sql = new pg.Client({ connectionString: db.url });
-  await sql.connect();
-  worker = await startWorker({
+function startTheWorker(workerId: string): Promise<DroverWorker> {
+  return startWorker({
     natsUrl: inject('natsUrl'),
     insecureNats: true, // the suite's shared NATS has no authentication
     app: app.name,
-    workerId: WORKER,
+    workerId,
     concurrency: 4,
     processors: [
       basicProcessor({
@@ -67,8 +63,17 @@ beforeAll(async () => {
         },
       }),
     ],
-    log: testLogger(WORKER),
+    logger: testLogger(workerId),
   });
+}
+
+beforeAll(async () => {
+  server = await startTestServer(db.url, { dispatchLeadMs: LEAD_MS });
+  await server.ready;
+  app = await createTestApp(server, uniqueName('app'));
+  sql = new pg.Client({ connectionString: db.url });
+  await sql.connect();
+  worker = await startTheWorker(WORKER);
   const onSubject = (route: typeof routes.tt.runJob | typeof routes.tt.runJobs) =>
     routeSubject(route, { app: app.name, workerId: WORKER });
   sniff = nats.nc.subscribe(`${onSubject(routes.tt.runJobs)}`, {
@@ -83,6 +88,7 @@ beforeAll(async () => {
 afterAll(async () => {
   sniff?.unsubscribe();
   await worker?.stop();
+  await second?.stop();
   await server.stop();
   await sql.end();
 });
@@ -162,5 +168,21 @@ describe('timed runs sent ahead of their time', () => {
     const message = sent.find((s) => s.instanceId === id);
     expect(message?.startInMs).toBeUndefined();
     expect(message?.seenAt).toBeGreaterThanOrEqual(due - CLOCK_SLACK_MS);
+  });
+
+  it('keeps the time of a held run its draining worker hands back: another worker starts it then', async () => {
+    second = await startTheWorker('timed-2');
+    const jobId = await createJob();
+    const id = await runLater(jobId, DELAY_MS);
+    const due = await dueAt(id);
+    const held = await waitForInstance(app, id, (i) => i.status === 'RUNNING');
+    // Whichever worker holds it drains now, before its time: it goes back to the server.
+    const holder = held.workerId === WORKER ? worker : second;
+    await holder.stop();
+    if (holder === second) second = undefined;
+    expect(Date.now()).toBeLessThan(due);
+    const done = await waitForInstance(app, id, (i) => i.status === 'SUCCEEDED');
+    expect(done.workerId).not.toBe(held.workerId);
+    expect(startedAt.get(id)).toBeGreaterThanOrEqual(due - CLOCK_SLACK_MS);
   });
 });

@@ -196,13 +196,13 @@ export function queueForSlot(db: Queryable, id: string, recheckMs: number, reaso
 /**
  * A draining worker gives its run back: queued again at once for another
  * worker, without using a retry (the next dispatch bumps the epoch, which
- * fences the old TaskTracker off).
+ * fences the old TaskTracker off). A run held until its time keeps its time.
  */
 export function handBack(db: Queryable, id: string, epoch: number, reason: string) {
   return one(
     db,
     `UPDATE instances SET status = 'WAITING_DISPATCH', worker_id = NULL, reason = $3,
-       next_dispatch_at = now(), due_at = now()
+       next_dispatch_at = greatest(now(), next_dispatch_at), due_at = greatest(now(), due_at)
      WHERE id = $1 AND epoch = $2 AND status IN ('WAITING_WORKER_RECEIVE', 'RUNNING')`,
     [id, epoch, reason],
   );
