@@ -144,7 +144,7 @@ describe('drover up', () => {
       const sql = new pg.Client({ connectionString: db.url });
       await sql.connect();
       const { rows } = await sql.query(
-        "SELECT count(*)::int AS n FROM instances WHERE result = 'hello, ext'",
+        "SELECT count(*)::int AS n FROM instances WHERE result = to_jsonb('hello, ext'::text)",
       );
       await sql.end();
       expect(rows[0].n).toBe(1);
