@@ -208,11 +208,10 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
   // Standalone runs accepted beyond that, started as slots free.
   const queue = new RunQueue(maxQueuedRuns);
   // Runs sent ahead of their time (CRON slots): started, or queued, at their time.
+  // (A drain takes them all back and clears their timers first.)
   const timed = new TimedRuns((runs) => {
     for (const run of runs) {
-      if (draining) continue; // handed back by the drain
-      if (!isStandalone(run) || (standaloneRunning < concurrency && queue.size === 0))
-        startTracker(run, true);
+      if (startsNow(run)) startTracker(run, true);
       else queue.add(run);
     }
   });
@@ -256,6 +255,9 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
 
   const isStandalone = (run: RunJob) =>
     run.executeType === 'STANDALONE' || run.frequency !== undefined;
+  // A standalone run waits behind the queue and the slots; the others have trackers of their own.
+  const startsNow = (run: RunJob) =>
+    !isStandalone(run) || (standaloneRunning < concurrency && queue.size === 0);
 
   /** `onTime`: a run held until its time, whose accept went long ago (no need to let it out first). */
   const startTracker = (run: RunJob, onTime = false) => {
@@ -343,8 +345,7 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
         current.stop(`superseded by epoch ${run.epoch}`);
         startTracker(run);
       });
-    if (!isStandalone(run) || (standaloneRunning < concurrency && queue.size === 0))
-      return accept(() => startTracker(run));
+    if (startsNow(run)) return accept(() => startTracker(run));
     // At its cap, and its queue full: the server offers the run to the next worker, or waits.
     if (queue.full)
       return {
