@@ -49,8 +49,13 @@ export function spawnCli(
   });
 }
 
+// Settings and colour switches the CI runner may set (NO_COLOR, FORCE_COLOR)
+// are dropped so that each test says what it expects.
+const INHERITED_NOT = (name: string) =>
+  name.startsWith('DROVER_') || name === 'NO_COLOR' || name === 'FORCE_COLOR';
+
 function cleanEnv(): NodeJS.ProcessEnv {
-  return Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('DROVER_')));
+  return Object.fromEntries(Object.entries(process.env).filter(([k]) => !INHERITED_NOT(k)));
 }
 
 /**
