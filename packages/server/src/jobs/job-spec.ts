@@ -29,7 +29,7 @@ const DEFAULT_INSTANCE_RETRY = {
   maximumIntervalMs: 60_000,
 };
 
-function isTimeZone(value: string): boolean {
+export function isTimeZone(value: string): boolean {
   try {
     new Intl.DateTimeFormat('en-US', { timeZone: value });
     return true;
