@@ -3,6 +3,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { testLogger } from '../../../test/harness/logger.js';
 import { ThreadExecutor } from '../src/isolation/thread-executor.js';
 import type { Processor } from '../src/sdk/processor.js';
+import { signalSource } from '../src/tracker/abort-source.js';
 import { blockLater, blockThread, whichThread } from './fixtures/thread-processors.js';
 
 // A processor that blocks its thread must not be handed more tasks while
@@ -14,7 +15,7 @@ process.execArgv = process.execArgv.filter((flag) => flag !== '--expose-gc');
 const executor = new ThreadExecutor([MODULE], 2, testLogger('threads'));
 afterAll(() => executor.close());
 
-const signal = new AbortController().signal;
+const signal = signalSource(new AbortController().signal);
 const silent = { debug() {}, info() {}, warn() {}, error() {} };
 let next = 0;
 /** Runs a task; `onLog` hears the lines it logs. */
