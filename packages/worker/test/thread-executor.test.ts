@@ -70,4 +70,14 @@ describe('processor threads', () => {
   it('also when the processor blocks its thread after yielding first', async () => {
     await quickTasksPassBlocked(blockLater);
   }, 20_000);
+
+  it('hands a burst after a quiet spell to the threads at once, without pinging them first', async () => {
+    // Quiet for longer than the liveness window: a thread with no tasks is not suspect.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const pings = executor.pingsSent;
+    const threads = await Promise.all(Array.from({ length: 200 }, () => run(whichThread)));
+    expect(threads).toHaveLength(200);
+    // Before: the first task went alone with a ping, the rest waited for its answer.
+    expect(executor.pingsSent).toBe(pings);
+  });
 });

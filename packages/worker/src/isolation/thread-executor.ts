@@ -83,6 +83,12 @@ export class ThreadExecutor implements ProcessorExecutor {
   private nextId = 0;
   private nextScope = 0;
   private closed = false;
+  private pings = 0;
+
+  /** Liveness pings sent: a thread with tasks was silent past LIVENESS_MS (maybe blocked). */
+  get pingsSent(): number {
+    return this.pings;
+  }
 
   constructor(
     private readonly modules: readonly string[],
@@ -220,9 +226,13 @@ export class ThreadExecutor implements ProcessorExecutor {
           continue;
         // One batch per thread in flight: what queues meanwhile goes in the next one.
         if (slot.acked !== slot.sent) continue;
-        if (slot.jobs.size > 0 && performance.now() - slot.heardAt > LIVENESS_MS) {
+        // Only tasks it was sent count: those in this turn's outbox are not late
+        // (an idle thread was pinged before its first task of every burst).
+        const sent = slot.jobs.size - slot.outbox.length;
+        if (sent > 0 && performance.now() - slot.heardAt > LIVENESS_MS) {
           this.flushOutbox(slot);
           slot.worker.postMessage({ type: 'ping', seq: ++slot.sent } satisfies ToThread);
+          this.pings++;
           continue;
         }
         if (!best || slot.jobs.size < best.jobs.size) best = slot;
