@@ -3,8 +3,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { testLogger } from '../../../test/harness/logger.js';
 import { ThreadExecutor } from '../src/isolation/thread-executor.js';
 import type { Processor } from '../src/sdk/processor.js';
-import { signalSource } from '../src/tracker/abort-source.js';
-import { blockLater, blockThread, whichThread } from './fixtures/thread-processors.js';
+import { LazyAbort, signalSource } from '../src/tracker/abort-source.js';
+import { blockLater, blockThread, wallStart, whichThread } from './fixtures/thread-processors.js';
 
 // A processor that blocks its thread must not be handed more tasks while
 // other threads are free: they would wait for it, however idle the rest are.
@@ -70,6 +70,31 @@ describe('processor threads', () => {
   it('also when the processor blocks its thread after yielding first', async () => {
     await quickTasksPassBlocked(blockLater);
   }, 20_000);
+
+  it('starts a task handed over ahead of its time at that time, in its thread', async () => {
+    const data = { instanceId: 'held', jobId: '1', jobParams: null, params: null, runAttempt: 1 };
+    const task = { taskId: 'root', taskName: 'root', attempt: 1, isRootTask: true, payload: null };
+    const hooks = { log: () => silent, map: () => Promise.reject(new Error('no map here')) };
+    const dueWall = Date.now() + 40;
+    const due = performance.now() + 40;
+    const started = await executor.process(wallStart, data, task, hooks, signal, due);
+    // Date.now() counts whole milliseconds: at most 1 ms below the due time.
+    expect(Number(started)).toBeGreaterThanOrEqual(dueWall - 1);
+    // One stopped while it waited (on its thread) never starts.
+    const abort = new LazyAbort();
+    const stopped = executor.process(
+      wallStart,
+      { ...data, instanceId: 'held-stopped' },
+      task,
+      hooks,
+      abort,
+      performance.now() + 40,
+    );
+    // After the hand-over: the task is on its thread by then.
+    await new Promise((resolve) => setImmediate(resolve));
+    abort.abort(new Error('stopped while held'));
+    await expect(stopped).rejects.toThrow('stopped while held');
+  });
 
   it('hands a burst after a quiet spell to the threads at once, without pinging them first', async () => {
     // Quiet for longer than the liveness window: a thread with no tasks is not suspect.

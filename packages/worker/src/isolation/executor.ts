@@ -3,6 +3,7 @@ import type { OnlineLogger } from '../sdk/online-logger.js';
 import type { MapContext, Processor } from '../sdk/processor.js';
 import type { AbortSource } from '../tracker/abort-source.js';
 import { callProcessor } from './call-processor.js';
+import { StartAt } from './start-at.js';
 
 /** What every task of a run shares (sent to a thread once per batch, not per task). */
 export interface RunData {
@@ -38,6 +39,8 @@ export interface ProcessorExecutor {
     task: TaskData,
     hooks: TaskHooks,
     abort: AbortSource,
+    /** Not before this moment (this thread's monotonic ms): a run handed over ahead of its time. */
+    startAt?: number,
   ): Promise<JsonValue>;
   close(): Promise<void>;
 }
@@ -99,15 +102,28 @@ export function taskContext(
 
 /** Runs processors on this thread's event loop (tests, embedding). */
 export class InProcessExecutor implements ProcessorExecutor {
+  private readonly held = new StartAt();
+
   process(
     processor: Processor,
     run: RunData,
     task: TaskData,
     hooks: TaskHooks,
     abort: AbortSource,
+    startAt?: number,
   ): Promise<JsonValue> {
-    const ctx = taskContext(run, task, { log: hooks.log(), map: hooks.map, abort });
-    return callProcessor(processor, ctx);
+    const call = () => {
+      const ctx = taskContext(run, task, { log: hooks.log(), map: hooks.map, abort });
+      return callProcessor(processor, ctx);
+    };
+    if (startAt === undefined) return call();
+    return new Promise<JsonValue>((resolve, reject) => {
+      this.held.at(startAt, () => {
+        // Stopped while it waited for its time: it never starts.
+        if (abort.aborted) reject(abort.reason);
+        else call().then(resolve, reject);
+      });
+    });
   }
 
   async close(): Promise<void> {}

@@ -5,6 +5,7 @@ import { isNonRetryable, type MapContext } from '../sdk/processor.js';
 import { LazyAbort } from '../tracker/abort-source.js';
 import { callProcessor } from './call-processor.js';
 import { type RunData, type TaskData, taskContext } from './executor.js';
+import { StartAt } from './start-at.js';
 import type { DoneBatch, FromThread, ScopeData, ToThread } from './thread-messages.js';
 
 // A processor thread: loads the processors modules and runs the tasks the main
@@ -26,6 +27,8 @@ interface ScopeEntry {
   tasks: number;
 }
 const scopes = new Map<number, ScopeEntry>();
+// Tasks handed over ahead of their time, started at it.
+const held = new StartAt();
 const maps = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
 let nextMapId = 0;
 
@@ -73,9 +76,11 @@ function context(id: number, entry: ScopeEntry, task: TaskData): MapContext<unkn
   });
 }
 
+/** Runs one task; its scope counted it already (runBatch). */
 async function run(id: number, entry: ScopeEntry, scope: number, task: TaskData): Promise<void> {
-  entry.tasks++;
   try {
+    // Stopped while it waited for its time: it never starts.
+    if (entry.abort.aborted) throw entry.abort.reason;
     const processor = processors.get(entry.processor);
     if (!processor)
       throw new Error(`no processor named "${entry.processor}" in this thread's modules`);
@@ -93,6 +98,7 @@ async function run(id: number, entry: ScopeEntry, scope: number, task: TaskData)
 }
 
 function runBatch(m: Extract<ToThread, { type: 'run' }>): void {
+  const receivedAt = performance.now();
   for (const data of m.runs) openScope(data);
   for (let i = 0; i < m.ids.length; i++) {
     const id = m.ids[i] as number;
@@ -104,13 +110,18 @@ function runBatch(m: Extract<ToThread, { type: 'run' }>): void {
       continue;
     }
     const taskId = m.taskIds[i] as string;
-    void run(id, entry, scope, {
+    const task = {
       taskId,
       taskName: m.taskNames[i] as string,
       attempt: m.attempts[i] as number,
       isRootTask: taskId === 'root',
       payload: m.payloads[i],
-    });
+    };
+    // Counted now: its scope outlives a wait for its time.
+    entry.tasks++;
+    const delay = m.delays[i] ?? 0;
+    if (delay > 0) held.at(receivedAt + delay, () => void run(id, entry, scope, task));
+    else void run(id, entry, scope, task);
   }
 }
 

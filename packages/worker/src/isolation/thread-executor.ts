@@ -34,6 +34,8 @@ interface Job {
   scope: Scope;
   task: TaskData;
   hooks: TaskHooks;
+  /** Not before this moment (main thread's monotonic ms). */
+  startAt: number | undefined;
   resolve: (value: JsonValue) => void;
   reject: (err: Error) => void;
 }
@@ -115,6 +117,7 @@ export class ThreadExecutor implements ProcessorExecutor {
     task: TaskData,
     hooks: TaskHooks,
     abort: AbortSource,
+    startAt?: number,
   ): Promise<JsonValue> {
     return new Promise<JsonValue>((resolve, reject) => {
       if (abort.aborted) return reject(abort.reason as Error);
@@ -124,6 +127,7 @@ export class ThreadExecutor implements ProcessorExecutor {
         scope,
         task,
         hooks,
+        startAt,
         resolve: (value) => {
           scope.jobs.delete(job);
           resolve(value);
@@ -197,8 +201,10 @@ export class ThreadExecutor implements ProcessorExecutor {
       taskNames: [],
       attempts: [],
       payloads: [],
+      delays: [],
     };
-    for (const { id, scope, task } of slot.outbox) {
+    const now = performance.now();
+    for (const { id, scope, task, startAt } of slot.outbox) {
       if (!runs.has(scope.id))
         runs.set(scope.id, { scope: scope.id, processor: scope.processor, run: scope.run });
       batch.ids.push(id);
@@ -207,6 +213,8 @@ export class ThreadExecutor implements ProcessorExecutor {
       batch.taskNames.push(task.taskName);
       batch.attempts.push(task.attempt);
       batch.payloads.push(task.payload);
+      // Relative: the thread's clock has another origin. Its transfer only makes it later.
+      batch.delays.push(startAt === undefined ? 0 : Math.max(0, startAt - now));
     }
     slot.outbox = [];
     const message: ToThread = { type: 'run', seq: ++slot.sent, runs: [...runs.values()], ...batch };

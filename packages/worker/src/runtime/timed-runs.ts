@@ -10,17 +10,32 @@ export interface HeldRun<P> {
 }
 
 /**
+ * Takes held runs a little before their time (`leadMs`) to get them ready:
+ * `take` says whether it did (it then owns the run and starts its processor
+ * at `at`, not before); the others are handed to `due` at their time.
+ */
+export interface EarlyTake<P> {
+  leadMs: number;
+  take(held: HeldRun<P>, at: number): boolean;
+}
+
+/**
  * Runs accepted ahead of their time (`startInMs`), held until then. Runs due
  * in the same millisecond share one timer, and are handed to `due` together
  * in arrival order: a fleet of CRON jobs firing at once starts in one turn.
- * `prepared` is what the worker built while it waited (its TaskTracker), so
- * that at the due time only the start itself is left to do.
+ * `prepared` is what the worker built while it waited (its TaskTracker);
+ * with `early`, such runs are handed over `leadMs` before their time, so the
+ * worker's own work for 1,000 runs is done by then and only the processors'
+ * starts are left for the due moment.
  */
 export class TimedRuns<P = never> {
   private readonly runs = new Map<string, HeldRun<P> & { at: number }>();
   private readonly buckets = new Map<number, { ids: string[]; timer: NodeJS.Timeout }>();
 
-  constructor(private readonly due: (runs: HeldRun<P>[]) => void) {}
+  constructor(
+    private readonly due: (runs: HeldRun<P>[]) => void,
+    private readonly early?: EarlyTake<P>,
+  ) {}
 
   get size(): number {
     return this.runs.size;
@@ -32,14 +47,19 @@ export class TimedRuns<P = never> {
 
   /** Holds `run` until `startAt` (monotonic ms). */
   add(run: RunJob, startAt: number, prepared?: P): void {
-    const at = Math.round(startAt);
+    // Whole milliseconds, rounded up: a run never starts before its time.
+    const at = Math.ceil(startAt);
     this.runs.set(run.instanceId, { run, at, prepared });
     const bucket = this.buckets.get(at);
     if (bucket) {
       bucket.ids.push(run.instanceId);
       return;
     }
-    const timer = setTimeout(() => this.fire(at), Math.max(0, at - monotonicMs()));
+    const lead = this.early?.leadMs ?? 0;
+    const timer = setTimeout(
+      () => (lead > 0 ? this.fireEarly(at) : this.fire(at)),
+      Math.max(0, at - lead - monotonicMs()),
+    );
     this.buckets.set(at, { ids: [run.instanceId], timer });
   }
 
@@ -69,6 +89,25 @@ export class TimedRuns<P = never> {
     const all = [...this.runs.values()].map((h) => h.run);
     this.runs.clear();
     return all;
+  }
+
+  /** `leadMs` before `at`: what `early.take` takes goes now, the rest at `at`. */
+  private fireEarly(at: number): void {
+    const bucket = this.buckets.get(at);
+    if (!bucket || !this.early) return;
+    const left: string[] = [];
+    for (const id of bucket.ids) {
+      const held = this.runs.get(id);
+      if (!held || held.at !== at) continue;
+      if (this.early.take(held, at)) this.runs.delete(id);
+      else left.push(id);
+    }
+    bucket.ids = left;
+    if (left.length === 0) {
+      this.buckets.delete(at);
+      return;
+    }
+    bucket.timer = setTimeout(() => this.fire(at), Math.max(0, at - monotonicMs()));
   }
 
   private fire(at: number): void {

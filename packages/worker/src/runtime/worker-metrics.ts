@@ -101,8 +101,8 @@ export class WorkerMetrics {
     const succeeded = this.tasks.labels('succeeded');
     const failed = this.tasks.labels('failed');
     return {
-      process(processor, run, task, hooks, abort) {
-        return executor.process(processor, run, task, hooks, abort).then(
+      process(processor, run, task, hooks, abort, startAt) {
+        return executor.process(processor, run, task, hooks, abort, startAt).then(
           (outcome) => {
             succeeded.inc();
             return outcome;

@@ -35,6 +35,8 @@ export class StandaloneTracker {
   readonly processed: Promise<void>;
   readonly done: Promise<void>;
   private beginHeld: (() => void) | undefined;
+  /** When its processor may start (monotonic ms): a held run begun ahead of its time. */
+  private startAt: number | undefined;
 
   constructor(
     private readonly bus: Bus,
@@ -72,8 +74,9 @@ export class StandaloneTracker {
     return this.run.epoch;
   }
 
-  /** Starts a `held` tracker's processor, in this turn. */
-  begin(): void {
+  /** Starts a `held` tracker: its processor now, or at `at` (monotonic ms) if that is later. */
+  begin(at?: number): void {
+    this.startAt = at;
     const begin = this.beginHeld;
     this.beginHeld = undefined;
     begin?.();
@@ -148,7 +151,11 @@ export class StandaloneTracker {
     params: unknown,
     taskId: string,
   ): Promise<Outcome> {
-    this.startedAt ??= Date.now();
+    // A run begun ahead of its time: its processor starts at its time.
+    const startAt = this.startAt;
+    this.startAt = undefined;
+    this.startedAt ??=
+      Date.now() + (startAt === undefined ? 0 : Math.ceil(Math.max(0, startAt - monotonicMs())));
     // New objects (a report may hold the old one), made without spreads: ~1 µs each.
     const before = this.progress;
     this.progress = {
@@ -177,7 +184,7 @@ export class StandaloneTracker {
         log: () => logger,
         map: () => Promise.reject(new Error('a standalone run cannot map tasks')),
       };
-      return this.executor.process(processor, run, task, hooks, this.control.source);
+      return this.executor.process(processor, run, task, hooks, this.control.source, startAt);
     });
     const ok = outcome.status === 'SUCCEEDED';
     const now = this.progress;
