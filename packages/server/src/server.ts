@@ -29,6 +29,9 @@ import { Scheduler } from './scheduling/scheduler.js';
 import { AppAuthenticator } from './store/apps.js';
 import { registerKey } from './store/nats-keys.js';
 import { countWaitingRuns } from './store/waiting-runs.js';
+import { WorkflowAdvancer } from './workflows/workflow-advancer.js';
+import { attachWorkflowHooks } from './workflows/workflow-engine.js';
+import { WorkflowEvents } from './workflows/workflow-events.js';
 
 const HEALTH_CHECK_MS = 2_000;
 
@@ -66,6 +69,7 @@ export async function startServer(
         scheduler: Scheduler;
         sweeper: Sweeper;
         lostWorkers: LostWorkers;
+        workflows: WorkflowAdvancer;
         timers: DispatchTimers;
         intake: RunIntake;
         handlers: Handler[];
@@ -262,6 +266,23 @@ export async function startServer(
       void dispatcher.startQueued(instance.jobId);
     });
     events.onChange((instance) => publisher.instance(instance));
+    const workflowEvents = new WorkflowEvents(conn, pool, log.child({ actor: 'workflow-events' }));
+    const workflows = new WorkflowAdvancer(
+      pool,
+      intake,
+      dispatcher,
+      events,
+      workflowEvents,
+      log.child({ actor: 'workflow-advancer' }),
+      config.sweepIntervalMs,
+      () => clock.now(),
+    );
+    // A workflow node's run ended here: its node event, and its successors.
+    events.onChange((instance) => workflows.instanceChanged(instance));
+    attachWorkflowHooks(pool, {
+      kick: () => workflows.kick(),
+      runChanged: (runId) => workflowEvents.runById(runId),
+    });
     events.onChange((instance) => metrics.changed(instance));
     metricSources = {
       waitingRuns: () => countWaitingRuns(pool),
@@ -302,7 +323,17 @@ export async function startServer(
       }),
     });
     publisher.start();
-    parts = { scheduler, sweeper, lostWorkers, timers, intake, handlers, publisher, monitoring };
+    parts = {
+      scheduler,
+      sweeper,
+      lostWorkers,
+      workflows,
+      timers,
+      intake,
+      handlers,
+      publisher,
+      monitoring,
+    };
     core = {
       pool,
       auth: new AppAuthenticator(pool),
@@ -324,6 +355,7 @@ export async function startServer(
     scheduler.start();
     sweeper.start();
     lostWorkers.start();
+    workflows.start();
     log.info({ http: address }, 'server ready');
   };
 
@@ -344,7 +376,13 @@ export async function startServer(
       if (parts) {
         parts.publisher.stop();
         await parts.monitoring.stop().catch(() => undefined);
-        await Promise.all([parts.scheduler.stop(), parts.sweeper.stop(), parts.lostWorkers.stop()]);
+        attachWorkflowHooks(pool, undefined);
+        await Promise.all([
+          parts.scheduler.stop(),
+          parts.sweeper.stop(),
+          parts.lostWorkers.stop(),
+          parts.workflows.stop(),
+        ]);
         await Promise.all(parts.handlers.map((h) => h.stop()));
         await parts.intake.close();
         await parts.timers.close();
