@@ -1,6 +1,7 @@
 import type { JsonValue } from '@drover/protocol';
 import type { OnlineLogger } from '../sdk/online-logger.js';
 import type { MapContext, Processor } from '../sdk/processor.js';
+import { type RunWorkflow, readOnlyHandle, type WorkflowHandle } from '../sdk/workflow-context.js';
 import { callProcessor } from './call-processor.js';
 
 /** What every task of a run shares (sent to a thread once per batch, not per task). */
@@ -11,6 +12,8 @@ export interface RunData {
   params: unknown;
   /** The instance's run attempt (1, then 2… for instance retries). */
   runAttempt: number;
+  /** A workflow node's run: its run's context and where it belongs. */
+  workflow?: RunWorkflow;
 }
 
 /** What one task's context carries besides its run's data; it can cross a thread boundary. */
@@ -27,6 +30,8 @@ export interface TaskHooks {
   /** The task's online logger, made on first use: most tasks never log. */
   log(): OnlineLogger;
   map(payloads: readonly unknown[], taskName: string): Promise<void>;
+  /** Adds to the run's workflow context update (a standalone run's task); absent: set throws. */
+  setContext?(key: string, value: unknown): void;
 }
 
 /** Runs a processor's `process` for one task, here or in a worker thread; resolves with its JSON result. */
@@ -49,7 +54,7 @@ export interface ProcessorExecutor {
 export function taskContext(
   run: RunData,
   task: TaskData,
-  tools: Pick<MapContext<unknown>, 'log' | 'map' | 'signal'>,
+  tools: Pick<MapContext<unknown>, 'log' | 'map' | 'signal'> & { workflow?: WorkflowHandle },
 ): MapContext<unknown> {
   return {
     instanceId: run.instanceId,
@@ -65,6 +70,8 @@ export function taskContext(
     log: tools.log,
     map: tools.map,
     signal: tools.signal,
+    workflow:
+      tools.workflow ?? (run.workflow ? readOnlyHandle(run.workflow, 'a map task') : undefined),
   } as MapContext<unknown>;
 }
 
@@ -77,9 +84,23 @@ export class InProcessExecutor implements ProcessorExecutor {
     hooks: TaskHooks,
     signal: AbortSignal,
   ): Promise<JsonValue> {
-    const ctx = taskContext(run, task, { log: hooks.log(), map: hooks.map, signal });
+    const ctx = taskContext(run, task, {
+      log: hooks.log(),
+      map: hooks.map,
+      signal,
+      workflow: workflowHandle(run, hooks),
+    });
     return callProcessor(processor, ctx);
   }
 
   async close(): Promise<void> {}
+}
+
+/** `ctx.workflow` of a task whose hooks may set the context (checked where the update is kept). */
+export function workflowHandle(run: RunData, hooks: TaskHooks): WorkflowHandle | undefined {
+  const wf = run.workflow;
+  const set = hooks.setContext;
+  if (!wf || !set) return undefined;
+  const handle = readOnlyHandle(wf, '');
+  return { ...handle, set: (key, value) => set(key, value) };
 }

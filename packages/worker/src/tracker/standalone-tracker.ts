@@ -4,6 +4,7 @@ import type { z } from 'zod/v4';
 import type { ProcessorExecutor } from '../isolation/executor.js';
 import { RunLogShipper } from '../sdk/online-logger.js';
 import type { BasicProcessor, Processor } from '../sdk/processor.js';
+import { ContextUpdate } from '../sdk/workflow-context.js';
 import { type Outcome, sleep, withAttempts } from './attempts.js';
 import type { FinalReporter } from './final-reporter.js';
 import { reportFinal, reportRunning, statusReport, superviseRun } from './instance-reports.js';
@@ -20,6 +21,8 @@ type RunJob = z.output<typeof ttMessages.RunJob>;
  */
 export class StandaloneTracker {
   private readonly control = new RunControl();
+  /** What a workflow node's processor sets (ctx.workflow.set), for its final report. */
+  private readonly contextUpdate: ContextUpdate | undefined;
   private readonly logs: RunLogShipper;
   private progress = { total: 0, succeeded: 0, failed: 0, running: 0 };
   /** When its processor first started: the run's started_at when no RUNNING report was written. */
@@ -41,6 +44,7 @@ export class StandaloneTracker {
     onTime = false,
   ) {
     this.logs = new RunLogShipper(bus, app, workerId, run.instanceId, run.logLevel, log);
+    this.contextUpdate = run.workflow ? new ContextUpdate(run.workflow) : undefined;
     // Otherwise the processor starts after this turn: the accept of run_job(s)
     // is on the wire first, so a processor that kills its worker at once cannot
     // leave the server without an answer (it would move the run on uncounted).
@@ -96,7 +100,11 @@ export class StandaloneTracker {
     const outcome = await supervised;
     await this.logs.flush();
     const status = this.control.reportedStatus(outcome.status);
-    const report = { ...this.statusMessage(status), startedAt: this.startedAt };
+    const report = {
+      ...this.statusMessage(status),
+      startedAt: this.startedAt,
+      contextUpdate: status === 'SUCCEEDED' ? this.contextUpdate?.value() : undefined,
+    };
     await reportFinal(this.finals, this.bus, this.app, report, outcome, this.log);
   }
 
@@ -138,7 +146,9 @@ export class StandaloneTracker {
         jobParams: this.run.jobParams,
         params,
         runAttempt: this.run.runAttempt ?? 1,
+        workflow: this.run.workflow,
       };
+      this.contextUpdate?.clear(); // a retried attempt starts clean
       const task = {
         taskId,
         taskName: 'root',
@@ -150,6 +160,9 @@ export class StandaloneTracker {
       const hooks = {
         log: () => logger,
         map: () => Promise.reject(new Error('a standalone run cannot map tasks')),
+        setContext: this.contextUpdate
+          ? (key: string, value: unknown) => this.contextUpdate?.set(key, value)
+          : undefined,
       };
       return this.executor.process(processor, run, task, hooks, this.control.signal);
     });
