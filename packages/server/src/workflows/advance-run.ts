@@ -300,7 +300,11 @@ function endOf(run: RunRow, nodes: NodeRow[]): { status: RunStatus; reason: stri
   const failing = failingNode(run.dag, nodes);
   if (failing) {
     if (run.dag.onNodeFailure === 'LET_FINISH' && activeNodes(nodes).length) return null;
-    const why = failing.reason ? `: ${failing.reason}` : '';
+    // A failed run's error text is its result (the instance's reason says what the server did).
+    const text =
+      failing.reason ??
+      (typeof failing.result === 'string' ? failing.result : JSON.stringify(failing.result));
+    const why = text && text !== 'null' ? `: ${text.slice(0, 1_000)}` : '';
     return { status: 'FAILED', reason: `node "${failing.node_id}" ${failing.status}${why}` };
   }
   return allDone(run.dag, nodes) ? { status: 'SUCCEEDED', reason: null } : null;

@@ -1,8 +1,14 @@
-import type pg from 'pg';
-import { expect } from 'vitest';
+import type { JsonValue } from '@drover/protocol';
+import pg from 'pg';
+import { afterAll, beforeAll, expect, inject } from 'vitest';
+import { uniqueName, useDatabase } from '../../../../test/harness/fixtures.js';
+import { testLogger } from '../../../../test/harness/logger.js';
+import { type DroverWorker, type Processor, startWorker } from '../../../worker/src/index.js';
+import type { DroverServer, ServerConfigInput } from '../../src/index.js';
 import type { WorkflowRunDetailView } from '../../src/workflows/store/workflow-runs.js';
-import { getWorkflowRun } from '../../src/workflows/workflow-engine.js';
+import { getWorkflowRun, startWorkflowRun } from '../../src/workflows/workflow-engine.js';
 import { type WorkflowSpec, WorkflowSpecInput } from '../../src/workflows/workflow-spec.js';
+import { createTestApp, startTestServer, type TestApp } from './server-fixture.js';
 
 // Workflows for engine tests: rows inserted with SQL (the CRUD API is built
 // elsewhere), the spec parsed as users write it, job and workflow names
@@ -78,4 +84,67 @@ export async function nodeInstances(db: pg.Pool | pg.Client, runId: string) {
     [runId],
   );
   return rows;
+}
+
+/** One server, one app, one in-process worker with `processors`, and a pool for the engine. */
+export function useWorkflowSetup(
+  processors: () => Processor[],
+  overrides: Partial<ServerConfigInput> = {},
+) {
+  const db = useDatabase();
+  const s = {
+    db,
+    server: undefined as unknown as DroverServer,
+    app: undefined as unknown as TestApp,
+    appId: '',
+    pool: undefined as unknown as pg.Pool,
+    worker: undefined as DroverWorker | undefined,
+    async startWorker(): Promise<DroverWorker> {
+      s.worker = await startWorker({
+        natsUrl: inject('natsUrl'),
+        insecureNats: true,
+        app: s.app.name,
+        workerId: uniqueName('wf'),
+        processors: processors(),
+        log: testLogger('wf-worker'),
+      });
+      return s.worker;
+    },
+    async job(processorName: string, spec: Record<string, unknown> = {}): Promise<string> {
+      const res = await s.app.api.post(`/api/v1/apps/${s.app.name}/jobs`, {
+        name: uniqueName('job'),
+        processorName,
+        timeExpressionType: 'API',
+        ...spec,
+      });
+      expect(res.status, JSON.stringify(res.body)).toBe(201);
+      return res.body.id as string;
+    },
+    workflow(input: Record<string, unknown>): Promise<TestWorkflow> {
+      return insertWorkflow(s.pool, s.appId, { name: uniqueName('wf'), ...input });
+    },
+    async start(wf: TestWorkflow, initParams?: JsonValue) {
+      const { run } = await startWorkflowRun(s.pool, {
+        app: { id: s.appId, name: s.app.name },
+        workflow: wf,
+        initParams,
+        triggerType: 'API',
+      });
+      return run;
+    },
+  };
+  beforeAll(async () => {
+    s.server = await startTestServer(db.url, overrides);
+    await s.server.ready;
+    s.app = await createTestApp(s.server, uniqueName('app'));
+    s.pool = new pg.Pool({ connectionString: db.url, max: 3 });
+    s.appId = await appIdOf(s.pool, s.app.name);
+    await s.startWorker();
+  });
+  afterAll(async () => {
+    await s.worker?.stop();
+    await s.server?.stop();
+    await s.pool?.end();
+  });
+  return s;
 }
