@@ -85,6 +85,7 @@ export async function advanceRun(
     await setNode(tx, run.id, node.node_id, fields);
     node.status = fields.status;
     if (fields.result !== undefined) node.result = fields.result;
+    if (fields.reason !== undefined) node.reason = fields.reason;
     if (fields.instanceId) node.instance_id = fields.instanceId;
     if (fields.childRunId) node.child_run_id = fields.childRunId;
     if (fields.dueAt) node.due_at = fields.dueAt;
