@@ -33,6 +33,8 @@ let worker: DroverWorker;
 let pool: pg.Pool;
 /** What each processor saw of the workflow context, by instance. */
 const seen: { processor: string; context: unknown }[] = [];
+/** What each map task of the map-reduce node saw of the context, and a set's error. */
+const mapTasks: { x: unknown; refused: string }[] = [];
 
 beforeAll(async () => {
   server = await startTestServer(db.url);
@@ -61,6 +63,14 @@ beforeAll(async () => {
             await ctx.map([1, 2, 3], 'part');
             return null;
           }
+          // A map task reads the context; setting it is the TaskTracker's (reduce).
+          let refused = '';
+          try {
+            ctx.workflow?.set('fromTask', 1);
+          } catch (err) {
+            refused = (err as Error).message;
+          }
+          mapTasks.push({ x: ctx.workflow?.context.x, refused });
           return (ctx.payload as number) * 10;
         },
         reduce: (ctx, results) => {
@@ -150,6 +160,12 @@ describe('diamond DAG with a map-reduce node and a decision', () => {
     expect(seen.find((s) => s.processor === 'extract')?.context).toEqual({ batch: 'b1' });
     expect(seen.find((s) => s.processor === 'transform')?.context).toEqual({ batch: 'b1', x: 7 });
     expect(seen.find((s) => s.processor === 'record:d')?.context).toMatchObject({ x: 7, y: 60 });
+
+    expect(mapTasks).toHaveLength(3);
+    for (const t of mapTasks) {
+      expect(t.x).toBe(7);
+      expect(t.refused).toContain('ctx.workflow.set is not available in a map task');
+    }
 
     const instances = await nodeInstances(pool, run.id);
     expect(instances.map((i) => i.node).sort()).toEqual(['a', 'b', 'c', 'd', 'load']);
