@@ -147,6 +147,8 @@ async function startReady(
   out: Advanced,
   intake: RunIntake,
 ): Promise<void> {
+  // A context over the limit ends the run (endOf): nothing more starts with it.
+  if (contextBytes(run.context) > MAX_CONTEXT_BYTES) return;
   const specs = new Map(run.dag.nodes.map((n) => [n.id, n]));
   for (;;) {
     if (failingNode(run.dag, nodes)) return; // nothing new starts once a node failed the run
