@@ -30,7 +30,7 @@ import { AppAuthenticator } from './store/apps.js';
 import { registerKey } from './store/nats-keys.js';
 import { countWaitingRuns } from './store/waiting-runs.js';
 import { WorkflowAdvancer } from './workflows/workflow-advancer.js';
-import { attachWorkflowHooks } from './workflows/workflow-engine.js';
+import { attachWorkflowHooks, type EngineHooks } from './workflows/workflow-engine.js';
 import { WorkflowEvents } from './workflows/workflow-events.js';
 
 const HEALTH_CHECK_MS = 2_000;
@@ -70,6 +70,7 @@ export async function startServer(
         sweeper: Sweeper;
         lostWorkers: LostWorkers;
         workflows: WorkflowAdvancer;
+        workflowHooks: EngineHooks;
         timers: DispatchTimers;
         intake: RunIntake;
         handlers: Handler[];
@@ -279,10 +280,11 @@ export async function startServer(
     );
     // A workflow node's run ended here: its node event, and its successors.
     events.onChange((instance) => workflows.instanceChanged(instance));
-    attachWorkflowHooks(pool, {
+    const workflowHooks = {
       kick: () => workflows.kick(),
-      runChanged: (runId) => workflowEvents.runById(runId),
-    });
+      runChanged: (runId: string) => workflowEvents.runById(runId),
+    };
+    attachWorkflowHooks(pool, workflowHooks);
     events.onChange((instance) => metrics.changed(instance));
     metricSources = {
       waitingRuns: () => countWaitingRuns(pool),
@@ -328,6 +330,7 @@ export async function startServer(
       sweeper,
       lostWorkers,
       workflows,
+      workflowHooks,
       timers,
       intake,
       handlers,
@@ -376,7 +379,7 @@ export async function startServer(
       if (parts) {
         parts.publisher.stop();
         await parts.monitoring.stop().catch(() => undefined);
-        attachWorkflowHooks(pool, undefined);
+        attachWorkflowHooks(pool, parts.workflowHooks, false);
         await Promise.all([
           parts.scheduler.stop(),
           parts.sweeper.stop(),

@@ -36,16 +36,21 @@ export interface EngineHooks {
   kick(): void;
   runChanged(runId: string): void;
 }
-const hooks = new WeakMap<pg.Pool, EngineHooks>();
+// By database: a caller's own pool on the same database (a tool, a test)
+// reaches a server of this process too; several servers may share a process.
+const hooks = new Map<string, EngineHooks>();
+const keyOf = (pool: pg.Pool) =>
+  (pool as pg.Pool & { options?: { connectionString?: string } }).options?.connectionString ?? '';
 
-/** The server attaches its advancer to its pool (several servers may share a process in tests). */
-export function attachWorkflowHooks(pool: pg.Pool, h: EngineHooks | undefined): void {
-  if (h) hooks.set(pool, h);
-  else hooks.delete(pool);
+/** A server attaches its advancer for its database; detaching removes only its own. */
+export function attachWorkflowHooks(pool: pg.Pool, h: EngineHooks, attach = true): void {
+  const key = keyOf(pool);
+  if (attach) hooks.set(key, h);
+  else if (hooks.get(key) === h) hooks.delete(key);
 }
 
 function changed(pool: pg.Pool, runId: string): void {
-  const h = hooks.get(pool);
+  const h = hooks.get(keyOf(pool));
   h?.runChanged(runId);
   h?.kick();
 }
