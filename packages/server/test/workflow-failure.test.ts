@@ -161,6 +161,12 @@ describe('a failed node', () => {
     const failed = await waitForRun(s.pool, s.appId, run.id, isFinal);
     expect(failed.status).toBe('FAILED');
     expect(node(failed, 'next').status).toBe('PENDING');
+    await expect(markNodeSucceeded(s.pool, s.appId, run.id, 'nope')).rejects.toThrow(
+      'node "nope" of workflow run',
+    );
+    await expect(markNodeSucceeded(s.pool, s.appId, run.id, 'next')).rejects.toThrow(
+      'is not FAILED',
+    );
     const marked = await markNodeSucceeded(s.pool, s.appId, run.id, 'f');
     expect(marked?.status).toBe('RUNNING');
     const done = await waitForRun(s.pool, s.appId, run.id, isFinal);

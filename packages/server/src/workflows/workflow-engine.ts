@@ -1,7 +1,7 @@
 import type { JsonValue } from '@drover/protocol';
 import type pg from 'pg';
 import { inTransaction } from '../db/pool.js';
-import { ApiError } from '../http/api-error.js';
+import { ApiError, notFound } from '../http/api-error.js';
 import { failingNode } from './edge-rules.js';
 import {
   existingRun,
@@ -197,6 +197,8 @@ export async function markNodeSucceeded(
       [runId, nodeId],
     );
     if (!rowCount) {
+      if (!run.dag.nodes.some((n) => n.id === nodeId))
+        throw notFound(`node "${nodeId}" of workflow run ${runId}`);
       throw new ApiError(
         409,
         'CONFLICT',
