@@ -1,22 +1,12 @@
-import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { uniqueName, useDatabase } from '../../../test/harness/fixtures.js';
-import { testLogger } from '../../../test/harness/logger.js';
-import {
-  basicProcessor,
-  type DroverWorker,
-  mapReduceProcessor,
-  startWorker,
-} from '../../worker/src/index.js';
-import type { DroverServer } from '../src/index.js';
+import { describe, expect, it } from 'vitest';
+import { uniqueName } from '../../../test/harness/fixtures.js';
+import { basicProcessor, mapReduceProcessor } from '../../worker/src/index.js';
 import { startWorkflowRun } from '../src/workflows/workflow-engine.js';
-import { createTestApp, startTestServer, type TestApp } from './support/server-fixture.js';
 import {
-  appIdOf,
-  insertWorkflow,
   isFinal,
   node,
   nodeInstances,
+  useWorkflowSetup,
   waitForRun,
 } from './support/workflow-setup.js';
 
@@ -25,100 +15,63 @@ import {
 // node (a sets x, b's reduce sets y, c reads x), the untaken branch is
 // SKIPPED, every node runs once, and the run SUCCEEDS.
 
-const db = useDatabase();
-let server: DroverServer;
-let app: TestApp;
-let appId: string;
-let worker: DroverWorker;
-let pool: pg.Pool;
 /** What each processor saw of the workflow context, by instance. */
 const seen: { processor: string; context: unknown }[] = [];
 /** What each map task of the map-reduce node saw of the context, and a set's error. */
 const mapTasks: { x: unknown; refused: string }[] = [];
 
-beforeAll(async () => {
-  server = await startTestServer(db.url);
-  await server.ready;
-  app = await createTestApp(server, uniqueName('app'));
-  pool = new pg.Pool({ connectionString: db.url, max: 2 });
-  appId = await appIdOf(pool, app.name);
-  worker = await startWorker({
-    natsUrl: inject('natsUrl'),
-    insecureNats: true,
-    app: app.name,
-    workerId: uniqueName('wf'),
-    processors: [
-      basicProcessor({
-        name: 'extract',
-        process: (ctx) => {
-          seen.push({ processor: 'extract', context: ctx.workflow?.context });
-          ctx.workflow?.set('x', 7);
-          return 'extracted';
-        },
-      }),
-      mapReduceProcessor({
-        name: 'transform',
-        process: async (ctx) => {
-          if (ctx.isRootTask) {
-            await ctx.map([1, 2, 3], 'part');
-            return null;
-          }
-          // A map task reads the context; setting it is the TaskTracker's (reduce).
-          let refused = '';
-          try {
-            ctx.workflow?.set('fromTask', 1);
-          } catch (err) {
-            refused = (err as Error).message;
-          }
-          mapTasks.push({ x: ctx.workflow?.context.x, refused });
-          return (ctx.payload as number) * 10;
-        },
-        reduce: (ctx, results) => {
-          seen.push({ processor: 'transform', context: ctx.workflow?.context });
-          const sum = results.reduce((s, r) => s + (r.result as number), 0);
-          ctx.workflow?.set('y', sum);
-          return sum;
-        },
-      }),
-      basicProcessor({
-        name: 'record',
-        process: (ctx) => {
-          seen.push({
-            processor: `record:${ctx.workflow?.nodeId}`,
-            context: ctx.workflow?.context,
-          });
-          ctx.workflow?.set(`${ctx.workflow.nodeId}Saw`, ctx.workflow.context.x ?? null);
-          return ctx.params ?? null;
-        },
-      }),
-    ],
-    log: testLogger('wf-worker'),
-  });
-  return async () => undefined;
-});
-afterAll(async () => {
-  await worker?.stop();
-  await server?.stop();
-  await pool?.end();
-});
-
-async function job(processorName: string, executeType = 'STANDALONE'): Promise<string> {
-  const res = await app.api.post(`/api/v1/apps/${app.name}/jobs`, {
-    name: uniqueName('job'),
-    processorName,
-    executeType,
-    timeExpressionType: 'API',
-  });
-  expect(res.status, JSON.stringify(res.body)).toBe(201);
-  return res.body.id as string;
-}
+const s = useWorkflowSetup(() => [
+  basicProcessor({
+    name: 'extract',
+    process: (ctx) => {
+      seen.push({ processor: 'extract', context: ctx.workflow?.context });
+      ctx.workflow?.set('x', 7);
+      return 'extracted';
+    },
+  }),
+  mapReduceProcessor({
+    name: 'transform',
+    process: async (ctx) => {
+      if (ctx.isRootTask) {
+        await ctx.map([1, 2, 3], 'part');
+        return null;
+      }
+      // A map task reads the context; setting it is the TaskTracker's (reduce).
+      let refused = '';
+      try {
+        ctx.workflow?.set('fromTask', 1);
+      } catch (err) {
+        refused = (err as Error).message;
+      }
+      mapTasks.push({ x: ctx.workflow?.context.x, refused });
+      return (ctx.payload as number) * 10;
+    },
+    reduce: (ctx, results) => {
+      seen.push({ processor: 'transform', context: ctx.workflow?.context });
+      const sum = results.reduce((s, r) => s + (r.result as number), 0);
+      ctx.workflow?.set('y', sum);
+      return sum;
+    },
+  }),
+  basicProcessor({
+    name: 'record',
+    process: (ctx) => {
+      seen.push({
+        processor: `record:${ctx.workflow?.nodeId}`,
+        context: ctx.workflow?.context,
+      });
+      ctx.workflow?.set(`${ctx.workflow.nodeId}Saw`, ctx.workflow.context.x ?? null);
+      return ctx.params ?? null;
+    },
+  }),
+]);
 
 describe('diamond DAG with a map-reduce node and a decision', () => {
   it('flows the context, takes one branch, runs each node once', async () => {
-    const extract = await job('extract');
-    const transform = await job('transform', 'MAP_REDUCE');
-    const record = await job('record');
-    const wf = await insertWorkflow(pool, appId, {
+    const extract = await s.job('extract');
+    const transform = await s.job('transform', { executeType: 'MAP_REDUCE' });
+    const record = await s.job('record');
+    const wf = await s.workflow({
       name: uniqueName('etl'),
       nodes: [
         { id: 'a', kind: 'job', job: extract },
@@ -139,8 +92,8 @@ describe('diamond DAG with a map-reduce node and a decision', () => {
         { from: 'big', to: 'alert', when: false },
       ],
     });
-    const { run, created } = await startWorkflowRun(pool, {
-      app: { id: appId, name: app.name },
+    const { run, created } = await startWorkflowRun(s.pool, {
+      app: { id: s.appId, name: s.app.name },
       workflow: wf,
       initParams: { batch: 'b1' },
       triggerType: 'API',
@@ -148,7 +101,7 @@ describe('diamond DAG with a map-reduce node and a decision', () => {
     expect(created).toBe(true);
     expect(run.context).toEqual({ batch: 'b1' });
 
-    const done = await waitForRun(pool, appId, run.id, isFinal);
+    const done = await waitForRun(s.pool, s.appId, run.id, isFinal);
     expect(done.status, JSON.stringify(done)).toBe('SUCCEEDED');
     // a set x (7), b's reduce set y (10 + 20 + 30), c and d saw x; 67 > 50: load, not alert.
     expect(done.context).toEqual({ batch: 'b1', x: 7, y: 60, cSaw: 7, dSaw: 7, loadSaw: 7 });
@@ -167,7 +120,7 @@ describe('diamond DAG with a map-reduce node and a decision', () => {
       expect(t.refused).toContain('ctx.workflow.set is not available in a map task');
     }
 
-    const instances = await nodeInstances(pool, run.id);
+    const instances = await nodeInstances(s.pool, run.id);
     expect(instances.map((i) => i.node).sort()).toEqual(['a', 'b', 'c', 'd', 'load']);
     expect(instances.every((i) => i.status === 'SUCCEEDED' && i.attempt === 1)).toBe(true);
     expect(instances.find((i) => i.node === 'd')?.params).toEqual({ from: 'd' });
