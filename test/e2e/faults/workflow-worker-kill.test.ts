@@ -12,6 +12,7 @@ import {
 } from '../../../packages/server/test/support/workflow-setup.js';
 import { type DroverCluster, startDroverCluster } from '../../harness/drover-cluster.js';
 import { uniqueName, useDatabase } from '../../harness/fixtures.js';
+import { expectSettled, expectSurvivorsAlive } from './checks.js';
 
 // kill -9 the worker process running a workflow node: the existing lost-worker
 // path dispatches the node's instance again on another worker (same instance,
@@ -82,5 +83,7 @@ describe('a workflow whose node loses its worker', () => {
       b: { worker: b.workerId, saw: ['a'] },
       c: { worker: expect.any(String), saw: ['a', 'b'] },
     });
+    await expectSettled(db.url);
+    expectSurvivorsAlive(cluster, [victim]);
   }, 150_000);
 });
