@@ -3,6 +3,7 @@ import { loadProcessors } from '../sdk/load-processors.js';
 import type { OnlineLogger } from '../sdk/online-logger.js';
 import { isNonRetryable, type MapContext } from '../sdk/processor.js';
 import { ContextUpdate, type WorkflowHandle } from '../sdk/workflow-context.js';
+import { LazyAbort } from '../tracker/abort-source.js';
 import { callProcessor } from './call-processor.js';
 import { type RunData, type TaskData, taskContext } from './executor.js';
 import type { DoneBatch, FromThread, ScopeData, ToThread } from './thread-messages.js';
@@ -22,7 +23,7 @@ const processors = new Map(
 interface ScopeEntry {
   processor: string;
   run: RunData;
-  controller: AbortController;
+  abort: LazyAbort;
   tasks: number;
 }
 const scopes = new Map<number, ScopeEntry>();
@@ -47,7 +48,7 @@ function done(): void {
 function openScope({ scope, processor, run }: ScopeData): void {
   const entry = scopes.get(scope);
   if (entry) entry.run = run;
-  else scopes.set(scope, { processor, run, controller: new AbortController(), tasks: 0 });
+  else scopes.set(scope, { processor, run, abort: new LazyAbort(), tasks: 0 });
 }
 
 function leaveScope(entry: ScopeEntry, scope: number): void {
@@ -77,7 +78,7 @@ function workflowOf(id: number, entry: ScopeEntry): WorkflowHandle | undefined {
 function context(id: number, entry: ScopeEntry, task: TaskData): MapContext<unknown> {
   return taskContext(entry.run, task, {
     workflow: workflowOf(id, entry),
-    signal: entry.controller.signal,
+    abort: entry.abort,
     log: onlineLogger(id),
     map: (payloads, taskName) =>
       new Promise<void>((resolve, reject) => {
@@ -137,7 +138,7 @@ port.on('message', (m: ToThread) => {
     setImmediate(() => send({ type: 'ack', seq }));
   } else if (m.type === 'ping') send({ type: 'ack', seq: m.seq });
   else if (m.type === 'abort') {
-    scopes.get(m.scope)?.controller.abort(new Error(m.reason));
+    scopes.get(m.scope)?.abort.abort(new Error(m.reason));
     scopes.delete(m.scope);
   } else if (m.type === 'mapped') {
     const pending = maps.get(m.mapId);
