@@ -187,7 +187,8 @@ export async function existingRun(
 
 export interface RunFilter {
   workflowId?: string;
-  status?: RunStatus;
+  /** A run status (the API checks the value). */
+  status?: string;
   limit: number;
   /** Runs with a smaller id (newest first, for paging). */
   beforeId?: string;
