@@ -29,11 +29,24 @@ export {
 export { Header } from './headers.js';
 export * as apiViews from './http/views.js';
 export * as common from './messages/common.js';
-export { DroverEvent, InstanceEvent, ProgressEvent, WorkerEvent } from './messages/events.js';
+export {
+  DroverEvent,
+  InstanceEvent,
+  ProgressEvent,
+  WorkerEvent,
+  WorkflowNodeEvent,
+  WorkflowRunEvent,
+} from './messages/events.js';
 export type { JsonValue } from './messages/json-result.js';
 export * as ptMessages from './messages/processor-tracker.js';
 export * as serverMessages from './messages/server.js';
 export * as ttMessages from './messages/task-tracker.js';
+export {
+  contextBytes,
+  MAX_CONTEXT_BYTES,
+  RunJobWorkflow,
+  WorkflowContext,
+} from './messages/workflow-context.js';
 export type {
   ParsedRequestOf,
   Pattern,

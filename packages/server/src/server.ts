@@ -29,6 +29,9 @@ import { Scheduler } from './scheduling/scheduler.js';
 import { AppAuthenticator } from './store/apps.js';
 import { registerKey } from './store/nats-keys.js';
 import { countWaitingRuns } from './store/waiting-runs.js';
+import { WorkflowAdvancer } from './workflows/workflow-advancer.js';
+import { attachWorkflowHooks, type EngineHooks } from './workflows/workflow-engine.js';
+import { WorkflowEvents } from './workflows/workflow-events.js';
 
 const HEALTH_CHECK_MS = 2_000;
 
@@ -66,6 +69,8 @@ export async function startServer(
         scheduler: Scheduler;
         sweeper: Sweeper;
         lostWorkers: LostWorkers;
+        workflows: WorkflowAdvancer;
+        workflowHooks: EngineHooks;
         timers: DispatchTimers;
         intake: RunIntake;
         handlers: Handler[];
@@ -262,6 +267,24 @@ export async function startServer(
       void dispatcher.startQueued(instance.jobId);
     });
     events.onChange((instance) => publisher.instance(instance));
+    const workflowEvents = new WorkflowEvents(conn, pool, log.child({ actor: 'workflow-events' }));
+    const workflows = new WorkflowAdvancer(
+      pool,
+      intake,
+      dispatcher,
+      events,
+      workflowEvents,
+      log.child({ actor: 'workflow-advancer' }),
+      config.sweepIntervalMs,
+      () => clock.now(),
+    );
+    // A workflow node's run ended here: its node event, and its successors.
+    events.onChange((instance) => workflows.instanceChanged(instance));
+    const workflowHooks = {
+      kick: () => workflows.kick(),
+      runChanged: (runId: string) => workflowEvents.runById(runId),
+    };
+    attachWorkflowHooks(pool, workflowHooks);
     events.onChange((instance) => metrics.changed(instance));
     metricSources = {
       waitingRuns: () => countWaitingRuns(pool),
@@ -302,7 +325,18 @@ export async function startServer(
       }),
     });
     publisher.start();
-    parts = { scheduler, sweeper, lostWorkers, timers, intake, handlers, publisher, monitoring };
+    parts = {
+      scheduler,
+      sweeper,
+      lostWorkers,
+      workflows,
+      workflowHooks,
+      timers,
+      intake,
+      handlers,
+      publisher,
+      monitoring,
+    };
     core = {
       pool,
       auth: new AppAuthenticator(pool),
@@ -324,6 +358,7 @@ export async function startServer(
     scheduler.start();
     sweeper.start();
     lostWorkers.start();
+    workflows.start();
     log.info({ http: address }, 'server ready');
   };
 
@@ -344,7 +379,13 @@ export async function startServer(
       if (parts) {
         parts.publisher.stop();
         await parts.monitoring.stop().catch(() => undefined);
-        await Promise.all([parts.scheduler.stop(), parts.sweeper.stop(), parts.lostWorkers.stop()]);
+        attachWorkflowHooks(pool, parts.workflowHooks, false);
+        await Promise.all([
+          parts.scheduler.stop(),
+          parts.sweeper.stop(),
+          parts.lostWorkers.stop(),
+          parts.workflows.stop(),
+        ]);
         await Promise.all(parts.handlers.map((h) => h.stop()));
         await parts.intake.close();
         await parts.timers.close();

@@ -29,3 +29,4 @@ export {
   NonRetryableError,
 } from './sdk/processor.js';
 export type { StandardSchemaV1 } from './sdk/standard-schema.js';
+export type { WorkflowHandle } from './sdk/workflow-context.js';

@@ -104,3 +104,60 @@ export const JsonValue = z.json();
 /** Path and query parameters. */
 export const Id = z.string().regex(/^[0-9]{1,18}$/, 'must be a numeric id');
 export const Limit = z.coerce.number().int().min(1).max(1_000).default(50);
+
+/** A workflow: its spec as saved (job and workflow nodes carry the resolved ids). */
+export const WorkflowView = z.object({
+  id: z.string(),
+  app: z.string(),
+  name: z.string(),
+  enabled: z.boolean(),
+  spec: z.record(z.string(), z.unknown()),
+  /** Its next scheduled fire times (CRON and enabled; empty otherwise); in the single-workflow answer. */
+  nextFireTimes: z.array(z.number()).optional(),
+  createdAt: z.number(),
+  updatedAt: z.number(),
+});
+
+export const WorkflowRunStatus = z.enum(['WAITING', 'RUNNING', 'SUCCEEDED', 'FAILED', 'STOPPED']);
+
+/** A workflow run: its status and context (without its nodes). */
+export const WorkflowRunView = z.object({
+  id: z.string(),
+  workflowId: z.string(),
+  status: WorkflowRunStatus,
+  triggerType: z.string(),
+  context: z.unknown(),
+  initParams: z.unknown(),
+  parentRunId: z.string().nullable(),
+  parentNodeId: z.string().nullable(),
+  reason: z.string().nullable(),
+  createdAt: z.number(),
+  startedAt: z.number().nullable(),
+  finishedAt: z.number().nullable(),
+});
+
+export const WorkflowNodeView = z.object({
+  nodeId: z.string(),
+  kind: z.string(),
+  status: z.enum([
+    'PENDING',
+    'RUNNING',
+    'WAITING',
+    'SUCCEEDED',
+    'FAILED',
+    'STOPPED',
+    'SKIPPED',
+    'DISABLED',
+  ]),
+  attempt: z.number(),
+  instanceId: z.string().nullable(),
+  childRunId: z.string().nullable(),
+  result: z.unknown(),
+  reason: z.string().nullable(),
+  startedAt: z.number().nullable(),
+  finishedAt: z.number().nullable(),
+  markedSuccess: z.boolean(),
+});
+
+/** A workflow run with each of its nodes. */
+export const WorkflowRunDetailView = WorkflowRunView.extend({ nodes: z.array(WorkflowNodeView) });

@@ -1,6 +1,7 @@
 import { z } from 'zod/v4';
 import { Count, DecimalId, WorkerId } from '../tokens.js';
 import { InstanceRef, TaskEnvelope, UserData } from './common.js';
+import { RunJobWorkflow } from './workflow-context.js';
 
 // Messages handled by a worker's ProcessorTracker actors (one per instance and worker).
 
@@ -20,6 +21,8 @@ export const StartTasks = InstanceRef.extend({
    * before (params go once per ProcessorTracker, not with every batch).
    */
   paramsOmitted: z.boolean().optional(),
+  /** A workflow node's run: its context, for tasks to read (sent with the params, once). */
+  workflow: RunJobWorkflow.optional(),
   /** Empty when the message only carries params too large to share it with a task. */
   tasks: z.array(TaskEnvelope),
 });

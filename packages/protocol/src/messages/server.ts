@@ -9,6 +9,7 @@ export const Incarnation = z
 
 import { MAX_RUNS_PER_BATCH, TaskProgress } from './common.js';
 import { JsonResult } from './json-result.js';
+import { WorkflowContext } from './workflow-context.js';
 
 // Messages handled by servers.
 
@@ -57,6 +58,8 @@ export const ReportInstanceStatus = z.object({
   nonRetryable: z.boolean().optional(),
   /** A TaskTracker that takes workers joining during its run: the reply lists them. */
   wantsWorkers: z.boolean().optional(),
+  /** With a final status of a workflow node's run: what it added to the workflow context. */
+  contextUpdate: WorkflowContext.optional(),
 });
 
 export const ReportInstanceStatusReply = z.object({
@@ -81,6 +84,8 @@ export const FinalReport = z.object({
   reportedAt: EpochMs,
   /** With FAILED: the processor threw NonRetryableError, so no instance retry either. */
   nonRetryable: z.boolean().optional(),
+  /** A workflow node's run: what it added to the workflow context (ctx.workflow.set). */
+  contextUpdate: WorkflowContext.optional(),
 });
 
 /**

@@ -9,6 +9,7 @@ import {
   TaskResult,
   UserData,
 } from './common.js';
+import { RunJobWorkflow } from './workflow-context.js';
 
 // Messages handled by a worker's TaskTracker actors (one per instance).
 
@@ -39,6 +40,8 @@ export const RunJob = InstanceRef.extend({
    * worker need not agree. Sent only to workers whose heartbeat says `timedStarts`.
    */
   startInMs: z.number().int().min(0).max(3_600_000).optional(),
+  /** Set when the run is a workflow node's: the run's context and where it belongs. */
+  workflow: RunJobWorkflow.optional(),
 });
 export const RunJobReply = z.object({ accepted: z.boolean(), reason: z.string().optional() });
 

@@ -1,3 +1,4 @@
+import type { JsonValue } from '@drover/protocol';
 import type pg from 'pg';
 import type { JobSpec } from '../jobs/job-spec.js';
 import { type Instance, prefixed, type RawInstance, toInstance } from '../store/instance-row.js';
@@ -7,15 +8,26 @@ export interface DispatchContext {
   spec: JobSpec;
   app: string;
   dispatchFailures: number;
+  /** A workflow node's run: its run's context as it is at this dispatch. */
+  workflow?: { runId: string; nodeId: string; context: Record<string, JsonValue> };
 }
 
 /** Loads the waiting ones among `ids`, with their job spec and app name, in one query. */
 export async function loadForDispatch(pool: pg.Pool, ids: string[]): Promise<DispatchContext[]> {
   const { rows } = await pool.query<
-    RawInstance & { spec: JobSpec; app: string; dispatch_failures: number }
+    RawInstance & {
+      spec: JobSpec;
+      app: string;
+      dispatch_failures: number;
+      workflow_run_id: string | null;
+      workflow_node_id: string | null;
+      workflow_context: Record<string, JsonValue> | null;
+    }
   >(
-    `SELECT ${prefixed('i')}, i.dispatch_failures, j.spec, a.name AS app FROM instances i
+    `SELECT ${prefixed('i')}, i.dispatch_failures, j.spec, a.name AS app,
+       i.workflow_run_id, i.workflow_node_id, w.context AS workflow_context FROM instances i
      JOIN jobs j ON j.id = i.job_id JOIN apps a ON a.id = i.app_id
+     LEFT JOIN workflow_runs w ON w.id = i.workflow_run_id
      WHERE i.id = ANY($1::bigint[]) AND i.status IN ('WAITING_DISPATCH', 'WAITING_WORKER')`,
     [ids],
   );
@@ -24,5 +36,13 @@ export async function loadForDispatch(pool: pg.Pool, ids: string[]): Promise<Dis
     spec: row.spec,
     app: row.app,
     dispatchFailures: row.dispatch_failures,
+    workflow:
+      row.workflow_run_id && row.workflow_node_id
+        ? {
+            runId: row.workflow_run_id,
+            nodeId: row.workflow_node_id,
+            context: row.workflow_context ?? {},
+          }
+        : undefined,
   }));
 }

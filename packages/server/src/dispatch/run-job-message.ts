@@ -1,4 +1,4 @@
-import type { ttMessages } from '@drover/protocol';
+import { MAX_CONTEXT_BYTES, type ttMessages } from '@drover/protocol';
 import type { z } from 'zod';
 import type { JobSpec } from '../jobs/job-spec.js';
 import { isFrequent } from '../jobs/time-expression.js';
@@ -44,5 +44,6 @@ export function runJobMessage(
         }
       : undefined,
     startInMs,
+    workflow: ctx.workflow && { ...ctx.workflow, contextLimitBytes: MAX_CONTEXT_BYTES },
   };
 }

@@ -57,6 +57,30 @@ export class RunIntake {
     );
   }
 
+  /**
+   * Inserts runs inside the caller's transaction (a workflow node's run,
+   * created under its workflow run's lock); `handOff` dispatches them once
+   * the caller has committed (nothing is dispatched before its row is visible).
+   */
+  async createIn(
+    tx: Queryable,
+    requests: RunRequest[],
+  ): Promise<{ inserted: Inserted[]; handOff: () => void }> {
+    const created: Instance[] = [];
+    const inserter = new InstanceInserter<Row>(tx, (rows) => {
+      for (const c of rows) created.push(c.instance);
+    });
+    const inserted = await inserter.insert(requests);
+    return {
+      inserted,
+      handOff: () => {
+        this.onCreated(created.map((i) => i.jobId));
+        if (this.closed || !created.length) return;
+        this.track(this.dispatcher.dispatch(created.map((i) => i.id)));
+      },
+    };
+  }
+
   private handOff(created: { row: Row; instance: Instance }[]): void {
     this.onCreated(created.map((c) => c.instance.jobId));
     if (this.closed) return; // the rows wait; the next server's scans dispatch them

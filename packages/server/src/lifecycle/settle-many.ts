@@ -73,5 +73,6 @@ export function settleOne(pool: pg.Pool, f: FinalRow): Promise<Settled> {
     progress: f.progress,
     nonRetryable: f.status === 'FAILED' && f.nonRetryable === true,
     fromTracker: true,
+    contextUpdate: f.contextUpdate,
   });
 }

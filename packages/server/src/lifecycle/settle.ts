@@ -22,6 +22,8 @@ export interface Outcome {
   nonRetryable?: boolean;
   /** Reported by the run's TaskTracker, which proves it accepted the run. */
   fromTracker?: boolean;
+  /** A workflow node's run: what it added to the workflow context (stored with the final state). */
+  contextUpdate?: Record<string, JsonValue>;
 }
 
 // `started`: the run ended before its accept was recorded; this settle recorded
@@ -89,10 +91,13 @@ export async function settle(
           undefined)
         : undefined;
     if (outcome.status === 'FAILED') {
-      const { rows } = await tx.query<{ spec: JobSpec }>('SELECT spec FROM jobs WHERE id = $1', [
-        current.jobId,
-      ]);
-      const policy = rows[0]?.spec.instanceRetry;
+      // A workflow node's own retry policy replaces its job's.
+      const { rows } = await tx.query<{ policy: JobSpec['instanceRetry'] | null }>(
+        `SELECT coalesce(i.retry_policy, j.spec->'instanceRetry') AS policy
+         FROM instances i JOIN jobs j ON j.id = i.job_id WHERE i.id = $1`,
+        [current.id],
+      );
+      const policy = rows[0]?.policy;
       if (policy && !outcome.nonRetryable && current.runAttempt < policy.maximumAttempts) {
         const reason = `run ${current.runAttempt} failed: ${outcome.reason ?? (outcome.result === undefined ? 'unknown' : resultText(outcome.result))}`;
         const retried = await scheduleRetry(

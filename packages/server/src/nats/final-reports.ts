@@ -38,6 +38,7 @@ export function finalReportsHandler(deps: {
       progress: r.progress,
       startedAt: r.startedAt,
       nonRetryable: r.status === 'FAILED' && r.nonRetryable === true,
+      contextUpdate: r.status === 'SUCCEEDED' ? r.contextUpdate : undefined,
     }));
     const batch = await settleMany(pool, app, finals);
     const results: Answer[] = [];

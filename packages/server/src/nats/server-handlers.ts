@@ -123,6 +123,7 @@ export function serveServerRoutes(deps: {
       progress: req.progress,
       nonRetryable: req.status === 'FAILED' && req.nonRetryable === true,
       fromTracker: true,
+      contextUpdate: req.status === 'SUCCEEDED' ? req.contextUpdate : undefined,
     });
     if (settled.kind === 'rejected') return { accepted: false, stop: true, reason: settled.reason };
     if (settled.kind !== 'duplicate') {

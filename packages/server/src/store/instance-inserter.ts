@@ -23,6 +23,10 @@ export interface NewInstance {
    * (WAITING_WORKER_RECEIVE, epoch 1), with the deadline its timeout gives (0: none).
    */
   claim?: { workerId: string; timeoutMs: number };
+  /** A workflow job node's run: the node it runs, per attempt (unique). */
+  workflow?: { runId: string; nodeId: string; attempt: number };
+  /** Overrides the job's instanceRetry for this run (a workflow node's retry). */
+  retryPolicy?: unknown;
 }
 
 export interface Inserted {
@@ -45,13 +49,16 @@ const MAX_ROWS_PER_STATEMENT = 2_000;
 const INSERT_SQL = `WITH input AS (
     SELECT nextval(pg_get_serial_sequence('instances', 'id')) AS id, r.*
     FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::text[],
-                $7::bigint[], $8::text[], $9::bigint[])
+                $7::bigint[], $8::text[], $9::bigint[], $10::bigint[], $11::text[], $12::int[],
+                $13::text[])
       WITH ORDINALITY AS r(app_id, job_id, trigger_type, params, delay_ms, idempotency_key,
-                           retry_of, worker_id, timeout_ms, ord)
+                           retry_of, worker_id, timeout_ms, workflow_run_id, workflow_node_id,
+                           workflow_node_attempt, retry_policy, ord)
     ORDER BY r.ord),
   ins AS (
     INSERT INTO instances (id, app_id, job_id, status, trigger_type, params, next_dispatch_at, due_at,
-                           idempotency_key, retry_of, epoch, worker_id, dispatched_at, deadline_at)
+                           idempotency_key, retry_of, epoch, worker_id, dispatched_at, deadline_at,
+                           workflow_run_id, workflow_node_id, workflow_node_attempt, retry_policy)
     SELECT id, app_id, job_id,
       CASE WHEN worker_id IS NULL THEN 'WAITING_DISPATCH' ELSE 'WAITING_WORKER_RECEIVE' END,
       trigger_type, params::jsonb,
@@ -60,7 +67,8 @@ const INSERT_SQL = `WITH input AS (
       CASE WHEN worker_id IS NULL THEN 0 ELSE 1 END, worker_id,
       CASE WHEN worker_id IS NOT NULL THEN now() END,
       CASE WHEN worker_id IS NOT NULL AND timeout_ms > 0
-        THEN now() + make_interval(secs => timeout_ms / 1000.0) END
+        THEN now() + make_interval(secs => timeout_ms / 1000.0) END,
+      workflow_run_id, workflow_node_id, workflow_node_attempt, retry_policy::jsonb
     FROM input ORDER BY ord
     ON CONFLICT (job_id, idempotency_key) DO NOTHING
     RETURNING ${INSTANCE_COLUMNS})
@@ -164,6 +172,10 @@ export class InstanceInserter<T extends NewInstance = NewInstance> {
       input.map((r) => r.retryOf ?? null),
       input.map((r) => r.claim?.workerId ?? null),
       input.map((r) => r.claim?.timeoutMs ?? 0),
+      input.map((r) => r.workflow?.runId ?? null),
+      input.map((r) => r.workflow?.nodeId ?? null),
+      input.map((r) => r.workflow?.attempt ?? null),
+      input.map((r) => (r.retryPolicy === undefined ? null : JSON.stringify(r.retryPolicy))),
     ]);
     const created = new Map<number, Instance>();
     out.forEach((raw, k) => {

@@ -258,7 +258,13 @@ export function finish(
   id: string,
   epoch: number | null,
   status: InstanceStatus,
-  fields: { result?: JsonValue; reason?: string | null; progress?: Instance['progress'] },
+  fields: {
+    result?: JsonValue;
+    reason?: string | null;
+    progress?: Instance['progress'];
+    /** A workflow node's context update: written with the final state, which its trigger merges. */
+    contextUpdate?: Record<string, JsonValue>;
+  },
   /** Only once the run's accept is recorded (RUNNING): settle records it first otherwise. */
   { acceptRecorded = false } = {},
 ) {
@@ -266,7 +272,8 @@ export function finish(
   return one(
     db,
     `UPDATE instances SET status = $3, finished_at = now(), result = coalesce($4::jsonb, result),
-       reason = coalesce($5, reason), progress = coalesce($6, progress)
+       reason = coalesce($5, reason), progress = coalesce($6, progress),
+       context_update = coalesce($7::jsonb, context_update)
      WHERE id = $1 AND ($2::int IS NULL OR epoch = $2) AND status NOT IN ${FINAL_SQL}${started}`,
     [
       id,
@@ -276,6 +283,7 @@ export function finish(
       fields.result === undefined ? null : JSON.stringify(fields.result),
       fields.reason ?? null,
       fields.progress ? JSON.stringify(fields.progress) : null,
+      fields.contextUpdate ? JSON.stringify(fields.contextUpdate) : null,
     ],
   );
 }
@@ -328,6 +336,8 @@ export interface FinalRow {
   /** When the processor started, on the worker's clock (kept within dispatch..now). */
   startedAt?: number;
   nonRetryable?: boolean;
+  /** A workflow node's context update (ctx.workflow.set), merged by the node-final trigger. */
+  contextUpdate?: Record<string, JsonValue>;
 }
 
 /**
@@ -359,14 +369,17 @@ export async function finishMany(
        started_at = coalesce(
          greatest(i.dispatched_at, least(now(), to_timestamp(r.started_ms / 1000.0))),
          i.started_at, now()),
-       dispatch_failures = CASE WHEN i.status = 'WAITING_WORKER_RECEIVE' THEN 0 ELSE i.dispatch_failures END
-     FROM unnest($2::bigint[], $3::int[], $4::text[], $5::jsonb[], $6::jsonb[], $7::float8[], $8::bool[])
-         AS r(id, epoch, status, result, progress, started_ms, non_retryable),
+       dispatch_failures = CASE WHEN i.status = 'WAITING_WORKER_RECEIVE' THEN 0 ELSE i.dispatch_failures END,
+       context_update = coalesce(r.context_update, i.context_update)
+     FROM unnest($2::bigint[], $3::int[], $4::text[], $5::jsonb[], $6::jsonb[], $7::float8[], $8::bool[],
+                 $9::jsonb[])
+         AS r(id, epoch, status, result, progress, started_ms, non_retryable, context_update),
        prev, jobs j
      WHERE i.id = r.id AND prev.id = i.id AND j.id = i.job_id AND i.epoch = r.epoch
        AND i.status IN ('WAITING_WORKER_RECEIVE', 'RUNNING')
        AND (r.status <> 'FAILED' OR r.non_retryable
-         OR i.run_attempt >= coalesce((j.spec->'instanceRetry'->>'maximumAttempts')::int, 0))
+         OR i.run_attempt >= coalesce(
+           (coalesce(i.retry_policy, j.spec->'instanceRetry')->>'maximumAttempts')::int, 0))
      RETURNING prev.status AS was, ${prefixed('i')}`,
     [
       app,
@@ -377,6 +390,7 @@ export async function finishMany(
       finals.map((f) => (f.progress ? JSON.stringify(f.progress) : null)),
       finals.map((f) => f.startedAt ?? null),
       finals.map((f) => f.nonRetryable === true),
+      finals.map((f) => (f.contextUpdate ? JSON.stringify(f.contextUpdate) : null)),
     ],
   );
   return rows.map((r) => ({ instance: toInstance(r), was: r.was }));

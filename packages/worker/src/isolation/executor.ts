@@ -1,6 +1,7 @@
 import type { JsonValue } from '@drover/protocol';
 import type { OnlineLogger } from '../sdk/online-logger.js';
 import type { MapContext, Processor } from '../sdk/processor.js';
+import { type RunWorkflow, readOnlyHandle, type WorkflowHandle } from '../sdk/workflow-context.js';
 import type { AbortSource } from '../tracker/abort-source.js';
 import { callProcessor } from './call-processor.js';
 import { StartAt } from './start-at.js';
@@ -13,6 +14,8 @@ export interface RunData {
   params: unknown;
   /** The instance's run attempt (1, then 2… for instance retries). */
   runAttempt: number;
+  /** A workflow node's run: its run's context and where it belongs. */
+  workflow?: RunWorkflow;
 }
 
 /** What one task's context carries besides its run's data; it can cross a thread boundary. */
@@ -29,6 +32,8 @@ export interface TaskHooks {
   /** The task's online logger, made on first use: most tasks never log. */
   log(): OnlineLogger;
   map(payloads: readonly unknown[], taskName: string): Promise<void>;
+  /** Adds to the run's workflow context update (a standalone run's task); absent: set throws. */
+  setContext?(key: string, value: unknown): void;
 }
 
 /** Runs a processor's `process` for one task, here or in a worker thread; resolves with its JSON result. */
@@ -44,6 +49,13 @@ export interface ProcessorExecutor {
   ): Promise<JsonValue>;
   close(): Promise<void>;
 }
+
+/** What a task's context is made with besides its run and task data. */
+type Tools = Pick<MapContext<unknown>, 'log' | 'map'> & {
+  abort: Pick<AbortSource, 'signal'>;
+  /** A `ctx.workflow` that may set; else a read-only one when the run has a workflow. */
+  workflow?: WorkflowHandle;
+};
 
 /**
  * A processor's context for one task, here or in a thread. A class: an
@@ -65,13 +77,11 @@ class TaskContext {
   payload: unknown;
   readonly log: MapContext<unknown>['log'];
   readonly map: MapContext<unknown>['map'];
+  /** The workflow run this run is a node of (read-only in a map task). */
+  readonly workflow: WorkflowHandle | undefined;
   readonly #abort: Pick<AbortSource, 'signal'>;
 
-  constructor(
-    run: RunData,
-    task: TaskData,
-    tools: Pick<MapContext<unknown>, 'log' | 'map'> & { abort: Pick<AbortSource, 'signal'> },
-  ) {
+  constructor(run: RunData, task: TaskData, tools: Tools) {
     this.instanceId = run.instanceId;
     this.jobId = run.jobId;
     this.jobParams = run.jobParams;
@@ -85,6 +95,8 @@ class TaskContext {
     this.log = tools.log;
     this.map = tools.map;
     this.#abort = tools.abort;
+    this.workflow =
+      tools.workflow ?? (run.workflow ? readOnlyHandle(run.workflow, 'a map task') : undefined);
   }
 
   get signal(): AbortSignal {
@@ -92,11 +104,7 @@ class TaskContext {
   }
 }
 
-export function taskContext(
-  run: RunData,
-  task: TaskData,
-  tools: Pick<MapContext<unknown>, 'log' | 'map'> & { abort: Pick<AbortSource, 'signal'> },
-): MapContext<unknown> {
+export function taskContext(run: RunData, task: TaskData, tools: Tools): MapContext<unknown> {
   return new TaskContext(run, task, tools) as unknown as MapContext<unknown>;
 }
 
@@ -113,7 +121,12 @@ export class InProcessExecutor implements ProcessorExecutor {
     startAt?: number,
   ): Promise<JsonValue> {
     const call = () => {
-      const ctx = taskContext(run, task, { log: hooks.log(), map: hooks.map, abort });
+      const ctx = taskContext(run, task, {
+        log: hooks.log(),
+        map: hooks.map,
+        abort,
+        workflow: workflowHandle(run, hooks),
+      });
       return callProcessor(processor, ctx);
     };
     if (startAt === undefined) return call();
@@ -127,4 +140,13 @@ export class InProcessExecutor implements ProcessorExecutor {
   }
 
   async close(): Promise<void> {}
+}
+
+/** `ctx.workflow` of a task whose hooks may set the context (checked where the update is kept). */
+export function workflowHandle(run: RunData, hooks: TaskHooks): WorkflowHandle | undefined {
+  const wf = run.workflow;
+  const set = hooks.setContext;
+  if (!wf || !set) return undefined;
+  const handle = readOnlyHandle(wf, '');
+  return { ...handle, set: (key, value) => set(key, value) };
 }

@@ -2,6 +2,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { loadProcessors } from '../sdk/load-processors.js';
 import type { OnlineLogger } from '../sdk/online-logger.js';
 import { isNonRetryable, type MapContext } from '../sdk/processor.js';
+import { ContextUpdate, type WorkflowHandle } from '../sdk/workflow-context.js';
 import { LazyAbort } from '../tracker/abort-source.js';
 import { callProcessor } from './call-processor.js';
 import { type RunData, type TaskData, taskContext } from './executor.js';
@@ -63,8 +64,23 @@ function onlineLogger(id: number): OnlineLogger {
   return { debug: line('debug'), info: line('info'), warn: line('warn'), error: line('error') };
 }
 
+/** A standalone processor's `ctx.workflow`: set checked here (it throws in the processor), sent on. */
+function workflowOf(id: number, entry: ScopeEntry): WorkflowHandle | undefined {
+  const wf = entry.run.workflow;
+  if (!wf || processors.get(entry.processor)?.kind !== 'basic') return undefined;
+  const update = new ContextUpdate(wf);
+  return {
+    ...update.handle(),
+    set: (key, value) => {
+      update.set(key, value);
+      send({ type: 'context', id, key, value });
+    },
+  };
+}
+
 function context(id: number, entry: ScopeEntry, task: TaskData): MapContext<unknown> {
   return taskContext(entry.run, task, {
+    workflow: workflowOf(id, entry),
     abort: entry.abort,
     log: onlineLogger(id),
     map: (payloads, taskName) =>

@@ -289,7 +289,14 @@ export class ThreadExecutor implements ProcessorExecutor {
     const job = slot.jobs.get(m.id);
     if (!job) return;
     if (m.type === 'log') job.hooks.log()[m.level](m.message);
-    else if (m.type === 'map') {
+    else if (m.type === 'context') {
+      // Checked in the thread already; a refusal here only leaves the key out.
+      try {
+        job.hooks.setContext?.(m.key, m.value);
+      } catch (err) {
+        job.hooks.log().error((err as Error).message);
+      }
+    } else if (m.type === 'map') {
       job.hooks.map(m.payloads, m.taskName).then(
         () => this.post(slot, { type: 'mapped', mapId: m.mapId }),
         (err: Error) => this.post(slot, { type: 'mapped', mapId: m.mapId, error: err.message }),

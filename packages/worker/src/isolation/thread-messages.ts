@@ -44,4 +44,6 @@ export type FromThread =
   | { type: 'ack'; seq: number }
   | { type: 'log'; id: number; level: 'debug' | 'info' | 'warn' | 'error'; message: string }
   | { type: 'map'; id: number; mapId: number; payloads: readonly unknown[]; taskName: string }
+  /** ctx.workflow.set in a standalone processor (checked in the thread first). */
+  | { type: 'context'; id: number; key: string; value: unknown }
   | ({ type: 'done' } & DoneBatch);

@@ -166,6 +166,8 @@ export class ProcessorTracker {
         jobParams: this.start.jobParams,
         params: processor.params ? paramsOrThrow(processor.params, raw) : raw,
         runAttempt: this.start.runAttempt ?? 1,
+        // Tasks read the workflow context; setting it is the TaskTracker's (see ctx.workflow.set).
+        workflow: this.start.workflow,
       };
     }
     return this.run;

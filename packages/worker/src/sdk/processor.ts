@@ -1,6 +1,7 @@
 import type { JsonValue } from '@drover/protocol';
 import type { OnlineLogger } from './online-logger.js';
 import type { StandardSchemaV1 } from './standard-schema.js';
+import type { WorkflowHandle } from './workflow-context.js';
 
 /**
  * A schema for a run's params: any Standard Schema object (zod 3.24+ or 4,
@@ -26,6 +27,8 @@ export interface ProcessorContext<P = unknown> {
   log: OnlineLogger;
   /** Aborted when the run is stopped or times out: long work should watch it. */
   signal: AbortSignal;
+  /** The workflow run this run is a node of; undefined outside workflows. */
+  workflow?: WorkflowHandle;
 }
 
 /**

@@ -3,6 +3,7 @@ import type { Bus, DroverLogger as Logger } from '@drover/transport';
 import type { z } from 'zod/v4';
 import { RunLogShipper } from '../sdk/online-logger.js';
 import type { Processor, ProcessorContext } from '../sdk/processor.js';
+import { ContextUpdate } from '../sdk/workflow-context.js';
 import { backoffDelayMs, type Outcome, sleep, withAttempts } from './attempts.js';
 import type { FinalReporter } from './final-reporter.js';
 import { resultText } from './final-result.js';
@@ -63,6 +64,8 @@ export class HeavyTracker {
   /** This worker is draining: with no ProcessorTracker left, the run goes back to the server. */
   private leaving = false;
   readonly done: Promise<void>;
+  /** What the TaskTracker's own steps (preProcess, reduce, postProcess) set in a workflow's context. */
+  private readonly contextUpdate: ContextUpdate | undefined;
 
   constructor(
     private readonly bus: Bus,
@@ -75,6 +78,7 @@ export class HeavyTracker {
   ) {
     this.logs = new RunLogShipper(bus, app, workerId, run.instanceId, run.logLevel, log);
     this.sender = new StartTasksSender(bus, app, workerId, run);
+    this.contextUpdate = run.workflow ? new ContextUpdate(run.workflow) : undefined;
     const perWorker = run.concurrencyPerWorker ?? 5;
     // Free slots plus a prefetch of three times as many: results come back in
     // batches, and the next tasks must already be there when they leave.
@@ -246,7 +250,11 @@ export class HeavyTracker {
     await this.stopProcessorTrackers();
     await this.logs.flush();
     const status = this.control.reportedStatus(outcome.status);
-    const report = { ...this.message(status), startedAt };
+    const report = {
+      ...this.message(status),
+      startedAt,
+      contextUpdate: status === 'SUCCEEDED' ? this.contextUpdate?.value() : undefined,
+    };
     await reportFinal(this.finals, this.bus, this.app, report, outcome, this.log);
   }
 
@@ -262,6 +270,7 @@ export class HeavyTracker {
       runAttempt: this.run.runAttempt ?? 1,
       log: this.logs.forTask('tracker'),
       signal: this.control.signal,
+      workflow: this.contextUpdate?.handle(),
     };
   }
 

@@ -4,6 +4,7 @@ import type { z } from 'zod/v4';
 import type { ProcessorExecutor } from '../isolation/executor.js';
 import { RunLogShipper } from '../sdk/online-logger.js';
 import type { BasicProcessor, Processor } from '../sdk/processor.js';
+import { ContextUpdate } from '../sdk/workflow-context.js';
 import { type Outcome, sleep, withAttempts } from './attempts.js';
 import type { FinalReporter } from './final-reporter.js';
 import { reportFinal, reportRunning, statusReport, superviseRun } from './instance-reports.js';
@@ -27,6 +28,8 @@ export type TrackerStart = 'next-turn' | 'now' | 'held';
  */
 export class StandaloneTracker {
   private readonly control = new RunControl();
+  /** What a workflow node's processor sets (ctx.workflow.set), for its final report. */
+  private readonly contextUpdate: ContextUpdate | undefined;
   private readonly logs: RunLogShipper;
   private progress = { total: 0, succeeded: 0, failed: 0, running: 0 };
   /** When its processor first started: the run's started_at when no RUNNING report was written. */
@@ -50,6 +53,7 @@ export class StandaloneTracker {
     start: TrackerStart = 'next-turn',
   ) {
     this.logs = new RunLogShipper(bus, app, workerId, run.instanceId, run.logLevel, log);
+    this.contextUpdate = run.workflow ? new ContextUpdate(run.workflow) : undefined;
     // `next-turn`: the accept of run_job(s) is on the wire first, so a
     // processor that kills its worker at once cannot leave the server without
     // an answer (it would move the run on uncounted).
@@ -118,7 +122,11 @@ export class StandaloneTracker {
     const outcome = await supervised;
     await this.logs.flush();
     const status = this.control.reportedStatus(outcome.status);
-    const report = { ...this.statusMessage(status), startedAt: this.startedAt };
+    const report = {
+      ...this.statusMessage(status),
+      startedAt: this.startedAt,
+      contextUpdate: status === 'SUCCEEDED' ? this.contextUpdate?.value() : undefined,
+    };
     await reportFinal(this.finals, this.bus, this.app, report, outcome, this.log);
   }
 
@@ -171,7 +179,9 @@ export class StandaloneTracker {
         jobParams: this.run.jobParams,
         params,
         runAttempt: this.run.runAttempt ?? 1,
+        workflow: this.run.workflow,
       };
+      this.contextUpdate?.clear(); // a retried attempt starts clean
       const task = {
         taskId,
         taskName: 'root',
@@ -183,6 +193,9 @@ export class StandaloneTracker {
       const hooks = {
         log: () => logger,
         map: () => Promise.reject(new Error('a standalone run cannot map tasks')),
+        setContext: this.contextUpdate
+          ? (key: string, value: unknown) => this.contextUpdate?.set(key, value)
+          : undefined,
       };
       return this.executor.process(processor, run, task, hooks, this.control.source, startAt);
     });

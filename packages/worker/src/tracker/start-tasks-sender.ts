@@ -32,7 +32,8 @@ export class StartTasksSender {
     private readonly taskTrackerWorkerId: string,
     private readonly run: RunJob,
   ) {
-    this.paramsBytes = valueBytes(run.jobParams) + valueBytes(run.instanceParams);
+    this.paramsBytes =
+      valueBytes(run.jobParams) + valueBytes(run.instanceParams) + valueBytes(run.workflow ?? null);
   }
 
   /** Sends the tasks; resolves with those the ProcessorTracker refused (its worker drains). Throws when unreachable. */
@@ -79,6 +80,7 @@ export class StartTasksSender {
         jobParams: withParams ? run.jobParams : null,
         instanceParams: withParams ? run.instanceParams : null,
         paramsOmitted: withParams ? undefined : true,
+        workflow: withParams ? run.workflow : undefined,
         runAttempt: run.runAttempt,
         tasks,
       },
