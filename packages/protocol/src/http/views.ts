@@ -104,3 +104,16 @@ export const JsonValue = z.json();
 /** Path and query parameters. */
 export const Id = z.string().regex(/^[0-9]{1,18}$/, 'must be a numeric id');
 export const Limit = z.coerce.number().int().min(1).max(1_000).default(50);
+
+/** A workflow: its spec as saved (job and workflow nodes carry the resolved ids). */
+export const WorkflowView = z.object({
+  id: z.string(),
+  app: z.string(),
+  name: z.string(),
+  enabled: z.boolean(),
+  spec: z.record(z.string(), z.unknown()),
+  /** Its next scheduled fire times (CRON and enabled; empty otherwise); in the single-workflow answer. */
+  nextFireTimes: z.array(z.number()).optional(),
+  createdAt: z.number(),
+  updatedAt: z.number(),
+});
