@@ -117,3 +117,47 @@ export const WorkflowView = z.object({
   createdAt: z.number(),
   updatedAt: z.number(),
 });
+
+export const WorkflowRunStatus = z.enum(['WAITING', 'RUNNING', 'SUCCEEDED', 'FAILED', 'STOPPED']);
+
+/** A workflow run: its status and context (without its nodes). */
+export const WorkflowRunView = z.object({
+  id: z.string(),
+  workflowId: z.string(),
+  status: WorkflowRunStatus,
+  triggerType: z.string(),
+  context: z.unknown(),
+  initParams: z.unknown(),
+  parentRunId: z.string().nullable(),
+  parentNodeId: z.string().nullable(),
+  reason: z.string().nullable(),
+  createdAt: z.number(),
+  startedAt: z.number().nullable(),
+  finishedAt: z.number().nullable(),
+});
+
+export const WorkflowNodeView = z.object({
+  nodeId: z.string(),
+  kind: z.string(),
+  status: z.enum([
+    'PENDING',
+    'RUNNING',
+    'WAITING',
+    'SUCCEEDED',
+    'FAILED',
+    'STOPPED',
+    'SKIPPED',
+    'DISABLED',
+  ]),
+  attempt: z.number(),
+  instanceId: z.string().nullable(),
+  childRunId: z.string().nullable(),
+  result: z.unknown(),
+  reason: z.string().nullable(),
+  startedAt: z.number().nullable(),
+  finishedAt: z.number().nullable(),
+  markedSuccess: z.boolean(),
+});
+
+/** A workflow run with each of its nodes. */
+export const WorkflowRunDetailView = WorkflowRunView.extend({ nodes: z.array(WorkflowNodeView) });
