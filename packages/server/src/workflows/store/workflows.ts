@@ -99,14 +99,7 @@ export async function insertWorkflow(
       `INSERT INTO workflows (app_id, name, spec, time_expression_type, enabled, next_trigger_at)
        VALUES ($1, $2, $3, $4, $5, $6)
        ON CONFLICT (app_id, name) DO NOTHING RETURNING ${COLUMNS}`,
-      [
-        app.id,
-        spec.name,
-        spec,
-        spec.schedule.type,
-        spec.enabled,
-        firstWorkflowTrigger(spec, now),
-      ],
+      [app.id, spec.name, spec, spec.schedule.type, spec.enabled, firstWorkflowTrigger(spec, now)],
     );
     if (!rows[0]) throw new WorkflowNameTakenError(spec.name);
     return toWorkflow(rows[0]);
