@@ -29,7 +29,14 @@ export {
 export { Header } from './headers.js';
 export * as apiViews from './http/views.js';
 export * as common from './messages/common.js';
-export { DroverEvent, InstanceEvent, ProgressEvent, WorkerEvent } from './messages/events.js';
+export {
+  DroverEvent,
+  InstanceEvent,
+  ProgressEvent,
+  WorkerEvent,
+  WorkflowNodeEvent,
+  WorkflowRunEvent,
+} from './messages/events.js';
 export type { JsonValue } from './messages/json-result.js';
 export * as ptMessages from './messages/processor-tracker.js';
 export * as serverMessages from './messages/server.js';

@@ -93,7 +93,7 @@ function apply(view: View, e: DroverEvent): void {
         workerId: e.workerId,
       });
     }
-  } else {
+  } else if (e.type === 'progress') {
     const known = view.running.get(e.instanceId);
     view.running.set(e.instanceId, {
       jobId: known?.jobId ?? '?',
@@ -141,6 +141,10 @@ function eventLine(e: DroverEvent): string {
     const detail = resultText(e.result) ?? e.reason;
     return `${when(e.at)} instance ${e.instanceId} of job ${e.jobId} ${stateName(e.status)}${e.workerId ? ` on ${e.workerId}` : ''}${detail ? `: ${detail.slice(0, 200)}` : ''}`;
   }
+  if (e.type === 'workflow-run')
+    return `${when(e.at)} workflow run ${e.runId} of workflow ${e.workflowId} ${e.status}${e.reason ? `: ${e.reason.slice(0, 200)}` : ''}`;
+  if (e.type === 'workflow-node')
+    return `${when(e.at)} workflow run ${e.runId} node ${e.nodeId} ${e.status}${e.instanceId ? ` (instance ${e.instanceId})` : ''}`;
   return `${when(Date.now())} instance ${e.instanceId} tasks ${progressText(e.progress)}`;
 }
 

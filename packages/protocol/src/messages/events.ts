@@ -44,9 +44,54 @@ export const ProgressEvent = z.object({
   at: EpochMs,
 });
 
+/** A workflow run changed state (WAITING, RUNNING, SUCCEEDED, FAILED, STOPPED). */
+export const WorkflowRunEvent = z.object({
+  type: z.literal('workflow-run'),
+  app: AppName,
+  workflowId: DecimalId,
+  runId: DecimalId,
+  status: z.enum(['WAITING', 'RUNNING', 'SUCCEEDED', 'FAILED', 'STOPPED']),
+  reason: z.string().max(65_536).nullable(),
+  at: EpochMs,
+});
+
+/** A node of a workflow run changed state (its instance or child run, when it has one). */
+export const WorkflowNodeEvent = z.object({
+  type: z.literal('workflow-node'),
+  app: AppName,
+  workflowId: DecimalId,
+  runId: DecimalId,
+  nodeId: z.string().max(64),
+  status: z.enum([
+    'PENDING',
+    'RUNNING',
+    'WAITING',
+    'SUCCEEDED',
+    'FAILED',
+    'STOPPED',
+    'SKIPPED',
+    'DISABLED',
+  ]),
+  instanceId: DecimalId.nullable(),
+  childRunId: DecimalId.nullable(),
+  at: EpochMs,
+});
+
 // Typed by hand: the inferred type names zod 4.1+'s second type argument,
 // which zod 3.25's `zod/v4` (a peer range we accept) does not have.
 export const DroverEvent: z.ZodDiscriminatedUnion<
-  [typeof InstanceEvent, typeof WorkerEvent, typeof ProgressEvent]
-> = z.discriminatedUnion('type', [InstanceEvent, WorkerEvent, ProgressEvent]);
+  [
+    typeof InstanceEvent,
+    typeof WorkerEvent,
+    typeof ProgressEvent,
+    typeof WorkflowRunEvent,
+    typeof WorkflowNodeEvent,
+  ]
+> = z.discriminatedUnion('type', [
+  InstanceEvent,
+  WorkerEvent,
+  ProgressEvent,
+  WorkflowRunEvent,
+  WorkflowNodeEvent,
+]);
 export type DroverEvent = z.output<typeof DroverEvent>;
