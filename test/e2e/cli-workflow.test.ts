@@ -26,8 +26,21 @@ beforeAll(async () => {
     DROVER_APP_SECRET: cluster.app.secret,
   };
   cli = (...args) => runCli(['--data-dir', dir, ...args], env, { built: true });
-  for (const name of ['extract', 'load']) {
-    const job = await cli('--json', 'job', 'create', '--name', name, '--processor', 'echo');
+  // The jobs of examples/workflows/etl.yaml, created as docs/workflows.md says.
+  for (const name of ['extract', 'transform', 'load', 'alert']) {
+    const execute = name === 'transform' ? ['--execute', 'MAP_REDUCE'] : [];
+    const job = await cli(
+      '--json',
+      'job',
+      'create',
+      '--name',
+      name,
+      '--processor',
+      'echo',
+      '--schedule',
+      'WORKFLOW',
+      ...execute,
+    );
     expect(job.code, job.stderr).toBe(0);
   }
 }, 120_000);
@@ -115,5 +128,19 @@ describe('drover workflow', { timeout: 120_000 }, () => {
 
     const disabled = await cli('--json', 'workflow', 'disable', id);
     expect(JSON.parse(disabled.stdout).enabled).toBe(false);
+  });
+
+  it('creates the ETL example of docs/workflows.md', async () => {
+    const created = await cli('--json', 'workflow', 'create', '-f', 'examples/workflows/etl.yaml');
+    expect(created.code, created.stderr).toBe(0);
+    const w = JSON.parse(created.stdout);
+    expect(w.name).toBe('nightly-etl');
+    expect(w.spec.nodes.map((n: { id: string }) => n.id)).toEqual([
+      'extract',
+      'transform',
+      'quality',
+      'load',
+      'alert',
+    ]);
   });
 });
