@@ -1,11 +1,13 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { eventsSubject } from '@drover/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildBinaries } from '../harness/built-binaries.js';
-import { runCli } from '../harness/drover-cli.js';
+import { runCli, spawnCli, spawnCliInTerminal } from '../harness/drover-cli.js';
 import { type DroverCluster, startDroverCluster } from '../harness/drover-cluster.js';
 import { uniqueName, useDatabase } from '../harness/fixtures.js';
+import { stopProcess } from '../harness/process.js';
 
 // `drover workflow …` against a real server: a YAML spec refused with the
 // node named (and exit 2), then saved, listed, shown with its next fire
@@ -142,5 +144,58 @@ describe('drover workflow', { timeout: 120_000 }, () => {
       'load',
       'alert',
     ]);
+  });
+
+  it('drover monitor shows workflow-run and workflow-node events (lines into a pipe, a table on a terminal)', async () => {
+    const args = [
+      ...['--data-dir', dir, 'monitor', '--nats', cluster.nats.url],
+      ...['--nats-nkey-file', cluster.nats.serverSeedFile],
+    ];
+    const env = {
+      DROVER_SERVER_URL: cluster.serverUrl,
+      DROVER_APP: cluster.app.name,
+      DROVER_APP_SECRET: cluster.app.secret,
+    };
+    // Events as the server publishes them (JSON on drover.<app>.events.<kind>).
+    const nc = await cluster.nats.connect('workflow-events');
+    const publish = () => {
+      const app = cluster.app.name;
+      const at = Date.now();
+      nc.publish(
+        eventsSubject(app, 'workflow-node'),
+        JSON.stringify({
+          type: 'workflow-node',
+          ...{ app, workflowId: '7', runId: '41', nodeId: 'extract', status: 'RUNNING' },
+          ...{ instanceId: '900', childRunId: null, at },
+        }),
+      );
+      nc.publish(
+        eventsSubject(app, 'workflow-run'),
+        JSON.stringify({
+          type: 'workflow-run',
+          ...{ app, workflowId: '7', runId: '41', status: 'RUNNING', reason: null, at },
+        }),
+      );
+    };
+    try {
+      const piped = await spawnCli(args, /watching drover\./, env, { built: true });
+      try {
+        publish();
+        await piped.waitFor(/workflow run 41 node extract RUNNING \(instance 900\)/);
+        await piped.waitFor(/workflow run 41 of workflow 7 RUNNING/);
+      } finally {
+        await stopProcess(piped, 'SIGINT');
+      }
+      const live = await spawnCliInTerminal(args, /WORKFLOW RUNS/, env, { built: true });
+      try {
+        publish();
+        await live.waitFor(/41\s+7\s+RUNNING\s+extract=RUNNING/);
+      } finally {
+        process.kill(live.cliPid, 'SIGINT');
+        await live.exited;
+      }
+    } finally {
+      await nc.close();
+    }
   });
 });
