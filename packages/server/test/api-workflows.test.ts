@@ -132,6 +132,17 @@ describe('a workflow spec is refused with a 400 naming the node', () => {
     );
   });
 
+  it('node params that would not fit in a run message with the job’s params', async () => {
+    await refused(
+      {
+        name: uniqueName('wf'),
+        nodes: [job('a'), { ...job('big'), params: { blob: 'x'.repeat(600 * 1024) } }],
+      },
+      'body.nodes[1].params',
+      /node "big": with the job's 0 bytes of jobParams, these params take \d+ bytes .* over the 524288-byte limit/,
+    );
+  });
+
   it('a workflow that nests itself, or that does not exist', async () => {
     const name = uniqueName('wf');
     await refused(

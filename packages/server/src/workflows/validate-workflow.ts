@@ -1,4 +1,5 @@
 import type { Queryable } from '../db/pool.js';
+import { MAX_PARAMS_BYTES, paramsBytes, paramsTooLarge } from '../jobs/params-size.js';
 import { type DagEdge, MAX_WORKFLOW_DEPTH, type WorkflowSpec } from './workflow-spec.js';
 
 // What a workflow spec must be beyond its shape (workflow-spec.ts): a graph
@@ -144,12 +145,14 @@ export async function validateWorkflow(
 async function resolveJobs(db: Queryable, saving: Saving, spec: WorkflowSpec): Promise<void> {
   const wanted = spec.nodes.flatMap((n) => (n.kind === 'job' ? [n.job] : []));
   if (!wanted.length) return;
-  const { rows } = await db.query<{ id: string; name: string }>(
-    `SELECT id, name FROM jobs WHERE app_id = $1 AND (name = ANY($2) OR id::text = ANY($2))`,
+  const { rows } = await db.query<{ id: string; name: string; job_params: unknown }>(
+    `SELECT id, name, spec->'jobParams' AS job_params FROM jobs
+     WHERE app_id = $1 AND (name = ANY($2) OR id::text = ANY($2))`,
     [saving.appId, wanted],
   );
   const byName = new Map(rows.map((r) => [r.name, r.id]));
   const ids = new Set(rows.map((r) => r.id));
+  const jobParams = new Map(rows.map((r) => [r.id, r.job_params]));
   spec.nodes.forEach((node, i) => {
     if (node.kind !== 'job') return;
     // A name wins over an id that happens to look the same.
@@ -160,6 +163,14 @@ async function resolveJobs(db: Queryable, saving: Saving, spec: WorkflowSpec): P
         `node "${node.id}": no job named "${node.job}" in app "${saving.appName}"`,
       );
     node.jobId = id;
+    // The node's params travel with the job's in one run_job message, as an API run's do.
+    const jobBytes = paramsBytes(jobParams.get(id));
+    const bytes = jobBytes + paramsBytes(node.params);
+    if (bytes > MAX_PARAMS_BYTES)
+      fail(
+        ['nodes', i, 'params'],
+        `node "${node.id}": ${paramsTooLarge(`with the job's ${jobBytes} bytes of jobParams, these params take`, bytes)}`,
+      );
   });
 }
 
