@@ -1,23 +1,33 @@
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { decode, encode, routeSubject, routes } from '@drover/protocol';
 import { Bus } from '@drover/transport';
 import { connect } from '@nats-io/transport-node';
 import pino from 'pino';
-import { basicProcessor, startWorker } from '../../packages/worker/src/index.js';
+// The built worker, as users run it (tsx's keepNames wrappers would cost a third of a start).
+import { startWorker } from '../../packages/worker/dist/index.js';
+import { stamp } from '../fixtures/processors.js';
 import { startNatsServer } from '../harness/nats-server.js';
 import { wallNow } from './peer-cluster.js';
 import { quantile, round } from './stats.js';
 
+const FIXTURES = fileURLToPath(new URL('../fixtures/processors.ts', import.meta.url));
+
 // How on time a worker starts a fleet of timed runs due at the same instant
 // (CRON slots sent ahead with `startInMs`): BENCH_TIMED_RUNS (1,000) runs in
 // one run_jobs, due BENCH_TIMED_LEAD_MS (500) after sending; the figure is
-// each processor's start minus that instant. In-process worker with its
-// processors on the main thread; a stand-in server on the bus accepts the
-// worker and its final reports (no Postgres: the worker alone is measured).
+// each processor's start minus that instant. In-process worker (the built
+// one) running the fixtures' `stamp` processor, in BENCH_THREADS processor
+// threads (default: one per core, as drover-worker; 0: the main thread); a
+// stand-in server on the bus accepts the worker and takes the final reports,
+// whose results are the start times (no Postgres: the worker alone is measured).
 
 export async function benchTimedStart(): Promise<Record<string, unknown>> {
   const runs = Number(process.env.BENCH_TIMED_RUNS ?? 1_000);
   const leadMs = Number(process.env.BENCH_TIMED_LEAD_MS ?? 500);
   const rounds = Number(process.env.BENCH_TIMED_ROUNDS ?? 5);
+  const threads = Number(process.env.BENCH_THREADS ?? availableParallelism());
+  const started = new Map<string, number>();
   const nats = await startNatsServer();
   const nc = await connect({ servers: nats.url });
   const server = new Bus(nc, pino({ level: 'warn' }));
@@ -25,18 +35,17 @@ export async function benchTimedStart(): Promise<Record<string, unknown>> {
   const handlers = [
     server.handle(routes.server.checkWorker, app, () => ({ accepted: true })),
     server.handle(routes.server.workerHeartbeat, app, () => null),
-    server.handle(routes.server.reportFinals, app, (req) => ({
-      results: req.reports.map((r) => ({ instanceId: r.instanceId, accepted: true, stop: false })),
-    })),
+    server.handle(routes.server.reportFinals, app, (req) => {
+      for (const r of req.reports) started.set(r.instanceId, Number(r.result));
+      return {
+        results: req.reports.map((r) => ({
+          instanceId: r.instanceId,
+          accepted: true,
+          stop: false,
+        })),
+      };
+    }),
   ];
-  const started = new Map<string, number>();
-  const stamp = basicProcessor({
-    name: 'stamp',
-    process: (ctx) => {
-      started.set(ctx.instanceId, wallNow());
-      return 'ok';
-    },
-  });
   const worker = await startWorker({
     natsUrl: nats.url,
     insecureNats: true,
@@ -44,7 +53,8 @@ export async function benchTimedStart(): Promise<Record<string, unknown>> {
     workerId: 'timed-1',
     concurrency: runs,
     processors: [stamp],
-    threads: 0,
+    processorsModule: FIXTURES,
+    threads,
     logger: pino({ level: 'warn' }),
   });
   const lateness: number[] = [];
@@ -98,6 +108,7 @@ export async function benchTimedStart(): Promise<Record<string, unknown>> {
     bench: 'timed-start',
     runsAtOnce: runs,
     rounds,
+    threads,
     startedVsDueMs: {
       min: round(lateness[0] ?? Number.NaN, 2),
       p50: round(quantile(lateness, 0.5), 2),

@@ -3,6 +3,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { testLogger } from '../../../test/harness/logger.js';
 import { ThreadExecutor } from '../src/isolation/thread-executor.js';
 import type { Processor } from '../src/sdk/processor.js';
+import { signalSource } from '../src/tracker/abort-source.js';
 import { blockLater, blockThread, whichThread } from './fixtures/thread-processors.js';
 
 // A processor that blocks its thread must not be handed more tasks while
@@ -14,7 +15,7 @@ process.execArgv = process.execArgv.filter((flag) => flag !== '--expose-gc');
 const executor = new ThreadExecutor([MODULE], 2, testLogger('threads'));
 afterAll(() => executor.close());
 
-const signal = new AbortController().signal;
+const signal = signalSource(new AbortController().signal);
 const silent = { debug() {}, info() {}, warn() {}, error() {} };
 let next = 0;
 /** Runs a task; `onLog` hears the lines it logs. */
@@ -69,4 +70,14 @@ describe('processor threads', () => {
   it('also when the processor blocks its thread after yielding first', async () => {
     await quickTasksPassBlocked(blockLater);
   }, 20_000);
+
+  it('hands a burst after a quiet spell to the threads at once, without pinging them first', async () => {
+    // Quiet for longer than the liveness window: a thread with no tasks is not suspect.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const pings = executor.pingsSent;
+    const threads = await Promise.all(Array.from({ length: 200 }, () => run(whichThread)));
+    expect(threads).toHaveLength(200);
+    // Before: the first task went alone with a ping, the rest waited for its answer.
+    expect(executor.pingsSent).toBe(pings);
+  });
 });

@@ -358,12 +358,12 @@ export class Dispatcher {
     const worker = first.boundTo as string;
     // Runs ahead of their time start on the worker `startInMs` after receipt;
     // a worker that cannot hold them is passed over (it would start them at once).
-    const now = this.clock.now();
     const timed = this.holdsTimedRuns(app, worker);
-    const startIn = (o: Offer) => Math.round(o.ctx.instance.nextDispatchAt - now);
+    const startIn = (o: Offer, now: number) => Math.round(o.ctx.instance.nextDispatchAt - now);
     const sendable: Offer[] = [];
+    const now = this.clock.now();
     for (const o of offers) {
-      if (startIn(o) <= ON_TIME_MS || timed) sendable.push(o);
+      if (startIn(o, now) <= ON_TIME_MS || timed) sendable.push(o);
       else {
         o.failures.push(`${worker}: cannot hold a run ahead of its time`);
         o.next++;
@@ -371,11 +371,11 @@ export class Dispatcher {
       }
     }
     if (sendable.length === 0) return;
-    const message = (o: Offer) => {
-      const ahead = startIn(o);
+    const messageAt = (now: number) => (o: Offer) => {
+      const ahead = startIn(o, now);
       return runJobMessage(o.ctx, o.epoch, o.workers, ahead > ON_TIME_MS ? ahead : undefined);
     };
-    const { chunks, tooLarge } = runBatches(sendable, message, this.bus.maxPayload);
+    const { chunks, tooLarge } = runBatches(sendable, messageAt(now), this.bus.maxPayload);
     const undeliverable = tooLarge.map(({ item, bytes }) =>
       this.failUndeliverable(
         item,
@@ -387,7 +387,9 @@ export class Dispatcher {
     await Promise.all([
       ...undeliverable,
       ...chunks.map(async (chunk) => {
-        const answers = await this.askRunJobs(app, worker, chunk.map(message));
+        // `startInMs` counts from the worker's receipt: measured from now,
+        // not from before the batches were sized (500 runs: ~2 ms late).
+        const answers = await this.askRunJobs(app, worker, chunk.map(messageAt(this.clock.now())));
         const accepted: Offer[] = [];
         const failing: Promise<void>[] = [];
         chunk.forEach((o, i) => {

@@ -2,6 +2,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { loadProcessors } from '../sdk/load-processors.js';
 import type { OnlineLogger } from '../sdk/online-logger.js';
 import { isNonRetryable, type MapContext } from '../sdk/processor.js';
+import { LazyAbort } from '../tracker/abort-source.js';
 import { callProcessor } from './call-processor.js';
 import { type RunData, type TaskData, taskContext } from './executor.js';
 import type { DoneBatch, FromThread, ScopeData, ToThread } from './thread-messages.js';
@@ -21,7 +22,7 @@ const processors = new Map(
 interface ScopeEntry {
   processor: string;
   run: RunData;
-  controller: AbortController;
+  abort: LazyAbort;
   tasks: number;
 }
 const scopes = new Map<number, ScopeEntry>();
@@ -46,7 +47,7 @@ function done(): void {
 function openScope({ scope, processor, run }: ScopeData): void {
   const entry = scopes.get(scope);
   if (entry) entry.run = run;
-  else scopes.set(scope, { processor, run, controller: new AbortController(), tasks: 0 });
+  else scopes.set(scope, { processor, run, abort: new LazyAbort(), tasks: 0 });
 }
 
 function leaveScope(entry: ScopeEntry, scope: number): void {
@@ -61,7 +62,7 @@ function onlineLogger(id: number): OnlineLogger {
 
 function context(id: number, entry: ScopeEntry, task: TaskData): MapContext<unknown> {
   return taskContext(entry.run, task, {
-    signal: entry.controller.signal,
+    abort: entry.abort,
     log: onlineLogger(id),
     map: (payloads, taskName) =>
       new Promise<void>((resolve, reject) => {
@@ -121,7 +122,7 @@ port.on('message', (m: ToThread) => {
     setImmediate(() => send({ type: 'ack', seq }));
   } else if (m.type === 'ping') send({ type: 'ack', seq: m.seq });
   else if (m.type === 'abort') {
-    scopes.get(m.scope)?.controller.abort(new Error(m.reason));
+    scopes.get(m.scope)?.abort.abort(new Error(m.reason));
     scopes.delete(m.scope);
   } else if (m.type === 'mapped') {
     const pending = maps.get(m.mapId);

@@ -9,6 +9,7 @@ import {
   type ParamsSchema,
   type Processor,
 } from '../sdk/processor.js';
+import { signalSource } from '../tracker/abort-source.js';
 import { checkParams } from '../tracker/run-params.js';
 import { mapBatches } from './map-batches.js';
 import { fitResult, nextBatchSize } from './result-batches.js';
@@ -34,6 +35,7 @@ const RESULT_BATCH = 500;
  */
 export class ProcessorTracker {
   private readonly abort = new AbortController();
+  private readonly abortSource = signalSource(this.abort.signal);
   private readonly queue: TaskEnvelope[] = [];
   private running = 0;
   private lastActive = monotonicMs();
@@ -194,7 +196,7 @@ export class ProcessorTracker {
         },
         map: (payloads: unknown[], taskName: string) => this.map(task, ++seq, payloads, taskName),
       };
-      const result = await this.executor.process(processor, run, data, hooks, this.abort.signal);
+      const result = await this.executor.process(processor, run, data, hooks, this.abortSource);
       outcome = fitResult(
         { taskId: task.taskId, attempt: task.attempt, status: 'SUCCEEDED', result },
         this.bus.maxPayload,

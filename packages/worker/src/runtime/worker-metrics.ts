@@ -72,29 +72,46 @@ export class WorkerMetrics {
     this.bus = registerBusMetrics(this.registry, () => sources.routeStats());
   }
 
+  // Label children made once: `inc({label})` hashes the labels on every call.
+  private readonly started = new Map<string, { inc(): void }>();
+  private readonly finished = new Map<string, { inc(): void }>();
+
   runStarted(executeType: string): void {
-    this.runsStarted.inc({ execute_type: executeType });
+    let child = this.started.get(executeType);
+    if (!child) {
+      child = this.runsStarted.labels(executeType);
+      this.started.set(executeType, child);
+    }
+    child.inc();
   }
 
   runFinished(status: string): void {
-    this.runsFinished.inc({ status });
+    let child = this.finished.get(status);
+    if (!child) {
+      child = this.runsFinished.labels(status);
+      this.finished.set(status, child);
+    }
+    child.inc();
   }
 
   watch: BusMetrics['watch'] = (nc) => this.bus.watch(nc);
 
   /** `executor`, counting each processor call's outcome. */
   counting(executor: ProcessorExecutor): ProcessorExecutor {
-    const tasks = this.tasks;
+    const succeeded = this.tasks.labels('succeeded');
+    const failed = this.tasks.labels('failed');
     return {
-      async process(processor, run, task, hooks, signal) {
-        try {
-          const outcome = await executor.process(processor, run, task, hooks, signal);
-          tasks.inc({ outcome: 'succeeded' });
-          return outcome;
-        } catch (err) {
-          tasks.inc({ outcome: 'failed' });
-          throw err;
-        }
+      process(processor, run, task, hooks, abort) {
+        return executor.process(processor, run, task, hooks, abort).then(
+          (outcome) => {
+            succeeded.inc();
+            return outcome;
+          },
+          (err: unknown) => {
+            failed.inc();
+            throw err;
+          },
+        );
       },
       close: () => executor.close(),
     };

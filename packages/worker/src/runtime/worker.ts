@@ -19,7 +19,7 @@ import type { Processor } from '../sdk/processor.js';
 import { FinalReporter } from '../tracker/final-reporter.js';
 import { HeavyTracker } from '../tracker/heavy-tracker.js';
 import { setLongTimeout } from '../tracker/long-timeout.js';
-import { StandaloneTracker } from '../tracker/standalone-tracker.js';
+import { StandaloneTracker, type TrackerStart } from '../tracker/standalone-tracker.js';
 import { defaultLogger } from './default-logger.js';
 import { Fences } from './fences.js';
 import { currentMetrics } from './metrics.js';
@@ -209,10 +209,13 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
   const queue = new RunQueue(maxQueuedRuns);
   // Runs sent ahead of their time (CRON slots): started, or queued, at their time.
   // (A drain takes them all back and clears their timers first.)
-  const timed = new TimedRuns((runs) => {
-    for (const run of runs) {
-      if (startsNow(run)) startTracker(run, true);
-      else queue.add(run);
+  // Their standalone TaskTrackers are built while they wait: at their time
+  // only the processor calls are left (1,000 CRON runs start in one turn).
+  const timed = new TimedRuns<StandaloneTracker>((held) => {
+    for (const { run, prepared } of held) {
+      if (!startsNow(run)) queue.add(run);
+      else if (prepared) beginTracker(prepared);
+      else startTracker(run, 'now');
     }
   });
   /** A run this worker accepted but has not started: queued, or held until its time. */
@@ -259,25 +262,44 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
   const startsNow = (run: RunJob) =>
     !isStandalone(run) || (standaloneRunning < concurrency && queue.size === 0);
 
-  /** `onTime`: a run held until its time, whose accept went long ago (no need to let it out first). */
-  const startTracker = (run: RunJob, onTime = false) => {
-    const standalone = isStandalone(run);
-    const trackerLog = log.child({ actor: 'task-tracker', instanceId: run.instanceId });
-    const processor = processors.get(run.processorName);
+  const standaloneTracker = (run: RunJob, start: TrackerStart) =>
+    new StandaloneTracker(
+      bus,
+      options.app,
+      workerId,
+      run,
+      processors.get(run.processorName),
+      log.child({ actor: 'task-tracker', instanceId: run.instanceId }),
+      processorCalls,
+      finals,
+      start,
+    );
+
+  /** `start`: see TrackerStart (`now` for a held run, whose accept went long ago). */
+  const startTracker = (run: RunJob, start: TrackerStart = 'next-turn') => {
     // Light tracker for single runs; heavy (task store, ProcessorTrackers) for the rest.
-    const tracker = standalone
-      ? new StandaloneTracker(
+    const tracker = isStandalone(run)
+      ? standaloneTracker(run, start)
+      : new HeavyTracker(
           bus,
           options.app,
           workerId,
           run,
-          processor,
-          trackerLog,
-          processorCalls,
+          processors.get(run.processorName),
+          log.child({ actor: 'task-tracker', instanceId: run.instanceId }),
           finals,
-          onTime,
-        )
-      : new HeavyTracker(bus, options.app, workerId, run, processor, trackerLog, finals);
+        );
+    track(tracker);
+  };
+
+  /** A held run's tracker, built ahead of its time: its processor starts now. */
+  const beginTracker = (tracker: StandaloneTracker) => {
+    track(tracker);
+    tracker.begin();
+  };
+
+  const track = (tracker: StandaloneTracker | HeavyTracker) => {
+    const { run } = tracker;
     trackers.set(run.instanceId, tracker);
     metrics.runStarted(run.executeType);
     void tracker.done.finally(() => {
@@ -338,7 +360,13 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
           reason: `worker at capacity (${queue.capacity} runs queued or held until their time)`,
         };
       // Counted from the message's arrival: time it waited here is not added.
-      return accept(() => timed.add(run, receivedAt + startInMs));
+      return accept(() =>
+        timed.add(
+          run,
+          receivedAt + startInMs,
+          isStandalone(run) ? standaloneTracker(run, 'held') : undefined,
+        ),
+      );
     }
     if (current)
       return accept(() => {

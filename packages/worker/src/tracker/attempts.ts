@@ -2,6 +2,7 @@ import type { common, JsonValue } from '@drover/protocol';
 import type { z } from 'zod/v4';
 import { toJsonResult } from '../sdk/json-result.js';
 import { isNonRetryable, type ProcessOutcome } from '../sdk/processor.js';
+import type { AbortSource } from './abort-source.js';
 import { setLongTimeout } from './long-timeout.js';
 
 type RetryPolicy = z.output<typeof common.RetryPolicy>;
@@ -22,19 +23,18 @@ export function backoffDelayMs(policy: RetryPolicy, attempt: number): number {
   );
 }
 
-/** Waits `ms` (any length), or rejects at once when the signal aborts. */
-export function sleep(ms: number, signal: AbortSignal): Promise<void> {
+/** Waits `ms` (any length), or rejects at once when `abort` aborts. */
+export function sleep(ms: number, abort: AbortSource): Promise<void> {
   return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
+    if (abort.aborted) return reject(abort.reason);
     const timer = setLongTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
+      forget();
       resolve();
     }, ms);
-    const onAbort = () => {
+    const forget = abort.onAbort(() => {
       timer.clear();
-      reject(signal.reason);
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
+      reject(abort.reason);
+    });
   });
 }
 
@@ -44,11 +44,12 @@ function describe(err: unknown): string {
 
 /**
  * Runs `work` up to the policy's attempts with exponential backoff. A
- * NonRetryableError or an abort ends it at once.
+ * NonRetryableError or an abort ends it at once. (`signal`: no AbortSignal
+ * is made for it, see abort-source.ts.)
  */
 export async function withAttempts(
   policy: RetryPolicy,
-  signal: AbortSignal,
+  signal: AbortSource,
   work: (attempt: number) => Promise<ProcessOutcome>,
 ): Promise<Outcome> {
   let last = '';

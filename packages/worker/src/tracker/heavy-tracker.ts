@@ -205,7 +205,7 @@ export class HeavyTracker {
       this.store.release(taskId);
       return;
     }
-    void sleep(delay, this.control.signal).then(
+    void sleep(delay, this.control.source).then(
       () => {
         this.store.release(taskId);
         this.pump();
@@ -287,7 +287,7 @@ export class HeavyTracker {
     this.params = parsed.params;
 
     if (processor.kind === 'broadcast' && processor.preProcess) {
-      const pre = await withAttempts(run.taskRetry, this.control.signal, () =>
+      const pre = await withAttempts(run.taskRetry, this.control.source, () =>
         Promise.resolve(processor.preProcess?.(this.ctx())),
       );
       if (pre.status !== 'SUCCEEDED')
@@ -322,12 +322,12 @@ export class HeavyTracker {
       // reduce is not fed failures unless it opted in to partial results.
       if (failedReason && !processor.reducePartial)
         return { status: 'FAILED', result: failedReason, nonRetryable: this.nonRetryableTask };
-      return withAttempts(run.taskRetry, this.control.signal, () =>
+      return withAttempts(run.taskRetry, this.control.source, () =>
         Promise.resolve(processor.reduce(this.ctx(), results)),
       );
     }
     if (processor.kind === 'broadcast' && processor.postProcess) {
-      return withAttempts(run.taskRetry, this.control.signal, () =>
+      return withAttempts(run.taskRetry, this.control.source, () =>
         Promise.resolve(processor.postProcess?.(this.ctx(), results)),
       );
     }

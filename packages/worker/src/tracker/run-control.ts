@@ -1,3 +1,4 @@
+import { type AbortSource, LazyAbort } from './abort-source.js';
 import type { Outcome } from './attempts.js';
 
 /**
@@ -6,16 +7,24 @@ import type { Outcome } from './attempts.js';
  * then carries.
  */
 export class RunControl {
-  private readonly abort = new AbortController();
+  private readonly abort = new LazyAbort();
   private handingBack = false;
 
-  /** Aborted on stop and hand-back; processors see it as `ctx.signal`. */
+  /** Aborted on stop and hand-back; processors see its signal as `ctx.signal`. */
+  get source(): AbortSource {
+    return this.abort;
+  }
+
   get signal(): AbortSignal {
     return this.abort.signal;
   }
 
+  get stopped(): boolean {
+    return this.abort.aborted;
+  }
+
   stop(reason: string): void {
-    if (!this.abort.signal.aborted) this.abort.abort(new Error(reason));
+    if (!this.abort.aborted) this.abort.abort(new Error(reason));
   }
 
   /** Ends the run here so the server gives it to another worker. */

@@ -13,6 +13,13 @@ import { parseRunParams } from './run-params.js';
 type RunJob = z.output<typeof ttMessages.RunJob>;
 
 /**
+ * When the processor starts: `next-turn` (after the accept is on the wire),
+ * `now` (a held run whose accept went long ago), or `held` (built ahead of
+ * its time; `begin()` starts it).
+ */
+export type TrackerStart = 'next-turn' | 'now' | 'held';
+
+/**
  * The light TaskTracker: owns one STANDALONE run (or a FIXED_RATE /
  * FIXED_DELAY job's long-lived run) on this worker, reports its progress every
  * few seconds and its final result, with the dispatch epoch, until the server
@@ -27,6 +34,7 @@ export class StandaloneTracker {
   /** Settles when its processor is done (the final report may still be on its way). */
   readonly processed: Promise<void>;
   readonly done: Promise<void>;
+  private beginHeld: (() => void) | undefined;
 
   constructor(
     private readonly bus: Bus,
@@ -37,16 +45,20 @@ export class StandaloneTracker {
     private readonly log: Logger,
     private readonly executor: ProcessorExecutor,
     private readonly finals: FinalReporter,
-    /** A run held until its time: its accept went out long ago, so it starts in this turn. */
-    onTime = false,
+    start: TrackerStart = 'next-turn',
   ) {
     this.logs = new RunLogShipper(bus, app, workerId, run.instanceId, run.logLevel, log);
-    // Otherwise the processor starts after this turn: the accept of run_job(s)
-    // is on the wire first, so a processor that kills its worker at once cannot
-    // leave the server without an answer (it would move the run on uncounted).
-    const outcome = onTime
-      ? this.supervise()
-      : new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.supervise());
+    // `next-turn`: the accept of run_job(s) is on the wire first, so a
+    // processor that kills its worker at once cannot leave the server without
+    // an answer (it would move the run on uncounted).
+    const outcome =
+      start === 'now'
+        ? this.supervise()
+        : start === 'held'
+          ? new Promise<Outcome>((resolve) => {
+              this.beginHeld = () => resolve(this.supervise());
+            })
+          : new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.supervise());
     this.processed = outcome.then(
       () => undefined,
       () => undefined,
@@ -58,6 +70,13 @@ export class StandaloneTracker {
 
   get epoch(): number {
     return this.run.epoch;
+  }
+
+  /** Starts a `held` tracker's processor, in this turn. */
+  begin(): void {
+    const begin = this.beginHeld;
+    this.beginHeld = undefined;
+    begin?.();
   }
 
   /** Task counts now (firings, for a frequent run), for `query_instance_status`. */
@@ -130,8 +149,15 @@ export class StandaloneTracker {
     taskId: string,
   ): Promise<Outcome> {
     this.startedAt ??= Date.now();
-    this.progress = { ...this.progress, total: this.progress.total + 1, running: 1 };
-    const outcome = await withAttempts(this.run.taskRetry, this.control.signal, async (attempt) => {
+    // New objects (a report may hold the old one), made without spreads: ~1 µs each.
+    const before = this.progress;
+    this.progress = {
+      total: before.total + 1,
+      succeeded: before.succeeded,
+      failed: before.failed,
+      running: 1,
+    };
+    const outcome = await withAttempts(this.run.taskRetry, this.control.source, async (attempt) => {
       const run = {
         instanceId: this.run.instanceId,
         jobId: this.run.jobId,
@@ -151,10 +177,16 @@ export class StandaloneTracker {
         log: () => logger,
         map: () => Promise.reject(new Error('a standalone run cannot map tasks')),
       };
-      return this.executor.process(processor, run, task, hooks, this.control.signal);
+      return this.executor.process(processor, run, task, hooks, this.control.source);
     });
-    const key = outcome.status === 'SUCCEEDED' ? 'succeeded' : 'failed';
-    this.progress = { ...this.progress, running: 0, [key]: this.progress[key] + 1 };
+    const ok = outcome.status === 'SUCCEEDED';
+    const now = this.progress;
+    this.progress = {
+      total: now.total,
+      succeeded: now.succeeded + (ok ? 1 : 0),
+      failed: now.failed + (ok ? 0 : 1),
+      running: 0,
+    };
     return outcome;
   }
 
@@ -176,7 +208,7 @@ export class StandaloneTracker {
           frequency.type === 'FIXED_RATE'
             ? Math.max(next + frequency.intervalMs, monotonicMs())
             : monotonicMs() + frequency.intervalMs;
-        await sleep(next - monotonicMs(), this.control.signal);
+        await sleep(next - monotonicMs(), this.control.source);
       }
     } catch {
       // Aborted while waiting: stopped.
