@@ -12,6 +12,7 @@ import { jobCommands } from './commands/job.js';
 import { monitorCommand } from './commands/monitor.js';
 import { upCommand } from './commands/up.js';
 import { workerCommands } from './commands/worker.js';
+import { workflowCommands } from './commands/workflow.js';
 
 // `drover … | head` closes stdout early: that is not an error.
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {
@@ -83,6 +84,7 @@ appCommands(program, globals);
 jobCommands(program, globals);
 instanceCommands(program, globals);
 workerCommands(program, globals);
+workflowCommands(program, globals);
 monitorCommand(program, globals);
 
 try {

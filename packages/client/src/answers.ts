@@ -25,3 +25,18 @@ export type LogLine = z.output<typeof apiViews.LogLineView>;
 export type Worker = z.output<typeof apiViews.WorkerView>;
 export type JobsPageView = z.output<typeof JobsPage>;
 export type InstancesPageView = z.output<typeof InstancesPage>;
+
+export const WorkflowsPage = z.object({
+  workflows: z.array(apiViews.WorkflowView),
+  next: z.string().nullable(),
+});
+export const WorkflowRunsPage = z.object({
+  runs: z.array(apiViews.WorkflowRunView),
+  next: z.string().nullable(),
+});
+
+export type Workflow = z.output<typeof apiViews.WorkflowView>;
+export type WorkflowRun = z.output<typeof apiViews.WorkflowRunView>;
+export type WorkflowRunDetail = z.output<typeof apiViews.WorkflowRunDetailView>;
+export type WorkflowsPageView = z.output<typeof WorkflowsPage>;
+export type WorkflowRunsPageView = z.output<typeof WorkflowRunsPage>;

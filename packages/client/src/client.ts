@@ -17,9 +17,11 @@ import {
   WorkersAnswer,
 } from './answers.js';
 import { backoff, delay } from './delay.js';
-import { DroverApiError, DroverTimeoutError, DroverUnavailableError } from './errors.js';
+import { DroverTimeoutError } from './errors.js';
 import { type FetchLike, type HttpSettings, type RequestOptions, sendRequest } from './http.js';
 import type { JobSpecInput, ListInstancesQuery, ListJobsQuery, RunInput } from './inputs.js';
+import { isPassing, queryString, seg } from './paths.js';
+import { WorkflowApi } from './workflows.js';
 
 export interface DroverClientOptions {
   /** The server's base URL, e.g. `http://127.0.0.1:7700` (without `/api/v1`). */
@@ -55,6 +57,8 @@ export class DroverClient {
   readonly url: string;
   readonly app: string;
   private readonly http: HttpSettings;
+  /** The workflow routes: create, run, runs, stop, retry, mark a node succeeded… */
+  readonly workflows: WorkflowApi;
 
   constructor(options: DroverClientOptions) {
     this.url = options.url.replace(/\/+$/, '');
@@ -65,6 +69,10 @@ export class DroverClient {
       fetch: options.fetch ?? ((input, init) => fetch(input, init)),
       requestTimeoutMs: options.requestTimeoutMs ?? 30_000,
     };
+    this.workflows = new WorkflowApi(
+      (schema, method, path, body, opts) => this.request(schema, method, path, body, opts),
+      this.appPath(''),
+    );
   }
 
   /**
@@ -272,22 +280,4 @@ export class DroverClient {
   private appPath(rest: string): string {
     return `/apps/${seg(this.app)}${rest}`;
   }
-}
-
-/** A server away or restarting (or a proxy before it saying so): worth asking again. */
-function isPassing(err: unknown): boolean {
-  if (err instanceof DroverUnavailableError) return true;
-  return err instanceof DroverApiError && [502, 503, 504].includes(err.status);
-}
-
-function seg(value: string): string {
-  return encodeURIComponent(value);
-}
-
-function queryString(query: object): string {
-  const params = new URLSearchParams();
-  for (const [key, value] of Object.entries(query))
-    if (value !== undefined && value !== null) params.set(key, String(value));
-  const text = params.toString();
-  return text ? `?${text}` : '';
 }

@@ -63,10 +63,11 @@ export class DroverTimeoutError extends Error {
     instanceId: string,
     timeoutMs: number,
     lastStatus: string | null,
-    options?: { cause?: unknown },
+    /** `what`: what was waited for, default "instance" (e.g. "workflow run"). */
+    options?: { cause?: unknown; what?: string },
   ) {
     super(
-      `instance ${instanceId} is not final after ${timeoutMs} ms (last seen: ${lastStatus ?? 'no answer'})`,
+      `${options?.what ?? 'instance'} ${instanceId} is not final after ${timeoutMs} ms (last seen: ${lastStatus ?? 'no answer'})`,
       options,
     );
     this.instanceId = instanceId;

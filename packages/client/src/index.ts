@@ -6,6 +6,11 @@ export type {
   JobsPageView,
   LogLine,
   Worker,
+  Workflow,
+  WorkflowRun,
+  WorkflowRunDetail,
+  WorkflowRunsPageView,
+  WorkflowsPageView,
 } from './answers.js';
 export type { DroverClientOptions, WaitOptions } from './client.js';
 export { DroverClient, isFinal, MAX_RUNS_PER_CALL } from './client.js';
@@ -17,6 +22,11 @@ export type {
   Json,
   ListInstancesQuery,
   ListJobsQuery,
+  ListWorkflowRunsQuery,
   RetryPolicyInput,
   RunInput,
+  WorkflowNodeInput,
+  WorkflowRunInput,
+  WorkflowSpecInput,
 } from './inputs.js';
+export { isFinalRun, WorkflowApi } from './workflows.js';

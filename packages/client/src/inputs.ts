@@ -72,3 +72,53 @@ export interface ListInstancesQuery {
   /** 1 to 1,000; default 50. */
   limit?: number;
 }
+
+interface NodeInput {
+  /** 1-64 letters, digits, _ or -; unique in the workflow. */
+  id: string;
+  /** A disabled node is passed over: its successors run as if it succeeded. */
+  enabled?: boolean;
+  /** When it fails, the workflow goes on as if it succeeded. */
+  skipWhenFailed?: boolean;
+}
+
+/** A workflow node: a job of the app, a decision, a nested workflow, or a wait. */
+export type WorkflowNodeInput = NodeInput &
+  (
+    | { kind: 'job'; job: string; params?: Json; retry?: RetryPolicyInput }
+    | { kind: 'decision'; expression: string }
+    | { kind: 'workflow'; workflow: string }
+    | { kind: 'wait'; delayMs?: number; until?: string }
+  );
+
+/** A workflow's spec, as `POST /workflows` takes it; absent options take the server's defaults. */
+export interface WorkflowSpecInput {
+  name: string;
+  description?: string;
+  schedule?: { type: 'CRON' | 'API'; expression?: string; timeZone?: string };
+  maxConcurrentRuns?: number;
+  concurrencyOverflow?: 'QUEUE' | 'FAIL';
+  onNodeFailure?: 'STOP_OTHERS' | 'LET_FINISH';
+  lifecycle?: { start?: number | string; end?: number | string };
+  enabled?: boolean;
+  nodes: WorkflowNodeInput[];
+  /** `when` only (and always) on edges out of a decision. */
+  edges?: { from: string; to: string; when?: boolean }[];
+}
+
+/** One run of a workflow. */
+export interface WorkflowRunInput {
+  /** The run's init params; an object is also its starting context. */
+  initParams?: Json;
+  /** A second run with the same key answers the first run. */
+  idempotencyKey?: string;
+}
+
+export interface ListWorkflowRunsQuery {
+  workflowId?: string;
+  status?: 'WAITING' | 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'STOPPED';
+  /** The `next` of the previous page (runs come newest first). */
+  beforeId?: string;
+  /** 1 to 1,000; default 50. */
+  limit?: number;
+}

@@ -98,6 +98,20 @@ describe('GET /api/v1/openapi.json', () => {
       'POST /api/v1/apps/{app}/instances/{instanceId}/retry': 'retryInstance',
       'GET /api/v1/apps/{app}/instances/{instanceId}/logs': 'getInstanceLogs',
       'GET /api/v1/apps/{app}/workers': 'listWorkers',
+      'POST /api/v1/apps/{app}/workflows': 'createWorkflow',
+      'GET /api/v1/apps/{app}/workflows': 'listWorkflows',
+      'GET /api/v1/apps/{app}/workflows/{workflowId}': 'getWorkflow',
+      'PUT /api/v1/apps/{app}/workflows/{workflowId}': 'updateWorkflow',
+      'DELETE /api/v1/apps/{app}/workflows/{workflowId}': 'deleteWorkflow',
+      'POST /api/v1/apps/{app}/workflows/{workflowId}/enable': 'enableWorkflow',
+      'POST /api/v1/apps/{app}/workflows/{workflowId}/disable': 'disableWorkflow',
+      'POST /api/v1/apps/{app}/workflows/{workflowId}/run': 'runWorkflow',
+      'GET /api/v1/apps/{app}/workflow-runs': 'listWorkflowRuns',
+      'GET /api/v1/apps/{app}/workflow-runs/{runId}': 'getWorkflowRun',
+      'POST /api/v1/apps/{app}/workflow-runs/{runId}/stop': 'stopWorkflowRun',
+      'POST /api/v1/apps/{app}/workflow-runs/{runId}/retry': 'retryWorkflowRun',
+      'POST /api/v1/apps/{app}/workflow-runs/{runId}/nodes/{nodeId}/mark-success':
+        'markWorkflowNodeSucceeded',
     });
   });
 

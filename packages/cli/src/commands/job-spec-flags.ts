@@ -83,7 +83,7 @@ export function withJobSpecFlags(command: Command): Command {
 }
 
 /** Reads a job spec file: one JSON or YAML object. */
-export async function specFile(path: string): Promise<Record<string, unknown>> {
+export async function specFile(path: string, what = 'job'): Promise<Record<string, unknown>> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -100,7 +100,7 @@ export async function specFile(path: string): Promise<Record<string, unknown>> {
     );
   }
   if (typeof spec !== 'object' || spec === null || Array.isArray(spec))
-    throw new CliError(`${path} must hold one job object`, Exit.USAGE);
+    throw new CliError(`${path} must hold one ${what} object`, Exit.USAGE);
   return spec as Record<string, unknown>;
 }
 

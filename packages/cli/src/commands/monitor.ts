@@ -69,10 +69,37 @@ interface View {
     }
   >;
   finished: { instanceId: string; status: string; result: string | null; at: number }[];
+  /** Workflow runs seen, newest last: status and each node's status. */
+  workflowRuns: Map<string, { workflowId: string; status: string; nodes: Map<string, string> }>;
+}
+
+const WORKFLOW_RUNS_SHOWN = 10;
+
+/** Folds a workflow-run or workflow-node event into the view. */
+function applyWorkflow(
+  view: View,
+  e: Extract<DroverEvent, { type: 'workflow-run' | 'workflow-node' }>,
+): void {
+  const run = view.workflowRuns.get(e.runId) ?? {
+    workflowId: e.workflowId,
+    status: 'RUNNING',
+    nodes: new Map<string, string>(),
+  };
+  if (e.type === 'workflow-run') run.status = e.status;
+  else run.nodes.set(e.nodeId, e.status);
+  view.workflowRuns.set(e.runId, run);
+  for (const id of view.workflowRuns.keys()) {
+    if (view.workflowRuns.size <= WORKFLOW_RUNS_SHOWN) break;
+    view.workflowRuns.delete(id);
+  }
 }
 
 /** Folds one event into the view: the monitor knows only what events told it. */
 function apply(view: View, e: DroverEvent): void {
+  if (e.type === 'workflow-run' || e.type === 'workflow-node') {
+    applyWorkflow(view, e);
+    return;
+  }
   if (e.type === 'worker') view.workers.set(e.workerId, { state: e.state, at: e.at });
   else if (e.type === 'instance') {
     if (FINAL.includes(e.status)) {
@@ -131,6 +158,17 @@ function render(app: string, view: View): string {
       ['INSTANCE', 'STATUS', 'AT', 'RESULT'],
       view.finished.map((f) => [f.instanceId, f.status, when(f.at), (f.result ?? '').slice(0, 60)]),
     ),
+    '',
+    'WORKFLOW RUNS',
+    table(
+      ['RUN', 'WORKFLOW', 'STATUS', 'NODES'],
+      [...view.workflowRuns].map(([id, r]) => [
+        id,
+        r.workflowId,
+        r.status,
+        [...r.nodes].map(([node, status]) => `${node}=${status}`).join(' '),
+      ]),
+    ),
   ].join('\n');
 }
 
@@ -178,7 +216,12 @@ export function monitorCommand(program: Command, globals: () => GlobalOptions): 
       }).catch((err: unknown) => {
         throw natsConnectError(err, url);
       });
-      const view: View = { workers: new Map(), running: new Map(), finished: [] };
+      const view: View = {
+        workers: new Map(),
+        running: new Map(),
+        finished: [],
+        workflowRuns: new Map(),
+      };
       // A terminal gets the view redrawn in place; a pipe gets one line per event.
       const live = !g.json && stdoutIsTerminal();
       subscribeEvents(

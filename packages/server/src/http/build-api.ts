@@ -23,6 +23,8 @@ import { jobRoutes } from './routes/jobs.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { workerKeyRoutes } from './routes/worker-keys.js';
 import { workerRoutes } from './routes/workers.js';
+import { workflowRunRoutes } from './routes/workflow-runs.js';
+import { workflowRoutes } from './routes/workflows.js';
 
 const Health = z.object({ ok: z.literal(true) });
 const Readiness = z.object({
@@ -115,6 +117,8 @@ export async function buildApi(
     await typed.register(instanceRoutes(ctx));
     await typed.register(workerRoutes(ctx));
     await typed.register(workerKeyRoutes(ctx));
+    await typed.register(workflowRoutes(ctx));
+    await typed.register(workflowRunRoutes(ctx));
   };
   await api.register(v1, { prefix: '/api/v1' });
   return api;

@@ -2,6 +2,7 @@ import type { FastifyDynamicSwaggerOptions } from '@fastify/swagger';
 import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { JobSpecInput } from '../jobs/job-spec.js';
+import { WorkflowSpecInput } from '../workflows/workflow-spec.js';
 import {
   AppView,
   CreatedAppView,
@@ -14,6 +15,9 @@ import {
   RunsView,
   WorkerKeyView,
   WorkerView,
+  WorkflowRunDetailView,
+  WorkflowRunView,
+  WorkflowView,
 } from './views.js';
 
 // How the server writes /api/v1/openapi.json from its zod route schemas.
@@ -37,6 +41,10 @@ const COMPONENTS: Record<string, z.ZodType> = {
   Runs: RunsView,
   LogLine: LogLineView,
   Worker: WorkerView,
+  Workflow: WorkflowView,
+  WorkflowSpec: WorkflowSpecInput,
+  WorkflowRun: WorkflowRunView,
+  WorkflowRunDetail: WorkflowRunDetailView,
 };
 
 /** Marks an operation callable without any token (health probes, this document). */

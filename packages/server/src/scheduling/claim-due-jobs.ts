@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { JobSpec } from '../jobs/job-spec.js';
-import { isFrequent, nextTrigger } from '../jobs/time-expression.js';
+import { isFrequent, nextTrigger, type Schedule } from '../jobs/time-expression.js';
 import { FINAL_SQL } from '../store/instance-row.js';
 import { scheduleOf } from '../store/jobs.js';
 
@@ -21,18 +21,11 @@ interface DueJob {
 }
 
 /**
- * Slots from `first` up to `until`. Slots missed by more than MISFIRE_MS
+ * Slots from `first` up to `until` (of a job or a CRON workflow). Slots missed by more than MISFIRE_MS
  * (servers down) collapse into one catch-up run, so an outage does not end
  * in a burst.
  */
-export function slotsToFire(
-  spec: JobSpec,
-  anchorMs: number,
-  first: number,
-  until: number,
-  now: number,
-) {
-  const schedule = scheduleOf(spec, anchorMs);
+export function slotsToFire(schedule: Schedule, first: number, until: number, now: number) {
   const slots: number[] = [];
   let at: number | null = first;
   if (first < now - MISFIRE_MS) {
@@ -80,8 +73,7 @@ export async function claimDueJobs(
         continue;
       }
       const fire = slotsToFire(
-        job.spec,
-        job.anchor_at.getTime(),
+        scheduleOf(job.spec, job.anchor_at.getTime()),
         job.next_trigger_at.getTime(),
         now + lookaheadMs,
         now,

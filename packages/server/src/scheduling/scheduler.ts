@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { DispatchTimers } from '../dispatch/dispatch-timers.js';
 import { PeriodicLoop } from '../periodic-loop.js';
 import { claimDueJobs } from './claim-due-jobs.js';
+import { claimDueWorkflows, nextWorkflowSlotIn } from './claim-due-workflows.js';
 import type { DbClock } from './db-clock.js';
 
 export interface SchedulerOptions {
@@ -20,6 +21,8 @@ export interface SchedulerOptions {
  */
 export class Scheduler {
   private readonly loop: PeriodicLoop;
+  /** Wakes a round for the next CRON workflow slot (runs start when due, not ahead). */
+  private workflowWake: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly pool: pg.Pool,
@@ -44,6 +47,7 @@ export class Scheduler {
   }
 
   stop(): Promise<void> {
+    clearTimeout(this.workflowWake);
     return this.loop.stop();
   }
 
@@ -54,10 +58,22 @@ export class Scheduler {
       while ((await claimDueJobs(client, this.options.lookaheadMs, 200, this.onCreated)) >= 200) {
         // A full batch: there may be more due jobs right away.
       }
+      while ((await claimDueWorkflows(client, this.pool)) >= 100) {
+        // As above, for CRON workflows.
+      }
     } finally {
       client.release();
     }
     await this.armDue();
+    await this.armWorkflowWake();
+  }
+
+  private async armWorkflowWake(): Promise<void> {
+    const dueIn = await nextWorkflowSlotIn(this.pool, this.options.lookaheadMs);
+    clearTimeout(this.workflowWake);
+    if (dueIn === null || dueIn >= this.options.scanIntervalMs) return;
+    this.workflowWake = setTimeout(() => this.loop.trigger(), Math.max(0, dueIn) + 5);
+    this.workflowWake.unref();
   }
 
   private async armDue(): Promise<void> {
