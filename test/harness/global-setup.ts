@@ -1,7 +1,9 @@
+import { availableParallelism } from 'node:os';
 import type { TestProject } from 'vitest/node';
 import { buildBinaries } from './built-binaries.js';
 import { startNatsServer } from './nats-server.js';
 import { startPostgres } from './postgres.js';
+import { startGate } from './start-gate.js';
 import { prepareTemplate, TEMPLATE_DB } from './template.js';
 
 declare module 'vitest' {
@@ -10,6 +12,8 @@ declare module 'vitest' {
     natsUrls: string[];
     pgAdminUrl: string;
     pgTemplate: string;
+    /** Where Drover processes from source wait for their turn to start (start-gate.ts). */
+    startGatePort: number;
   }
 }
 
@@ -46,7 +50,10 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide('natsUrls', natsUrls);
   project.provide('pgAdminUrl', pgAdminUrl);
   project.provide('pgTemplate', TEMPLATE_DB);
+  // As many starting at once as there are cores: a start is CPU-bound.
+  const gate = await startGate(availableParallelism());
+  project.provide('startGatePort', gate.port);
   return async () => {
-    await Promise.all([...nats.map((n) => n.stop()), postgres?.stop()]);
+    await Promise.all([...nats.map((n) => n.stop()), postgres?.stop(), gate.close()]);
   };
 }
