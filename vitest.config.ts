@@ -13,6 +13,12 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // Test files wait far more than they compute (process starts, fault
+    // lengths, heartbeats, backoffs), so more files than cores run at once;
+    // each has its own database, subjects, cluster NATS and free ports
+    // (test/harness/).
+    // vitest's default (cores - 1) ran them one at a time on 2 cores.
+    maxWorkers: 3,
     // Lets memory tests collect garbage before measuring.
     execArgv: ['--expose-gc'],
   },

@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import { errors } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAndRunJob, runCli, spawnCli } from '../harness/drover-cli.js';
-import { useDatabase } from '../harness/fixtures.js';
+import { natsUrl, useDatabase } from '../harness/fixtures.js';
 import { type ReadyProcess, stopProcess } from '../harness/process.js';
 
 // `drover up` in a temp dir: a whole cluster (spawned nats-server and
@@ -104,7 +104,7 @@ describe('drover up', () => {
           '--workers',
           '1',
           '--nats',
-          inject('natsUrl'),
+          natsUrl(),
           // The shared test NATS has no authentication: accepted only when asked.
           '--insecure-nats',
           '--database',
@@ -113,7 +113,7 @@ describe('drover up', () => {
         /Ctrl-C stops everything/,
       );
       running.push(cluster);
-      expect(cluster.find(/NATS\s+(nats:\S+)/)).toBe(inject('natsUrl'));
+      expect(cluster.find(/NATS\s+(nats:\S+)/)).toBe(natsUrl());
       // Said: this NATS lets anyone in, and the cluster runs on it only because it was asked to.
       expect(cluster.find(/(does not require authentication; running anyway)/)).toBeDefined();
       expect(cluster.find(/Postgres\s+(.+)$/)).toBe('external Postgres');

@@ -9,7 +9,7 @@ import {
   type PermissionViolationError,
 } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitForInstance } from '../../packages/server/test/support/server-fixture.js';
 import { runCli } from '../harness/drover-cli.js';
 import {
@@ -17,7 +17,7 @@ import {
   type DroverCluster,
   startDroverCluster,
 } from '../harness/drover-cluster.js';
-import { uniqueName, useDatabase } from '../harness/fixtures.js';
+import { natsUrl, uniqueName, useDatabase } from '../harness/fixtures.js';
 
 // NATS with authorization, end to end (real nats-server, drover-server managing
 // its users, drover-worker processes): nobody gets in without a key, app A's
@@ -217,7 +217,7 @@ describe('NATS authorization', () => {
     expect(refused.code).toBe(4);
     expect(refused.stderr).toContain(`NATS at ${cluster.nats.url} refused the credentials`);
     // The suite's shared NATS lets anyone in: refused unless asked for.
-    const open = await runCli(['monitor', '--nats', inject('natsUrl')]);
+    const open = await runCli(['monitor', '--nats', natsUrl()]);
     expect(open.code).toBe(4);
     expect(open.stderr).toMatch(/does not require authentication.*--insecure-nats/);
   });

@@ -4,13 +4,13 @@ import { join } from 'node:path';
 import { DROVER_VERSION } from '@drover/protocol';
 import { connectNats } from '@drover/transport';
 import { nkeys } from '@nats-io/nats-core';
-import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { natsAuthConfig } from '../../packages/server/src/index.js';
 import { ApiClient, readyzUntil } from '../../packages/server/test/support/api-client.js';
 import { TEST_ADMIN_TOKEN } from '../../packages/server/test/support/server-fixture.js';
 import { buildBinaries } from '../harness/built-binaries.js';
 import { runBuiltDrover, spawnDrover } from '../harness/drover-process.js';
-import { uniqueName, useDatabase } from '../harness/fixtures.js';
+import { natsUrl, uniqueName, useDatabase } from '../harness/fixtures.js';
 import { testLogger } from '../harness/logger.js';
 import { type NatsServer, startNatsServer } from '../harness/nats-server.js';
 import { freePort } from '../harness/postgres.js';
@@ -74,7 +74,7 @@ describe('drover-server binary', () => {
     const server = await spawnDrover(
       'server',
       ['--http-port', '0'],
-      { DROVER_NATS_URL: inject('natsUrl'), DROVER_DATABASE_URL: db.url, DROVER_LOG_LEVEL: 'info' },
+      { DROVER_NATS_URL: natsUrl(), DROVER_DATABASE_URL: db.url, DROVER_LOG_LEVEL: 'info' },
       /"msg":"drover-server listening"/,
     );
     try {

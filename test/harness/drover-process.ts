@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { BUILT_ENTRY } from './built-binaries.js';
 import { type ProcessResult, type ReadyProcess, runToEnd, spawnReady } from './process.js';
+import { inTurn } from './start-gate.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -9,11 +10,20 @@ const ENTRY = {
   worker: 'packages/worker/src/main.ts',
 } as const;
 
+/** The run's start gate (global-setup.ts), when running under vitest. */
+async function startGatePort(): Promise<number | undefined> {
+  if (!process.env.VITEST_POOL_ID) return undefined;
+  const { inject } = await import('vitest');
+  return inject('startGatePort');
+}
+
 /**
  * Starts a real Drover binary (its entry file, run from source through the
- * tsx import hook so no build is needed) and waits for the log line that says it is up.
+ * tsx import hook so no build is needed) and waits for the log line that says
+ * it is up. Under vitest it waits for its turn at the start gate first
+ * (start-gate.ts); its ready deadline counts from then.
  */
-export function spawnDrover(
+export async function spawnDrover(
   binary: keyof typeof ENTRY,
   args: string[],
   env: NodeJS.ProcessEnv,
@@ -23,23 +33,25 @@ export function spawnDrover(
 ): Promise<ReadyProcess> {
   // node itself runs the entry (tsx only as an import hook), so a signal sent
   // to the child, SIGKILL included, reaches the Drover process and not a wrapper.
-  return spawnReady(
-    process.execPath,
-    [
-      ...nodeArgs,
-      '--import',
-      'tsx',
-      '--conditions=drover-source',
-      `${ROOT}${ENTRY[binary]}`,
-      ...args,
-    ],
-    {
-      env: { ...process.env, ...env },
-      cwd: ROOT,
-      ready,
-      timeoutMs: 30_000,
-      onLine,
-    },
+  return inTurn(await startGatePort(), () =>
+    spawnReady(
+      process.execPath,
+      [
+        ...nodeArgs,
+        '--import',
+        'tsx',
+        '--conditions=drover-source',
+        `${ROOT}${ENTRY[binary]}`,
+        ...args,
+      ],
+      {
+        env: { ...process.env, ...env },
+        cwd: ROOT,
+        ready,
+        timeoutMs: 30_000,
+        onLine,
+      },
+    ),
   );
 }
 

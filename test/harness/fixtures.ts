@@ -6,6 +6,18 @@ import { afterAll, beforeAll, inject } from 'vitest';
 import { testLogger } from './logger.js';
 import { databaseUrl } from './template.js';
 
+/**
+ * This file's nats-server: the one of its worker slot, which no file running
+ * at the same time uses (see global-setup.ts).
+ */
+export function natsUrl(): string {
+  const urls = inject('natsUrls');
+  const slot = Number(process.env.VITEST_POOL_ID ?? '1');
+  const url = urls[slot - 1];
+  if (!url) throw new Error(`no nats-server for worker slot ${slot} (${urls.length} started)`);
+  return url;
+}
+
 /** A name no other test file uses: isolates subjects (`drover.<app>.…`) and databases. */
 export function uniqueName(prefix: string): string {
   return `${prefix}_${randomBytes(6).toString('hex')}`;
@@ -25,7 +37,7 @@ export function useNats(): NatsFixture {
   const opened: NatsConnection[] = [];
   const connect = async (name: string) => {
     const nc = await connectNats({
-      servers: inject('natsUrl'),
+      servers: natsUrl(),
       name,
       log: testLogger(name),
       insecureNats: true,

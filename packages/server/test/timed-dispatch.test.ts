@@ -1,8 +1,8 @@
 import { decode, routeSubject, routes } from '@drover/protocol';
 import type { Subscription } from '@nats-io/nats-core';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { uniqueName, useDatabase, useNats } from '../../../test/harness/fixtures.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { natsUrl, uniqueName, useDatabase, useNats } from '../../../test/harness/fixtures.js';
 import { testLogger } from '../../../test/harness/logger.js';
 import { basicProcessor, type DroverWorker, startWorker } from '../../worker/src/index.js';
 import type { DroverServer } from '../src/index.js';
@@ -49,7 +49,7 @@ let sniff: Subscription;
 
 function startTheWorker(workerId: string): Promise<DroverWorker> {
   return startWorker({
-    natsUrl: inject('natsUrl'),
+    natsUrl: natsUrl(),
     insecureNats: true, // the suite's shared NATS has no authentication
     app: app.name,
     workerId,

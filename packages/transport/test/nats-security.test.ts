@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { nkeys } from '@nats-io/nats-core';
 import { pino } from 'pino';
-import { afterAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
+import { natsUrl } from '../../../test/harness/fixtures.js';
 import { testLogger } from '../../../test/harness/logger.js';
 import {
   connectNats,
@@ -23,7 +24,7 @@ function capturingLogger() {
 describe('a NATS without authentication', () => {
   it('is refused, naming the flag and the doc', async () => {
     const attempt = connectNats({
-      servers: inject('natsUrl'),
+      servers: natsUrl(),
       name: 'plain',
       log: testLogger('plain'),
     });
@@ -35,7 +36,7 @@ describe('a NATS without authentication', () => {
   it('is accepted with insecureNats, with one warning', async () => {
     const { log, lines } = capturingLogger();
     const nc = await connectNats({
-      servers: inject('natsUrl'),
+      servers: natsUrl(),
       name: 'insecure',
       log,
       insecureNats: true,
@@ -50,7 +51,7 @@ describe('a NATS without authentication', () => {
 
   it('uses the inbox prefix it is given', async () => {
     const nc = await connectNats({
-      servers: inject('natsUrl'),
+      servers: natsUrl(),
       name: 'prefixed',
       log: testLogger('prefixed'),
       insecureNats: true,

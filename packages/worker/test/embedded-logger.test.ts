@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { uniqueName, useDatabase } from '../../../test/harness/fixtures.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { natsUrl, uniqueName, useDatabase } from '../../../test/harness/fixtures.js';
 import { runToEnd } from '../../../test/harness/process.js';
 import type { DroverServer } from '../../server/src/index.js';
 import {
@@ -51,7 +51,7 @@ describe('startWorker logger', () => {
   it("logs to the embedding service's own logger, with the worker's bindings", async () => {
     const lines: Line[] = [];
     const worker = await startWorker({
-      natsUrl: inject('natsUrl'),
+      natsUrl: natsUrl(),
       insecureNats: true, // the suite's shared NATS has no authentication
       app: app.name,
       workerId: 'embedded-own-log',
@@ -71,7 +71,7 @@ describe('startWorker logger', () => {
     const script = fileURLToPath(new URL('fixtures/embed-without-logger.ts', import.meta.url));
     const result = await runToEnd(
       process.execPath,
-      ['--import', 'tsx', '--conditions=drover-source', script, inject('natsUrl'), app.name],
+      ['--import', 'tsx', '--conditions=drover-source', script, natsUrl(), app.name],
       { timeoutMs: 60_000 },
     );
     expect(result.code, result.stderr).toBe(0);

@@ -8,9 +8,9 @@ import {
   workerStatusSubject,
 } from '@drover/protocol';
 import type { Msg, MsgHdrs, NatsConnection, Subscription } from '@nats-io/nats-core';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { z } from 'zod';
-import { uniqueName, useDatabase, useNats } from '../../../test/harness/fixtures.js';
+import { natsUrl, uniqueName, useDatabase, useNats } from '../../../test/harness/fixtures.js';
 import { testLogger } from '../../../test/harness/logger.js';
 import type { DroverServer } from '../../server/src/index.js';
 import {
@@ -144,7 +144,7 @@ beforeAll(async () => {
   await server.ready;
   app = await createTestApp(server, uniqueName('app'));
   worker = await startWorker({
-    natsUrl: inject('natsUrl'),
+    natsUrl: natsUrl(),
     insecureNats: true, // the suite's shared NATS has no authentication
     app: app.name,
     workerId: WORKER,

@@ -1,7 +1,7 @@
 import { decode, HandlerError, routeSubject, routes, Timing } from '@drover/protocol';
 import type { Subscription } from '@nats-io/nats-core';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { uniqueName, useDatabase, useNats } from '../../../test/harness/fixtures.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { natsUrl, uniqueName, useDatabase, useNats } from '../../../test/harness/fixtures.js';
 import { testLogger } from '../../../test/harness/logger.js';
 import type { DroverServer } from '../../server/src/index.js';
 import {
@@ -51,7 +51,7 @@ describe('short runs on a real worker', () => {
     await server.ready;
     app = await createTestApp(server, uniqueName('app'));
     worker = await startWorker({
-      natsUrl: inject('natsUrl'),
+      natsUrl: natsUrl(),
       insecureNats: true, // the suite's shared NATS has no authentication
       app: app.name,
       concurrency: 32,

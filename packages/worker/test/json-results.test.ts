@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { apiViews } from '@drover/protocol';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { uniqueName, useDatabase } from '../../../test/harness/fixtures.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { natsUrl, uniqueName, useDatabase } from '../../../test/harness/fixtures.js';
 import { testLogger } from '../../../test/harness/logger.js';
 import type { DroverServer } from '../../server/src/index.js';
 import {
@@ -49,7 +49,7 @@ describe.each([
     app = await createTestApp(server, uniqueName('app'));
     workers.push(
       await startWorker({
-        natsUrl: inject('natsUrl'),
+        natsUrl: natsUrl(),
         insecureNats: true, // the suite's shared NATS has no authentication
         app: app.name,
         workerId: uniqueName('json'),

@@ -1,7 +1,8 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { natsUrl } from '../../../test/harness/fixtures.js';
 import { testLogger } from '../../../test/harness/logger.js';
 import { loadProcessors, ProcessorModuleError, startWorker } from '../src/index.js';
 
@@ -81,7 +82,7 @@ describe('startWorker with processor threads', () => {
 
   it('rejects with the cause when the threads cannot load the modules, instead of respawning them', async () => {
     const start = startWorker({
-      natsUrl: inject('natsUrl'),
+      natsUrl: natsUrl(),
       insecureNats: true, // the suite's shared NATS has no authentication
       app: 'threads-fail',
       processors: await loadProcessors(file('main-only.mjs')),

@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { uniqueName, useDatabase } from '../../../test/harness/fixtures.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { natsUrl, uniqueName, useDatabase } from '../../../test/harness/fixtures.js';
 import { testLogger } from '../../../test/harness/logger.js';
 import type { DroverServer } from '../../server/src/index.js';
 import {
@@ -99,7 +99,7 @@ beforeAll(async () => {
   for (const id of ['mr-a', 'mr-b']) {
     workers.push(
       await startWorker({
-        natsUrl: inject('natsUrl'),
+        natsUrl: natsUrl(),
         insecureNats: true, // the suite's shared NATS has no authentication
         app: app.name,
         workerId: id,

@@ -1,6 +1,6 @@
 import { routes, workerStatusSubject } from '@drover/protocol';
-import { afterAll, afterEach, beforeAll, describe, expect, inject, it, vi } from 'vitest';
-import { useNats } from '../../../test/harness/fixtures.js';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { natsUrl, useNats } from '../../../test/harness/fixtures.js';
 import { testLogger } from '../../../test/harness/logger.js';
 import { basicProcessor, type DroverWorker, mapProcessor, startWorker } from '../src/index.js';
 
@@ -13,7 +13,7 @@ const reported: string[] = [];
 
 beforeAll(async () => {
   worker = await startWorker({
-    natsUrl: inject('natsUrl'),
+    natsUrl: natsUrl(),
     insecureNats: true, // the suite's shared NATS has no authentication
     app: nats.app,
     workerId: 'idle-pt',

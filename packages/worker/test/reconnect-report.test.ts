@@ -1,6 +1,6 @@
 import { routes } from '@drover/protocol';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { useNats } from '../../../test/harness/fixtures.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { natsUrl, useNats } from '../../../test/harness/fixtures.js';
 import { testLogger } from '../../../test/harness/logger.js';
 import { startTcpProxy, type TcpProxy } from '../../../test/harness/tcp-proxy.js';
 import { basicProcessor, type DroverWorker, startWorker } from '../src/index.js';
@@ -37,7 +37,7 @@ beforeAll(async () => {
     }),
   }));
   await nats.nc.flush();
-  proxy = await startTcpProxy(Number(new URL(inject('natsUrl')).port));
+  proxy = await startTcpProxy(Number(new URL(natsUrl()).port));
   worker = await startWorker({
     natsUrl: `nats://127.0.0.1:${proxy.port}`,
     insecureNats: true, // the suite's shared NATS has no authentication

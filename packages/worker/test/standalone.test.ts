@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import { z as z3 } from 'zod/v3';
-import { uniqueName, useDatabase } from '../../../test/harness/fixtures.js';
+import { natsUrl, uniqueName, useDatabase } from '../../../test/harness/fixtures.js';
 import { testLogger } from '../../../test/harness/logger.js';
 import type { DroverServer } from '../../server/src/index.js';
 import {
@@ -95,7 +95,7 @@ beforeAll(async () => {
   await server.ready;
   app = await createTestApp(server, uniqueName('app'));
   worker = await startWorker({
-    natsUrl: inject('natsUrl'),
+    natsUrl: natsUrl(),
     insecureNats: true, // the suite's shared NATS has no authentication
     app: app.name,
     processors,

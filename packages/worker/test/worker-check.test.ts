@@ -1,6 +1,6 @@
 import { routes } from '@drover/protocol';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { uniqueName, useDatabase, useNats } from '../../../test/harness/fixtures.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { natsUrl, uniqueName, useDatabase, useNats } from '../../../test/harness/fixtures.js';
 import { testLogger } from '../../../test/harness/logger.js';
 import type { DroverServer } from '../../server/src/index.js';
 import {
@@ -21,7 +21,7 @@ let app: TestApp;
 const processors = [basicProcessor({ name: 'noop', process: () => 'ok' })];
 const start = (appName: string, workerId: string) =>
   startWorker({
-    natsUrl: inject('natsUrl'),
+    natsUrl: natsUrl(),
     insecureNats: true, // the suite's shared NATS has no authentication
     app: appName,
     workerId,

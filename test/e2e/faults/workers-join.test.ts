@@ -1,3 +1,6 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitForInstance } from '../../../packages/server/test/support/server-fixture.js';
@@ -10,7 +13,9 @@ import { useDatabase } from '../../harness/fixtures.js';
 import { expectSettled, expectSurvivorsAlive } from './checks.js';
 
 // Workers that join while a map-reduce runs take part in it (its worker set
-// was fixed at dispatch), up to the job's maxWorkerCount.
+// was fixed at dispatch), up to the job's maxWorkerCount. The run's leaves
+// wait on a hold file until the TaskTracker says the new workers joined, so
+// the run cannot end first however slowly they start (a loaded machine).
 
 const db = useDatabase();
 let cluster: DroverCluster;
@@ -38,10 +43,18 @@ async function leafWorkers(instanceId: string): Promise<string[]> {
   }
 }
 
-async function leavesRun(spec: Record<string, unknown> = {}): Promise<string> {
+/** A file that exists until `release`: leaves of a run given it wait meanwhile. */
+async function holdFile(): Promise<{ path: string; release(): Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), 'workers-join-'));
+  const path = join(dir, 'hold');
+  await writeFile(path, '');
+  return { path, release: () => rm(dir, { recursive: true, force: true }) };
+}
+
+async function leavesRun(holdWhile: string, spec: Record<string, unknown> = {}): Promise<string> {
   const run = await cluster.run(
     { processorName: 'leaves', executeType: 'MAP_REDUCE', concurrencyPerWorker: 2, ...spec },
-    { params: LEAVES },
+    { params: { ...LEAVES, holdWhile } },
   );
   await waitForInstance(cluster.app, run.id, (i) => i.status === 'RUNNING', 30_000);
   await untilLeafLoggedBy(cluster.app, run.id, () => true);
@@ -51,8 +64,16 @@ async function leavesRun(spec: Record<string, unknown> = {}): Promise<string> {
 describe('workers joining a running map-reduce', () => {
   it('run its tasks too, every task counted once', async () => {
     const { app } = cluster;
-    const id = await leavesRun();
+    const hold = await holdFile();
+    const id = await leavesRun(hold.path);
+    const tracker = cluster.workers.get('wj-1');
     await Promise.all(['wj-2', 'wj-3'].map((w) => cluster.startWorker(w)));
+    for (const w of ['wj-2', 'wj-3'])
+      await tracker?.waitFor(
+        new RegExp(`"workers":\\[[^\\]]*"${w}".*workers joined the run`),
+        30_000,
+      );
+    await hold.release();
     expect(await waitForInstance(app, id, final, 90_000)).toMatchObject({
       status: 'SUCCEEDED',
       result: RESULT,
@@ -65,11 +86,13 @@ describe('workers joining a running map-reduce', () => {
     await cluster.untilWorkersAlive(3);
     await Promise.all(['wj-1', 'wj-2'].map((w) => cluster.workers.get(w)?.child.kill('SIGKILL')));
     await cluster.untilWorkersAlive(1);
-    const id = await leavesRun({ maxWorkerCount: 2 });
+    const hold = await holdFile();
+    const id = await leavesRun(hold.path, { maxWorkerCount: 2 });
     const tracker = cluster.workers.get('wj-3');
     await Promise.all(['wj-4', 'wj-5'].map((w) => cluster.startWorker(w)));
     const joined = await tracker?.waitFor(/"workers":\[[^\]]*\].*workers joined the run/, 30_000);
     expect(JSON.parse(joined as string).workers).toHaveLength(1);
+    await hold.release();
     const done = await waitForInstance(app, id, final, 90_000);
     expect(done).toMatchObject({ status: 'SUCCEEDED', result: RESULT });
     expect(await leafWorkers(id)).toHaveLength(2);

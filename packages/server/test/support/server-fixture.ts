@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { inject } from 'vitest';
+import { natsUrl } from '../../../../test/harness/fixtures.js';
 import { testLogger } from '../../../../test/harness/logger.js';
 import type { DroverServer, ServerConfigInput } from '../../src/index.js';
 import { startServer } from '../../src/index.js';
@@ -27,7 +27,7 @@ export async function startTestServer(
 ): Promise<DroverServer> {
   const server = await startServer(
     {
-      natsUrl: inject('natsUrl'),
+      natsUrl: natsUrl(),
       // The run's shared nats-server has no authorization (test/e2e/nats-permissions covers that).
       insecureNats: true,
       databaseUrl,
