@@ -18,7 +18,7 @@ export default defineConfig({
     // each has its own database, subjects, cluster NATS and free ports
     // (test/harness/).
     // vitest's default (cores - 1) ran them one at a time on 2 cores.
-    maxWorkers: 3,
+    maxWorkers: 2,
     // Lets memory tests collect garbage before measuring.
     execArgv: ['--expose-gc'],
   },

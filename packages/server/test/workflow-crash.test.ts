@@ -1,6 +1,6 @@
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { uniqueName, useDatabase } from '../../../test/harness/fixtures.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { natsUrl, uniqueName, useDatabase } from '../../../test/harness/fixtures.js';
 import { testLogger } from '../../../test/harness/logger.js';
 import { basicProcessor, type DroverWorker, startWorker } from '../../worker/src/index.js';
 import type { DroverServer } from '../src/index.js';
@@ -100,7 +100,7 @@ describe('a node ended while no server advances', () => {
     expect(Date.now() - t0).toBeLessThanOrEqual(SWEEP_MS + 1_000);
     expect(moved.context).toEqual({ a: 1 });
     worker = await startWorker({
-      natsUrl: inject('natsUrl'),
+      natsUrl: natsUrl(),
       insecureNats: true,
       app: app.name,
       workerId: uniqueName('wf'),

@@ -1,6 +1,6 @@
 import { routes } from '@drover/protocol';
-import { afterAll, beforeAll, expect, inject, it, vi } from 'vitest';
-import { useNats } from '../../../test/harness/fixtures.js';
+import { afterAll, beforeAll, expect, it, vi } from 'vitest';
+import { natsUrl, useNats } from '../../../test/harness/fixtures.js';
 import { testLogger } from '../../../test/harness/logger.js';
 import { basicProcessor, type DroverWorker, startWorker } from '../src/index.js';
 import { standaloneRun } from './support/standalone-run.js';
@@ -30,7 +30,7 @@ beforeAll(async () => {
   }));
   await nats.nc.flush();
   worker = await startWorker({
-    natsUrl: inject('natsUrl'),
+    natsUrl: natsUrl(),
     insecureNats: true, // the suite's shared NATS has no authentication
     app: nats.app,
     workerId: WORKER,

@@ -1,7 +1,7 @@
 import type { JsonValue } from '@drover/protocol';
 import pg from 'pg';
-import { afterAll, beforeAll, expect, inject } from 'vitest';
-import { uniqueName, useDatabase } from '../../../../test/harness/fixtures.js';
+import { afterAll, beforeAll, expect } from 'vitest';
+import { natsUrl, uniqueName, useDatabase } from '../../../../test/harness/fixtures.js';
 import { testLogger } from '../../../../test/harness/logger.js';
 import { type DroverWorker, type Processor, startWorker } from '../../../worker/src/index.js';
 import type { DroverServer, ServerConfigInput } from '../../src/index.js';
@@ -101,7 +101,7 @@ export function useWorkflowSetup(
     worker: undefined as DroverWorker | undefined,
     async startWorker(): Promise<DroverWorker> {
       s.worker = await startWorker({
-        natsUrl: inject('natsUrl'),
+        natsUrl: natsUrl(),
         insecureNats: true,
         app: s.app.name,
         workerId: uniqueName('wf'),
