@@ -13,6 +13,7 @@ export class AdvanceListener {
   private client: pg.PoolClient | undefined;
   private timer: NodeJS.Timeout | undefined;
   private stopped = true;
+  private readonly released = new WeakSet<pg.PoolClient>();
 
   constructor(
     private readonly pool: pg.Pool,
@@ -47,6 +48,10 @@ export class AdvanceListener {
   }
 
   private lost(client: pg.PoolClient, err: Error): void {
+    // A connection that dies mid-LISTEN is reported twice (its 'error' event,
+    // then the query's rejection): it goes back to the pool once.
+    if (this.released.has(client)) return;
+    this.released.add(client);
     if (this.client === client) this.client = undefined;
     client.removeAllListeners('notification');
     client.removeAllListeners('error');
