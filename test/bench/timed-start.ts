@@ -46,6 +46,9 @@ export async function benchTimedStart(): Promise<Record<string, unknown>> {
       };
     }),
   ];
+  // Processor threads resolve the workspace packages to their built code, as
+  // drover-worker's do (the bench itself runs with the drover-source condition).
+  process.execArgv = process.execArgv.filter((flag) => !flag.includes('drover-source'));
   const worker = await startWorker({
     natsUrl: nats.url,
     insecureNats: true,
