@@ -35,10 +35,12 @@ import { WorkerMetrics } from './worker-metrics.js';
 export const MAX_PROCESSOR_TRACKERS = 1_024;
 /**
  * How long before their time held runs are started, their processors waiting
- * for it: the worker's own start work (~3-10 µs a run) for 1,000 runs due
- * together is done by then, and only the processor calls are left.
+ * for it: the worker's own start work for 1,000 runs due together (~3 µs a
+ * run on the main thread, 20-30 µs with processor threads) is done by then,
+ * and only the processor calls are left. Measured: CRON fire-to-start p99
+ * ~105 ms with 20, 39-46 ms with 100 (docs/benchmarks.md).
  */
-const START_LEAD_MS = 20;
+const START_LEAD_MS = 100;
 
 type RunJob = z.output<typeof ttMessages.RunJob>;
 /** How this worker answers one offered run (`run_job`, or one run of `run_jobs`). */
