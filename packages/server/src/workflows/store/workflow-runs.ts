@@ -142,8 +142,8 @@ export async function insertRun(db: Queryable, r: NewRun): Promise<RunRow | null
        idempotency_key, dag, init_params, context, parent_run_id, parent_node_id, depth,
        needs_advance, reason, started_at, finished_at)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $3 = 'RUNNING', $13,
-       CASE WHEN $3 = 'RUNNING' THEN now() END,
-       CASE WHEN $3 IN ('SUCCEEDED', 'FAILED', 'STOPPED') THEN now() END)
+       CASE WHEN $3 = 'RUNNING' THEN clock_timestamp() END,
+       CASE WHEN $3 IN ('SUCCEEDED', 'FAILED', 'STOPPED') THEN clock_timestamp() END)
      ON CONFLICT DO NOTHING
      RETURNING ${RUN_COLUMNS}`,
     [
@@ -226,8 +226,10 @@ export async function setNode(
        reason = CASE WHEN $6::boolean THEN $7 ELSE reason END,
        instance_id = coalesce($8, instance_id), child_run_id = coalesce($9, child_run_id),
        due_at = coalesce($10, due_at),
-       started_at = coalesce(started_at, now()),
-       finished_at = CASE WHEN $11::boolean THEN now() ELSE finished_at END,
+       -- clock_timestamp(), not now(): now() is when this transaction began, and
+       -- under READ COMMITTED it may see a predecessor that finished after that.
+       started_at = coalesce(started_at, clock_timestamp()),
+       finished_at = CASE WHEN $11::boolean THEN clock_timestamp() ELSE finished_at END,
        finish_seq = CASE WHEN $11::boolean THEN nextval('workflow_node_finish_seq') ELSE finish_seq END
      WHERE run_id = $1 AND node_id = $2`,
     [
@@ -254,7 +256,7 @@ export async function finishRun(
   reason: string | null,
 ): Promise<void> {
   await db.query(
-    `UPDATE workflow_runs SET status = $2, reason = $3, finished_at = now(), needs_advance = false
+    `UPDATE workflow_runs SET status = $2, reason = $3, finished_at = clock_timestamp(), needs_advance = false
      WHERE id = $1`,
     [runId, status, reason],
   );
