@@ -34,6 +34,12 @@ export function watchChild(child: ChildProcess, name: string, log: Logger): Watc
       resolve({ code: null, signal: null });
     });
   });
+  // 'exit' can come before the last of its output is read: a failure's
+  // message waits for the streams to close (briefly: a grandchild may hold them).
+  const outputRead = new Promise<void>((resolve) => {
+    child.once('close', () => resolve());
+    void exited.then(() => setTimeout(resolve, 1_000).unref());
+  });
   for (const stream of [child.stdout, child.stderr]) {
     if (!stream) continue;
     createInterface({ input: stream }).on('line', (line) => {
@@ -61,8 +67,9 @@ export function watchChild(child: ChildProcess, name: string, log: Logger): Watc
         reject(new Error(`${name} was not ready within ${ms / 1000} s:\n${tail()}`));
       }, ms);
       watchers.add(watch);
-      void exited.then(({ code, signal }) => {
+      void exited.then(async ({ code, signal }) => {
         done();
+        await outputRead;
         reject(new Error(`${name} exited (${signal ?? code}) before it was ready:\n${tail()}`));
       });
     });

@@ -120,7 +120,8 @@ export async function advanceRun(
 }
 
 async function dbNow(tx: pg.PoolClient): Promise<Date> {
-  const { rows } = await tx.query<{ now: Date }>('SELECT now() AS now');
+  // The clock now, not this transaction's start (which may precede the ends it sees).
+  const { rows } = await tx.query<{ now: Date }>('SELECT clock_timestamp() AS now');
   return (rows[0] as { now: Date }).now;
 }
 
@@ -182,7 +183,7 @@ async function startReady(
             ? new Date(now.getTime() + spec.delayMs)
             : new Date(spec.until as string);
         if (dueAt <= now) await set(n, { status: 'SUCCEEDED', finished: true });
-        else await set(n, { status: 'WAITING', dueAt });
+        else await set(n, { status: 'WAITING', dueAt, startedAt: now });
       } else if (spec.kind === 'workflow') {
         await startChild(tx, run, n, spec.workflowId, set);
       } else {
@@ -338,7 +339,7 @@ export async function promoteQueued(
        WHERE workflow_id = $1 AND status = 'WAITING' AND parent_run_id IS NULL
        ORDER BY id
        LIMIT CASE WHEN $2::int = 0 THEN NULL ELSE greatest(0, $2::int - (SELECT n FROM running)) END)
-     UPDATE workflow_runs r SET status = 'RUNNING', started_at = now(), needs_advance = true
+     UPDATE workflow_runs r SET status = 'RUNNING', started_at = clock_timestamp(), needs_advance = true
      FROM next WHERE r.id = next.id RETURNING r.id`,
     [workflowId, limit],
   );

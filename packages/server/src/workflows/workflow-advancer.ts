@@ -142,7 +142,7 @@ export class WorkflowAdvancer {
   private async stopChildRun(id: string, reason: string): Promise<void> {
     try {
       const { rows } = await this.pool.query<{ id: string }>(
-        `UPDATE workflow_runs SET status = 'STOPPED', reason = $2, finished_at = now(), needs_advance = true
+        `UPDATE workflow_runs SET status = 'STOPPED', reason = $2, finished_at = clock_timestamp(), needs_advance = true
          WHERE id = $1 AND status IN ('WAITING', 'RUNNING') RETURNING id`,
         [id, reason],
       );

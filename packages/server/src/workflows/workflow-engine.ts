@@ -129,7 +129,7 @@ export async function stopWorkflowRun(
     if (!run) return null;
     if (isFinalRun(run.status)) return { run, changed: false };
     const { rows } = await tx.query<RunRow>(
-      `UPDATE workflow_runs SET status = 'STOPPED', reason = $2, finished_at = now(), needs_advance = true
+      `UPDATE workflow_runs SET status = 'STOPPED', reason = $2, finished_at = clock_timestamp(), needs_advance = true
        WHERE id = $1 RETURNING *`,
       [runId, reason],
     );

@@ -217,6 +217,8 @@ export async function setNode(
     instanceId?: string;
     childRunId?: string;
     dueAt?: Date;
+    /** A wait node's start: the moment its due time counts from. */
+    startedAt?: Date;
     finished?: boolean;
   },
 ): Promise<void> {
@@ -228,7 +230,7 @@ export async function setNode(
        due_at = coalesce($10, due_at),
        -- clock_timestamp(), not now(): now() is when this transaction began, and
        -- under READ COMMITTED it may see a predecessor that finished after that.
-       started_at = coalesce(started_at, clock_timestamp()),
+       started_at = coalesce(started_at, $12, clock_timestamp()),
        finished_at = CASE WHEN $11::boolean THEN clock_timestamp() ELSE finished_at END,
        finish_seq = CASE WHEN $11::boolean THEN nextval('workflow_node_finish_seq') ELSE finish_seq END
      WHERE run_id = $1 AND node_id = $2`,
@@ -244,6 +246,7 @@ export async function setNode(
       fields.childRunId ?? null,
       fields.dueAt ?? null,
       fields.finished === true,
+      fields.startedAt ?? null,
     ],
   );
 }
