@@ -124,7 +124,7 @@ export class HeavyTracker {
   }
 
   private handBackIfAlone(): void {
-    if (this.control.signal.aborted || !this.leaving) return;
+    if (this.control.stopped || !this.leaving) return;
     if (![...this.peers.values()].some((p) => !p.dead && !p.closed))
       this.handBack('no ProcessorTracker left, and this worker is draining');
   }
@@ -155,8 +155,7 @@ export class HeavyTracker {
       return `map_task for instance ${req.instanceId} without epoch, workerId and parentAttempt`;
     if (epoch !== this.run.epoch)
       return `map_task for instance ${req.instanceId} at epoch ${epoch}; the run is at epoch ${this.run.epoch}`;
-    if (this.control.signal.aborted)
-      return `map_task for instance ${req.instanceId}: the run ended`;
+    if (this.control.stopped) return `map_task for instance ${req.instanceId}: the run ended`;
     const attempt = this.store.attemptWith(req.parentTaskId, workerId);
     if (attempt === 0 || attempt !== parentAttempt)
       return `map_task for instance ${req.instanceId}: task ${req.parentTaskId} attempt ${parentAttempt} is not running on worker ${workerId}`;
@@ -318,7 +317,7 @@ export class HeavyTracker {
       this.control.signal.addEventListener('abort', () => resolve(), { once: true }),
     );
     await Promise.race([this.allFinal, aborted]);
-    if (this.control.signal.aborted) {
+    if (this.control.stopped) {
       const reason = (this.control.signal.reason as Error).message;
       return {
         status: reason.includes('timed out') || reason.includes('alive') ? 'FAILED' : 'STOPPED',
@@ -347,7 +346,7 @@ export class HeavyTracker {
 
   /** Sends waiting tasks to every live ProcessorTracker with credit left. */
   private pump(): void {
-    if (this.control.signal.aborted) return;
+    if (this.control.stopped) return;
     for (const [worker, peer] of this.peers) {
       if (peer.dead || peer.closed) continue;
       const room = this.credit - peer.inFlight;
@@ -456,7 +455,7 @@ export class HeavyTracker {
 
   /** Workers the server lists for the run now: new ones take part, up to maxWorkerCount live. */
   private join(workers: string[]): void {
-    if (this.leaving || this.control.signal.aborted) return;
+    if (this.leaving || this.control.stopped) return;
     const max = this.run.maxWorkerCount || Number.POSITIVE_INFINITY;
     let live = [...this.peers.values()].filter((p) => !p.dead && !p.closed).length;
     const joined: string[] = [];

@@ -219,7 +219,7 @@ export class StandaloneTracker {
     let tick = 0;
     let next = monotonicMs();
     try {
-      while (!this.control.signal.aborted) {
+      while (!this.control.stopped) {
         const outcome = await this.once(processor, params, `tick-${++tick}`);
         if (outcome.status === 'FAILED')
           this.logs.forTask(`tick-${tick}`).warn(`firing failed: ${outcome.result}`);
