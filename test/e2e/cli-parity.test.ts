@@ -224,7 +224,8 @@ describe('drover CLI parity', { timeout: 120_000 }, () => {
       expect(await p.exited).toBe(0);
       return p.tail();
     };
-    const coloured = await output({ TERM: 'xterm' });
+    // CI runners set CI; a terminal still gets colour (Node's own check would drop it).
+    const coloured = await output({ TERM: 'xterm', CI: 'true' });
     // Redrawn in place: erase the line (readline splits the output at each \r).
     expect(coloured).toContain('\x1b[2K');
     expect(coloured).toMatch(/\[#{24}\] 100% 1\/1 done, 0 failed {2}\d+\.\ds/);

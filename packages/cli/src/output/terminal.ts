@@ -15,7 +15,10 @@ export function colourOn(): boolean {
 
 type Colour = 'green' | 'red' | 'yellow' | 'cyan' | 'gray';
 
-/** `text` in a colour when colour is on, else as it is. */
+/**
+ * `text` in a colour when colour is on, else as it is. styleText is told not
+ * to judge the stream itself: it would drop colour whenever CI is set.
+ */
 export function paint(colour: Colour, text: string): string {
-  return colourOn() ? styleText(colour, text) : text;
+  return colourOn() ? styleText(colour, text, { validateStream: false }) : text;
 }
