@@ -35,6 +35,11 @@ export interface DroverCluster {
   /** Starts the server again on the same port (after a kill), waiting until it is ready. */
   restartServer(): Promise<ReadyProcess>;
   /**
+   * Starts another server process on the same database and NATS, on a port of
+   * its own, waiting until it is ready; stopped with the cluster.
+   */
+  startServer(): Promise<ClusterServer>;
+  /**
    * Resolves once the server counts exactly `count` live workers (a run's
    * task workers are those alive when it is dispatched).
    */
@@ -42,6 +47,14 @@ export interface DroverCluster {
   /** Creates an API-triggered job from `spec` and runs it with `body`: the new instance. */
   run(spec: Record<string, unknown>, body?: Record<string, unknown>): Promise<any>;
   stop(): Promise<void>;
+}
+
+/** A server process started by `startServer`. */
+export interface ClusterServer {
+  process: ReadyProcess;
+  url: string;
+  /** The cluster's app on this server's API. */
+  api: ApiClient;
 }
 
 export interface WorkerOptions {
@@ -111,6 +124,7 @@ export async function startDroverCluster(
   };
   const app = await createApp(uniqueName('app'));
   const workers = new Map<string, ReadyProcess>();
+  const moreServers: ReadyProcess[] = [];
   const cluster: DroverCluster = {
     nats,
     server,
@@ -140,6 +154,12 @@ export async function startDroverCluster(
       cluster.server = await startServer(new URL(url).port);
       return cluster.server;
     },
+    async startServer() {
+      const started = await startServer('0');
+      moreServers.push(started);
+      const serverUrl = started.find(/"http":"(http:\/\/[^"]+)"/) as string;
+      return { process: started, url: serverUrl, api: new ApiClient(serverUrl, app.secret) };
+    },
     async untilWorkersAlive(count) {
       for (;;) {
         const res = await app.api.get(`/api/v1/apps/${app.name}/workers`);
@@ -158,7 +178,7 @@ export async function startDroverCluster(
     },
     async stop() {
       await Promise.all([...workers.values()].map((w) => stopProcess(w, 'SIGKILL')));
-      await stopProcess(cluster.server);
+      await Promise.all([cluster.server, ...moreServers].map((s) => stopProcess(s)));
       if (!options.nats) await nats.stop();
     },
   };

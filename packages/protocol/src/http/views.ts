@@ -126,6 +126,8 @@ export const WorkflowRunView = z.object({
   workflowId: z.string(),
   status: WorkflowRunStatus,
   triggerType: z.string(),
+  /** A CRON run's slot (epoch ms); null for other runs. */
+  expectedTriggerAt: z.number().nullable(),
   context: z.unknown(),
   initParams: z.unknown(),
   parentRunId: z.string().nullable(),

@@ -19,6 +19,7 @@ export interface RunRow {
   workflow_id: string;
   status: RunStatus;
   trigger_type: string;
+  expected_trigger_at: Date | null;
   dag: WorkflowSpec;
   init_params: JsonValue | null;
   context: Record<string, JsonValue>;
@@ -48,7 +49,7 @@ export interface NodeRow {
 }
 
 export const RUN_COLUMNS =
-  'id, app_id, workflow_id, status, trigger_type, dag, init_params, context, parent_run_id, ' +
+  'id, app_id, workflow_id, status, trigger_type, expected_trigger_at, dag, init_params, context, parent_run_id, ' +
   'parent_node_id, depth, needs_advance, reason, created_at, started_at, finished_at';
 
 const ms = (d: Date | null) => (d ? d.getTime() : null);
@@ -59,6 +60,7 @@ export function toRunView(r: RunRow): WorkflowRunView {
     workflowId: r.workflow_id,
     status: r.status,
     triggerType: r.trigger_type,
+    expectedTriggerAt: ms(r.expected_trigger_at),
     context: r.context,
     initParams: r.init_params,
     parentRunId: r.parent_run_id,
