@@ -20,12 +20,18 @@ import { expectExecutedOnce, expectSettled, expectSurvivorsAlive } from './check
 //   attempt): every node of every run has exactly one instance, executed once;
 //   with one server killed -9 midway too;
 // - a CRON workflow's slot is fired once however many servers claim it (the
-//   claim's advisory lock and the run's unique slot), and no slot is skipped.
+//   claim's advisory lock and the run's unique slot), and no slot is skipped
+//   (the claim moves the workflow's next slot on);
+// - slots missed while every server was down collapse into one catch-up run
+//   (the claim's next slot moved on: it stayed on the first slot, the claim's
+//   check of updated_at comparing a millisecond copy with microseconds).
 
 const db = useDatabase();
 const dir = mkdtempSync(join(tmpdir(), 'drover-wf-two-servers-'));
 let cluster: DroverCluster;
 let second: ClusterServer;
+/** The other server of the CRON tests (`second` was killed). */
+let other: ClusterServer;
 let pool: pg.Pool;
 
 beforeAll(async () => {
@@ -46,7 +52,11 @@ interface RunView {
   status: string;
   triggerType: string;
   expectedTriggerAt: number | null;
+  createdAt: number;
 }
+
+// Slots missed by more than this (every server down) collapse into one run (docs/server.md).
+const MISFIRE_MS = 5_000;
 
 /** A job only workflows run, with the `counted` processor (one marker line per execution). */
 async function countedJob(api: ApiClient, app: string): Promise<string> {
@@ -57,6 +67,18 @@ async function countedJob(api: ApiClient, app: string): Promise<string> {
   });
   expect(res.status, JSON.stringify(res.body)).toBe(201);
   return res.body.id as string;
+}
+
+/** A workflow of one `counted` node firing every second (CRON, seconds field). */
+async function everySecond(api: ApiClient, app: string, job: string): Promise<string> {
+  const created = await api.post(`/api/v1/apps/${app}/workflows`, {
+    name: uniqueName('tick'),
+    schedule: { type: 'CRON', expression: '* * * * * *' },
+    maxConcurrentRuns: 0,
+    nodes: [{ id: 'only', kind: 'job', job, params: { ms: 0, markers: join(dir, 'tick') } }],
+  });
+  expect(created.status, JSON.stringify(created.body)).toBe(201);
+  return created.body.id as string;
 }
 
 /** The workflow's runs, through the API (newest first, one page of up to 1,000). */
@@ -159,20 +181,13 @@ describe('two servers on one database', () => {
 
   it('fire a CRON workflow once per slot, skipping none', async () => {
     const { app } = cluster;
-    const next = await cluster.startServer();
-    const job = await countedJob(next.api, app.name);
-    const created = await next.api.post(`/api/v1/apps/${app.name}/workflows`, {
-      name: uniqueName('tick'),
-      schedule: { type: 'CRON', expression: '* * * * * *' },
-      maxConcurrentRuns: 0,
-      nodes: [{ id: 'only', kind: 'job', job, params: { ms: 0, markers: join(dir, 'tick') } }],
-    });
-    expect(created.status, JSON.stringify(created.body)).toBe(201);
-    const workflowId = created.body.id as string;
+    other = await cluster.startServer();
+    const job = await countedJob(other.api, app.name);
+    const workflowId = await everySecond(other.api, app.name, job);
 
     // Enabled for about 5 s (5 slots fired), then disabled through the other server.
     await expect
-      .poll(async () => (await runsOf(next.api, app.name, workflowId)).length, { timeout: 30_000 })
+      .poll(async () => (await runsOf(other.api, app.name, workflowId)).length, { timeout: 30_000 })
       .toBeGreaterThanOrEqual(5);
     const disabled = await app.api.post(`/api/v1/apps/${app.name}/workflows/${workflowId}/disable`);
     expect(disabled.status, JSON.stringify(disabled.body)).toBe(200);
@@ -189,6 +204,60 @@ describe('two servers on one database', () => {
     expect(new Set(slots).size).toBe(slots.length); // no slot fired twice
     const gaps = slots.slice(1).map((s, i) => s - (slots[i] as number));
     expect(gaps.filter((g) => g !== 1_000)).toEqual([]); // no slot between first and last skipped
+    await expectSettled(db.url);
+    expectSurvivorsAlive(cluster);
+  }, 120_000);
+
+  it('collapse the slots missed while every server was down into one catch-up run', async () => {
+    const { app } = cluster;
+    const job = await countedJob(app.api, app.name);
+    const workflowId = await everySecond(other.api, app.name, job);
+    await expect
+      .poll(async () => (await runsOf(app.api, app.name, workflowId)).length, { timeout: 30_000 })
+      .toBeGreaterThanOrEqual(2);
+    // Every server dies half-way between two slots (a claim is done by then), and
+    // stay down past the misfire window, so the slots held meanwhile are missed.
+    await new Promise((r) => setTimeout(r, 1_500 - (Date.now() % 1_000)));
+    await Promise.all(
+      [cluster.server, second.process, other.process].map((p) => stopProcess(p, 'SIGKILL')),
+    );
+    await new Promise((r) => setTimeout(r, MISFIRE_MS + 2_000));
+    await cluster.restartServer();
+    const { rows } = await pool.query<{ now: Date }>('SELECT now()');
+    const back = (rows[0] as { now: Date }).now.getTime();
+    // Back for 2 s: its slots fire again.
+    await expect
+      .poll(
+        async () =>
+          (await runsOf(app.api, app.name, workflowId)).some(
+            (r) => (r.expectedTriggerAt ?? 0) >= back + 2_000,
+          ),
+        { timeout: 30_000 },
+      )
+      .toBe(true);
+    const disabled = await app.api.post(`/api/v1/apps/${app.name}/workflows/${workflowId}/disable`);
+    expect(disabled.status, JSON.stringify(disabled.body)).toBe(200);
+
+    const runs = await untilAllFinal(app.api, app.name, workflowId, 60_000);
+    for (const run of runs)
+      expect(run, JSON.stringify(run)).toMatchObject({
+        status: 'SUCCEEDED',
+        triggerType: 'CRON',
+      });
+    runs.sort((x, y) => (x.expectedTriggerAt as number) - (y.expectedTriggerAt as number));
+    const slots = runs.map((r) => r.expectedTriggerAt as number);
+    expect(new Set(slots).size).toBe(slots.length);
+    // One run started long after its slot: the first slot missed, standing for all those
+    // older than the misfire window; every other slot has its own run.
+    const late = runs.flatMap((r, i) =>
+      r.createdAt - (r.expectedTriggerAt as number) > MISFIRE_MS ? [i] : [],
+    );
+    expect(late, JSON.stringify(runs)).toHaveLength(1);
+    const k = late[0] as number;
+    const gaps = slots.slice(1).map((s, i) => s - (slots[i] as number));
+    expect(gaps[k - 1], 'the catch-up is the slot after the last one fired').toBe(1_000);
+    expect(gaps[k], 'older missed slots collapse into it').toBeGreaterThan(1_000);
+    expect(gaps.filter((g, i) => i !== k && g !== 1_000)).toEqual([]);
     await expectSettled(db.url);
     expectSurvivorsAlive(cluster);
   }, 120_000);

@@ -22,6 +22,8 @@ interface DueWorkflow {
   next_trigger_at: Date;
   created_at: Date;
   updated_at: Date;
+  /** updated_at to the microsecond (a Date keeps milliseconds: it would never match). */
+  edited_stamp: string;
 }
 
 /**
@@ -42,7 +44,7 @@ export async function claimDueWorkflows(
       (await client.query<{ now: Date }>('SELECT now()')).rows[0]?.now.getTime() ?? Date.now();
     const { rows: due } = await client.query<DueWorkflow>(
       `SELECT w.id, w.app_id, a.name AS app_name, w.name, w.spec, w.enabled, w.next_trigger_at,
-              w.created_at, w.updated_at
+              w.created_at, w.updated_at, w.updated_at::text AS edited_stamp
        FROM workflows w JOIN apps a ON a.id = w.app_id
        WHERE w.enabled AND w.next_trigger_at <= $1 ORDER BY w.next_trigger_at, w.id LIMIT $2`,
       [new Date(now), batch],
@@ -76,8 +78,8 @@ export async function claimDueWorkflows(
       }
       // Unless the workflow was edited meanwhile (the edit set its own next time).
       await client.query(
-        `UPDATE workflows SET next_trigger_at = $2 WHERE id = $1 AND updated_at = $3`,
-        [w.id, fire.next === null ? null : new Date(fire.next), w.updated_at],
+        `UPDATE workflows SET next_trigger_at = $2 WHERE id = $1 AND updated_at = $3::timestamptz`,
+        [w.id, fire.next === null ? null : new Date(fire.next), w.edited_stamp],
       );
     }
     await client.query('COMMIT');
