@@ -23,8 +23,8 @@ import { expectExecutedOnce, expectSettled, expectSurvivorsAlive } from './check
 //   claim's advisory lock and the run's unique slot), and no slot is skipped
 //   (the claim moves the workflow's next slot on);
 // - slots missed while every server was down collapse into one catch-up run
-//   (the claim's next slot moved on: it stayed on the first slot, the claim's
-//   check of updated_at comparing a millisecond copy with microseconds).
+//   (this needs the claim to move the workflow's next slot on: it did not, its
+//   "not edited meanwhile" check comparing updated_at to the millisecond).
 
 const db = useDatabase();
 const dir = mkdtempSync(join(tmpdir(), 'drover-wf-two-servers-'));
