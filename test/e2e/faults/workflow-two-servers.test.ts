@@ -211,13 +211,29 @@ describe('two servers on one database', () => {
   it('collapse the slots missed while every server was down into one catch-up run', async () => {
     const { app } = cluster;
     const job = await countedJob(app.api, app.name);
+    other ??= await cluster.startServer(); // (when run alone)
     const workflowId = await everySecond(other.api, app.name, job);
     await expect
       .poll(async () => (await runsOf(app.api, app.name, workflowId)).length, { timeout: 30_000 })
       .toBeGreaterThanOrEqual(2);
-    // Every server dies half-way between two slots (a claim is done by then), and
-    // stay down past the misfire window, so the slots held meanwhile are missed.
-    await new Promise((r) => setTimeout(r, 1_500 - (Date.now() % 1_000)));
+    // Every server dies between two claims (the last one committed, moving the
+    // next slot past every run's, the next one not due for 300 ms), and stays
+    // down past the misfire window, so the slots held meanwhile are missed.
+    await expect
+      .poll(
+        async () => {
+          const { rows } = await pool.query<{ moved: boolean; ahead: number }>(
+            `SELECT next_trigger_at > (SELECT max(expected_trigger_at) FROM workflow_runs
+                                       WHERE workflow_id = $1) AS moved,
+                    extract(epoch FROM next_trigger_at - now()) * 1000 AS ahead
+             FROM workflows WHERE id = $1`,
+            [workflowId],
+          );
+          return rows[0]?.moved === true && Number(rows[0].ahead) > 300;
+        },
+        { timeout: 10_000, interval: 50, message: 'a claim moves the next slot on' },
+      )
+      .toBe(true);
     await Promise.all(
       [cluster.server, second.process, other.process].map((p) => stopProcess(p, 'SIGKILL')),
     );
