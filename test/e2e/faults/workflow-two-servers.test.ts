@@ -135,20 +135,19 @@ describe('two servers on one database', () => {
     );
     for (const res of started) expect(res.status, JSON.stringify(res.body)).toBe(202);
 
-    // Midway: once a run's first node has ended (its run still going), the second server dies.
+    // Midway: once a run's first node has ended (its successors under way), the
+    // second server dies.
     const first = started[0]?.body.id as string;
     await expect
       .poll(
         async () => {
           const run = await app.api.get(`/api/v1/apps/${app.name}/workflow-runs/${first}`);
-          const a = (run.body.nodes as { nodeId: string; status: string }[]).find(
-            (n) => n.nodeId === 'a',
-          );
-          return [run.body.status, a?.status];
+          const nodes = run.body.nodes as { nodeId: string; status: string }[];
+          return nodes.find((n) => n.nodeId === 'a')?.status;
         },
         { timeout: 60_000, interval: 50 },
       )
-      .toEqual(['RUNNING', 'SUCCEEDED']);
+      .toBe('SUCCEEDED');
     await stopProcess(second.process, 'SIGKILL');
 
     const runs = await untilAllFinal(app.api, app.name, workflowId, 90_000);
@@ -237,7 +236,7 @@ describe('two servers on one database', () => {
     await Promise.all(
       [cluster.server, second.process, other.process].map((p) => stopProcess(p, 'SIGKILL')),
     );
-    await new Promise((r) => setTimeout(r, MISFIRE_MS + 2_000));
+    await new Promise((r) => setTimeout(r, MISFIRE_MS + 3_000));
     await cluster.restartServer();
     const { rows } = await pool.query<{ now: Date }>('SELECT now()');
     const back = (rows[0] as { now: Date }).now.getTime();
@@ -263,10 +262,11 @@ describe('two servers on one database', () => {
     runs.sort((x, y) => (x.expectedTriggerAt as number) - (y.expectedTriggerAt as number));
     const slots = runs.map((r) => r.expectedTriggerAt as number);
     expect(new Set(slots).size).toBe(slots.length);
-    // One run started long after its slot: the first slot missed, standing for all those
-    // older than the misfire window; every other slot has its own run.
+    // One run started long after its slot (8 s and the restart; a slot of the
+    // misfire window, under 5 s and the claim): the first slot missed, standing for
+    // all those older than the window; every other slot has its own run.
     const late = runs.flatMap((r, i) =>
-      r.createdAt - (r.expectedTriggerAt as number) > MISFIRE_MS ? [i] : [],
+      r.createdAt - (r.expectedTriggerAt as number) > MISFIRE_MS + 1_500 ? [i] : [],
     );
     expect(late, JSON.stringify(runs)).toHaveLength(1);
     const k = late[0] as number;
