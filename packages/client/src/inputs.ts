@@ -44,7 +44,6 @@ export interface JobSpecInput {
   maxWorkerCount?: number;
   lifecycle?: { start?: number | string; end?: number | string };
   logLevel?: 'debug' | 'info' | 'warn' | 'error';
-  /** true on create; an update without it keeps the stored value. */
   enabled?: boolean;
 }
 
@@ -78,7 +77,6 @@ interface NodeInput {
   /** 1-64 letters, digits, _ or -; unique in the workflow. */
   id: string;
   /** A disabled node is passed over: its successors run as if it succeeded. */
-  /** true on create; an update without it keeps the stored value. */
   enabled?: boolean;
   /** When it fails, the workflow goes on as if it succeeded. */
   skipWhenFailed?: boolean;
