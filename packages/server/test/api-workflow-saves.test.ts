@@ -179,3 +179,35 @@ describe('a spec Postgres could not store, or a lifecycle that ends before it st
     ]);
   });
 });
+
+describe('a node of the wrong shape', () => {
+  it('is a 400 whose issue names the node by id, as the graph checks do', async () => {
+    const res = await api.post(`${base}/workflows`, {
+      name: uniqueName('shape'),
+      nodes: [
+        { id: 'extract', kind: 'job', job: 'extract', retries: 3 },
+        { id: 'pause', kind: 'wait', delayMs: '5s' },
+      ],
+      edges: [{ from: 'extract', to: 'pause' }],
+    });
+    expect(res.status).toBe(400);
+    expect(res.body.error.issues).toEqual([
+      { path: 'body.nodes[0]', message: 'node "extract": Unrecognized key: "retries"' },
+      {
+        path: 'body.nodes[1].delayMs',
+        message: 'node "pause": Invalid input: expected number, received string',
+      },
+    ]);
+  });
+
+  it('names no node when the id itself cannot be read', async () => {
+    const res = await api.post(`${base}/workflows`, {
+      name: uniqueName('shape'),
+      nodes: [{ id: 7, kind: 'wait', delayMs: 1 }],
+    });
+    expect(res.status).toBe(400);
+    expect(res.body.error.issues).toEqual([
+      { path: 'body.nodes[0].id', message: 'Invalid input: expected string, received number' },
+    ]);
+  });
+});
