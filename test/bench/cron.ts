@@ -168,6 +168,7 @@ export async function benchCron(): Promise<Record<string, unknown>> {
         p99: round(quantile(claimed, 0.99), 1),
       },
       fireToStartMs: {
+        min: round(started[0] ?? Number.NaN, 2),
         p50: round(quantile(started, 0.5), 2),
         p99: round(quantile(started, 0.99), 2),
         max: round(started[started.length - 1] ?? Number.NaN, 2),

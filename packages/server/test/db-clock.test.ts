@@ -29,6 +29,17 @@ describe('DbClock', () => {
     expect(off).toBeGreaterThan(1_800);
   });
 
+  it('names its estimate anew when the clock steps (workers time dispatches against it)', () => {
+    const clock = new DbClock();
+    clock.add({ offset: TRUE_OFFSET, rttMs: 0.5 });
+    const before = clock.id;
+    clock.add({ offset: TRUE_OFFSET + 0.1, rttMs: 0.4 });
+    expect(clock.id).toBe(before);
+    clock.add({ offset: TRUE_OFFSET + 2_000, rttMs: 0.5 });
+    expect(clock.id).not.toBe(before);
+    expect(new DbClock().id).not.toBe(new DbClock().id); // per server process
+  });
+
   it('forgets readings older than its window', () => {
     const clock = new DbClock();
     clock.add({ offset: TRUE_OFFSET, rttMs: 0.1 });

@@ -68,3 +68,39 @@ it('starts a held run once, under the epoch that replaced it while it waited', a
   expect(started).toEqual([{ instanceId: '7', signalAborted: false }]);
   expect(finals).toEqual([{ instanceId: '7', epoch: 2, status: 'SUCCEEDED' }]);
 });
+
+// Dispatch batches say when their sender measured `startInMs` (`sentAt`, on
+// its clock `senderClock`). Against the quickest recent batch of that clock,
+// a batch that spent longer on the way starts its runs that much sooner
+// after receipt, so the delay is not added to their start.
+const sendTimed = (id: string, startInMs: number, sentAt: number) =>
+  nats.bus.ask(
+    routes.tt.runJobs,
+    { app: nats.app, workerId: WORKER },
+    { runs: [{ ...standaloneRun(id, 'note', 1), startInMs }], sentAt, senderClock: 'server-a.0' },
+  );
+
+it('counts startInMs from when a delayed batch would have arrived, not from its receipt', async () => {
+  await sendTimed('20', 50, Date.now()); // a quick batch: the floor
+  // Sent together: '21' says it was sent 45 ms ago (it waited on the way),
+  // '22' has no delay and starts 20 ms later than '21' would from receipt.
+  await Promise.all([sendTimed('21', 300, Date.now() - 45), sendTimed('22', 280, Date.now())]);
+  await vi.waitFor(() => expect(startedIds(['20', '21', '22'])).toHaveLength(3), {
+    timeout: 10_000,
+  });
+  expect(startedIds(['20', '21', '22'])).toEqual(['20', '21', '22']);
+});
+
+it('takes a batch that seems delayed past the bound for a clock step: counted from receipt', async () => {
+  await sendTimed('30', 50, Date.now());
+  // '31' claims 5 s on the way (the sender's clock stepped back): corrected,
+  // it would start at once, before '32'.
+  await Promise.all([sendTimed('31', 300, Date.now() - 5_000), sendTimed('32', 250, Date.now())]);
+  await vi.waitFor(() => expect(startedIds(['30', '31', '32'])).toHaveLength(3), {
+    timeout: 10_000,
+  });
+  expect(startedIds(['30', '31', '32'])).toEqual(['30', '32', '31']);
+});
+
+const startedIds = (ids: string[]) =>
+  started.map((s) => s.instanceId).filter((id) => ids.includes(id));

@@ -46,7 +46,17 @@ export const RunJob = InstanceRef.extend({
 export const RunJobReply = z.object({ accepted: z.boolean(), reason: z.string().optional() });
 
 /** Many runs for one worker in one message (a dispatch batch); each is fenced and answered on its own. */
-export const RunJobs = z.object({ runs: z.array(RunJob).min(1).max(MAX_RUNS_PER_BATCH) });
+export const RunJobs = z.object({
+  runs: z.array(RunJob).min(1).max(MAX_RUNS_PER_BATCH),
+  /**
+   * The sender's database-clock time (epoch ms) when it measured the runs'
+   * `startInMs`, and an id of that clock (new when the sender restarts or its
+   * clock estimate steps): the worker counts `startInMs` from when the
+   * message would have arrived without delays on the way, not from its receipt.
+   */
+  sentAt: z.number().nonnegative().optional(),
+  senderClock: OpaqueId.optional(),
+});
 export const RunJobsReply = z.object({
   /** One per run, in the request's order. */
   results: z

@@ -389,7 +389,8 @@ export class Dispatcher {
       ...chunks.map(async (chunk) => {
         // `startInMs` counts from the worker's receipt: measured from now,
         // not from before the batches were sized (500 runs: ~2 ms late).
-        const answers = await this.askRunJobs(app, worker, chunk.map(messageAt(this.clock.now())));
+        const sentAt = this.clock.now();
+        const answers = await this.askRunJobs(app, worker, chunk.map(messageAt(sentAt)), sentAt);
         const accepted: Offer[] = [];
         const failing: Promise<void>[] = [];
         chunk.forEach((o, i) => {
@@ -456,9 +457,18 @@ export class Dispatcher {
   }
 
   /** One answer per run, in order; a worker that does not serve `run_jobs` (an older one) is asked run by run. */
-  private async askRunJobs(app: string, workerId: string, runs: RunJob[]): Promise<Answer[]> {
+  private async askRunJobs(
+    app: string,
+    workerId: string,
+    runs: RunJob[],
+    sentAt: number,
+  ): Promise<Answer[]> {
     try {
-      const reply = await this.bus.ask(routes.tt.runJobs, { app, workerId }, { runs });
+      const reply = await this.bus.ask(
+        routes.tt.runJobs,
+        { app, workerId },
+        { runs, sentAt, senderClock: this.clock.id },
+      );
       const byId = new Map(reply.results.map((r) => [r.instanceId, r]));
       return runs.map((run): Answer => {
         const r = byId.get(run.instanceId);

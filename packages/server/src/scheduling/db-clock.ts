@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { monotonicMs } from '@drover/protocol';
 import type { Queryable } from '../db/pool.js';
 
@@ -26,6 +27,16 @@ interface Sample {
 export class DbClock {
   private readonly samples: Sample[] = [];
   private offset: number | undefined;
+  private readonly incarnation = randomBytes(6).toString('hex');
+  private steps = 0;
+
+  /**
+   * Names this estimate of the database clock: it changes when the clock is
+   * seen to step, so a worker timing messages against it starts afresh.
+   */
+  get id(): string {
+    return `${this.incarnation}.${this.steps}`;
+  }
 
   async sync(db: Queryable): Promise<void> {
     const sent = monotonicMs();
@@ -45,8 +56,10 @@ export class DbClock {
     if (
       best &&
       Math.abs(sample.offset - best.offset) > (sample.rttMs + best.rttMs) / 2 + STEP_SLACK_MS
-    )
+    ) {
       this.samples.length = 0;
+      this.steps++;
+    }
     this.samples.push(sample);
     if (this.samples.length > SAMPLES) this.samples.shift();
     this.offset = this.best()?.offset;

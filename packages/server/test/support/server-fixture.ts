@@ -3,6 +3,7 @@ import { natsUrl } from '../../../../test/harness/fixtures.js';
 import { testLogger } from '../../../../test/harness/logger.js';
 import type { DroverServer, ServerConfigInput } from '../../src/index.js';
 import { startServer } from '../../src/index.js';
+import type { WorkflowRunDetailView } from '../../src/workflows/store/workflow-runs.js';
 import { ApiClient } from './api-client.js';
 
 /** Short bounds so tests see the sweeper act in seconds. */
@@ -74,6 +75,25 @@ export async function waitForInstance(
     if (res.status === 200 && done(res.body)) return res.body;
     if (Date.now() > until)
       throw new Error(`instance ${instanceId} still ${JSON.stringify(res.body)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Polls the API until the workflow run (with its `nodes`) satisfies `done`; a database row again. */
+export async function waitForWorkflowRun(
+  app: TestApp,
+  runId: string,
+  done: (r: WorkflowRunDetailView) => boolean,
+  timeoutMs = 30_000,
+): Promise<WorkflowRunDetailView> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const res = await app.api.get<WorkflowRunDetailView>(
+      `/api/v1/apps/${app.name}/workflow-runs/${runId}`,
+    );
+    if (res.status === 200 && done(res.body)) return res.body;
+    if (Date.now() > until)
+      throw new Error(`workflow run ${runId} still ${JSON.stringify(res.body)}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }

@@ -28,6 +28,7 @@ import { watchNatsPermissions } from './nats-permissions.js';
 import { QueuedReports } from './queued-reports.js';
 import { DEFAULT_MAX_QUEUED_RUNS, MAX_QUEUED_RUNS_LIMIT, RunQueue } from './run-queue.js';
 import { TimedRuns } from './timed-runs.js';
+import { TransitFloor } from './transit-floor.js';
 import { checkWorker, WorkerRefusedError } from './worker-check.js';
 import { WorkerMetrics } from './worker-metrics.js';
 
@@ -215,6 +216,8 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
   let standaloneRunning = 0;
   // Standalone runs accepted beyond that, started as slots free.
   const queue = new RunQueue(maxQueuedRuns);
+  // How much later than usual each sender's dispatch batches arrive (see TransitFloor).
+  const transits = new TransitFloor();
   // Runs sent ahead of their time (CRON slots): started, or queued, at their time.
   // (A drain takes them all back and clears their timers first.)
   // Their standalone TaskTrackers are built while they wait and started
@@ -426,19 +429,26 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
       return { accepted: answer.accepted, reason: answer.reason };
     }),
     // A dispatch batch: each run fenced and answered on its own, in order.
-    bus.handle(routes.tt.runJobs, address, (req, ctx) => ({
-      results: req.runs.map((run) => {
-        const answer = takeRun(run, ctx.receivedAt);
-        if (answer.fenced)
-          fences.count(
-            'runJob',
-            1,
-            { instanceId: run.instanceId, epoch: run.epoch },
-            answer.reason ?? 'fenced',
-          );
-        return { instanceId: run.instanceId, ...answer };
-      }),
-    })),
+    bus.handle(routes.tt.runJobs, address, (req, ctx) => {
+      // Timed runs count from when this message would have arrived undelayed.
+      const arrivedAt =
+        req.sentAt === undefined || req.senderClock === undefined
+          ? ctx.receivedAt
+          : ctx.receivedAt - transits.excess(req.senderClock, req.sentAt, ctx.receivedAt);
+      return {
+        results: req.runs.map((run) => {
+          const answer = takeRun(run, arrivedAt);
+          if (answer.fenced)
+            fences.count(
+              'runJob',
+              1,
+              { instanceId: run.instanceId, epoch: run.epoch },
+              answer.reason ?? 'fenced',
+            );
+          return { instanceId: run.instanceId, ...answer };
+        }),
+      };
+    }),
     bus.handle(routes.tt.mapTask, address, (req) => {
       const refusal = heavy(req.instanceId).mapTaskRefusal(req);
       if (refusal)
