@@ -81,6 +81,9 @@ describe('drover workflow run --wait', { timeout: 120_000 }, () => {
     expect(out.search(/extract: succeeded/)).toBeLessThan(
       out.search(/load: running|load: succeeded/),
     );
+    // The run's own last line comes after its nodes' (they ended before it).
+    const progress = out.split('\n').filter((l) => /^ {2}\S.*: .* \(\d+\.\ds\)$/.test(l));
+    expect(progress.at(-1), out).toMatch(/^ {2}run \d+: succeeded \(/);
     expect(out).toMatch(/load\s+job\s+SUCCEEDED\s+1\s+\d+\s+loaded/);
 
     const runId = /workflow run (\d+)/.exec(out)?.[1] ?? '';

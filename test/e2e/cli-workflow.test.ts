@@ -94,6 +94,8 @@ describe('drover workflow', { timeout: 120_000 }, () => {
     expect(times).toHaveLength(5);
     const human = await cli('workflow', 'show', id);
     expect(human.stdout).toContain('check → load when true');
+    expect(human.stdout).toMatch(/^ {2}extract: job extract \(id \d+\)$/m);
+    expect(human.stdout).toContain('  check: decision context.rows > 0');
     expect(human.stdout).toMatch(/next fire times: \S/);
 
     const run = await cli(

@@ -100,6 +100,7 @@ export interface WorkflowSpecInput {
   concurrencyOverflow?: 'QUEUE' | 'FAIL';
   onNodeFailure?: 'STOP_OTHERS' | 'LET_FINISH';
   lifecycle?: { start?: number | string; end?: number | string };
+  /** true on create; an update without it keeps the stored value. */
   enabled?: boolean;
   nodes: WorkflowNodeInput[];
   /** `when` only (and always) on edges out of a decision. */

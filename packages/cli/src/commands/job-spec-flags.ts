@@ -94,6 +94,12 @@ export async function specFile(path: string, what = 'job'): Promise<Record<strin
   try {
     spec = path.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
   } catch (err) {
+    // yaml's own advice here names its API (parseAllDocuments), not what to change in the file.
+    if ((err as { code?: string }).code === 'MULTIPLE_DOCS')
+      throw new CliError(
+        `${path} holds more than one YAML document (a --- line between them): put one ${what} in the file`,
+        Exit.USAGE,
+      );
     throw new CliError(
       `${path} is not valid ${path.endsWith('.json') ? 'JSON' : 'YAML'}: ${(err as Error).message}`,
       Exit.USAGE,

@@ -48,10 +48,10 @@ export async function waitForWorkflowRun(conn: Connection, runId: string): Promi
       process.stdout.write(`${up}${lines.map((l) => `\r\x1b[2K${l}\n`).join('')}`);
       drawn = lines.length;
     } else {
-      for (const line of [
-        `run ${run.id}: ${run.status.toLowerCase()}`,
-        ...run.nodes.map(nodeLine),
-      ]) {
+      // The run's last line after its nodes' (they ended first).
+      const runLine = `run ${run.id}: ${run.status.toLowerCase()}`;
+      const nodeLines = run.nodes.map(nodeLine);
+      for (const line of final ? [...nodeLines, runLine] : [runLine, ...nodeLines]) {
         const key = line.split(':')[0] ?? line;
         if (seen.get(key) === line) continue;
         seen.set(key, line);

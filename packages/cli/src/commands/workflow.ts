@@ -271,7 +271,7 @@ function showWorkflow(w: Workflow): string {
     `workflow ${w.id}: ${w.name} (${w.enabled ? 'enabled' : 'disabled'})`,
     `schedule: ${scheduleText(w)}`,
     'nodes:',
-    ...nodesOf(w).map((n) => `  ${n.id} (${n.kind}${nodeTarget(n)})`),
+    ...nodesOf(w).map((n) => `  ${n.id}: ${n.kind} ${nodeTarget(n)}`),
     'edges:',
     ...(edges.length
       ? edges.map((e) => `  ${e.from} → ${e.to}${e.when === undefined ? '' : ` when ${e.when}`}`)
@@ -286,11 +286,13 @@ function nodesOf(w: Workflow): NodeLike[] {
   return Array.isArray(w.spec.nodes) ? (w.spec.nodes as NodeLike[]) : [];
 }
 
+/** What a node runs: `extract (id 1)` for a job, the expression of a decision, a wait's time. */
 function nodeTarget(n: NodeLike): string {
-  if (n.kind === 'job') return `: job ${String(n.job)}`;
-  if (n.kind === 'workflow') return `: workflow ${String(n.workflow)}`;
-  if (n.kind === 'decision') return `: ${String(n.expression)}`;
-  return n.delayMs !== undefined ? `: ${String(n.delayMs)} ms` : `: until ${String(n.until)}`;
+  const id = (ref: unknown) => (ref === undefined ? '' : ` (id ${String(ref)})`);
+  if (n.kind === 'job') return `${String(n.job)}${id(n.jobId)}`;
+  if (n.kind === 'workflow') return `${String(n.workflow)}${id(n.workflowId)}`;
+  if (n.kind === 'decision') return String(n.expression);
+  return n.delayMs !== undefined ? `${String(n.delayMs)} ms` : `until ${String(n.until)}`;
 }
 
 function scheduleText(w: Workflow): string {

@@ -68,13 +68,27 @@ function issuePath(where: string, instancePath: string): string {
     .reduce((path, part) => (/^\d+$/.test(part) ? `${path}[${part}]` : `${path}.${part}`), where);
 }
 
+/**
+ * `node "load": ` when the issue is inside a workflow node whose id can be
+ * read (`/nodes/2/...` of a body whose nodes[2].id is a string), else ''.
+ */
+function nodeNamed(where: string, instancePath: string, body: unknown): string {
+  const index = where === 'body' ? /^\/nodes\/(\d+)(\/|$)/.exec(instancePath)?.[1] : undefined;
+  if (index === undefined) return '';
+  const nodes = (body as { nodes?: unknown } | null)?.nodes;
+  const id = Array.isArray(nodes)
+    ? (nodes[Number(index)] as { id?: unknown } | null)?.id
+    : undefined;
+  return typeof id === 'string' && id.length <= 64 ? `node ${JSON.stringify(id)}: ` : '';
+}
+
 export function errorHandler(log: Logger) {
   return (err: FastifyError | ApiError | Error, request: FastifyRequest, reply: FastifyReply) => {
     if (hasZodFastifySchemaValidationErrors(err)) {
       const where = (err as { validationContext?: string }).validationContext ?? 'body';
       const issues = err.validation.map((v) => ({
         path: issuePath(where, v.instancePath),
-        message: v.message ?? 'invalid',
+        message: `${nodeNamed(where, v.instancePath, request.body)}${v.message ?? 'invalid'}`,
       }));
       return reply.status(400).send({
         error: {

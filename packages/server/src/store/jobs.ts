@@ -2,6 +2,7 @@ import type pg from 'pg';
 import { inTransaction, type Queryable } from '../db/pool.js';
 import type { JobSpec } from '../jobs/job-spec.js';
 import { isFrequent, nextTrigger, type Schedule } from '../jobs/time-expression.js';
+import { lockWorkflowSaves } from '../workflows/store/workflows.js';
 
 export interface JobRow {
   id: string;
@@ -181,10 +182,53 @@ export async function listJobs(
   return rows.map(toJob);
 }
 
+/** A delete refused: a workflow's nodes, or an unfinished workflow run's, use the job. */
+export class JobInUseError extends Error {}
+
+/**
+ * Why the job cannot be deleted: a workflow has a node running it, or an
+ * unfinished workflow run does (its DAG is a copy), and deleting it would only
+ * make those fail later. Null when nothing uses it (or there is no such job).
+ */
+export async function jobInUse(db: Queryable, appId: string, id: string): Promise<string | null> {
+  const { rows } = await db.query<{ name: string }>(
+    `SELECT spec->>'name' AS name FROM jobs WHERE app_id = $1 AND id = $2`,
+    [appId, id],
+  );
+  const name = rows[0]?.name;
+  if (name === undefined) return null;
+  const usedBy = JSON.stringify([{ jobId: id }]);
+  const workflows = await db.query<{ name: string }>(
+    `SELECT name FROM workflows WHERE app_id = $1 AND spec->'nodes' @> $2::jsonb
+     ORDER BY id LIMIT 5`,
+    [appId, usedBy],
+  );
+  if (workflows.rows.length)
+    return `job "${name}" is used by workflow ${workflows.rows.map((r) => `"${r.name}"`).join(', ')}: remove it from those first`;
+  const runs = await db.query<{ id: string }>(
+    `SELECT id FROM workflow_runs WHERE app_id = $1 AND status IN ('WAITING', 'RUNNING')
+       AND dag->'nodes' @> $2::jsonb ORDER BY id LIMIT 5`,
+    [appId, usedBy],
+  );
+  if (runs.rows.length)
+    return `job "${name}" is a node of unfinished workflow run ${runs.rows.map((r) => r.id).join(', ')}: stop them first`;
+  return null;
+}
+
+/**
+ * Deletes a job and its history; false when there is none. Refused
+ * (JobInUseError, see jobInUse) under the app's workflow-save lock, so a
+ * workflow save cannot pick the job up meanwhile.
+ */
 export async function deleteJob(db: pg.Pool, appId: string, id: string): Promise<boolean> {
-  const { rowCount } = await db.query('DELETE FROM jobs WHERE app_id = $1 AND id = $2', [
-    appId,
-    id,
-  ]);
-  return (rowCount ?? 0) > 0;
+  return inTransaction(db, async (tx) => {
+    await lockWorkflowSaves(tx, appId);
+    const problem = await jobInUse(tx, appId, id);
+    if (problem) throw new JobInUseError(problem);
+    const { rowCount } = await tx.query('DELETE FROM jobs WHERE app_id = $1 AND id = $2', [
+      appId,
+      id,
+    ]);
+    return (rowCount ?? 0) > 0;
+  });
 }

@@ -1,10 +1,12 @@
 import type { Queryable } from '../db/pool.js';
 import { MAX_PARAMS_BYTES, paramsBytes, paramsTooLarge } from '../jobs/params-size.js';
+import { decisionProblem } from './decision.js';
 import { type DagEdge, MAX_WORKFLOW_DEPTH, type WorkflowSpec } from './workflow-spec.js';
 
 // What a workflow spec must be beyond its shape (workflow-spec.ts): a graph
 // that can run (unique ids, edges between existing nodes, acyclic, every node
-// reachable from a root, `when` exactly on a decision's edges) and references
+// reachable from a root, `when` exactly on a decision's edges), decisions that
+// parse and read only the context and params, and references
 // that exist (jobs and nested workflows of the app, resolved to ids, with no
 // nesting cycle and nesting no deeper than MAX_WORKFLOW_DEPTH).
 
@@ -84,6 +86,15 @@ export function checkGraph(spec: WorkflowSpec): void {
     fail(['nodes', index.get(cycle[0] ?? '') ?? 0], `cycle: ${cycle.join(' → ')} (a DAG has none)`);
 }
 
+/** Every decision's expression parses, reads only `context` and `params`, and can give a boolean. */
+export function checkDecisions(spec: WorkflowSpec): void {
+  spec.nodes.forEach((node, i) => {
+    if (node.kind !== 'decision') return;
+    const problem = decisionProblem(node.expression);
+    if (problem) fail(['nodes', i, 'expression'], `node "${node.id}": ${problem}`);
+  });
+}
+
 function describe(edge: DagEdge): string {
   return `"${edge.from}" → "${edge.to}"`;
 }
@@ -135,6 +146,7 @@ export async function validateWorkflow(
   spec: WorkflowSpec,
 ): Promise<WorkflowSpec> {
   checkGraph(spec);
+  checkDecisions(spec);
   const resolved = { ...spec, nodes: spec.nodes.map((n) => ({ ...n })) };
   await resolveJobs(db, saving, resolved);
   await resolveWorkflows(db, saving, resolved);

@@ -1,7 +1,8 @@
 import { apiViews, common } from '@drover/protocol';
 import { z } from 'zod';
-import { isTimeZone } from '../jobs/job-spec.js';
+import { isTimeZone, toMs } from '../jobs/job-spec.js';
 import { validateTimeExpression } from '../jobs/time-expression.js';
+import { refineStorableText } from '../store/storable-text.js';
 
 // What users write to create or replace a workflow (JSON, or YAML through the
 // CLI). Strict: a misspelt option is an error naming it. This file checks each
@@ -100,22 +101,38 @@ export const WorkflowSchedule = z
 
 const Instant = z.union([z.number().int().nonnegative(), z.iso.datetime({ offset: true })]);
 
-export const WorkflowSpecInput = z.strictObject({
-  name: z.string().trim().min(1).max(128),
-  description: z.string().max(2_000).default(''),
-  schedule: WorkflowSchedule.default({ type: 'API', timeZone: 'UTC' }),
-  /** 0 means no limit. */
-  maxConcurrentRuns: z.number().int().min(0).max(10_000).default(1),
-  /** A run beyond maxConcurrentRuns: wait its turn (WAITING), or fail at once. */
-  concurrencyOverflow: z.enum(['QUEUE', 'FAIL']).default('QUEUE'),
-  /** When a node fails: stop the run's other running nodes, or let them finish first. */
-  onNodeFailure: z.enum(['STOP_OTHERS', 'LET_FINISH']).default('STOP_OTHERS'),
-  lifecycle: z.strictObject({ start: Instant.optional(), end: Instant.optional() }).optional(),
-  enabled: z.boolean().default(true),
-  nodes: z.array(DagNode).min(1).max(500),
-  edges: z.array(DagEdge).max(5_000).default([]),
-});
-export type WorkflowSpec = z.output<typeof WorkflowSpecInput>;
+export const WorkflowSpecInput = z
+  .strictObject({
+    name: z.string().trim().min(1).max(128),
+    description: z.string().max(2_000).default(''),
+    schedule: WorkflowSchedule.default({ type: 'API', timeZone: 'UTC' }),
+    /** 0 means no limit. */
+    maxConcurrentRuns: z.number().int().min(0).max(10_000).default(1),
+    /** A run beyond maxConcurrentRuns: wait its turn (WAITING), or fail at once. */
+    concurrencyOverflow: z.enum(['QUEUE', 'FAIL']).default('QUEUE'),
+    /** When a node fails: stop the run's other running nodes, or let them finish first. */
+    onNodeFailure: z.enum(['STOP_OTHERS', 'LET_FINISH']).default('STOP_OTHERS'),
+    lifecycle: z.strictObject({ start: Instant.optional(), end: Instant.optional() }).optional(),
+    /** true on create; an update without it keeps the stored value (a file need not repeat it). */
+    enabled: z.boolean().optional(),
+    nodes: z.array(DagNode).min(1).max(500),
+    edges: z.array(DagEdge).max(5_000).default([]),
+  })
+  .superRefine(refineStorableText)
+  .superRefine((spec, ctx) => {
+    const start = spec.lifecycle?.start;
+    const end = spec.lifecycle?.end;
+    if (start !== undefined && end !== undefined && toMs(start) >= toMs(end))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['lifecycle', 'end'],
+        message: 'must be after lifecycle.start',
+      });
+  });
+/** A spec as the API takes it (`enabled` may be left out). */
+export type WorkflowSpecBody = z.output<typeof WorkflowSpecInput>;
+/** A spec as stored: `enabled` always set. */
+export type WorkflowSpec = Omit<WorkflowSpecBody, 'enabled'> & { enabled: boolean };
 
 /** The most nested-workflow levels below a run (a run at depth 0 may start depth 1…). */
 export const MAX_WORKFLOW_DEPTH = 5;

@@ -31,7 +31,8 @@ export async function insertWorkflow(
   appId: string,
   input: Record<string, unknown>,
 ): Promise<TestWorkflow> {
-  const spec = WorkflowSpecInput.parse(input);
+  const parsed = WorkflowSpecInput.parse(input);
+  const spec: WorkflowSpec = { ...parsed, enabled: parsed.enabled ?? true };
   for (const n of spec.nodes) {
     if (n.kind === 'job') n.jobId = n.job;
     if (n.kind === 'workflow') n.workflowId = n.workflow;

@@ -11,7 +11,9 @@ import {
   deleteJob,
   getJob,
   insertJob,
+  JobInUseError,
   JobNameTakenError,
+  jobInUse,
   listJobs,
   replaceJob,
   scheduleOf,
@@ -57,6 +59,7 @@ async function withConflict<T>(work: Promise<T>): Promise<T> {
   try {
     return await work;
   } catch (err) {
+    if (err instanceof JobInUseError) throw new ApiError(409, 'CONFLICT', err.message);
     if (err instanceof JobNameTakenError) {
       throw new ApiError(409, 'CONFLICT', err.message, [
         { path: 'body.name', message: err.message },
@@ -214,14 +217,20 @@ export function jobRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
           tags: ['jobs'],
           operationId: 'deleteJob',
           summary: 'Delete a job and its history',
+          description:
+            '409 while a workflow has a node running it, or an unfinished workflow run does.',
           params: JobParams,
           response: { 204: z.undefined().describe('Deleted'), ...errors },
         },
       },
       async (request, reply) => {
         const app = await authenticateApp(ctx, request, request.params.app);
+        const { pool } = ctx.core();
+        // Asked first so a refused delete stops nothing; asked again under the lock.
+        const inUse = await jobInUse(pool, app.id, request.params.jobId);
+        if (inUse) throw new ApiError(409, 'CONFLICT', inUse);
         await stopFrequentRuns(ctx, app.id, request.params.jobId);
-        if (!(await deleteJob(ctx.core().pool, app.id, request.params.jobId)))
+        if (!(await withConflict(deleteJob(pool, app.id, request.params.jobId))))
           throw notFound(`job ${request.params.jobId}`);
         return reply.status(204).send();
       },

@@ -2,7 +2,7 @@ import type pg from 'pg';
 import { inTransaction, type Queryable } from '../../db/pool.js';
 import { nextTrigger, type Schedule } from '../../jobs/time-expression.js';
 import { type Saving, validateWorkflow } from '../validate-workflow.js';
-import type { WorkflowSpec } from '../workflow-spec.js';
+import type { WorkflowSpec, WorkflowSpecBody } from '../workflow-spec.js';
 
 // The `workflows` rows: create, replace, enable/disable, read, delete. Saves
 // validate the graph and resolve references in the same transaction, under a
@@ -77,7 +77,12 @@ interface AppRef {
   name: string;
 }
 
-async function lockApp(tx: pg.PoolClient, appId: string): Promise<number> {
+/**
+ * Serialises workflow saves (and job deletes, which must not remove a job a
+ * save is about to reference) of one app until the transaction ends; returns
+ * the transaction's now().
+ */
+export async function lockWorkflowSaves(tx: pg.PoolClient, appId: string): Promise<number> {
   await tx.query('SELECT pg_advisory_xact_lock($1, $2::int)', [
     SAVE_LOCK,
     Number(BigInt(appId) % 2_147_483_647n),
@@ -89,12 +94,12 @@ async function lockApp(tx: pg.PoolClient, appId: string): Promise<number> {
 export async function insertWorkflow(
   db: pg.Pool,
   app: AppRef,
-  input: WorkflowSpec,
+  body: WorkflowSpecBody,
 ): Promise<WorkflowRow> {
   return inTransaction(db, async (tx) => {
-    const now = await lockApp(tx, app.id);
-    const saving: Saving = { appId: app.id, appName: app.name, name: input.name };
-    const spec = await validateWorkflow(tx, saving, input);
+    const now = await lockWorkflowSaves(tx, app.id);
+    const saving: Saving = { appId: app.id, appName: app.name, name: body.name };
+    const spec = await validateWorkflow(tx, saving, { ...body, enabled: body.enabled ?? true });
     const { rows } = await tx.query<RawWorkflow>(
       `INSERT INTO workflows (app_id, name, spec, time_expression_type, enabled, next_trigger_at)
        VALUES ($1, $2, $3, $4, $5, $6)
@@ -106,25 +111,29 @@ export async function insertWorkflow(
   });
 }
 
-/** Replaces a workflow's spec (runs keep the DAG they started with); null when there is none. */
+/**
+ * Replaces a workflow's spec (runs keep the DAG they started with); null when
+ * there is none. A body without `enabled` keeps the stored value.
+ */
 export async function replaceWorkflow(
   db: pg.Pool,
   app: AppRef,
   id: string,
-  input: WorkflowSpec,
+  body: WorkflowSpecBody,
 ): Promise<WorkflowRow | null> {
   try {
     return await inTransaction(db, async (tx) => {
-      const now = await lockApp(tx, app.id);
-      const exists = await tx.query('SELECT 1 FROM workflows WHERE app_id = $1 AND id = $2', [
-        app.id,
-        id,
-      ]);
-      if (!exists.rowCount) return null;
+      const now = await lockWorkflowSaves(tx, app.id);
+      const { rows: found } = await tx.query<{ enabled: boolean }>(
+        'SELECT enabled FROM workflows WHERE app_id = $1 AND id = $2 FOR UPDATE',
+        [app.id, id],
+      );
+      const stored = found[0];
+      if (!stored) return null;
       const spec = await validateWorkflow(
         tx,
-        { appId: app.id, appName: app.name, id, name: input.name },
-        input,
+        { appId: app.id, appName: app.name, id, name: body.name },
+        { ...body, enabled: body.enabled ?? stored.enabled },
       );
       const { rows } = await tx.query<RawWorkflow>(
         `UPDATE workflows SET name = $3, spec = $4, time_expression_type = $5, enabled = $6,
@@ -143,7 +152,7 @@ export async function replaceWorkflow(
       return rows[0] ? toWorkflow(rows[0]) : null;
     });
   } catch (err) {
-    if ((err as { code?: string }).code === '23505') throw new WorkflowNameTakenError(input.name);
+    if ((err as { code?: string }).code === '23505') throw new WorkflowNameTakenError(body.name);
     throw err;
   }
 }
@@ -204,7 +213,7 @@ export async function listWorkflows(
  */
 export async function deleteWorkflow(db: pg.Pool, appId: string, id: string): Promise<boolean> {
   return inTransaction(db, async (tx) => {
-    await lockApp(tx, appId);
+    await lockWorkflowSaves(tx, appId);
     const { rows } = await tx.query<{ name: string }>(
       'SELECT name FROM workflows WHERE app_id = $1 AND id = $2 FOR UPDATE',
       [appId, id],
