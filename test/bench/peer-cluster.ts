@@ -22,13 +22,17 @@ import { round } from './stats.js';
 // App creation needs an admin token; the bench's own server has this one.
 const BENCH_ADMIN_TOKEN = 'bench-admin-token-0123456789';
 
-// Sub-ms wall time: the monotonic clock, set against Date.now() at the edge
-// of a millisecond. Not performance.timeOrigin + performance.now(): that is
-// off the wall clock by a different 5-80 ms in each process and thread (seen
-// here), which skewed cross-process latencies by as much.
-const CALIBRATED_WALL_CLOCK = `const edge = Date.now();
+// Sub-ms wall time: the monotonic clock (process.hrtime), set against
+// Date.now() at the edge of a millisecond. Not performance.timeOrigin +
+// performance.now(): that is off the wall clock by a different 5-80 ms in
+// each process and thread (seen here); and not performance.now() set against
+// Date.now() at load either: early in a process or thread performance.now()
+// slips by ~2-3 ms against both clocks (seen here), so starts measured that
+// way looked up to 3 ms early, some before their CRON slot.
+const CALIBRATED_WALL_CLOCK = `const hrMs = () => Number(process.hrtime.bigint()) / 1e6;
+const edge = Date.now();
 while (Date.now() === edge);
-const wallBase = Date.now() - performance.now();`;
+const wallBase = Date.now() - hrMs();`;
 
 // A user's module: plain objects, no imports. The result is the moment the
 // processor started (ms since the epoch, sub-ms), read back from Postgres.
@@ -36,15 +40,16 @@ const NOOP_MODULE = `${CALIBRATED_WALL_CLOCK}
 export const noop = {
   kind: 'basic',
   name: 'noop',
-  process: () => String(wallBase + performance.now()),
+  process: () => String(wallBase + hrMs()),
 };
 `;
 
+const hrMs = () => Number(process.hrtime.bigint()) / 1e6;
 const edge = Date.now();
 while (Date.now() === edge);
-const wallBase = Date.now() - performance.now();
+const wallBase = Date.now() - hrMs();
 /** Milliseconds since the epoch with sub-ms resolution, comparable across processes of this machine. */
-export const wallNow = () => wallBase + performance.now();
+export const wallNow = () => wallBase + hrMs();
 
 /** Load averages (1, 5, 15 min), rounded: every figure is reported with the load it was taken under. */
 export const loadAverage = () => loadavg().map((l) => round(l, 2));

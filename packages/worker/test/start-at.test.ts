@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { InProcessExecutor } from '../src/isolation/executor.js';
-import { StartAt } from '../src/isolation/start-at.js';
+import { processClockMs, StartAt } from '../src/isolation/start-at.js';
 import { basicProcessor } from '../src/sdk/processor.js';
 import { LazyAbort } from '../src/tracker/abort-source.js';
 
@@ -20,11 +20,11 @@ describe('StartAt', () => {
     const startAt = new StartAt();
     const calls: { n: number; due: number; at: number }[] = [];
     const done = new Promise<void>((resolve) => {
-      const base = performance.now();
+      const base = processClockMs();
       for (let n = 0; n < 20; n++) {
         const due = base + 15 + (n % 3) * 5.5;
         startAt.at(due, () => {
-          calls.push({ n, due, at: performance.now() });
+          calls.push({ n, due, at: processClockMs() });
           if (calls.length === 20) resolve();
         });
       }

@@ -4,7 +4,13 @@ import { testLogger } from '../../../test/harness/logger.js';
 import { ThreadExecutor } from '../src/isolation/thread-executor.js';
 import type { Processor } from '../src/sdk/processor.js';
 import { LazyAbort, signalSource } from '../src/tracker/abort-source.js';
-import { blockLater, blockThread, wallStart, whichThread } from './fixtures/thread-processors.js';
+import {
+  blockLater,
+  blockThenStamp,
+  blockThread,
+  wallStart,
+  whichThread,
+} from './fixtures/thread-processors.js';
 
 // A processor that blocks its thread must not be handed more tasks while
 // other threads are free: they would wait for it, however idle the rest are.
@@ -94,6 +100,53 @@ describe('processor threads', () => {
     await new Promise((resolve) => setImmediate(resolve));
     abort.abort(new Error('stopped while held'));
     await expect(stopped).rejects.toThrow('stopped while held');
+  });
+
+  it('starts a held task at its time though its thread read the hand-over late', async () => {
+    // One thread: the blocker and the held task share it.
+    const single = new ThreadExecutor([MODULE], 1, testLogger('one-thread'));
+    try {
+      const task = {
+        taskId: 'root',
+        taskName: 'root',
+        attempt: 1,
+        isRootTask: true,
+        payload: null,
+      };
+      const data = (id: string, params: unknown = null) => ({
+        instanceId: id,
+        jobId: '1',
+        jobParams: null,
+        params,
+        runAttempt: 1,
+      });
+      const hooks = { log: () => silent, map: () => Promise.reject(new Error('no map here')) };
+      // The thread up first (until then tasks wait here, and go over together).
+      await single.process(whichThread, data('warm-up'), task, hooks, signal);
+      // Held 5 ms (its batch is acknowledged at once), then it blocks the thread 300 ms.
+      const handed = performance.now();
+      const blocker = single.process(
+        blockThenStamp,
+        data('blocker', { ms: 300 }),
+        task,
+        hooks,
+        signal,
+        handed + 5,
+      );
+      // Handed over while the thread blocks (its log lines wait too: there is
+      // no event to await), due at +70: the thread reads it when the blocker
+      // ends. Sooner than 50 ms after the thread's last word, so it is sent,
+      // not held back for a liveness ping.
+      await new Promise((resolve) => setTimeout(resolve, 25));
+      const held = single.process(wallStart, data('held-late'), task, hooks, signal, handed + 70);
+      const blockerEnd = Number(await blocker);
+      const heldStart = Number(await held);
+      // Past its time by then: it starts at once. Counted from the thread's
+      // receipt, as before, it started ~45 ms after the blocker ended.
+      expect(heldStart - blockerEnd).toBeLessThan(25);
+    } finally {
+      await single.close();
+    }
   });
 
   it('hands a burst after a quiet spell to the threads at once, without pinging them first', async () => {

@@ -4,7 +4,7 @@ import type { MapContext, Processor } from '../sdk/processor.js';
 import { type RunWorkflow, readOnlyHandle, type WorkflowHandle } from '../sdk/workflow-context.js';
 import type { AbortSource } from '../tracker/abort-source.js';
 import { callProcessor } from './call-processor.js';
-import { StartAt } from './start-at.js';
+import { StartAt, toProcessClock } from './start-at.js';
 
 /** What every task of a run shares (sent to a thread once per batch, not per task). */
 export interface RunData {
@@ -131,7 +131,7 @@ export class InProcessExecutor implements ProcessorExecutor {
     };
     if (startAt === undefined) return call();
     return new Promise<JsonValue>((resolve, reject) => {
-      this.held.at(startAt, () => {
+      this.held.at(toProcessClock(startAt), () => {
         // Stopped while it waited for its time: it never starts.
         if (abort.aborted) reject(abort.reason);
         else call().then(resolve, reject);

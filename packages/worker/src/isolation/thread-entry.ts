@@ -114,7 +114,6 @@ async function run(id: number, entry: ScopeEntry, scope: number, task: TaskData)
 }
 
 function runBatch(m: Extract<ToThread, { type: 'run' }>): void {
-  const receivedAt = performance.now();
   for (const data of m.runs) openScope(data);
   for (let i = 0; i < m.ids.length; i++) {
     const id = m.ids[i] as number;
@@ -135,8 +134,8 @@ function runBatch(m: Extract<ToThread, { type: 'run' }>): void {
     };
     // Counted now: its scope outlives a wait for its time.
     entry.tasks++;
-    const delay = m.delays[i] ?? 0;
-    if (delay > 0) held.at(receivedAt + delay, () => void run(id, entry, scope, task));
+    const startAt = m.startAts[i] ?? 0;
+    if (startAt > 0) held.at(startAt, () => void run(id, entry, scope, task));
     else void run(id, entry, scope, task);
   }
 }

@@ -6,6 +6,7 @@ import { ProcessorModuleError } from '../sdk/load-processors.js';
 import { NonRetryableError, type Processor } from '../sdk/processor.js';
 import type { AbortSource } from '../tracker/abort-source.js';
 import type { ProcessorExecutor, RunData, TaskData, TaskHooks } from './executor.js';
+import { processClockMs } from './start-at.js';
 import type { FromThread, JobBatch, ScopeData, ToThread } from './thread-messages.js';
 
 // Tasks a thread runs at once: async processors interleave on it, so short
@@ -201,9 +202,10 @@ export class ThreadExecutor implements ProcessorExecutor {
       taskNames: [],
       attempts: [],
       payloads: [],
-      delays: [],
+      startAts: [],
     };
-    const now = performance.now();
+    // This thread's clock to the process clock (the processor thread's scale).
+    const shift = processClockMs() - performance.now();
     for (const { id, scope, task, startAt } of slot.outbox) {
       if (!runs.has(scope.id))
         runs.set(scope.id, { scope: scope.id, processor: scope.processor, run: scope.run });
@@ -213,8 +215,8 @@ export class ThreadExecutor implements ProcessorExecutor {
       batch.taskNames.push(task.taskName);
       batch.attempts.push(task.attempt);
       batch.payloads.push(task.payload);
-      // Relative: the thread's clock has another origin. Its transfer only makes it later.
-      batch.delays.push(startAt === undefined ? 0 : Math.max(0, startAt - now));
+      // On the process clock: the time the batch takes to reach the thread is not added.
+      batch.startAts.push(startAt === undefined ? 0 : startAt + shift);
     }
     slot.outbox = [];
     const message: ToThread = { type: 'run', seq: ++slot.sent, runs: [...runs.values()], ...batch };

@@ -20,8 +20,8 @@ export interface JobBatch {
   taskNames: string[];
   attempts: number[];
   payloads: unknown[];
-  /** Start each this many ms after receipt (a run handed over ahead of its time); 0: at once. */
-  delays: number[];
+  /** Start each at this time on the process clock (a run handed over ahead of its time); 0: at once. */
+  startAts: number[];
 }
 
 /** Finished tasks: successes with their result, failures with their error. */
