@@ -31,8 +31,10 @@ describe('DbClock', () => {
 
   it('names its estimate anew when the clock steps (workers time dispatches against it)', () => {
     const clock = new DbClock();
+    const unsynced = clock.id; // now() is the wall clock until the first reading
     clock.add({ offset: TRUE_OFFSET, rttMs: 0.5 });
     const before = clock.id;
+    expect(before).not.toBe(unsynced);
     clock.add({ offset: TRUE_OFFSET + 0.1, rttMs: 0.4 });
     expect(clock.id).toBe(before);
     clock.add({ offset: TRUE_OFFSET + 2_000, rttMs: 0.5 });

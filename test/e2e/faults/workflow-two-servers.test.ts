@@ -104,6 +104,16 @@ async function untilAllFinal(api: ApiClient, app: string, workflowId: string, ti
   return runsOf(api, app, workflowId);
 }
 
+/** Disables the CRON workflow; its runs once all are final, each a SUCCEEDED CRON run. */
+async function disableAndSettle(api: ApiClient, app: string, workflowId: string) {
+  const disabled = await api.post(`/api/v1/apps/${app}/workflows/${workflowId}/disable`);
+  expect(disabled.status, JSON.stringify(disabled.body)).toBe(200);
+  const runs = await untilAllFinal(api, app, workflowId, 60_000);
+  for (const run of runs)
+    expect(run, JSON.stringify(run)).toMatchObject({ status: 'SUCCEEDED', triggerType: 'CRON' });
+  return runs;
+}
+
 describe('two servers on one database', () => {
   it('start each node of 20 concurrent fan-out/fan-in runs once, one server killed -9 midway', async () => {
     const { app } = cluster;
@@ -188,15 +198,7 @@ describe('two servers on one database', () => {
     await expect
       .poll(async () => (await runsOf(other.api, app.name, workflowId)).length, { timeout: 30_000 })
       .toBeGreaterThanOrEqual(5);
-    const disabled = await app.api.post(`/api/v1/apps/${app.name}/workflows/${workflowId}/disable`);
-    expect(disabled.status, JSON.stringify(disabled.body)).toBe(200);
-
-    const runs = await untilAllFinal(app.api, app.name, workflowId, 60_000);
-    for (const run of runs)
-      expect(run, JSON.stringify(run)).toMatchObject({
-        status: 'SUCCEEDED',
-        triggerType: 'CRON',
-      });
+    const runs = await disableAndSettle(app.api, app.name, workflowId);
     const slots = runs.map((r) => r.expectedTriggerAt as number).sort((x, y) => x - y);
     expect(slots.length).toBeGreaterThanOrEqual(5);
     expect(slots.every((s) => Number.isInteger(s) && s % 1_000 === 0)).toBe(true);
@@ -250,15 +252,7 @@ describe('two servers on one database', () => {
         { timeout: 30_000 },
       )
       .toBe(true);
-    const disabled = await app.api.post(`/api/v1/apps/${app.name}/workflows/${workflowId}/disable`);
-    expect(disabled.status, JSON.stringify(disabled.body)).toBe(200);
-
-    const runs = await untilAllFinal(app.api, app.name, workflowId, 60_000);
-    for (const run of runs)
-      expect(run, JSON.stringify(run)).toMatchObject({
-        status: 'SUCCEEDED',
-        triggerType: 'CRON',
-      });
+    const runs = await disableAndSettle(app.api, app.name, workflowId);
     runs.sort((x, y) => (x.expectedTriggerAt as number) - (y.expectedTriggerAt as number));
     const slots = runs.map((r) => r.expectedTriggerAt as number);
     expect(new Set(slots).size).toBe(slots.length);

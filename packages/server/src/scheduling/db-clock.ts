@@ -35,7 +35,8 @@ export class DbClock {
    * seen to step, so a worker timing messages against it starts afresh.
    */
   get id(): string {
-    return `${this.incarnation}.${this.steps}`;
+    // Before the first sync `now()` is this host's wall clock: another scale.
+    return `${this.incarnation}.${this.offset === undefined ? 'wall' : this.steps}`;
   }
 
   async sync(db: Queryable): Promise<void> {
