@@ -43,6 +43,21 @@ describe('drover-worker binary', () => {
     });
   });
 
+  it('runs processor threads when node was given a V8 flag (threads cannot take one)', async () => {
+    // `node --max-semi-space-size=64 drover-worker`: the flag went to each
+    // thread with the rest of node's flags, and the worker could not start.
+    await cluster.startWorker('w-v8-flag', ['--threads', '1'], {
+      nodeArgs: ['--max-semi-space-size=64'],
+    });
+    const id = await run('echo', { text: 'with a V8 flag' });
+    const done = await waitForInstance(
+      cluster.app,
+      id,
+      (i) => i.status === 'SUCCEEDED' || i.status === 'FAILED',
+    );
+    expect(done).toMatchObject({ status: 'SUCCEEDED', result: 'with a V8 flag' });
+  });
+
   it('runs a run whose worker was kill -9ed again on another worker, without a retry', async () => {
     await cluster.startWorker('w-victim');
     const id = await run('forever');

@@ -61,6 +61,8 @@ export interface WorkerOptions {
   app?: ClusterApp;
   /** More environment for the process (e.g. a fake clock's). */
   env?: NodeJS.ProcessEnv;
+  /** Flags for node itself, before the worker's entry (e.g. a V8 flag). */
+  nodeArgs?: string[];
 }
 
 export interface ClusterOptions {
@@ -132,7 +134,7 @@ export async function startDroverCluster(
     app,
     workers,
     createApp,
-    async startWorker(workerId, args = [], { app: workerApp = app, env = {} } = {}) {
+    async startWorker(workerId, args = [], { app: workerApp = app, env = {}, nodeArgs } = {}) {
       const worker = await spawnDrover(
         'worker',
         ['--processors', 'test/fixtures/processors.ts', '--worker-id', workerId, ...args],
@@ -145,6 +147,7 @@ export async function startDroverCluster(
           ...env,
         },
         /"msg":"drover-worker running"/,
+        nodeArgs,
       );
       workers.set(workerId, worker);
       return worker;

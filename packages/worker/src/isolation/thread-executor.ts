@@ -1,4 +1,4 @@
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type { JsonValue } from '@drover/protocol';
 import type { DroverLogger as Logger } from '@drover/transport';
 import { FROM_SOURCE } from '../from-source.js';
@@ -7,6 +7,7 @@ import { NonRetryableError, type Processor } from '../sdk/processor.js';
 import type { AbortSource } from '../tracker/abort-source.js';
 import type { ProcessorExecutor, RunData, TaskData, TaskHooks } from './executor.js';
 import { processClockMs } from './start-at.js';
+import { spawnThread } from './thread-exec-argv.js';
 import type { FromThread, JobBatch, ScopeData, ToThread } from './thread-messages.js';
 
 // Tasks a thread runs at once: async processors interleave on it, so short
@@ -162,9 +163,8 @@ export class ThreadExecutor implements ProcessorExecutor {
   }
 
   private spawn(): Slot {
-    const worker = new Worker(ENTRY, {
+    const worker = spawnThread(ENTRY, {
       workerData: { modules: this.modules, entry: THREAD_ENTRY },
-      execArgv: process.execArgv,
     });
     const slot: Slot = {
       worker,
