@@ -1,5 +1,6 @@
 import { z } from 'zod/v4';
 import { enumValues, InstanceStatus } from '../enums.js';
+import { WorkflowNodeStatus, WorkflowRunStatus } from '../workflow-statuses.js';
 
 // The HTTP API's response shapes and parameters, shared by the server (which
 // also builds its OpenAPI document from them) and every client.
@@ -118,7 +119,7 @@ export const WorkflowView = z.object({
   updatedAt: z.number(),
 });
 
-export const WorkflowRunStatus = z.enum(['WAITING', 'RUNNING', 'SUCCEEDED', 'FAILED', 'STOPPED']);
+export { WorkflowRunStatus };
 
 /** A workflow run: its status and context (without its nodes). */
 export const WorkflowRunView = z.object({
@@ -141,16 +142,7 @@ export const WorkflowRunView = z.object({
 export const WorkflowNodeView = z.object({
   nodeId: z.string(),
   kind: z.string(),
-  status: z.enum([
-    'PENDING',
-    'RUNNING',
-    'WAITING',
-    'SUCCEEDED',
-    'FAILED',
-    'STOPPED',
-    'SKIPPED',
-    'DISABLED',
-  ]),
+  status: WorkflowNodeStatus,
   attempt: z.number(),
   instanceId: z.string().nullable(),
   childRunId: z.string().nullable(),

@@ -1,6 +1,7 @@
 import { z } from 'zod/v4';
 import { enumValues, InstanceStatus } from '../enums.js';
 import { AppName, DecimalId, EpochMs, WorkerId } from '../tokens.js';
+import { WorkflowNodeStatus, WorkflowRunStatus } from '../workflow-statuses.js';
 import { TaskProgress } from './common.js';
 import { JsonResult } from './json-result.js';
 
@@ -50,7 +51,7 @@ export const WorkflowRunEvent = z.object({
   app: AppName,
   workflowId: DecimalId,
   runId: DecimalId,
-  status: z.enum(['WAITING', 'RUNNING', 'SUCCEEDED', 'FAILED', 'STOPPED']),
+  status: WorkflowRunStatus,
   reason: z.string().max(65_536).nullable(),
   at: EpochMs,
 });
@@ -62,16 +63,7 @@ export const WorkflowNodeEvent = z.object({
   workflowId: DecimalId,
   runId: DecimalId,
   nodeId: z.string().max(64),
-  status: z.enum([
-    'PENDING',
-    'RUNNING',
-    'WAITING',
-    'SUCCEEDED',
-    'FAILED',
-    'STOPPED',
-    'SKIPPED',
-    'DISABLED',
-  ]),
+  status: WorkflowNodeStatus,
   instanceId: DecimalId.nullable(),
   childRunId: DecimalId.nullable(),
   at: EpochMs,

@@ -20,7 +20,7 @@ export function spawnThread(entry: URL, options: Omit<WorkerOptions, 'execArgv'>
   } catch (err) {
     if (!isInvalidExecArgv(err)) throw err;
     // Node names the flags it refused: "… invalid execArgv flags: --a, --b".
-    const refused = err.message.slice(err.message.lastIndexOf(':') + 1);
+    const refused = err.message.split('execArgv flags:')[1] ?? '';
     const kept = process.execArgv.filter((flag) => !refused.includes(flag));
     if (kept.length === process.execArgv.length) throw err;
     accepted = kept;
