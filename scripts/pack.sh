@@ -18,8 +18,14 @@ for manifest in packages/*/package.json; do
     public+=("$(dirname "$manifest")")
   fi
 done
-# tsc -b builds what is stale (and what it references), a no-op when dist is up to date.
-pnpm exec tsc -b "${public[@]}"
+# tsc -b builds what is stale (and what it references), a no-op when dist is up to date;
+# the console is a Vite app, built on its own.
+compiled=()
+for dir in "${public[@]}"; do
+  [ "$dir" = packages/console ] || compiled+=("$dir")
+done
+pnpm exec tsc -b "${compiled[@]}"
+pnpm --filter @drover/console build >/dev/null
 
 for dir in "${public[@]}"; do
   (cd "$dir" && pnpm pack --pack-destination "$dest" >/dev/null)
