@@ -1,4 +1,3 @@
-import { DroverClient } from '@drover/client';
 import { apiViews } from '@drover/protocol';
 import { z } from 'zod/v4';
 
@@ -21,11 +20,6 @@ export const InstancesPage = z.object({
   instances: z.array(apiViews.InstanceView),
   next: z.string().nullable(),
 });
-
-/** A client of the same-origin API for one app, authorised by `token`. */
-export function clientFor(app: string, token: string): DroverClient {
-  return new DroverClient({ url: window.location.origin, app, secret: token });
-}
 
 /** Query string of the defined values. */
 export function query(params: Record<string, string | number | undefined | null>): string {

@@ -1,6 +1,7 @@
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { Link, Redirect, Route, Switch, useLocation } from 'wouter-preact';
-import { AppsAnswer, clientFor } from './api.js';
+import { AppsAnswer } from './api.js';
+import { clientFor } from './client.js';
 import { type ConsoleContext, Ctx } from './context.js';
 import { EventStream, type StreamState } from './live/event-stream.js';
 import { JobForm } from './pages/job-form.js';

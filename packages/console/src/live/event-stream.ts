@@ -85,7 +85,6 @@ export class EventStream {
         const res = await this.fetch(this.options.url, {
           headers: { accept: 'text/event-stream', authorization: `Bearer ${this.options.token}` },
           signal,
-          cache: 'no-store',
         });
         if (res.status === 401 || res.status === 403) {
           this.setState('unauthorized', false);

@@ -1,7 +1,8 @@
 import { DroverApiError } from '@drover/client';
 import { apiViews } from '@drover/protocol';
 import { useState } from 'preact/hooks';
-import { AppsAnswer, clientFor, errorText } from '../api.js';
+import { AppsAnswer, errorText } from '../api.js';
+import { clientFor } from '../client.js';
 import { type Session, saveSession } from '../session.js';
 import { PageTitle } from '../ui/bits.js';
 
