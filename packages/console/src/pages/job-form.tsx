@@ -52,7 +52,7 @@ const EMPTY: Fields = {
 export function JobForm() {
   const { client } = useConsole();
   const [, params] = useRoute<{ id: string }>('/jobs/:id');
-  // `/jobs/new` matches `/jobs/:id` too: it is the create form.
+  // `/jobs/:id` matches `/jobs/new` too: that page creates a job.
   const id = params?.id === 'new' ? undefined : params?.id;
   const [, navigate] = useLocation();
   const [fields, setFields] = useState<Fields>(EMPTY);
