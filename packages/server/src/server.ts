@@ -95,6 +95,7 @@ export async function startServer(
   const api: FastifyInstance = await buildApi(ctx, log, {
     listenHost: config.httpHost,
     allowedHosts: config.httpAllowedHosts,
+    consoleDir: config.consoleDir,
   });
   const address = await api.listen({ host: config.httpHost, port: config.httpPort });
 

@@ -13,6 +13,7 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import { type ApiContext, isReady, unavailable } from './api-context.js';
 import { errorHandler, notFoundHandler } from './api-error.js';
+import { isConsolePage, serveConsole } from './console-files.js';
 import { hostCheck, isLoopbackHost } from './host-check.js';
 import { acceptJsonBodiesOnly } from './json-body-parser.js';
 import { NO_AUTH, openApiOptions } from './openapi-document.js';
@@ -39,6 +40,8 @@ export interface ApiOptions {
   listenHost: string;
   /** More Host names it answers to (a reverse proxy's), any port. */
   allowedHosts: readonly string[];
+  /** The web console's built files, served under `/`. */
+  consoleDir: string;
 }
 
 /** The HTTP API: zod-validated routes under /api/v1, health probes, the OpenAPI document. */
@@ -61,8 +64,12 @@ export async function buildApi(
     api.addHook('onRequest', hostCheck(options.allowedHosts, port));
   }
   acceptJsonBodiesOnly(api);
-  api.setNotFoundHandler(notFoundHandler);
   await api.register(swagger, openApiOptions());
+  // After swagger: its onRoute hook must see the static routes to leave them out.
+  const consolePage = await serveConsole(api, options.consoleDir);
+  api.setNotFoundHandler((request, reply) =>
+    isConsolePage(request) ? consolePage(request, reply) : notFoundHandler(request, reply),
+  );
 
   api.get(
     '/healthz',
