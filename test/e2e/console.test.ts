@@ -2,7 +2,7 @@ import { rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Locator, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { waitForInstance } from '../../packages/server/test/support/server-fixture.js';
 import { useBrowser } from '../harness/browser.js';
 import { buildConsole } from '../harness/built-binaries.js';
@@ -34,15 +34,26 @@ beforeAll(async () => {
   page = await browser.newPage();
 }, 120_000);
 afterAll(() => cluster?.stop());
+// A failing step leaves a picture of the page, and what it said, for the reader.
+afterEach(async ({ task }) => {
+  if (task.result?.state !== 'fail' || !page) return;
+  const shot = join(tmpdir(), `${uniqueName('console-failure')}.png`);
+  await page.screenshot({ path: shot, fullPage: true }).catch(() => undefined);
+  console.error(`page at ${page.url()}: ${shot}\n${browser.errors.join('\n')}`);
+});
 
 const api = () => cluster.app.api;
 const appPath = () => `/api/v1/apps/${cluster.app.name}`;
 const nav = (name: string) => page.getByRole('navigation').getByRole('link', { name });
-// Code run in the page is written as strings: this package's TypeScript has no DOM types.
 /** The text of the elements a field's aria-describedby names (its error, its hint). */
-const describedText = (field: Locator): Promise<string> =>
-  field.evaluate(`(el) => (el.getAttribute('aria-describedby') ?? '').split(/\\s+/)
-    .map((id) => (id ? (document.getElementById(id)?.textContent ?? '') : '')).join(' ')`);
+async function describedText(field: Locator): Promise<string> {
+  const ids = ((await field.getAttribute('aria-describedby')) ?? '').split(/\s+/).filter(Boolean);
+  const texts = await Promise.all(
+    ids.map((id) => page.locator(`[id="${id}"]`).textContent({ timeout: 1_000 })),
+  );
+  return texts.join(' ');
+}
+// Code run in the page is written as strings: this package's TypeScript has no DOM types.
 /** Set on the page's window: still there later means the page was never reloaded. */
 const markDocument = () => page.evaluate('window.consoleTestMark = 1');
 const stillSameDocument = () => page.evaluate('window.consoleTestMark === 1');
