@@ -52,7 +52,8 @@ const EMPTY: Fields = {
 export function JobForm() {
   const { client } = useConsole();
   const [, params] = useRoute<{ id: string }>('/jobs/:id');
-  const id = params?.id;
+  // `/jobs/:id` matches `/jobs/new` too: that page creates a job.
+  const id = params?.id === 'new' ? undefined : params?.id;
   const [, navigate] = useLocation();
   const [fields, setFields] = useState<Fields>(EMPTY);
   const [base, setBase] = useState<JobSpecInput | null>(null);
