@@ -12,6 +12,9 @@ command -v nats-server >/dev/null 2>&1 || packages+=(nats-server)
 command -v faketime >/dev/null 2>&1 || packages+=(faketime)
 # script (bsdutils, essential on Debian): the `drover up` log test gives it a terminal.
 command -v script >/dev/null 2>&1 || packages+=(bsdutils)
+# chromium: the console's browser tests drive Debian's build with playwright-core
+# (Playwright's own browser download does not work on a closed network).
+[ -x /usr/bin/chromium ] || packages+=(chromium)
 if ! command -v pg_config >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   packages+=(postgresql)
 fi

@@ -33,3 +33,20 @@ export function buildBinaries(
   }
   return build;
 }
+
+let consoleBuilt: Promise<void> | undefined;
+
+/**
+ * Builds the web console (`vite build` into packages/console/dist, which the
+ * server serves under `/`), so a browser test never loads a stale bundle.
+ * Once per test file; only the console's browser tests call it, one file at a
+ * time, since a build empties dist/ under a server reading it.
+ */
+export function buildConsole(): Promise<void> {
+  consoleBuilt ??= promisify(execFile)(
+    process.execPath,
+    [`${ROOT}packages/console/node_modules/vite/bin/vite.js`, 'build', '--logLevel', 'warn'],
+    { cwd: `${ROOT}packages/console` },
+  ).then(() => undefined);
+  return consoleBuilt;
+}
