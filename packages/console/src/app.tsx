@@ -109,10 +109,10 @@ function SignedIn({
     document.querySelector<HTMLElement>('main h1')?.focus();
   }, [location]);
 
-  if (live === 'unauthorized') {
-    // The token no longer works (revoked, server restarted with another admin token).
-    queueMicrotask(() => onSession(null));
-  }
+  // The token no longer works (revoked, server restarted with another admin token).
+  useEffect(() => {
+    if (live === 'unauthorized') onSession(null);
+  }, [live, onSession]);
 
   return (
     <Ctx.Provider value={ctx}>
