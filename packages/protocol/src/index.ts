@@ -32,6 +32,7 @@ export * as common from './messages/common.js';
 export {
   DroverEvent,
   InstanceEvent,
+  LogEvent,
   ProgressEvent,
   WorkerEvent,
   WorkflowNodeEvent,

@@ -1,3 +1,4 @@
+import { consoleDir } from '@drover/console';
 import { routes, Timing } from '@drover/protocol';
 import { parseUserSeed } from '@drover/transport';
 import { z } from 'zod';
@@ -78,6 +79,8 @@ export const ServerConfig = z
       .int()
       .min(60_000)
       .default(7 * DAY_MS),
+    /** The web console's built files, served under `/` (@drover/console's by default). */
+    consoleDir: z.string().min(1).default(consoleDir),
     logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info'),
   })
   .refine((c) => !c.natsAuth || c.natsNkeySeed, {

@@ -15,6 +15,7 @@ import { WorkerRegistry } from './dispatch/worker-registry.js';
 import type { ApiContext, Core, Readiness } from './http/api-context.js';
 import { isReady, unavailable } from './http/api-context.js';
 import { buildApi } from './http/build-api.js';
+import { EventStreams } from './http/event-streams.js';
 import { EventPublisher } from './lifecycle/event-publisher.js';
 import { InstanceEvents } from './lifecycle/instance-events.js';
 import { LostWorkers } from './lifecycle/lost-workers.js';
@@ -92,9 +93,12 @@ export async function startServer(
       return core;
     },
   };
+  const eventStreams = new EventStreams(() => nc, log.child({ actor: 'event-streams' }));
   const api: FastifyInstance = await buildApi(ctx, log, {
     listenHost: config.httpHost,
     allowedHosts: config.httpAllowedHosts,
+    consoleDir: config.consoleDir,
+    eventStreams,
   });
   const address = await api.listen({ host: config.httpHost, port: config.httpPort });
 
@@ -290,6 +294,7 @@ export async function startServer(
       waitingRuns: () => countWaitingRuns(pool),
       workersAlive: () => registry.aliveCount(),
       routeStats: () => bus.routeStats,
+      eventStreams: () => eventStreams.size,
     };
     registry.onJoined((worker) => {
       pool
@@ -310,7 +315,15 @@ export async function startServer(
       description: 'Drover server: schedules jobs, dispatches runs, keeps their lifecycle',
       metadata: { serverId: config.serverId, http: address },
     });
-    const handlers = serveServerRoutes({ bus, pool, registry, events, facts, log });
+    const handlers = serveServerRoutes({
+      bus,
+      pool,
+      registry,
+      events,
+      facts,
+      onLogs: (app, instanceId, lines) => publisher.logs(app, instanceId, lines),
+      log,
+    });
     await conn.flush();
     monitoring.serveStatus({
       statusSubject: serverStatusSubject(config.serverId),

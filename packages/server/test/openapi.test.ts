@@ -80,6 +80,7 @@ describe('GET /api/v1/openapi.json', () => {
       'GET /readyz': 'getReadiness',
       'GET /api/v1/openapi.json': 'getOpenApiDocument',
       'POST /api/v1/apps': 'createApp',
+      'GET /api/v1/apps': 'listApps',
       'GET /api/v1/apps/{app}': 'getApp',
       'POST /api/v1/apps/{app}/jobs': 'createJob',
       'GET /api/v1/apps/{app}/jobs': 'listJobs',
@@ -97,6 +98,7 @@ describe('GET /api/v1/openapi.json', () => {
       'POST /api/v1/apps/{app}/instances/{instanceId}/cancel': 'cancelInstance',
       'POST /api/v1/apps/{app}/instances/{instanceId}/retry': 'retryInstance',
       'GET /api/v1/apps/{app}/instances/{instanceId}/logs': 'getInstanceLogs',
+      'GET /api/v1/apps/{app}/stats/runs': 'getRunStats',
       'GET /api/v1/apps/{app}/workers': 'listWorkers',
       'POST /api/v1/apps/{app}/workflows': 'createWorkflow',
       'GET /api/v1/apps/{app}/workflows': 'listWorkflows',
@@ -115,11 +117,11 @@ describe('GET /api/v1/openapi.json', () => {
     });
   });
 
-  it('asks for the app secret on app routes only: none for probes, the admin token for app creation', () => {
+  it('asks for the app secret or the admin token on app routes: none for probes, the admin token for creating and listing apps', () => {
     const doc = document();
     const expected = (key: string, path: string) => {
-      if (path.startsWith('/api/v1/apps/{app}')) return ['appSecret'];
-      return key === 'POST /api/v1/apps' ? ['adminToken'] : [];
+      if (path.startsWith('/api/v1/apps/{app}')) return ['appSecret', 'adminToken'];
+      return key === 'POST /api/v1/apps' || key === 'GET /api/v1/apps' ? ['adminToken'] : [];
     };
     for (const { key, path, operation } of operations(doc)) {
       const schemes = (operation.security ?? doc.security ?? []).flatMap(Object.keys);
@@ -188,7 +190,7 @@ describe('errors outside the routes answer in the API’s envelope', () => {
 
   it('an unknown route or method is a 404 NOT_FOUND', async () => {
     for (const [method, path] of [
-      ['GET', '/nope'],
+      ['GET', '/api/nope'],
       ['GET', `/api/v1/apps/${app.name}/nope?limit=3`],
       ['DELETE', '/healthz'],
     ] as const) {

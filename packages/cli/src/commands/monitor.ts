@@ -183,6 +183,12 @@ function eventLine(e: DroverEvent): string {
     return `${when(e.at)} workflow run ${e.runId} of workflow ${e.workflowId} ${e.status}${e.reason ? `: ${e.reason.slice(0, 200)}` : ''}`;
   if (e.type === 'workflow-node')
     return `${when(e.at)} workflow run ${e.runId} node ${e.nodeId} ${e.status}${e.instanceId ? ` (instance ${e.instanceId})` : ''}`;
+  if (e.type === 'log')
+    return e.lines
+      .map(
+        (l) => `${when(l.ts)} instance ${e.instanceId} log ${l.level}: ${l.message.slice(0, 200)}`,
+      )
+      .join('\n');
   return `${when(Date.now())} instance ${e.instanceId} tasks ${progressText(e.progress)}`;
 }
 

@@ -27,6 +27,11 @@ export const WorkerKeyView = z.object({
 /** A created app with its first worker credential. */
 export const CreatedAppView = AppView.extend({ workerKey: NewWorkerKeyView });
 
+/** Every app, for the admin token (the console's app picker). */
+export const AppListView = z.object({
+  apps: z.array(z.object({ name: z.string(), createdAt: z.number() })),
+});
+
 export const JobView = z.object({
   id: z.string(),
   enabled: z.boolean(),
@@ -69,6 +74,22 @@ export const InstanceView = z.object({
 
 /** The answer of the bulk run API: each run's instance, in the order asked. */
 export const RunsView = z.object({ instances: z.array(InstanceView) });
+
+/** An app's runs per minute (by the minute they finished) and its unfinished runs now. */
+export const RunStatsView = z.object({
+  minutes: z.number(),
+  buckets: z.array(
+    z.object({
+      /** The minute's start, ms since the epoch. */
+      minute: z.number(),
+      status: z.enum(enumValues(InstanceStatus)),
+      count: z.number(),
+    }),
+  ),
+  /** Runs not started yet (WAITING_* statuses). */
+  waiting: z.number(),
+  running: z.number(),
+});
 
 export const LogLineView = z.object({
   id: z.string(),

@@ -45,6 +45,28 @@ export const ProgressEvent = z.object({
   at: EpochMs,
 });
 
+/** One stored online log line of a run, as `GET …/instances/{id}/logs` answers it. */
+export const LogEventLine = z.object({
+  id: DecimalId,
+  ts: EpochMs,
+  level: z.string().max(16),
+  message: z.string().max(65_536),
+  workerId: WorkerId,
+  taskId: z.string().max(256).nullable(),
+});
+
+/**
+ * Log lines of a run that a server has just stored (published by that
+ * server, so a console follows a run's logs from any server). A batch too
+ * large for one message comes as several events, in order.
+ */
+export const LogEvent = z.object({
+  type: z.literal('log'),
+  app: AppName,
+  instanceId: DecimalId,
+  lines: z.array(LogEventLine).min(1).max(10_000),
+});
+
 /** A workflow run changed state (WAITING, RUNNING, SUCCEEDED, FAILED, STOPPED). */
 export const WorkflowRunEvent = z.object({
   type: z.literal('workflow-run'),
@@ -78,6 +100,7 @@ export const DroverEvent: z.ZodDiscriminatedUnion<
     typeof ProgressEvent,
     typeof WorkflowRunEvent,
     typeof WorkflowNodeEvent,
+    typeof LogEvent,
   ]
 > = z.discriminatedUnion('type', [
   InstanceEvent,
@@ -85,5 +108,6 @@ export const DroverEvent: z.ZodDiscriminatedUnion<
   ProgressEvent,
   WorkflowRunEvent,
   WorkflowNodeEvent,
+  LogEvent,
 ]);
 export type DroverEvent = z.output<typeof DroverEvent>;

@@ -85,7 +85,9 @@ function nodeNamed(where: string, instancePath: string, body: unknown): string {
 export function errorHandler(log: Logger) {
   return (err: FastifyError | ApiError | Error, request: FastifyRequest, reply: FastifyReply) => {
     if (hasZodFastifySchemaValidationErrors(err)) {
-      const where = (err as { validationContext?: string }).validationContext ?? 'body';
+      const context = (err as { validationContext?: string }).validationContext ?? 'body';
+      // As docs/server.md names them: `query.limit`, not fastify's `querystring.limit`.
+      const where = context === 'querystring' ? 'query' : context;
       const issues = err.validation.map((v) => ({
         path: issuePath(where, v.instancePath),
         message: `${nodeNamed(where, v.instancePath, request.body)}${v.message ?? 'invalid'}`,

@@ -1,6 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
-import { type AppRow, AuthBusyError } from '../store/apps.js';
+import { type AppRow, AuthBusyError, findApp } from '../store/apps.js';
 import type { ApiContext } from './api-context.js';
 import { ApiError } from './api-error.js';
 
@@ -11,9 +11,25 @@ function bearer(request: FastifyRequest): string | undefined {
 }
 
 const unauthorized = () =>
-  new ApiError(401, 'UNAUTHORIZED', 'send the app secret as "Authorization: Bearer <secret>"');
+  new ApiError(
+    401,
+    'UNAUTHORIZED',
+    'send the app secret (or the admin token) as "Authorization: Bearer <secret>"',
+  );
 
-/** Resolves the app named in the path from its secret; 401 otherwise (same answer for unknown apps). */
+/** Whether the bearer token is the server's admin token (constant-time: no prefix is told). */
+function isAdminToken(ctx: ApiContext, given: string | undefined): boolean {
+  if (!ctx.adminToken || given === undefined) return false;
+  const a = Buffer.from(given);
+  const b = Buffer.from(ctx.adminToken);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/**
+ * Resolves the app named in the path from its secret, or from the admin
+ * token (an operator's console sees every app); 401 otherwise (same answer
+ * for unknown apps). The admin token on an unknown app is a 404.
+ */
 export async function authenticateApp(
   ctx: ApiContext,
   request: FastifyRequest,
@@ -21,6 +37,11 @@ export async function authenticateApp(
 ): Promise<AppRow> {
   const secret = bearer(request);
   if (!secret) throw unauthorized();
+  if (isAdminToken(ctx, secret)) {
+    const row = await findApp(ctx.core().pool, app);
+    if (!row) throw new ApiError(404, 'NOT_FOUND', `app "${app}" not found`);
+    return row;
+  }
   const row = await ctx
     .core()
     .auth.authenticate(app, secret)
@@ -35,24 +56,22 @@ export async function authenticateApp(
 }
 
 /**
- * Creating apps needs the admin token; a server started without one creates
- * none (secure by default: no open app creation).
+ * Creating and listing apps needs the admin token; a server started without
+ * one has no admin (secure by default: no open app creation).
  */
-export function requireAdmin(ctx: ApiContext, request: FastifyRequest): void {
+export function requireAdmin(ctx: ApiContext, request: FastifyRequest, doing: string): void {
   if (!ctx.adminToken) {
     throw new ApiError(
       403,
       'FORBIDDEN',
-      'this server creates no apps: it was started without an admin token (set DROVER_ADMIN_TOKEN or DROVER_ADMIN_TOKEN_FILE)',
+      `${doing} needs the admin token, and this server was started without one (set DROVER_ADMIN_TOKEN or DROVER_ADMIN_TOKEN_FILE)`,
     );
   }
-  const given = Buffer.from(bearer(request) ?? '');
-  const expected = Buffer.from(ctx.adminToken);
-  if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+  if (!isAdminToken(ctx, bearer(request))) {
     throw new ApiError(
       401,
       'UNAUTHORIZED',
-      'creating apps needs "Authorization: Bearer <admin token>" (the server\'s DROVER_ADMIN_TOKEN)',
+      `${doing} needs "Authorization: Bearer <admin token>" (the server's DROVER_ADMIN_TOKEN)`,
     );
   }
 }

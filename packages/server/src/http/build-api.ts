@@ -13,14 +13,18 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import { type ApiContext, isReady, unavailable } from './api-context.js';
 import { errorHandler, notFoundHandler } from './api-error.js';
+import { isConsolePage, serveConsole } from './console-files.js';
+import type { EventStreams } from './event-streams.js';
 import { hostCheck, isLoopbackHost } from './host-check.js';
 import { acceptJsonBodiesOnly } from './json-body-parser.js';
 import { NO_AUTH, openApiOptions } from './openapi-document.js';
 import { appTokenRoutes } from './routes/app-tokens.js';
 import { appRoutes } from './routes/apps.js';
+import { eventRoutes } from './routes/events.js';
 import { instanceRoutes } from './routes/instances.js';
 import { jobRoutes } from './routes/jobs.js';
 import { metricsRoutes } from './routes/metrics.js';
+import { statsRoutes } from './routes/stats.js';
 import { workerKeyRoutes } from './routes/worker-keys.js';
 import { workerRoutes } from './routes/workers.js';
 import { workflowRunRoutes } from './routes/workflow-runs.js';
@@ -39,6 +43,10 @@ export interface ApiOptions {
   listenHost: string;
   /** More Host names it answers to (a reverse proxy's), any port. */
   allowedHosts: readonly string[];
+  /** The web console's built files, served under `/`. */
+  consoleDir: string;
+  /** The open `GET /apps/{app}/events` streams (ended when the API closes). */
+  eventStreams: EventStreams;
 }
 
 /** The HTTP API: zod-validated routes under /api/v1, health probes, the OpenAPI document. */
@@ -61,8 +69,12 @@ export async function buildApi(
     api.addHook('onRequest', hostCheck(options.allowedHosts, port));
   }
   acceptJsonBodiesOnly(api);
-  api.setNotFoundHandler(notFoundHandler);
   await api.register(swagger, openApiOptions());
+  // After swagger: its onRoute hook must see the static routes to leave them out.
+  const consolePage = await serveConsole(api, options.consoleDir);
+  api.setNotFoundHandler((request, reply) =>
+    isConsolePage(request) ? consolePage(request, reply) : notFoundHandler(request, reply),
+  );
 
   api.get(
     '/healthz',
@@ -115,11 +127,15 @@ export async function buildApi(
     await typed.register(appTokenRoutes(ctx));
     await typed.register(jobRoutes(ctx));
     await typed.register(instanceRoutes(ctx));
+    await typed.register(statsRoutes(ctx));
+    await typed.register(eventRoutes(ctx, options.eventStreams));
     await typed.register(workerRoutes(ctx));
     await typed.register(workerKeyRoutes(ctx));
     await typed.register(workflowRoutes(ctx));
     await typed.register(workflowRunRoutes(ctx));
   };
   await api.register(v1, { prefix: '/api/v1' });
+  // An open event stream never ends by itself: closing would wait for it.
+  api.addHook('preClose', async () => options.eventStreams.closeAll());
   return api;
 }

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { JobSpecInput } from '../jobs/job-spec.js';
 import { WorkflowSpecInput } from '../workflows/workflow-spec.js';
 import {
+  AppListView,
   AppView,
   CreatedAppView,
   ErrorView,
@@ -12,6 +13,7 @@ import {
   JsonValue,
   LogLineView,
   NewWorkerKeyView,
+  RunStatsView,
   RunsView,
   WorkerKeyView,
   WorkerView,
@@ -32,6 +34,7 @@ const COMPONENTS: Record<string, z.ZodType> = {
   JsonValue,
   Error: ErrorView,
   App: AppView,
+  AppList: AppListView,
   CreatedApp: CreatedAppView,
   WorkerKey: WorkerKeyView,
   NewWorkerKey: NewWorkerKeyView,
@@ -39,6 +42,7 @@ const COMPONENTS: Record<string, z.ZodType> = {
   JobSpec: JobSpecInput,
   Instance: InstanceView,
   Runs: RunsView,
+  RunStats: RunStatsView,
   LogLine: LogLineView,
   Worker: WorkerView,
   Workflow: WorkflowView,
@@ -75,7 +79,8 @@ export function openApiOptions(): FastifyDynamicSwaggerOptions {
           },
         },
       },
-      security: [{ appSecret: [] }],
+      // App routes take the app's secret or the admin token (either one).
+      security: [{ appSecret: [] }, { adminToken: [] }],
     },
     transform: jsonSchemaTransform,
     transformObject: (document) => {

@@ -4,8 +4,11 @@ import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { WorkerRegistry } from '../dispatch/worker-registry.js';
 import type { Instance } from '../store/instance-row.js';
+import type { LogLine } from '../store/logs.js';
 
 const LOST_CHECK_MS = 1_000;
+/** A log event's lines take at most this much JSON: far below NATS's 1 MiB max_payload. */
+const LOG_EVENT_BYTES = 256 * 1024;
 
 /**
  * Publishes lifecycle events for monitors: instance state changes this
@@ -54,6 +57,26 @@ export class EventPublisher {
       },
       (err: Error) => this.log.debug({ err: err.message }, 'instance event not published'),
     );
+  }
+
+  /** Stored log lines of a run, as one event or (a large batch) several in order. */
+  logs(app: string, instanceId: string, lines: LogLine[]): void {
+    let chunk: LogLine[] = [];
+    let bytes = 0;
+    const flush = () => {
+      if (chunk.length > 0)
+        publishEvent(this.nc, { type: 'log', app, instanceId, lines: chunk }, this.log);
+      chunk = [];
+      bytes = 0;
+    };
+    for (const line of lines) {
+      // Characters, not bytes: a line of non-ASCII text may weigh up to 3x; still far below the limit.
+      const size = line.message.length * 3 + 200;
+      if (bytes + size > LOG_EVENT_BYTES) flush();
+      chunk.push(line);
+      bytes += size;
+    }
+    flush();
   }
 
   private publishLost(): void {

@@ -10,6 +10,8 @@ export interface ServerMetricSources {
   waitingRuns(): Promise<{ status: string; count: number }[]>;
   workersAlive(): number;
   routeStats(): RouteStats | undefined;
+  /** Open `GET /apps/{app}/events` streams, each one a NATS subscription. */
+  eventStreams(): number;
 }
 
 // Seconds: a dispatch round trip is milliseconds; a run waiting for a worker may wait minutes.
@@ -99,6 +101,14 @@ export class ServerMetrics {
       registers,
       collect() {
         this.set(sources()?.workersAlive() ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'drover_event_streams',
+      help: 'Open Server-Sent Event streams (GET /api/v1/apps/{app}/events), each holding one NATS subscription',
+      registers,
+      collect() {
+        this.set(sources()?.eventStreams() ?? 0);
       },
     });
     this.bus = registerBusMetrics(this.registry, () => sources()?.routeStats());

@@ -19,7 +19,7 @@ import { settle } from '../lifecycle/settle.js';
 import { appExists } from '../store/app-names.js';
 import { handBack, recordProgress } from '../store/instance-transitions.js';
 import { getInstance } from '../store/instances.js';
-import { insertLogBatch } from '../store/logs.js';
+import { insertLogBatch, type LogLine } from '../store/logs.js';
 import { resultText, toStorableJson, toStorableText } from '../store/storable-text.js';
 import { finalReportsHandler } from './final-reports.js';
 import { InstanceOwners } from './instance-owners.js';
@@ -31,6 +31,8 @@ export function serveServerRoutes(deps: {
   registry: WorkerRegistry;
   events: InstanceEvents;
   facts: RunFacts;
+  /** Lines of a run just stored (published as `log` events). */
+  onLogs?: (app: string, instanceId: string, lines: LogLine[]) => void;
   log: Logger;
 }): Handler[] {
   const { bus, pool, registry, events, facts } = deps;
@@ -146,7 +148,9 @@ export function serveServerRoutes(deps: {
       return { stored: 0 };
     }
     const lines = batch.lines.map((l) => ({ ...l, message: toStorableText(l.message) }));
-    return { stored: await insertLogBatch(pool, { ...batch, lines }) };
+    const stored = await insertLogBatch(pool, { ...batch, lines });
+    if (stored.length > 0) deps.onLogs?.(appOfSubject(ctx.subject), batch.instanceId, stored);
+    return { stored: stored.length };
   });
 
   const cluster = bus.handle(routes.server.queryCluster, anyApp, (_req, ctx) => ({

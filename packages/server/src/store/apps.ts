@@ -47,6 +47,24 @@ export async function createApp(db: pg.Pool, name: string, secret: string): Prom
   return row ? { id: row.id, name: row.name, createdAt: row.created_at.getTime() } : null;
 }
 
+/** The app named `name`, or null (the admin token's way in: no secret to check). */
+export async function findApp(db: pg.Pool, name: string): Promise<AppRow | null> {
+  const { rows } = await db.query<{ id: string; name: string; created_at: Date }>(
+    'SELECT id, name, created_at FROM apps WHERE name = $1',
+    [name],
+  );
+  const row = rows[0];
+  return row ? { id: row.id, name: row.name, createdAt: row.created_at.getTime() } : null;
+}
+
+/** Every app by name (the admin's list: an operator has few apps, not millions). */
+export async function listApps(db: pg.Pool): Promise<{ name: string; createdAt: number }[]> {
+  const { rows } = await db.query<{ name: string; created_at: Date }>(
+    'SELECT name, created_at FROM apps ORDER BY name',
+  );
+  return rows.map((r) => ({ name: r.name, createdAt: r.created_at.getTime() }));
+}
+
 /**
  * Generated API tokens name their row (`drv_<id>_<random>`), so a check hashes
  * one token however many an app has; the secret given at creation has no id

@@ -20,17 +20,41 @@ export interface InstanceFilter {
   statuses?: InstanceStatus[];
   /** Newest first: only ids below this one. */
   beforeId?: string;
+  /** Runs dispatched to this worker (its latest dispatch). */
+  workerId?: string;
+  /** Created at or after this time (ms epoch). */
+  createdAfter?: number;
+  /** Created before this time (ms epoch). */
+  createdBefore?: number;
   limit: number;
 }
 
+/**
+ * $1 app, $2 job, $3 statuses, $4 before id, $5 limit, $6 worker, $7/$8 created
+ * from (inclusive) / to (exclusive) in ms. Walks ids newest first (primary key,
+ * instances_by_app or instances_by_job) until `limit` rows match: no index of its
+ * own for the worker or the times (each one would slow every run's insert).
+ */
+export const LIST_INSTANCES_SQL = `
+  SELECT ${INSTANCE_COLUMNS} FROM instances
+  WHERE app_id = $1 AND ($2::bigint IS NULL OR job_id = $2)
+    AND ($3::text[] IS NULL OR status = ANY($3)) AND ($4::bigint IS NULL OR id < $4)
+    AND ($6::text IS NULL OR worker_id = $6)
+    AND ($7::float8 IS NULL OR created_at >= to_timestamp($7 / 1000.0))
+    AND ($8::float8 IS NULL OR created_at < to_timestamp($8 / 1000.0))
+  ORDER BY id DESC LIMIT $5`;
+
 export async function listInstances(db: Queryable, f: InstanceFilter): Promise<Instance[]> {
-  const { rows } = await db.query<RawInstance>(
-    `SELECT ${INSTANCE_COLUMNS} FROM instances
-     WHERE app_id = $1 AND ($2::bigint IS NULL OR job_id = $2)
-       AND ($3::text[] IS NULL OR status = ANY($3)) AND ($4::bigint IS NULL OR id < $4)
-     ORDER BY id DESC LIMIT $5`,
-    [f.appId, f.jobId ?? null, f.statuses?.length ? f.statuses : null, f.beforeId ?? null, f.limit],
-  );
+  const { rows } = await db.query<RawInstance>(LIST_INSTANCES_SQL, [
+    f.appId,
+    f.jobId ?? null,
+    f.statuses?.length ? f.statuses : null,
+    f.beforeId ?? null,
+    f.limit,
+    f.workerId ?? null,
+    f.createdAfter ?? null,
+    f.createdBefore ?? null,
+  ]);
   return rows.map(toInstance);
 }
 

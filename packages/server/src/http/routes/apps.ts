@@ -1,12 +1,12 @@
 import { AppName } from '@drover/protocol';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { createApp } from '../../store/apps.js';
+import { createApp, listApps } from '../../store/apps.js';
 import type { ApiContext } from '../api-context.js';
 import { ApiError } from '../api-error.js';
 import { authenticateApp, requireAdmin } from '../auth.js';
 import { ADMIN_AUTH } from '../openapi-document.js';
-import { AppView, CreatedAppView, ErrorView } from '../views.js';
+import { AppListView, AppView, CreatedAppView, ErrorView } from '../views.js';
 
 export function appRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
   return async (api) => {
@@ -14,7 +14,7 @@ export function appRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
       '/apps',
       {
         // Before the body is even validated: nothing about app creation is told to a caller without the token.
-        onRequest: async (request) => requireAdmin(ctx, request),
+        onRequest: async (request) => requireAdmin(ctx, request, 'creating apps'),
         schema: {
           tags: ['apps'],
           operationId: 'createApp',
@@ -52,12 +52,27 @@ export function appRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
     );
 
     api.get(
+      '/apps',
+      {
+        onRequest: async (request) => requireAdmin(ctx, request, 'listing apps'),
+        schema: {
+          tags: ['apps'],
+          operationId: 'listApps',
+          security: ADMIN_AUTH,
+          summary: 'Every app on this cluster, by name (needs the admin token)',
+          response: { 200: AppListView, 401: ErrorView, 403: ErrorView },
+        },
+      },
+      async () => ({ apps: await listApps(ctx.core().pool) }),
+    );
+
+    api.get(
       '/apps/:app',
       {
         schema: {
           tags: ['apps'],
           operationId: 'getApp',
-          summary: 'The app the secret belongs to',
+          summary: 'The app the secret belongs to (or any app, with the admin token)',
           params: z.object({ app: AppName }),
           response: { 200: AppView, 401: ErrorView },
         },

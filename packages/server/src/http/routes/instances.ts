@@ -21,6 +21,9 @@ const StatusList = z
   )
   .pipe(z.array(z.enum(enumValues(InstanceStatus))));
 
+/** A time as ms since the epoch, in a query string. */
+const EpochMs = z.coerce.number().int().min(0).max(8_640_000_000_000_000);
+
 export function instanceRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
   return async (api) => {
     const errors = { 400: ErrorView, 401: ErrorView, 404: ErrorView, 409: ErrorView };
@@ -31,12 +34,16 @@ export function instanceRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
         schema: {
           tags: ['instances'],
           operationId: 'listInstances',
-          summary: 'List instances, newest first, paged with `before`',
+          summary:
+            'List instances, newest first, paged with `before`; `createdAfter` (inclusive) and `createdBefore` (exclusive) in ms since the epoch',
           params: z.object({ app: AppName }),
           querystring: z.object({
             jobId: Id.optional(),
             status: StatusList.optional(),
             before: Id.optional(),
+            workerId: z.string().min(1).max(200).optional(),
+            createdAfter: EpochMs.optional(),
+            createdBefore: EpochMs.optional(),
             limit: Limit,
           }),
           response: {
@@ -53,6 +60,9 @@ export function instanceRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
           jobId: q.jobId,
           statuses: q.status,
           beforeId: q.before,
+          workerId: q.workerId,
+          createdAfter: q.createdAfter,
+          createdBefore: q.createdBefore,
           limit: q.limit,
         });
         return {
