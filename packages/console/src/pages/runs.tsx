@@ -2,7 +2,6 @@ import type { Instance, Job } from '@drover/client';
 import { InstanceStatus } from '@drover/protocol';
 import { useEffect, useState } from 'preact/hooks';
 import { Link, useLocation, useSearch } from 'wouter-preact';
-import { InstancesPage, query } from '../api.js';
 import { useConsole, useEvents } from '../context.js';
 import { specText } from '../jobs/job-spec.js';
 import { ErrorNote, PageTitle, Status, useLoad } from '../ui/bits.js';
@@ -36,18 +35,14 @@ export function Runs() {
   const [next, setNext] = useState<string | null>(null);
 
   const fetchPage = (before?: string) =>
-    client.request(
-      InstancesPage,
-      'GET',
-      `/apps/${encodeURIComponent(client.app)}/instances${query({
-        jobId: filters.job,
-        status: filters.status,
-        createdAfter: localInputToMs(filters.from),
-        createdBefore: localInputToMs(filters.to),
-        before,
-        limit: PAGE,
-      })}`,
-    );
+    client.listInstances({
+      jobId: filters.job || undefined,
+      status: (filters.status || undefined) as InstanceStatus | undefined,
+      createdAfter: localInputToMs(filters.from),
+      createdBefore: localInputToMs(filters.to),
+      before,
+      limit: PAGE,
+    });
   const page = useLoad(() => fetchPage(), [client, search]);
   useEffect(() => {
     if (!page.data) return;
