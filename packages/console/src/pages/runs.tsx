@@ -71,11 +71,13 @@ export function Runs() {
         client.getInstance(event.instanceId).then(
           (run) =>
             matches(run) &&
-            setRows((now) =>
-              now.some((r) => r.id === run.id)
-                ? now
-                : [run, ...now].sort((a, b) => Number(BigInt(b.id) - BigInt(a.id))),
-            ),
+            setRows((now) => {
+              if (now.some((r) => r.id === run.id)) return now;
+              // An older run than the rows shown (a later page's) stays on its page.
+              const oldest = now.at(-1);
+              if (next && oldest && BigInt(run.id) < BigInt(oldest.id)) return now;
+              return [run, ...now].sort((a, b) => Number(BigInt(b.id) - BigInt(a.id)));
+            }),
           () => undefined,
         );
         return rs;
