@@ -118,6 +118,27 @@ describe('GET /api/v1/apps/{app}/events', () => {
     await untilOpenStreams(0);
   });
 
+  it('sends a large batch of log lines as several log events, in order', async () => {
+    const w = await s.worker({ processors: ['chatty'] });
+    const run = await s.run(await s.createJob({ processorName: 'chatty' }));
+    await waitForInstance(s.app, run.id, (i) => i.status === 'RUNNING');
+    const stream = await SseStream.open(eventsUrl(`?instanceId=${run.id}`), s.app.secret);
+    await untilOpenStreams(1);
+    // 4 lines of 60,000 characters: over the 256 KiB an event's lines take, so one per event.
+    const lines = [0, 1, 2, 3].map((i) => `${i}`.repeat(60_000));
+    await shipLogs(w, run.id, lines);
+    await stream.next((m) => m.event === 'log' && m.data?.includes('"3333') === true);
+    const events = stream.events<{ lines: { message: string }[] }>('log');
+    expect(events.map((e) => e.lines.map((l) => l.message[0]))).toEqual([
+      ['0'],
+      ['1'],
+      ['2'],
+      ['3'],
+    ]);
+    stream.close();
+    await untilOpenStreams(0);
+  });
+
   it('forwards only events that pass the protocol schemas', async () => {
     const stream = await SseStream.open(eventsUrl(), s.app.secret);
     await untilOpenStreams(1);
