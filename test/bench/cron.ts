@@ -126,9 +126,16 @@ export async function benchCron(): Promise<Record<string, unknown>> {
       if (rows[0].n === 0 || Date.now() > deadline) break;
       await new Promise((r) => setTimeout(r, 200));
     }
-    const { rows } = await c.sql.query<{ ms: number | null; status: string; claimed: number }>(
+    const { rows } = await c.sql.query<{
+      ms: number | null;
+      status: string;
+      claimed: number;
+      worker: string | null;
+      slot: Date;
+    }>(
       `SELECT status, (result #>> '{}')::float8 - extract(epoch FROM expected_trigger_at) * 1000 AS ms,
-         extract(epoch FROM dispatched_at - expected_trigger_at) * 1000 AS claimed
+         extract(epoch FROM dispatched_at - expected_trigger_at) * 1000 AS claimed,
+         worker_id AS worker, expected_trigger_at AS slot
          FROM instances WHERE expected_trigger_at >= $1 AND expected_trigger_at < $2`,
       [new Date(windowStart), new Date(windowEnd)],
     );
@@ -142,6 +149,24 @@ export async function benchCron(): Promise<Record<string, unknown>> {
     // When the server claimed each slot for its worker, relative to the slot
     // (negative: sent ahead of its time, to be held by the worker until then).
     const claimed = rows.map((r) => Number(r.claimed)).sort((a, b) => a - b);
+    const runsPerWorker: Record<string, number> = {};
+    const bySlot = new Map<number, number[]>();
+    for (const r of rows) {
+      runsPerWorker[r.worker ?? 'none'] = (runsPerWorker[r.worker ?? 'none'] ?? 0) + 1;
+      if (r.status !== 'SUCCEEDED' || r.ms === null) continue;
+      const slot = bySlot.get(r.slot.getTime()) ?? [];
+      slot.push(Number(r.ms));
+      bySlot.set(r.slot.getTime(), slot);
+    }
+    // Whether lateness is a tail inside every slot or whole slots started late.
+    const slotMedians = [...bySlot.values()]
+      .map((ms) =>
+        quantile(
+          ms.sort((a, b) => a - b),
+          0.5,
+        ),
+      )
+      .sort((a, b) => a - b);
     return {
       bench: 'cron',
       ...measured,
@@ -173,6 +198,14 @@ export async function benchCron(): Promise<Record<string, unknown>> {
         p99: round(quantile(started, 0.99), 2),
         max: round(started[started.length - 1] ?? Number.NaN, 2),
       },
+      slotMedianMs: {
+        p50: round(quantile(slotMedians, 0.5), 2),
+        max: round(slotMedians[slotMedians.length - 1] ?? Number.NaN, 2),
+        inOrder: [...bySlot.entries()]
+          .sort((a, b) => a[0] - b[0])
+          .map(([, ms]) => round(quantile(ms, 0.5), 1)),
+      },
+      runsPerWorker,
       ...cpuBetween(cpu0, cpu1, Math.max(1, started.length)),
       loadAverage: { atStart: loadAtStart, windowStart: load0, windowEnd: load1 },
       node: process.version,

@@ -38,6 +38,12 @@ describe('drover up', () => {
     expect(first.find(/Postgres\s+PostgreSQL \S+ \(\S+\), data in (\S+)/)).toBe(
       join(dataDir, 'pgdata'),
     );
+    // The web console: printed and served by its server (not opened: stdout is a pipe).
+    const consoleUrl = first.find(/console: (http\S+)/) as string;
+    expect(consoleUrl).toBe(`${first.find(/API\s+(\S+)/)}/`);
+    const page = await fetch(consoleUrl);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toContain('text/html');
     // Its nats-server requires authentication: a client without a key is refused.
     const natsUrl = first.find(/NATS\s+(nats:\S+)/) as string;
     await expect(connect({ servers: natsUrl })).rejects.toBeInstanceOf(errors.AuthorizationError);

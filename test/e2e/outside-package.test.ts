@@ -173,8 +173,59 @@ describe('the packed packages, installed outside the workspace', () => {
       // Nothing a user's resolver or npm's bin linker follows may point at src/.
       const pointers = JSON.stringify([manifest.exports, manifest.bin, manifest.main ?? null]);
       expect(pointers, tarball).not.toMatch(/src\/|drover-source/);
-      expect(pointers, tarball).toMatch(/\.\/dist\//);
+      // The console's index.js names its built dist/ (static files, no module in it).
+      expect(pointers, tarball).toMatch(
+        tarball.startsWith('drover-console-') ? /\.\/index\.js/ : /\.\/dist\//,
+      );
       expect(JSON.stringify(manifest.dependencies ?? {}), tarball).not.toContain('workspace:');
+    }
+  });
+
+  it("gives the server the console's built files: the server depends on the console, whose consoleDir holds index.html", async () => {
+    const manifestOf = async (name: string) =>
+      JSON.parse(
+        (
+          await run('tar', [
+            '-xzOf',
+            join(packDir, `drover-${name}-0.1.0.tgz`),
+            'package/package.json',
+          ])
+        ).stdout,
+      );
+    const server = await manifestOf('server');
+    const consolePackage = await manifestOf('console');
+    expect(server.dependencies['@drover/console']).toBe(consolePackage.version);
+    expect(server.dependencies['@fastify/static']).toBeDefined();
+    // Installed on its own (it has no dependencies), as npm installs it for the server.
+    const dir = await mkdtemp(join(tmpdir(), 'drover-console-install-'));
+    try {
+      await writeFile(join(dir, 'package.json'), JSON.stringify({ private: true, type: 'module' }));
+      await run(
+        'npm',
+        [
+          'install',
+          '--offline',
+          '--no-audit',
+          '--no-fund',
+          '--loglevel=error',
+          join(packDir, 'drover-console-0.1.0.tgz'),
+        ],
+        { cwd: dir },
+      );
+      const { stdout } = await run(
+        process.execPath,
+        [
+          '--input-type=module',
+          '-e',
+          "import { consoleDir } from '@drover/console'; import { readFileSync } from 'node:fs'; console.log(JSON.stringify({ consoleDir, index: readFileSync(consoleDir + 'index.html', 'utf8') }));",
+        ],
+        { cwd: dir },
+      );
+      const { consoleDir, index } = JSON.parse(stdout);
+      expect(consoleDir.startsWith(join(dir, 'node_modules', '@drover', 'console'))).toBe(true);
+      expect(index).toMatch(/<script type="module"[^>]* src="\/assets\/[^"]+\.js"/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
   });
 

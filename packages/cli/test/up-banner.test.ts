@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { browserOpener } from '../src/commands/open-console.js';
 import { banner } from '../src/commands/up-banner.js';
 import type { UpCluster } from '../src/up/up.js';
 
@@ -23,5 +24,25 @@ describe('drover up banner', () => {
     expect(text).toContain('  NATS       nats://127.0.0.1:4222  (monitor');
     expect(text).not.toContain('s3cret');
     expect(text).not.toContain('app-secret');
+  });
+});
+
+describe('drover up and the web console', () => {
+  it('prints the console URL', () => {
+    expect(banner(cluster, '/data').split('\n')).toContain('  console: http://127.0.0.1:7700/');
+  });
+
+  it('opens a browser only on a desktop terminal, never in CI, a pipe or an ssh shell', () => {
+    const at = (env: NodeJS.ProcessEnv, platform: NodeJS.Platform = 'linux', isTTY = true) =>
+      browserOpener({ env, platform, isTTY });
+    expect(at({ DISPLAY: ':0' })).toBe('xdg-open');
+    expect(at({ WAYLAND_DISPLAY: 'wayland-0' })).toBe('xdg-open');
+    expect(at({}, 'darwin')).toBe('open');
+    // No desktop (a server, ssh), output not a terminal, CI, or asked not to.
+    expect(at({})).toBeNull();
+    expect(at({ DISPLAY: ':0' }, 'linux', false)).toBeNull();
+    expect(at({ DISPLAY: ':0', CI: 'true' })).toBeNull();
+    expect(at({ CI: '1' }, 'darwin')).toBeNull();
+    expect(at({}, 'win32')).toBeNull();
   });
 });

@@ -17,12 +17,15 @@ export const LogsPage = z.object({
 export const PreviewAnswer = z.object({ times: z.array(z.number()) });
 export const WorkersAnswer = z.object({ workers: z.array(apiViews.WorkerView) });
 export const NoContent = z.null();
+export const AppsAnswer = apiViews.AppListView;
 
 export type Job = z.output<typeof apiViews.JobView>;
 export type JobDetail = z.output<typeof JobDetailView>;
 export type Instance = z.output<typeof apiViews.InstanceView>;
 export type LogLine = z.output<typeof apiViews.LogLineView>;
 export type Worker = z.output<typeof apiViews.WorkerView>;
+export type AppSummary = z.output<typeof AppsAnswer>['apps'][number];
+export type RunStats = z.output<typeof apiViews.RunStatsView>;
 export type JobsPageView = z.output<typeof JobsPage>;
 export type InstancesPageView = z.output<typeof InstancesPage>;
 

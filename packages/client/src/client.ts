@@ -1,6 +1,9 @@
+import type { DroverEvent } from '@drover/protocol';
 import { apiViews, FINAL_INSTANCE_STATUSES } from '@drover/protocol';
 import type { z } from 'zod/v4';
 import {
+  type AppSummary,
+  AppsAnswer,
   type Instance,
   InstancesPage,
   type InstancesPageView,
@@ -13,11 +16,13 @@ import {
   LogsPage,
   NoContent,
   PreviewAnswer,
+  type RunStats,
   type Worker,
   WorkersAnswer,
 } from './answers.js';
 import { backoff, delay } from './delay.js';
 import { DroverTimeoutError } from './errors.js';
+import { type EventsOptions, readEvents } from './events.js';
 import { type FetchLike, type HttpSettings, type RequestOptions, sendRequest } from './http.js';
 import type { JobSpecInput, ListInstancesQuery, ListJobsQuery, RunInput } from './inputs.js';
 import { isPassing, queryString, seg } from './paths.js';
@@ -269,6 +274,39 @@ export class DroverClient {
       final = isFinal(await this.getInstance(id, { signal }));
       if (!final) await delay(intervals.next().value, signal);
     }
+  }
+
+  /**
+   * Every app of the cluster, by name: needs the server's admin token as
+   * `secret` (the client's own app plays no part).
+   */
+  async listApps(): Promise<AppSummary[]> {
+    const { apps } = await this.request(AppsAnswer, 'GET', '/apps');
+    return apps;
+  }
+
+  /**
+   * Runs per minute by final status over the last `minutes` (1 to 1,440,
+   * default 60), by the minute they finished; and the runs waiting and
+   * running now.
+   */
+  getRunStats(minutes?: number): Promise<RunStats> {
+    return this.request(
+      apiViews.RunStatsView,
+      'GET',
+      this.appPath(`/stats/runs${queryString({ minutes })}`),
+    );
+  }
+
+  /**
+   * The app's lifecycle events (instance, progress, log, worker, workflow-run,
+   * workflow-node) as they happen, validated, until `signal` aborts (the
+   * iteration then rejects with its reason) or the server ends the stream.
+   * `app` defaults to the client's (another needs the admin token).
+   */
+  events(app: string = this.app, options: EventsOptions = {}): AsyncGenerator<DroverEvent> {
+    const path = `/apps/${seg(app)}/events${queryString({ instanceId: options.instanceId })}`;
+    return readEvents(this.http.fetch, `${this.url}/api/v1${path}`, this.http.secret, options);
   }
 
   /** Workers the server has heard from, with their health. */

@@ -74,7 +74,13 @@ export async function sendRequest<S extends z.ZodType>(
   return parsed.data;
 }
 
-function failure(status: number, json: unknown, method: string, path: string): DroverApiError {
+/** A failed answer as a typed error (the API's error envelope when it has one). */
+export function failure(
+  status: number,
+  json: unknown,
+  method: string,
+  path: string,
+): DroverApiError {
   const envelope = apiViews.ErrorView.safeParse(json);
   if (!envelope.success)
     return new DroverApiError({
@@ -99,7 +105,7 @@ function describeFailure(err: unknown): string {
   return err.message;
 }
 
-function parseJson(text: string): unknown {
+export function parseJson(text: string): unknown {
   try {
     return JSON.parse(text);
   } catch {

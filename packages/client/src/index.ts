@@ -1,10 +1,13 @@
+export type { DroverEvent } from '@drover/protocol';
 export type {
+  AppSummary,
   Instance,
   InstancesPageView,
   Job,
   JobDetail,
   JobsPageView,
   LogLine,
+  RunStats,
   Worker,
   Workflow,
   WorkflowRun,
@@ -16,6 +19,7 @@ export type { DroverClientOptions, WaitOptions } from './client.js';
 export { DroverClient, isFinal, MAX_RUNS_PER_CALL } from './client.js';
 export type { ApiIssue } from './errors.js';
 export { DroverApiError, DroverTimeoutError, DroverUnavailableError } from './errors.js';
+export type { EventsOptions } from './events.js';
 export type { FetchLike, RequestOptions } from './http.js';
 export type {
   JobSpecInput,

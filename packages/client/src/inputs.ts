@@ -69,6 +69,12 @@ export interface ListInstancesQuery {
   status?: InstanceStatus | InstanceStatus[];
   /** The `next` of the previous page (instances come newest first). */
   before?: string;
+  /** Runs dispatched to this worker. */
+  workerId?: string;
+  /** Created at or after this time (ms since the epoch). */
+  createdAfter?: number;
+  /** Created before this time (ms since the epoch). */
+  createdBefore?: number;
   /** 1 to 1,000; default 50. */
   limit?: number;
 }

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type DroverCluster, startDroverCluster } from '../../../test/harness/drover-cluster.js';
 import { uniqueName, useDatabase } from '../../../test/harness/fixtures.js';
-import { DroverClient, isFinal, type LogLine } from '../src/index.js';
+import { DroverClient, type DroverEvent, isFinal, type LogLine } from '../src/index.js';
 
 // DroverClient against a drover-server and a drover-worker process running
 // test/fixtures/processors.ts: runs that finish, their results and logs.
@@ -64,6 +64,38 @@ describe('DroverClient with a worker', () => {
     expect(new Set(ids).size).toBe(ids.length);
   });
 
+  it("follows a run's instance and log events live from the event stream", async () => {
+    const job = await drover.createJob({
+      name: uniqueName('echo'),
+      processorName: 'echo',
+      timeExpressionType: 'API',
+    });
+    const abort = new AbortController();
+    const events = drover.events(undefined, { signal: abort.signal });
+    // Reading opens the stream; the run starts once the server counts it open, so none of its events is missed.
+    const seen: DroverEvent[] = [];
+    let runId: string | undefined;
+    const done = (async () => {
+      for await (const event of events) {
+        seen.push(event);
+        const mine = 'instanceId' in event && event.instanceId === runId;
+        const logged = seen.some((e) => e.type === 'log' && e.instanceId === runId);
+        const finished = seen.some(
+          (e) => e.type === 'instance' && e.instanceId === runId && e.status === 'SUCCEEDED',
+        );
+        if (mine && logged && finished) return;
+      }
+    })();
+    await untilStreamOpen();
+    runId = (await drover.runJob(job.id, { params: { text: 'live' } })).id;
+    await done;
+    abort.abort();
+    const log = seen.find((e) => e.type === 'log' && e.instanceId === runId);
+    expect(log).toMatchObject({
+      lines: [expect.objectContaining({ message: `echoing on ${runId}`, workerId: 'client-1' })],
+    });
+  });
+
   it('stops a running instance', async () => {
     const job = await drover.createJob({
       name: uniqueName('forever'),
@@ -76,3 +108,14 @@ describe('DroverClient with a worker', () => {
     expect((await drover.waitForInstance(run.id, { timeoutMs: 5_000 })).status).toBe('STOPPED');
   });
 });
+
+/** Until the server counts an open event stream (a gauge on /metrics: polled). */
+async function untilStreamOpen(): Promise<void> {
+  const until = Date.now() + 5_000;
+  for (;;) {
+    const text = await (await fetch(`${cluster.serverUrl}/metrics`)).text();
+    if (/^drover_event_streams [1-9]/m.test(text)) return;
+    if (Date.now() > until) throw new Error('no event stream open');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

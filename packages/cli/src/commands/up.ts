@@ -6,7 +6,8 @@ import { up } from '../up/up.js';
 import { upLogger } from '../up/up-logger.js';
 import type { GlobalOptions } from './context.js';
 import { envFlag } from './nats-credentials.js';
-import { banner } from './up-banner.js';
+import { browserOpener, openInBrowser } from './open-console.js';
+import { banner, consoleUrl } from './up-banner.js';
 
 const count = (flag: string, min: number, max: number) => (value: string) => {
   const n = Number(value);
@@ -58,6 +59,10 @@ export function upCommand(program: Command, globals: () => GlobalOptions): void 
       '--postgres-bin <dir>',
       'folder holding initdb and postgres (default: $DROVER_POSTGRES_BIN, the machine’s Postgres, then the npm package’s)',
     )
+    .option(
+      '--no-open',
+      'do not open the web console in a browser (it opens only on a desktop terminal, never in CI)',
+    )
     .option('--log-level <level>', 'pino level for the cluster’s own logs (stderr)', 'warn')
     .option(
       '--json-logs',
@@ -75,6 +80,7 @@ export function upCommand(program: Command, globals: () => GlobalOptions): void 
         postgresBin?: string;
         logLevel: string;
         jsonLogs?: boolean;
+        open: boolean;
       }) => {
         const g = globals();
         const log = upLogger(o.logLevel, { json: o.jsonLogs ?? false });
@@ -123,6 +129,14 @@ export function upCommand(program: Command, globals: () => GlobalOptions): void 
           throw new CliError(`drover up failed: ${err.message}`, code);
         });
         console.log(banner(cluster, g.dataDir));
+        const opener = o.open
+          ? browserOpener({
+              env: process.env,
+              platform: process.platform,
+              isTTY: process.stdout.isTTY === true,
+            })
+          : null;
+        if (opener) openInBrowser(opener, consoleUrl(cluster));
         await stopped;
         console.log('drover up: stopping');
         await cluster.stop().catch((err: Error) => {

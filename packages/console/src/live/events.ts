@@ -1,20 +1,7 @@
-import { apiViews, DroverEvent } from '@drover/protocol';
-import { z } from 'zod/v4';
+import { DroverEvent } from '@drover/protocol';
 
-/**
- * A batch of a run's online log lines that a server stored (design-16: the
- * server publishes it on `drover.<app>.events.log`). Kept here, not in
- * @drover/protocol, until the server's schema is there: the fields the
- * console reads are the same.
- */
-export const LogEvent = z.object({
-  type: z.literal('log'),
-  instanceId: z.string(),
-  lines: z.array(apiViews.LogLineView),
-});
-export type LogEvent = z.output<typeof LogEvent>;
-
-export type ConsoleEvent = DroverEvent | LogEvent;
+/** An event of the server's stream: instance, worker, progress, log, workflow-run, workflow-node. */
+export type ConsoleEvent = DroverEvent;
 
 /** Validates one event's JSON data (the stream's edge); undefined for what the console does not know. */
 export function parseEvent(data: string): ConsoleEvent | undefined {
@@ -24,7 +11,6 @@ export function parseEvent(data: string): ConsoleEvent | undefined {
   } catch {
     return undefined;
   }
-  const type = (json as { type?: unknown } | null)?.type;
-  const parsed = type === 'log' ? LogEvent.safeParse(json) : DroverEvent.safeParse(json);
+  const parsed = DroverEvent.safeParse(json);
   return parsed.success ? parsed.data : undefined;
 }

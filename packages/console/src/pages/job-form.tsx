@@ -219,6 +219,12 @@ export function JobForm() {
           'Schedule',
           <input
             {...aria('timeExpression', true)}
+            aria-describedby={[
+              aria('timeExpression', true)['aria-describedby'],
+              'job-preview-problem',
+            ]
+              .filter(Boolean)
+              .join(' ')}
             value={fields.timeExpression}
             onInput={set('timeExpression')}
             disabled={fields.timeExpressionType === 'API'}
@@ -386,7 +392,11 @@ function Preview({ fields }: { fields: Fields }) {
       <h2 id="preview-title" class="small-title">
         Next fire times
       </h2>
-      {problem && <p class="field-error">{problem}</p>}
+      {problem && (
+        <p id="job-preview-problem" class="field-error">
+          {problem}
+        </p>
+      )}
       {!problem && !times && <p class="hint">Type a schedule to see when it fires.</p>}
       <ul aria-labelledby="preview-title" class="preview-list">
         {(times ?? []).map((t) => (

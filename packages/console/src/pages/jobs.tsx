@@ -62,6 +62,7 @@ export function Jobs() {
       <p class="notice" role="status">
         {notice}
       </p>
+      {!list.data && !list.error && <p>Loading…</p>}
       {list.data && list.data.jobs.length === 0 && <p>No jobs yet.</p>}
       {list.data && list.data.jobs.length > 0 && (
         <div class="table-wrap">

@@ -24,6 +24,14 @@ export function RunPage() {
   const [chain, setChain] = useState<Instance[]>([]);
   const [acting, setActing] = useState(false);
   const lastLogId = useRef<string | undefined>(undefined);
+  const [jobName, setJobName] = useState<string | null>(null);
+  useEffect(() => {
+    if (!run?.jobId) return;
+    client.getJob(run.jobId).then(
+      (job) => setJobName(typeof job.spec.name === 'string' ? job.spec.name : null),
+      () => setJobName(null),
+    );
+  }, [client, run?.jobId]);
 
   const loadRun = () =>
     client.getInstance(id).then(
@@ -179,7 +187,7 @@ export function RunPage() {
       <dl class="facts">
         <dt>Job</dt>
         <dd>
-          <Link href={`/runs?job=${run.jobId}`}>#{run.jobId}</Link>
+          <Link href={`/runs?job=${run.jobId}`}>{jobName ?? `#${run.jobId}`}</Link>
         </dd>
         <dt>Trigger</dt>
         <dd>{run.triggerType}</dd>

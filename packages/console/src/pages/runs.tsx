@@ -171,6 +171,7 @@ export function Runs() {
         </div>
       </form>
       <ErrorNote error={page.error} />
+      {!page.data && !page.error && <p>Loading…</p>}
       {page.data && rows.length === 0 && <p>No runs match.</p>}
       {rows.length > 0 && (
         <div class="table-wrap">

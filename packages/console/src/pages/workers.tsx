@@ -50,6 +50,7 @@ export function Workers() {
     <section>
       <PageTitle>Workers</PageTitle>
       <ErrorNote error={list.error} />
+      {!list.data && !list.error && <p>Loading…</p>}
       {list.data && workers.length === 0 && <p>No worker has connected yet.</p>}
       {workers.length > 0 && (
         <div class="table-wrap">

@@ -39,6 +39,8 @@ interface Offer {
   epoch: number;
   boundTo: string | null;
   failures: string[];
+  /** The worker whose free slots already count this run (reserved when it was picked). */
+  reservedOn: string | null;
 }
 
 /** How a worker answered one offered run. */
@@ -111,7 +113,10 @@ export class Dispatcher {
    */
   pickAtInsert(app: string, spec: JobSpec): string | undefined {
     if (spec.maxConcurrentInstances > 0) return undefined;
-    return selectWorkers(this.registry.alive(app), spec).ordered[0]?.workerId;
+    const workerId = selectWorkers(this.registry.alive(app), spec).ordered[0]?.workerId;
+    // Counted at once, so the next picks of the same batch spread over the workers.
+    if (workerId !== undefined) this.registry.reserve(app, workerId, 1);
+    return workerId;
   }
 
   /**
@@ -133,6 +138,7 @@ export class Dispatcher {
             [...first, ...ordered.filter((w) => w !== claimed)],
             epoch,
             claimed,
+            claimed, // pickAtInsert reserved its slot
           );
         }),
       ),
@@ -195,6 +201,8 @@ export class Dispatcher {
       } else if (ctx.spec.maxConcurrentInstances > 0) {
         single.push(this.dispatchLimited(ctx, selection, first.workerId));
       } else {
+        // Counted at once, so the rest of this batch (a CRON slot's runs) spreads over the workers.
+        this.registry.reserve(ctx.app, first.workerId, 1);
         unlimited.push({ ctx, selection, workerId: first.workerId });
       }
     }
@@ -212,7 +220,7 @@ export class Dispatcher {
       const epoch = epochs.get(u.ctx.instance.id);
       if (epoch === undefined) return [];
       const workers = u.selection.ordered.map((w) => w.workerId);
-      return [this.newOffer(u.ctx, workers, epoch, u.workerId)];
+      return [this.newOffer(u.ctx, workers, epoch, u.workerId, u.workerId)];
     });
     await Promise.all([...single, this.offerAll(offers)]);
   }
@@ -229,9 +237,10 @@ export class Dispatcher {
     workers: string[],
     epoch: number,
     boundTo: string | null,
+    reservedOn: string | null = null,
   ): Offer {
     const candidates = workers.slice(0, MAX_CANDIDATES_PER_ROUND);
-    return { ctx, workers, candidates, next: 0, epoch, boundTo, failures: [] };
+    return { ctx, workers, candidates, next: 0, epoch, boundTo, failures: [], reservedOn };
   }
 
   /**
@@ -382,8 +391,11 @@ export class Dispatcher {
         `run_job is ${bytes} bytes, over NATS max_payload (${this.bus.maxPayload}): its jobParams and params are too large`,
       ),
     );
-    // Until its next heartbeat, the worker counts as busier by what it was just sent.
-    this.registry.reserve(app, worker, sendable.length - tooLarge.length);
+    // Until its next heartbeat, the worker counts as busier by what it was just
+    // sent (runs reserved on it when they were picked are counted already).
+    const unsent = new Set(tooLarge.map((t) => t.item));
+    const fresh = sendable.filter((o) => o.reservedOn !== worker && !unsent.has(o)).length;
+    this.registry.reserve(app, worker, fresh);
     await Promise.all([
       ...undeliverable,
       ...chunks.map(async (chunk) => {

@@ -4,8 +4,9 @@ import { isFrequent, nextTrigger, type Schedule } from '../jobs/time-expression.
 import { FINAL_SQL } from '../store/instance-row.js';
 import { scheduleOf } from '../store/jobs.js';
 
-// Slots older than this when claimed were missed (servers down): only the
-// latest missed one still runs, so a long outage does not fire a burst.
+// Slots older than this when claimed were missed (servers down): the first
+// missed one runs as the catch-up, the rest are skipped up to this window's
+// start, so a long outage does not fire a burst.
 const MISFIRE_MS = 5_000;
 const MAX_SLOTS_PER_JOB = 200;
 // A frequent job is checked this often for a live instance.
@@ -22,8 +23,9 @@ interface DueJob {
 
 /**
  * Slots from `first` up to `until` (of a job or a CRON workflow). Slots missed by more than MISFIRE_MS
- * (servers down) collapse into one catch-up run, so an outage does not end
- * in a burst.
+ * (servers down) collapse into one catch-up run at the first missed slot
+ * (its `expected_trigger_at`), then the slots of the last MISFIRE_MS run as
+ * usual, so an outage does not end in a burst.
  */
 export function slotsToFire(schedule: Schedule, first: number, until: number, now: number) {
   const slots: number[] = [];

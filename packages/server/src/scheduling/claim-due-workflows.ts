@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { nextTrigger, type Schedule } from '../jobs/time-expression.js';
 import { type WorkflowRow, workflowSchedule } from '../workflows/store/workflows.js';
 import { startWorkflowRun } from '../workflows/workflow-engine.js';
 import type { WorkflowSpec } from '../workflows/workflow-spec.js';
@@ -31,7 +32,8 @@ interface DueWorkflow {
  * advisory lock (other servers skip it), not its row lock: starting a run
  * locks the row in its own transaction (maxConcurrentRuns). Runs start before
  * next_trigger_at moves on, so a crash in between loses no slot; the next
- * claim finds the runs already there. Answers the number of runs started.
+ * claim finds the runs already there and starts after the latest of them.
+ * Answers the number of runs started.
  */
 export async function claimDueWorkflows(
   client: pg.PoolClient,
@@ -56,7 +58,10 @@ export async function claimDueWorkflows(
         [CLAIM_LOCK, Number(BigInt(w.id) % 2_147_483_647n)],
       );
       if (!rows[0]?.mine) continue;
-      const fire = slotsToFire(workflowSchedule(w.spec), w.next_trigger_at.getTime(), now, now);
+      const schedule = workflowSchedule(w.spec);
+      const first = await firstUnfiredSlot(client, w.id, schedule, w.next_trigger_at.getTime());
+      const fire =
+        first === null ? { slots: [], next: null } : slotsToFire(schedule, first, now, now);
       const workflow: WorkflowRow = {
         id: w.id,
         appId: w.app_id,
@@ -88,6 +93,28 @@ export async function claimDueWorkflows(
     await client.query('ROLLBACK').catch(() => undefined);
     throw err;
   }
+}
+
+/**
+ * The first slot to fire: `next_trigger_at`, unless a crash between starting
+ * runs and moving `next_trigger_at` left it on a slot already run. Then the
+ * slot after the latest run: otherwise slots missed in an outage that followed
+ * would collapse into that slot's existing run and get no catch-up run.
+ * Null when the schedule has no slot after it.
+ */
+async function firstUnfiredSlot(
+  client: pg.PoolClient,
+  workflowId: string,
+  schedule: Schedule,
+  nextTriggerAt: number,
+): Promise<number | null> {
+  const { rows } = await client.query<{ at: Date | null }>(
+    'SELECT max(expected_trigger_at) AS at FROM workflow_runs WHERE workflow_id = $1',
+    [workflowId],
+  );
+  const latest = rows[0]?.at?.getTime();
+  if (latest === undefined || latest < nextTriggerAt) return nextTriggerAt;
+  return nextTrigger(schedule, latest);
 }
 
 /** Ms until the next CRON workflow slot within `withinMs`, or null (the scheduler wakes for it). */
