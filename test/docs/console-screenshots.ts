@@ -1,4 +1,4 @@
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
@@ -23,12 +23,15 @@ let cluster: DroverCluster | undefined;
 let browser: Browser | undefined;
 const hold = join(tmpdir(), `drover-console-demo-${process.pid}`);
 
+const consoleDir = await mkdtemp(join(tmpdir(), 'drover-console-'));
+
 try {
-  await buildConsole();
+  await buildConsole(consoleDir);
   postgres = await startPostgres();
   await prepareTemplate(postgres.adminUrl);
   cluster = await startDroverCluster(databaseUrl(postgres.adminUrl, TEMPLATE_DB), {
     workers: ['worker-a', 'worker-b'],
+    serverEnv: { DROVER_CONSOLE_DIR: consoleDir },
   });
   const demo = await demoData(cluster);
   browser = await launchBrowser();
@@ -40,6 +43,7 @@ try {
   await browser?.close();
   await cluster?.stop();
   await postgres?.stop();
+  await rm(consoleDir, { recursive: true, force: true });
 }
 
 interface Demo {
