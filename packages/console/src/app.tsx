@@ -1,6 +1,5 @@
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { Link, Redirect, Route, Switch, useLocation } from 'wouter-preact';
-import { AppsAnswer } from './api.js';
 import { clientFor } from './client.js';
 import { type ConsoleContext, Ctx } from './context.js';
 import { EventStream, type StreamState } from './live/event-stream.js';
@@ -192,11 +191,8 @@ function AppSwitch({
   session: Session;
   onSession: (s: Session | null) => void;
 }) {
-  const apps = useLoad(
-    () => clientFor(session.app, session.token).request(AppsAnswer, 'GET', '/apps'),
-    [session.token],
-  );
-  const names = apps.data?.apps.map((a) => a.name) ?? [session.app];
+  const apps = useLoad(() => clientFor(session.app, session.token).listApps(), [session.token]);
+  const names = apps.data?.map((a) => a.name) ?? [session.app];
   return (
     <label class="app-switch">
       <span class="visually-hidden">Current app</span>

@@ -1,4 +1,4 @@
-import type { RunStats } from '../api.js';
+import type { RunStats } from '@drover/client';
 
 /** The final statuses the chart draws, in this order and colour (contrast >= 3:1 on white). */
 export const CHART_SERIES = [

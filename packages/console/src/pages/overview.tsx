@@ -1,7 +1,6 @@
 import { DroverApiError, type Instance } from '@drover/client';
 import { useEffect, useState } from 'preact/hooks';
 import { Link } from 'wouter-preact';
-import { RunStats } from '../api.js';
 import { useConsole, useEvents } from '../context.js';
 import { CHART_SERIES, minuteRows } from '../overview/run-stats.js';
 import { ErrorNote, PageTitle, Status, useLoad, useThrottle } from '../ui/bits.js';
@@ -14,10 +13,9 @@ const loadChart = () => import('../overview/runs-chart.js');
 export function Overview() {
   const { client } = useConsole();
   const chart = useLazy(loadChart);
-  const appPath = `/apps/${encodeURIComponent(client.app)}`;
   const stats = useLoad(async () => {
     try {
-      return await client.request(RunStats, 'GET', `${appPath}/stats/runs?minutes=60`);
+      return await client.getRunStats(60);
     } catch (err) {
       if (err instanceof DroverApiError && err.status === 404) return null; // a server without the route
       throw err;

@@ -2,7 +2,6 @@ import type { Instance, Job } from '@drover/client';
 import { InstanceStatus } from '@drover/protocol';
 import { useEffect, useState } from 'preact/hooks';
 import { Link, useLocation, useSearch } from 'wouter-preact';
-import { InstancesPage, query } from '../api.js';
 import { useConsole, useEvents } from '../context.js';
 import { specText } from '../jobs/job-spec.js';
 import { ErrorNote, PageTitle, Status, useLoad } from '../ui/bits.js';
@@ -36,18 +35,14 @@ export function Runs() {
   const [next, setNext] = useState<string | null>(null);
 
   const fetchPage = (before?: string) =>
-    client.request(
-      InstancesPage,
-      'GET',
-      `/apps/${encodeURIComponent(client.app)}/instances${query({
-        jobId: filters.job,
-        status: filters.status,
-        createdAfter: localInputToMs(filters.from),
-        createdBefore: localInputToMs(filters.to),
-        before,
-        limit: PAGE,
-      })}`,
-    );
+    client.listInstances({
+      jobId: filters.job || undefined,
+      status: (filters.status || undefined) as InstanceStatus | undefined,
+      createdAfter: localInputToMs(filters.from),
+      createdBefore: localInputToMs(filters.to),
+      before,
+      limit: PAGE,
+    });
   const page = useLoad(() => fetchPage(), [client, search]);
   useEffect(() => {
     if (!page.data) return;
@@ -76,11 +71,13 @@ export function Runs() {
         client.getInstance(event.instanceId).then(
           (run) =>
             matches(run) &&
-            setRows((now) =>
-              now.some((r) => r.id === run.id)
-                ? now
-                : [run, ...now].sort((a, b) => Number(BigInt(b.id) - BigInt(a.id))),
-            ),
+            setRows((now) => {
+              if (now.some((r) => r.id === run.id)) return now;
+              // An older run than the rows shown (a later page's) stays on its page.
+              const oldest = now.at(-1);
+              if (next && oldest && BigInt(run.id) < BigInt(oldest.id)) return now;
+              return [run, ...now].sort((a, b) => Number(BigInt(b.id) - BigInt(a.id)));
+            }),
           () => undefined,
         );
         return rs;

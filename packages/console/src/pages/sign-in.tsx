@@ -1,7 +1,7 @@
 import { DroverApiError } from '@drover/client';
 import { apiViews } from '@drover/protocol';
 import { useState } from 'preact/hooks';
-import { AppsAnswer, errorText } from '../api.js';
+import { errorText } from '../api.js';
 import { clientFor } from '../client.js';
 import { type Session, saveSession } from '../session.js';
 import { PageTitle } from '../ui/bits.js';
@@ -38,8 +38,7 @@ export function SignIn({ onSignedIn }: { onSignedIn: (session: Session) => void 
         finish({ app: name, token, admin: false });
       } else {
         if (!adminToken) throw new Error('Enter the admin token.');
-        const answer = await clientFor('-', adminToken).request(AppsAnswer, 'GET', '/apps');
-        const names = answer.apps.map((a) => a.name);
+        const names = (await clientFor('-', adminToken).listApps()).map((a) => a.name);
         if (names.length === 0)
           throw new Error('The server has no apps yet: create one (drover app create).');
         if (names.length === 1 && names[0])

@@ -1,6 +1,5 @@
 import type { Instance, Worker } from '@drover/client';
 import { Link } from 'wouter-preact';
-import { InstancesPage, query } from '../api.js';
 import { useConsole, useEvents } from '../context.js';
 import { ErrorNote, PageTitle, useLoad, useThrottle } from '../ui/bits.js';
 import { formatBytes, formatTime } from '../ui/format.js';
@@ -22,11 +21,7 @@ export function Workers() {
         .filter((w) => w.alive)
         .map(async (w) => {
           const page = await client
-            .request(
-              InstancesPage,
-              'GET',
-              `/apps/${encodeURIComponent(client.app)}/instances${query({ workerId: w.workerId, status: 'RUNNING', limit: 100 })}`,
-            )
+            .listInstances({ workerId: w.workerId, status: 'RUNNING', limit: 100 })
             .catch(() => null);
           if (page)
             held.set(

@@ -1,6 +1,7 @@
 import type { ComponentChildren } from 'preact';
-import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { errorText } from '../api.js';
+import { throttle } from './throttle.js';
 
 /** A status as text, coloured by kind (the text is what counts: colour is an extra). */
 export function Status({ value }: { value: string }) {
@@ -64,17 +65,11 @@ export function useLoad<T>(load: () => Promise<T>, deps: unknown[]): Loaded<T> {
   return { data: state.data, error: state.error, loading: state.loading, reload };
 }
 
-/** Runs `fn` at most once per `ms` (trailing), for reloads that events trigger. */
+/** A throttled `fn` (see throttle.ts) for the life of the component. */
 export function useThrottle(fn: () => void, ms: number): () => void {
-  const timer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
   const latest = useRef(fn);
   latest.current = fn;
-  useEffect(() => () => clearTimeout(timer.current), []);
-  return useCallback(() => {
-    if (timer.current !== undefined) return;
-    timer.current = setTimeout(() => {
-      timer.current = undefined;
-      latest.current();
-    }, ms);
-  }, [ms]);
+  const throttled = useMemo(() => throttle(() => latest.current(), ms), [ms]);
+  useEffect(() => throttled.cancel, [throttled]);
+  return throttled.call;
 }
