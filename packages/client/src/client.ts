@@ -306,7 +306,7 @@ export class DroverClient {
    */
   events(app: string = this.app, options: EventsOptions = {}): AsyncGenerator<DroverEvent> {
     const path = `/apps/${seg(app)}/events${queryString({ instanceId: options.instanceId })}`;
-    return readEvents(this.http.fetch, `${this.url}/api/v1${path}`, this.http.secret, options);
+    return readEvents(this.http.fetch, this.url, path, this.http.secret, options);
   }
 
   /** Workers the server has heard from, with their health. */

@@ -26,19 +26,21 @@ function sseEvent(block: string): { event?: string; data?: string } {
 }
 
 /**
- * The events of `GET <url>` (an app's `/events`), parsed and validated, as
+ * The events of `GET <baseUrl>/api/v1<path>` (an app's `/events`; the base may
+ * be '' in a page of the same origin), parsed and validated, as
  * they arrive. fetch and a stream reader, not EventSource: the token goes in a
  * header, never the URL. An event this client does not know (a newer server)
  * is skipped. Ends when the server ends the stream.
  */
 export async function* readEvents(
   fetchFn: FetchLike,
-  url: string,
+  baseUrl: string,
+  path: string,
   secret: string | undefined,
   options: EventsOptions,
 ): AsyncGenerator<DroverEvent> {
   const { signal } = options;
-  const path = new URL(url).pathname;
+  const url = `${baseUrl}/api/v1${path}`;
   let res: Response;
   try {
     res = await fetchFn(url, {
@@ -51,7 +53,7 @@ export async function* readEvents(
     });
   } catch (err) {
     if (signal?.aborted) throw signal.reason;
-    throw new DroverUnavailableError(url, (err as Error).message, { cause: err });
+    throw new DroverUnavailableError(baseUrl, (err as Error).message, { cause: err });
   }
   if (!res.ok || !res.body) {
     const text = await res.text();
@@ -67,7 +69,7 @@ export async function* readEvents(
         chunk = await reader.read();
       } catch (err) {
         if (signal?.aborted) throw signal.reason;
-        throw new DroverUnavailableError(url, `event stream broke: ${(err as Error).message}`, {
+        throw new DroverUnavailableError(baseUrl, `event stream broke: ${(err as Error).message}`, {
           cause: err,
         });
       }

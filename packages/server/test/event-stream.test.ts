@@ -1,7 +1,12 @@
+import { request } from 'node:http';
 import { eventsSubject, routes } from '@drover/protocol';
 import { describe, expect, it } from 'vitest';
 import { uniqueName } from '../../../test/harness/fixtures.js';
-import { EVENT_PING_MS, MAX_EVENT_STREAMS } from '../src/http/event-streams.js';
+import {
+  EVENT_BACKLOG_BYTES,
+  EVENT_PING_MS,
+  MAX_EVENT_STREAMS,
+} from '../src/http/event-streams.js';
 import { ApiClient } from './support/api-client.js';
 import { useDispatchSetup } from './support/dispatch-setup.js';
 import {
@@ -113,6 +118,27 @@ describe('GET /api/v1/apps/{app}/events', () => {
     await untilOpenStreams(0);
   });
 
+  it('sends a large batch of log lines as several log events, in order', async () => {
+    const w = await s.worker({ processors: ['chatty'] });
+    const run = await s.run(await s.createJob({ processorName: 'chatty' }));
+    await waitForInstance(s.app, run.id, (i) => i.status === 'RUNNING');
+    const stream = await SseStream.open(eventsUrl(`?instanceId=${run.id}`), s.app.secret);
+    await untilOpenStreams(1);
+    // 4 lines of 60,000 characters: over the 256 KiB an event's lines take, so one per event.
+    const lines = [0, 1, 2, 3].map((i) => `${i}`.repeat(60_000));
+    await shipLogs(w, run.id, lines);
+    await stream.next((m) => m.event === 'log' && m.data?.includes('"3333') === true);
+    const events = stream.events<{ lines: { message: string }[] }>('log');
+    expect(events.map((e) => e.lines.map((l) => l.message[0]))).toEqual([
+      ['0'],
+      ['1'],
+      ['2'],
+      ['3'],
+    ]);
+    stream.close();
+    await untilOpenStreams(0);
+  });
+
   it('forwards only events that pass the protocol schemas', async () => {
     const stream = await SseStream.open(eventsUrl(), s.app.secret);
     await untilOpenStreams(1);
@@ -143,6 +169,48 @@ describe('GET /api/v1/apps/{app}/events', () => {
     await untilOpenStreams(2);
     for (const stream of streams) stream.close();
     await untilOpenStreams(0);
+  });
+
+  it(`drops a client that stops reading once ${EVENT_BACKLOG_BYTES / 1024 / 1024} MiB of events wait for it`, async () => {
+    const url = new URL(eventsUrl());
+    const req = request(
+      {
+        host: url.hostname,
+        port: url.port,
+        path: url.pathname,
+        headers: { authorization: `Bearer ${s.app.secret}` },
+        // Its own socket, without the global agent's idle timeout.
+        agent: false,
+      },
+      (res) => {
+        expect(res.statusCode).toBe(200);
+        res.pause(); // reads nothing more: the server's writes pile up
+      },
+    );
+    req.on('error', () => undefined);
+    req.end();
+    await untilOpenStreams(1);
+    const bus = await s.nats.connect('loud');
+    const line = {
+      id: '1',
+      ts: 1,
+      level: 'info',
+      message: 'x'.repeat(60_000),
+      workerId: 'w',
+      taskId: null,
+    };
+    // ~24 MB of valid log events: far past the backlog bound and the sockets' buffers.
+    for (let i = 0; i < 400; i++)
+      bus.nc.publish(
+        eventsSubject(s.app.name, 'log'),
+        new TextEncoder().encode(
+          JSON.stringify({ type: 'log', app: s.app.name, instanceId: '1', lines: [line] }),
+        ),
+      );
+    await bus.nc.flush();
+    // Dropped: its NATS subscription ended while the events still came.
+    await untilOpenStreams(0, 10_000);
+    req.destroy();
   });
 
   it(`holds at most ${MAX_EVENT_STREAMS} streams: 429 beyond, room again once one goes`, async () => {

@@ -7,6 +7,12 @@ import type { Logger } from 'pino';
 export const MAX_EVENT_STREAMS = 64;
 /** A comment line this often keeps proxies from closing a quiet stream. */
 export const EVENT_PING_MS = 15_000;
+/**
+ * Event bytes waiting for a client that does not read (beyond the socket's
+ * own buffers) before its stream is dropped: a stalled console costs the
+ * server at most this much. The client reconnects and reads the state anew.
+ */
+export const EVENT_BACKLOG_BYTES = 1024 * 1024;
 
 export interface EventStream {
   /** Ends the stream: its NATS subscription and its ping timer. */

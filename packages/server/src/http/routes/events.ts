@@ -4,7 +4,12 @@ import { z } from 'zod';
 import type { ApiContext } from '../api-context.js';
 import { ApiError } from '../api-error.js';
 import { authenticateApp } from '../auth.js';
-import { EVENT_PING_MS, type EventStreams, MAX_EVENT_STREAMS } from '../event-streams.js';
+import {
+  EVENT_BACKLOG_BYTES,
+  EVENT_PING_MS,
+  type EventStreams,
+  MAX_EVENT_STREAMS,
+} from '../event-streams.js';
 import { ErrorView, Id } from '../views.js';
 
 /** The SSE `event:` name of each event type. */
@@ -67,6 +72,8 @@ export function eventRoutes(ctx: ApiContext, streams: EventStreams): FastifyPlug
             if (event === null) raw.write(': ping\n\n');
             else if (instanceId === undefined || aboutRun(event, instanceId))
               raw.write(`event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
+            // A client that stopped reading: drop it rather than hold its backlog.
+            if (raw.writableLength > EVENT_BACKLOG_BYTES) raw.destroy();
           },
           () => raw.end(),
         );
