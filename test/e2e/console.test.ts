@@ -1,4 +1,4 @@
-import { rm, writeFile } from 'node:fs/promises';
+import { appendFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Locator, Page } from 'playwright-core';
@@ -24,18 +24,31 @@ const SHOWN_MS = 15_000;
 /**
  * A killed worker is dead 10 s after its last heartbeat, announced (`lost`
  * event) by the next 1 s sweep, and the Workers page reads its list again
- * 2 s after an event (it coalesces them): docs/guarantees.md.
+ * 2 s after an event (it coalesces them); + 1 s for the page to read and draw
+ * it (docs/guarantees.md).
  */
-const LOST_MS = 10_000 + 1_000 + 2_000;
+const LOST_MS = 10_000 + 1_000 + 2_000 + 1_000;
+
+let consoleDir = '';
+const BUILD_MARK = '<!-- built by console.test.ts -->';
 
 beforeAll(async () => {
-  // The server checks for the console's index.html when it starts.
-  await buildConsole();
-  cluster = await startDroverCluster(db.url, { workers: ['console-w1', VICTIM] });
+  // Built before the server starts (it looks for index.html then), into a folder of this file's own.
+  consoleDir = await mkdtemp(join(tmpdir(), 'drover-console-'));
+  await buildConsole(consoleDir);
+  // Marks this build, to see that the server serves it (--console-dir).
+  await appendFile(join(consoleDir, 'index.html'), `${BUILD_MARK}\n`);
+  cluster = await startDroverCluster(db.url, {
+    workers: ['console-w1', VICTIM],
+    serverEnv: { DROVER_CONSOLE_DIR: consoleDir },
+  });
   page = await browser.newPage();
   page.setDefaultTimeout(SHOWN_MS);
 }, 120_000);
-afterAll(() => cluster?.stop());
+afterAll(async () => {
+  await cluster?.stop();
+  if (consoleDir) await rm(consoleDir, { recursive: true, force: true });
+});
 // A failing step leaves a picture of the page, and what it said, for the reader.
 afterEach(async ({ task }) => {
   if (task.result?.state !== 'fail' || !page) return;
@@ -73,6 +86,8 @@ async function newRun(processorName: string, extra: Record<string, unknown>, par
 
 describe('the web console in Chromium', () => {
   it('signs in with the app token after refusing a wrong one, keeping it out of the URL', async () => {
+    const index = await fetch(`${cluster.serverUrl}/`);
+    expect(await index.text()).toContain(BUILD_MARK);
     await page.goto(`${cluster.serverUrl}/`);
     const token = page.getByLabel('Token', { exact: true });
     await page.getByLabel('App', { exact: true }).fill(cluster.app.name);

@@ -34,19 +34,24 @@ export function buildBinaries(
   return build;
 }
 
-let consoleBuilt: Promise<void> | undefined;
-
 /**
- * Builds the web console (`vite build` into packages/console/dist, which the
- * server serves under `/`), so a browser test never loads a stale bundle.
- * Once per test file; only the console's browser tests call it, one file at a
- * time, since a build empties dist/ under a server reading it.
+ * Builds the web console (`vite build`) into `outDir`, for a server started
+ * with `--console-dir` (DROVER_CONSOLE_DIR): a folder of the test's own, so
+ * no build of packages/console/dist elsewhere in the run (pack.sh empties and
+ * rewrites it) changes the files under a page being loaded.
  */
-export function buildConsole(): Promise<void> {
-  consoleBuilt ??= promisify(execFile)(
+export async function buildConsole(outDir: string): Promise<void> {
+  await promisify(execFile)(
     process.execPath,
-    [`${ROOT}packages/console/node_modules/vite/bin/vite.js`, 'build', '--logLevel', 'warn'],
+    [
+      `${ROOT}packages/console/node_modules/vite/bin/vite.js`,
+      'build',
+      '--outDir',
+      outDir,
+      '--emptyOutDir',
+      '--logLevel',
+      'error',
+    ],
     { cwd: `${ROOT}packages/console` },
-  ).then(() => undefined);
-  return consoleBuilt;
+  );
 }

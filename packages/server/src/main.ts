@@ -115,6 +115,11 @@ const program = new Command('drover-server')
       .argParser(integerIn(0, 65_535)),
   )
   .option(
+    '--console-dir <dir>',
+    "folder of the web console's built files, served under / (DROVER_CONSOLE_DIR; default: @drover/console's dist)",
+    env.DROVER_CONSOLE_DIR,
+  )
+  .option(
     '--server-id <id>',
     'name of this server in logs (DROVER_SERVER_ID)',
     env.DROVER_SERVER_ID,
@@ -195,6 +200,7 @@ const parsed = ServerConfig.safeParse({
   httpPort: flags.httpPort,
   httpAllowedHosts: commaList(text('httpAllowedHosts')),
   serverId: flags.serverId,
+  consoleDir: text('consoleDir'),
   logLevel: flags.logLevel,
 });
 if (!parsed.success) {
