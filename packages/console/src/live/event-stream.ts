@@ -14,6 +14,9 @@ export interface EventStreamOptions {
   delays?: () => Iterator<number>;
 }
 
+/** A stream open this long before it dropped was healthy (the server pings every 15 s). */
+const HEALTHY_MS = 10_000;
+
 type Listener = (event: ConsoleEvent) => void;
 type StateListener = (state: StreamState, reconnected: boolean) => void;
 
@@ -81,6 +84,7 @@ export class EventStream {
     while (!signal.aborted) {
       this.setState(opened ? 'retrying' : 'connecting', false);
       let received = false;
+      let openedAt: number | undefined;
       try {
         const res = await this.fetch(this.options.url, {
           headers: { accept: 'text/event-stream', authorization: `Bearer ${this.options.token}` },
@@ -93,14 +97,17 @@ export class EventStream {
         if (res.ok && res.body) {
           this.setState('open', opened);
           opened = true;
+          openedAt = Date.now();
           received = await this.read(res.body, signal);
         }
       } catch {
         // A failed connect or a dropped stream: retried below.
       }
       if (signal.aborted) return;
-      // A stream that carried something was healthy: start the backoff over.
-      if (received) delays = (this.options.delays ?? reconnectDelays)();
+      // A stream that carried events, or stayed open a while (pings only), was
+      // healthy: start the backoff over.
+      const lasted = openedAt !== undefined && Date.now() - openedAt >= HEALTHY_MS;
+      if (received || lasted) delays = (this.options.delays ?? reconnectDelays)();
       const wait = delays.next().value ?? 10_000;
       this.setState('retrying', false);
       await sleep(wait, signal);
