@@ -26,9 +26,9 @@ const VICTIM = 'console-w2';
 const SHOWN_MS = 15_000;
 /**
  * A killed worker is dead 10 s after its last heartbeat, announced (`lost`
- * event) by the next 1 s sweep, and the Workers page reads its list again
- * 2 s after an event (it coalesces them); + 1 s for the page to read and draw
- * it (docs/guarantees.md).
+ * event) by the next 1 s sweep; the Workers page reads its list again at
+ * once, or at the end of its 2 s window if it just did; + 1 s for the page to
+ * read and draw it (docs/guarantees.md).
  */
 const LOST_MS = 10_000 + 1_000 + 2_000 + 1_000;
 
