@@ -8,6 +8,7 @@ import { scheduleText, specText } from '../jobs/job-spec.js';
 import { ErrorNote, PageTitle, Status, useLoad } from '../ui/bits.js';
 import { formatTime } from '../ui/format.js';
 import { Modal } from '../ui/modal.js';
+import { ScrollBox } from '../ui/scroll-box.js';
 
 interface JobsData {
   jobs: Job[];
@@ -65,7 +66,7 @@ export function Jobs() {
       {!list.data && !list.error && <p>Loading…</p>}
       {list.data && list.data.jobs.length === 0 && <p>No jobs yet.</p>}
       {list.data && list.data.jobs.length > 0 && (
-        <div class="table-wrap">
+        <ScrollBox label="Jobs table">
           <table>
             <caption class="visually-hidden">Jobs of this app</caption>
             <thead>
@@ -129,7 +130,7 @@ export function Jobs() {
               })}
             </tbody>
           </table>
-        </div>
+        </ScrollBox>
       )}
       {deleting && (
         <Modal title={`Delete ${specText(deleting, 'name')}?`} onClose={() => setDeleting(null)}>

@@ -6,6 +6,7 @@ import { useConsole, useEvents } from '../context.js';
 import { specText } from '../jobs/job-spec.js';
 import { ErrorNote, PageTitle, Status, useLoad } from '../ui/bits.js';
 import { formatDuration, formatTime, localInputToMs } from '../ui/format.js';
+import { ScrollBox } from '../ui/scroll-box.js';
 
 const STATUSES = Object.values(InstanceStatus);
 const PAGE = 50;
@@ -171,7 +172,7 @@ export function Runs() {
       {!page.data && !page.error && <p>Loading…</p>}
       {page.data && rows.length === 0 && <p>No runs match.</p>}
       {rows.length > 0 && (
-        <div class="table-wrap">
+        <ScrollBox label="Runs table">
           <table>
             <caption class="visually-hidden">Runs, newest first</caption>
             <thead>
@@ -203,7 +204,7 @@ export function Runs() {
               ))}
             </tbody>
           </table>
-        </div>
+        </ScrollBox>
       )}
       {next && (
         <button type="button" onClick={() => void more()}>

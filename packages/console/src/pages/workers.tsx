@@ -3,6 +3,7 @@ import { Link } from 'wouter-preact';
 import { useConsole, useEvents } from '../context.js';
 import { ErrorNote, PageTitle, useLoad, useThrottle } from '../ui/bits.js';
 import { formatBytes, formatTime } from '../ui/format.js';
+import { ScrollBox } from '../ui/scroll-box.js';
 
 interface WorkersData {
   workers: Worker[];
@@ -48,7 +49,7 @@ export function Workers() {
       {!list.data && !list.error && <p>Loading…</p>}
       {list.data && workers.length === 0 && <p>No worker has connected yet.</p>}
       {workers.length > 0 && (
-        <div class="table-wrap">
+        <ScrollBox label="Workers table">
           <table>
             <caption class="visually-hidden">Workers of this app</caption>
             <thead>
@@ -110,7 +111,7 @@ export function Workers() {
               })}
             </tbody>
           </table>
-        </div>
+        </ScrollBox>
       )}
     </section>
   );

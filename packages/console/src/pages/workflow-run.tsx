@@ -5,6 +5,7 @@ import { useConsole, useEvents } from '../context.js';
 import { ErrorNote, PageTitle, Status } from '../ui/bits.js';
 import { formatTime } from '../ui/format.js';
 import { useLazy } from '../ui/lazy.js';
+import { ScrollBox } from '../ui/scroll-box.js';
 import type { DagEdge, DagNode } from '../workflows/dag-layout.js';
 
 const loadDag = () => import('../workflows/dag-view.js');
@@ -74,7 +75,7 @@ export function WorkflowRunPage() {
             {run.reason && <span class="muted"> — {run.reason}</span>}
           </p>
           {graph && dag && <dag.default nodes={graph.nodes} edges={graph.edges} states={states} />}
-          <div class="table-wrap">
+          <ScrollBox label="Nodes table">
             <table>
               <caption>Nodes</caption>
               <thead>
@@ -111,7 +112,7 @@ export function WorkflowRunPage() {
                 ))}
               </tbody>
             </table>
-          </div>
+          </ScrollBox>
         </>
       )}
     </section>

@@ -4,6 +4,7 @@ import { Link } from 'wouter-preact';
 import { useConsole, useEvents } from '../context.js';
 import { ErrorNote, PageTitle, Status, useLoad } from '../ui/bits.js';
 import { formatDuration, formatTime } from '../ui/format.js';
+import { ScrollBox } from '../ui/scroll-box.js';
 
 /** Workflows and their latest runs (a run's page draws its DAG). */
 export function Workflows() {
@@ -35,7 +36,7 @@ export function Workflows() {
       <ErrorNote error={workflows.error ?? runs.error} />
       {workflows.data?.workflows.length === 0 && <p>No workflows yet.</p>}
       {(workflows.data?.workflows.length ?? 0) > 0 && (
-        <div class="table-wrap">
+        <ScrollBox label="Workflows table">
           <table>
             <caption class="visually-hidden">Workflows</caption>
             <thead>
@@ -67,12 +68,12 @@ export function Workflows() {
               })}
             </tbody>
           </table>
-        </div>
+        </ScrollBox>
       )}
       <h2>Latest workflow runs</h2>
       {runs.data && rows.length === 0 && <p>No workflow runs yet.</p>}
       {rows.length > 0 && (
-        <div class="table-wrap">
+        <ScrollBox label="Workflow runs table">
           <table>
             <caption class="visually-hidden">Workflow runs, newest first</caption>
             <thead>
@@ -100,7 +101,7 @@ export function Workflows() {
               ))}
             </tbody>
           </table>
-        </div>
+        </ScrollBox>
       )}
     </section>
   );

@@ -1,4 +1,5 @@
 import { statusKind } from '../ui/bits.js';
+import { ScrollBox } from '../ui/scroll-box.js';
 import { type DagEdge, type DagNode, layoutDag } from './dag-layout.js';
 
 /** A workflow run's DAG as SVG: each node with its id and state (state also as text, not colour only). */
@@ -13,7 +14,7 @@ export default function DagView({
 }) {
   const dag = layoutDag(nodes, edges);
   return (
-    <div class="dag-wrap">
+    <ScrollBox class="dag-wrap" label="Workflow graph">
       <svg
         class="dag"
         width={dag.width}
@@ -74,6 +75,6 @@ export default function DagView({
           );
         })}
       </svg>
-    </div>
+    </ScrollBox>
   );
 }
