@@ -96,7 +96,10 @@ describe('the web console in Chromium', () => {
     await page.getByLabel('App', { exact: true }).fill(cluster.app.name);
     await token.fill('not-the-secret-0123456789');
     await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('alert').waitFor();
+    await page
+      .getByRole('alert')
+      .filter({ hasText: /refused/i })
+      .waitFor();
     expect(await nav('Overview').count()).toBe(0);
 
     await token.fill(cluster.app.secret);
