@@ -34,6 +34,9 @@ const NAV = [
 export function App() {
   const [session, setSession] = useState<Session | null>(loadSession);
   const [location, navigate] = useLocation();
+  // The page asked for before signing in (a shared link to a run), opened after it.
+  const wanted = useRef('/');
+  if (!session && location !== '/sign-in') wanted.current = `${location}${window.location.search}`;
 
   if (!session) {
     return (
@@ -42,7 +45,8 @@ export function App() {
           <SignIn
             onSignedIn={(s) => {
               setSession(s);
-              navigate('/');
+              navigate(wanted.current);
+              wanted.current = '/';
             }}
           />
         </Route>
