@@ -147,7 +147,8 @@ describe('the web console in Chromium', () => {
     await page.getByLabel('Params (JSON)').fill('{"text":"from the console"}');
     await page.getByRole('button', { name: 'Save' }).click();
 
-    await page.getByRole('alert').filter({ hasText: 'invalid cron pattern' }).waitFor();
+    // The summary names the field by its label; the message also shows next to the field.
+    await page.getByRole('alert').filter({ hasText: 'Schedule: invalid cron pattern' }).waitFor();
     expect(await schedule.getAttribute('aria-invalid')).toBe('true');
     expect(await describedText(schedule)).toMatch(/invalid cron pattern/);
 

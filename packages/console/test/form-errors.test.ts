@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mapIssues, parseJsonField } from '../src/jobs/form-errors.js';
+import { mapIssues, parseJsonField, summaryLine } from '../src/jobs/form-errors.js';
 
 describe('mapIssues', () => {
   it('puts each issue next to the field its path names', () => {
@@ -30,5 +30,16 @@ describe('parseJsonField', () => {
     expect(parseJsonField('{"a": [1]}')).toEqual({ ok: true, value: { a: [1] } });
     expect(parseJsonField('  ')).toEqual({ ok: true, value: undefined });
     expect(parseJsonField('{a:1}').ok).toBe(false);
+  });
+});
+
+describe('summaryLine', () => {
+  it('names the field by its label before the message', () => {
+    expect(summaryLine('processorName', 'Too small: expected string to have >=1 characters')).toBe(
+      'Processor: Too small: expected string to have >=1 characters',
+    );
+    expect(summaryLine('timeExpression', 'not a CRON expression')).toBe(
+      'Schedule: not a CRON expression',
+    );
   });
 });

@@ -15,6 +15,25 @@ export const JOB_FIELDS = [
 ] as const;
 export type JobField = (typeof JOB_FIELDS)[number];
 
+/** Each field's label, as the form shows it (the error summary names the field). */
+export const JOB_FIELD_LABELS: Record<JobField, string> = {
+  name: 'Name',
+  description: 'Description',
+  processorName: 'Processor',
+  timeExpressionType: 'Schedule type',
+  timeExpression: 'Schedule',
+  timeZone: 'Time zone',
+  executeType: 'Execute type',
+  jobParams: 'Params (JSON)',
+  maxConcurrentInstances: 'Max concurrent runs',
+  instanceTimeoutMs: 'Run timeout (ms)',
+};
+
+/** A field's line in the error summary: its label, then the message. */
+export function summaryLine(field: JobField, message: string): string {
+  return `${JOB_FIELD_LABELS[field]}: ${message}`;
+}
+
 export interface FormErrors {
   /** The first message for each field the form shows (next to it). */
   fields: Partial<Record<JobField, string>>;

@@ -5,7 +5,14 @@ import { useEffect, useState } from 'preact/hooks';
 import { Link, useLocation, useRoute } from 'wouter-preact';
 import { errorText } from '../api.js';
 import { useConsole } from '../context.js';
-import { type FormErrors, type JobField, mapIssues, parseJsonField } from '../jobs/form-errors.js';
+import {
+  type FormErrors,
+  JOB_FIELD_LABELS,
+  type JobField,
+  mapIssues,
+  parseJsonField,
+  summaryLine,
+} from '../jobs/form-errors.js';
 import { specOf } from '../jobs/job-spec.js';
 import { PageTitle } from '../ui/bits.js';
 import { formatTime } from '../ui/format.js';
@@ -167,7 +174,7 @@ export function JobForm() {
             <ul>
               {Object.entries(errors.fields).map(([key, message]) => (
                 <li key={key}>
-                  <a href={`#job-${key}`}>{message}</a>
+                  <a href={`#job-${key}`}>{summaryLine(key as JobField, message)}</a>
                 </li>
               ))}
               {errors.other.map((message) => (
@@ -178,12 +185,12 @@ export function JobForm() {
         )}
         {field(
           'name',
-          'Name',
+          JOB_FIELD_LABELS.name,
           <input {...aria('name')} value={fields.name} onInput={set('name')} />,
         )}
         {field(
           'description',
-          'Description',
+          JOB_FIELD_LABELS.description,
           <input
             {...aria('description')}
             value={fields.description}
@@ -192,7 +199,7 @@ export function JobForm() {
         )}
         {field(
           'processorName',
-          'Processor',
+          JOB_FIELD_LABELS.processorName,
           <input
             {...aria('processorName')}
             value={fields.processorName}
@@ -201,7 +208,7 @@ export function JobForm() {
         )}
         {field(
           'timeExpressionType',
-          'Schedule type',
+          JOB_FIELD_LABELS.timeExpressionType,
           <select
             {...aria('timeExpressionType')}
             value={fields.timeExpressionType}
@@ -216,7 +223,7 @@ export function JobForm() {
         )}
         {field(
           'timeExpression',
-          'Schedule',
+          JOB_FIELD_LABELS.timeExpression,
           <input
             {...aria('timeExpression', true)}
             aria-describedby={[
@@ -235,7 +242,7 @@ export function JobForm() {
         )}
         {field(
           'timeZone',
-          'Time zone',
+          JOB_FIELD_LABELS.timeZone,
           <input
             {...aria('timeZone', true)}
             value={fields.timeZone}
@@ -247,7 +254,7 @@ export function JobForm() {
         <Preview fields={fields} />
         {field(
           'executeType',
-          'Execute type',
+          JOB_FIELD_LABELS.executeType,
           <select {...aria('executeType')} value={fields.executeType} onChange={set('executeType')}>
             {EXECUTE_TYPES.map((t) => (
               <option key={t} value={t}>
@@ -258,7 +265,7 @@ export function JobForm() {
         )}
         {field(
           'jobParams',
-          'Params (JSON)',
+          JOB_FIELD_LABELS.jobParams,
           <textarea
             {...aria('jobParams')}
             rows={4}
@@ -269,7 +276,7 @@ export function JobForm() {
         )}
         {field(
           'maxConcurrentInstances',
-          'Max concurrent runs',
+          JOB_FIELD_LABELS.maxConcurrentInstances,
           <input
             {...aria('maxConcurrentInstances')}
             inputMode="numeric"
@@ -279,7 +286,7 @@ export function JobForm() {
         )}
         {field(
           'instanceTimeoutMs',
-          'Run timeout (ms)',
+          JOB_FIELD_LABELS.instanceTimeoutMs,
           <input
             {...aria('instanceTimeoutMs')}
             inputMode="numeric"
