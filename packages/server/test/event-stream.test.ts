@@ -273,6 +273,19 @@ describe('GET /api/v1/apps/{app}/events', () => {
     await untilOpenStreams(0);
   });
 
+  it('stops at once after clients dropped their streams (their spare connections do not hold it)', async () => {
+    const server = await startTestServer(s.db.url);
+    await server.ready;
+    const app = await createTestApp(server, uniqueName('dropped'));
+    const url = `${server.url}/api/v1/apps/${app.name}/events`;
+    const streams = await Promise.all([1, 2, 3].map(() => SseStream.open(url, app.secret)));
+    for (const stream of streams) stream.close();
+    const stopping = Date.now();
+    await server.stop();
+    // Without closing them, an unused connection held the stop for the 72 s keep-alive timeout.
+    expect(Date.now() - stopping).toBeLessThan(10_000);
+  });
+
   it('ends open streams when the server stops (an open one would hold its stop)', async () => {
     const server = await startTestServer(s.db.url);
     await server.ready;

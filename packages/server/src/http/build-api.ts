@@ -29,6 +29,7 @@ import { workerKeyRoutes } from './routes/worker-keys.js';
 import { workerRoutes } from './routes/workers.js';
 import { workflowRunRoutes } from './routes/workflow-runs.js';
 import { workflowRoutes } from './routes/workflows.js';
+import { closeUnusedConnectionsOnClose } from './unused-connections.js';
 
 const Health = z.object({ ok: z.literal(true) });
 const Readiness = z.object({
@@ -137,5 +138,6 @@ export async function buildApi(
   await api.register(v1, { prefix: '/api/v1' });
   // An open event stream never ends by itself: closing would wait for it.
   api.addHook('preClose', async () => options.eventStreams.closeAll());
+  closeUnusedConnectionsOnClose(api);
   return api;
 }
