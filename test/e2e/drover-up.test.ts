@@ -39,7 +39,7 @@ describe('drover up', () => {
       join(dataDir, 'pgdata'),
     );
     // The web console: printed and served by its server (not opened: stdout is a pipe).
-    const consoleUrl = first.find(/console: (http\S+)/) as string;
+    const consoleUrl = first.find(/console {4}(http\S+)/) as string;
     expect(consoleUrl).toBe(`${first.find(/API\s+(\S+)/)}/`);
     const page = await fetch(consoleUrl);
     expect(page.status).toBe(200);

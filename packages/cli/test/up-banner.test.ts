@@ -29,7 +29,9 @@ describe('drover up banner', () => {
 
 describe('drover up and the web console', () => {
   it('prints the console URL', () => {
-    expect(banner(cluster, '/data').split('\n')).toContain('  console: http://127.0.0.1:7700/');
+    expect(banner(cluster, '/data').split('\n')).toContain(
+      '  console    http://127.0.0.1:7700/  (sign in as demo with its secret, or with /data/admin-token)',
+    );
   });
 
   it('opens a browser only on a desktop terminal, never in CI, a pipe or an ssh shell', () => {

@@ -29,7 +29,7 @@ export function consoleUrl(cluster: Pick<UpCluster, 'serverUrl'>): string {
 export function banner(cluster: UpCluster, dataDir: string): string {
   return [
     'drover up: cluster running',
-    `  console: ${consoleUrl(cluster)}`,
+    `  console    ${consoleUrl(cluster)}  (sign in as ${cluster.app} with its secret, or with ${dataDir}/admin-token)`,
     `  API        ${cluster.serverUrl}  (OpenAPI: ${cluster.serverUrl}/api/v1/openapi.json)`,
     `  NATS       ${withoutCredentials(cluster.natsUrl)}  (monitor: \`drover monitor\`, \`nats micro ls\`)`,
     `  Postgres   ${cluster.database}`,
