@@ -41,7 +41,8 @@ export class ApiClient {
   }
 }
 
-function toCliError(err: unknown): unknown {
+/** A client error as the CLI reports it: its message with what to set, and its exit code. */
+export function toCliError(err: unknown): unknown {
   if (err instanceof DroverUnavailableError) {
     return new CliError(
       `cannot reach the Drover server at ${err.url} (${err.reason}); ` +
@@ -55,7 +56,8 @@ function toCliError(err: unknown): unknown {
   if (err.issues.length) {
     message = `the server refused the request:\n${err.issues.map((i) => `  ${i.path || '(body)'}: ${i.message}`).join('\n')}`;
   }
-  if (err.status === 401 && /admin token/.test(message))
+  // Routes only the admin token opens say `needs "Authorization: Bearer <admin token>"`.
+  if (err.status === 401 && /Bearer <admin token>/.test(message))
     message +=
       '\n(set DROVER_ADMIN_TOKEN or DROVER_ADMIN_TOKEN_FILE, or give --admin-token; `drover env` prints the one of `drover up`)';
   else if (err.status === 401)
