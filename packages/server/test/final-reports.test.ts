@@ -110,7 +110,12 @@ function countInstanceUpdates(ids: string[]): () => number {
 
 describe('report_finals', () => {
   it('settles a batch of 50 successes with one UPDATE and answers each one', async () => {
-    const w = await s.worker({ processors: ['batch'], reportProgress: false, freeSlots: 100 });
+    const w = await s.worker({
+      processors: ['batch'],
+      reportProgress: false,
+      trackRuns: true,
+      freeSlots: 100,
+    });
     const runs = await runsOn(w, 50);
     const updates = countInstanceUpdates(runs.map((r) => r.instanceId));
     const reply = await sendFinals(
@@ -129,7 +134,12 @@ describe('report_finals', () => {
   });
 
   it('answers a mixed batch per run exactly as report_instance_status answers each alone', async () => {
-    const w = await s.worker({ processors: ['mixed'], reportProgress: false, freeSlots: 100 });
+    const w = await s.worker({
+      processors: ['mixed'],
+      reportProgress: false,
+      trackRuns: true,
+      freeSlots: 100,
+    });
     const retried = { instanceRetry: { maximumAttempts: 2, initialIntervalMs: 60_000 } };
     // Two of each case: one reported alone, its twin in the batch.
     const ok = await twins(w);
@@ -210,7 +220,12 @@ describe('report_finals', () => {
   });
 
   it('settles nothing twice when a batch comes again (same key, same reports)', async () => {
-    const w = await s.worker({ processors: ['again'], reportProgress: false, freeSlots: 100 });
+    const w = await s.worker({
+      processors: ['again'],
+      reportProgress: false,
+      trackRuns: true,
+      freeSlots: 100,
+    });
     const runs = await runsOn(w, 4);
     const retry = await runOn(w, {
       instanceRetry: { maximumAttempts: 3, initialIntervalMs: 60_000 },

@@ -22,6 +22,11 @@ export interface FakeWorkerOptions {
   succeedBeforeAnswer?: boolean;
   /** Report RUNNING for accepted runs every 300 ms, as a TaskTracker does (default true). */
   reportProgress?: boolean;
+  /**
+   * List accepted runs not yet final in heartbeats (`trackedInstances`), as a
+   * worker does: the server then never takes them for silent (default false).
+   */
+  trackRuns?: boolean;
 }
 
 /**
@@ -119,7 +124,7 @@ export class FakeWorker {
           freeSlots: this.options.freeSlots ?? 4,
           totalSlots: 4,
         },
-        trackedInstances: [],
+        trackedInstances: this.options.trackRuns ? [...this.active.keys()] : [],
       },
     );
   }
