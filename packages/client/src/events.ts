@@ -1,28 +1,13 @@
 import { DroverEvent } from '@drover/protocol';
 import { DroverUnavailableError } from './errors.js';
 import { type FetchLike, failure, parseJson } from './http.js';
+import { SseParser } from './sse-parser.js';
 
 export interface EventsOptions {
   /** Only this run's events (instance, progress, log, its workflow node). */
   instanceId?: string;
   /** Ends the stream: the iteration rejects with the signal's reason. */
   signal?: AbortSignal;
-}
-
-/** One message of a Server-Sent Event stream (comments, like `: ping`, carry no event). */
-function sseEvent(block: string): { event?: string; data?: string } {
-  let event: string | undefined;
-  const data: string[] = [];
-  for (const line of block.split('\n')) {
-    if (line.startsWith(':')) continue;
-    const colon = line.indexOf(':');
-    const field = colon < 0 ? line : line.slice(0, colon);
-    // "The value is everything after the colon, less one leading space."
-    const value = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
-    if (field === 'event') event = value;
-    else if (field === 'data') data.push(value);
-  }
-  return { event, data: data.length ? data.join('\n') : undefined };
 }
 
 /**
@@ -61,7 +46,7 @@ export async function* readEvents(
   }
   const reader = res.body.getReader();
   const decoder = new TextDecoder();
-  let buffer = '';
+  const parser = new SseParser();
   try {
     for (;;) {
       let chunk: Awaited<ReturnType<typeof reader.read>>;
@@ -74,11 +59,7 @@ export async function* readEvents(
         });
       }
       if (chunk.done) return;
-      buffer += decoder.decode(chunk.value, { stream: true }).replace(/\r\n?/g, '\n');
-      for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
-        const message = sseEvent(buffer.slice(0, end));
-        buffer = buffer.slice(end + 2);
-        if (message.data === undefined) continue;
+      for (const message of parser.push(decoder.decode(chunk.value, { stream: true }))) {
         const parsed = DroverEvent.safeParse(parseJson(message.data));
         if (parsed.success) yield parsed.data;
       }

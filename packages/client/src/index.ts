@@ -33,4 +33,5 @@ export type {
   WorkflowRunInput,
   WorkflowSpecInput,
 } from './inputs.js';
+export { type SseMessage, SseParser } from './sse-parser.js';
 export { isFinalRun, WorkflowApi } from './workflows.js';

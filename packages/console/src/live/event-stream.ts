@@ -1,6 +1,6 @@
+import { SseParser } from '@drover/client';
 import { reconnectDelays } from './backoff.js';
 import { type ConsoleEvent, parseEvent } from './events.js';
-import { SseParser } from './sse-parser.js';
 
 export type StreamState = 'connecting' | 'open' | 'retrying' | 'unauthorized' | 'closed';
 

@@ -16,6 +16,11 @@ export interface AppRow {
   createdAt: number;
 }
 
+type RawApp = { id: string; name: string; created_at: Date };
+
+const toAppRow = (row: RawApp | undefined): AppRow | null =>
+  row ? { id: row.id, name: row.name, createdAt: row.created_at.getTime() } : null;
+
 export async function hashSecret(secret: string): Promise<string> {
   const salt = randomBytes(16);
   const key = await scrypt(secret, salt, 32);
@@ -32,7 +37,7 @@ async function secretMatches(secret: string, stored: string): Promise<boolean> {
 
 /** Creates an app, its secret its first API token; returns null when the name is taken. */
 export async function createApp(db: pg.Pool, name: string, secret: string): Promise<AppRow | null> {
-  const { rows } = await db.query<{ id: string; name: string; created_at: Date }>(
+  const { rows } = await db.query<RawApp>(
     `WITH app AS (
        INSERT INTO apps (name, secret_hash) VALUES ($1, $2)
        ON CONFLICT (name) DO NOTHING RETURNING id, name, created_at, secret_hash
@@ -43,18 +48,15 @@ export async function createApp(db: pg.Pool, name: string, secret: string): Prom
      SELECT id, name, created_at FROM app`,
     [name, await hashSecret(secret)],
   );
-  const row = rows[0];
-  return row ? { id: row.id, name: row.name, createdAt: row.created_at.getTime() } : null;
+  return toAppRow(rows[0]);
 }
 
 /** The app named `name`, or null (the admin token's way in: no secret to check). */
 export async function findApp(db: pg.Pool, name: string): Promise<AppRow | null> {
-  const { rows } = await db.query<{ id: string; name: string; created_at: Date }>(
-    'SELECT id, name, created_at FROM apps WHERE name = $1',
-    [name],
-  );
-  const row = rows[0];
-  return row ? { id: row.id, name: row.name, createdAt: row.created_at.getTime() } : null;
+  const { rows } = await db.query<RawApp>('SELECT id, name, created_at FROM apps WHERE name = $1', [
+    name,
+  ]);
+  return toAppRow(rows[0]);
 }
 
 /** Every app by name (the admin's list: an operator has few apps, not millions). */

@@ -1,5 +1,6 @@
 import type { InstanceStatus } from '@drover/protocol';
 import type { Queryable } from '../db/pool.js';
+import { FINAL_SQL } from './instance-row.js';
 
 export interface RunStats {
   minutes: number;
@@ -23,7 +24,7 @@ export const UNFINISHED_SQL = `
   SELECT count(*) FILTER (WHERE status <> 'RUNNING')::int AS waiting,
          count(*) FILTER (WHERE status = 'RUNNING')::int AS running
   FROM instances
-  WHERE app_id = $1 AND status NOT IN ('SUCCEEDED', 'FAILED', 'STOPPED', 'CANCELED')`;
+  WHERE app_id = $1 AND status NOT IN ${FINAL_SQL}`;
 
 /**
  * An app's runs per minute over the last `minutes` (by the database's clock,

@@ -1,6 +1,7 @@
 // A parser of the Server-Sent Events wire format (the WHATWG "event stream"
 // interpretation), fed text chunks as a fetch body stream delivers them: a
-// message may span chunks, and a chunk may hold several messages.
+// message may span chunks, and a chunk may hold several messages. Shared by
+// `DroverClient.events()` and the web console's reconnecting reader.
 
 export interface SseMessage {
   /** The `event:` field, `message` when absent. */

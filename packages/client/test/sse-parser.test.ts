@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SseParser } from '../src/live/sse-parser.js';
+import { SseParser } from '../src/sse-parser.js';
 
 describe('SseParser', () => {
   it('reads events whose lines and messages are split across chunks', () => {
