@@ -170,6 +170,8 @@ describe('database errors', () => {
         workerId: 'accepting',
         processors: ['accepted'],
         reportProgress: false,
+        // Listed in heartbeats, as a worker does: RUNNING is not cut short as silent.
+        trackRuns: true,
         // Postgres goes away between the worker's accept and the server recording it.
         onRunJob: () => {
           proxy.disable();
