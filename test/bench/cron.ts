@@ -1,3 +1,4 @@
+import { writeFileSync } from 'node:fs';
 import {
   commitMeasured,
   cpuBetween,
@@ -139,6 +140,13 @@ export async function benchCron(): Promise<Record<string, unknown>> {
          FROM instances WHERE expected_trigger_at >= $1 AND expected_trigger_at < $2`,
       [new Date(windowStart), new Date(windowEnd)],
     );
+    // BENCH_DUMP=<file>: every measured run as `slot,worker,ms` lines, to see
+    // which worker and which slot a late start came from.
+    if (process.env.BENCH_DUMP)
+      writeFileSync(
+        process.env.BENCH_DUMP,
+        rows.map((r) => `${r.slot.getTime()},${r.worker},${r.ms}`).join('\n'),
+      );
     const statuses: Record<string, number> = {};
     for (const r of rows) statuses[r.status] = (statuses[r.status] ?? 0) + 1;
     const started = rows

@@ -7,4 +7,10 @@ export const Header = {
   ATTEMPT: 'Drover-Attempt',
   /** Carried from trigger to task, for tracing later. */
   TRACE_ID: 'Drover-Trace-Id',
+  /**
+   * The sender's clock as the message went out (after encoding): a timed
+   * dispatch batch's transit is measured from it, not from its body's
+   * `sentAt`, so encoding 500 runs (~1 ms) is not added to every start.
+   */
+  SENT_AT: 'Drover-Sent-At',
 } as const;

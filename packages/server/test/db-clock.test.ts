@@ -6,7 +6,8 @@ import { DbClock } from '../src/scheduling/db-clock.js';
 // split unevenly: its midpoint is that far off, and fire times with it (a
 // CRON slot sent 400 ms early or late was seen on a loaded machine). The
 // clock keeps the reading with the shortest round trip, and follows a step
-// of the database clock at once.
+// of the database clock at once. It reads the earliest the database clock
+// can be, given that reading's round trip.
 
 const TRUE_OFFSET = 1_000_000;
 
@@ -46,8 +47,18 @@ describe('DbClock', () => {
     const clock = new DbClock();
     clock.add({ offset: TRUE_OFFSET, rttMs: 0.1 });
     // A slow drift (within each reading's error) outlives the best reading's window.
-    for (let i = 1; i <= 20; i++) clock.add({ offset: TRUE_OFFSET + 3, rttMs: 6 });
+    for (let i = 1; i <= 20; i++) clock.add({ offset: TRUE_OFFSET + 6, rttMs: 4 });
     const off = clock.now() - performance.now() - TRUE_OFFSET;
-    expect(off).toBeCloseTo(3, 0);
+    expect(off).toBeCloseTo(4, 0); // those readings' earliest: 6 - 4 / 2
+  });
+
+  it('reads the earliest the database clock can be: never ahead of it', () => {
+    const clock = new DbClock();
+    // The database read its clock somewhere in this 3 ms round trip: 1.5 ms
+    // before the midpoint at the earliest. A run timed by a clock reading
+    // later than that could start before its slot.
+    clock.add({ offset: TRUE_OFFSET, rttMs: 3 });
+    const off = clock.now() - performance.now() - TRUE_OFFSET;
+    expect(off).toBeCloseTo(-1.5, 1);
   });
 });

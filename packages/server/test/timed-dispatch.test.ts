@@ -1,4 +1,4 @@
-import { decode, routeSubject, routes } from '@drover/protocol';
+import { decode, Header, routeSubject, routes } from '@drover/protocol';
 import type { Subscription } from '@nats-io/nats-core';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -41,6 +41,10 @@ const startedAt = new Map<string, number>();
 interface Sent {
   instanceId: string;
   startInMs?: number;
+  /** The batch's `sentAt`, which `startInMs` counts from. */
+  sentAt?: number;
+  /** The batch's Drover-Sent-At header: the server's clock once it was encoded. */
+  publishedAt: string | undefined;
   /** When this test's own subscriber saw the message. */
   seenAt: number;
 }
@@ -78,9 +82,19 @@ beforeAll(async () => {
     routeSubject(route, { app: app.name, workerId: WORKER });
   sniff = nats.nc.subscribe(`${onSubject(routes.tt.runJobs)}`, {
     callback: (_err, msg) => {
-      const body = decode(msg.data) as { runs: { instanceId: string; startInMs?: number }[] };
+      const body = decode(msg.data) as {
+        runs: { instanceId: string; startInMs?: number }[];
+        sentAt?: number;
+      };
+      const publishedAt = msg.headers?.get(Header.SENT_AT);
       for (const r of body.runs)
-        sent.push({ instanceId: r.instanceId, startInMs: r.startInMs, seenAt: Date.now() });
+        sent.push({
+          instanceId: r.instanceId,
+          startInMs: r.startInMs,
+          sentAt: body.sentAt,
+          publishedAt,
+          seenAt: Date.now(),
+        });
     },
   });
   await nats.nc.flush();
@@ -136,6 +150,14 @@ describe('timed runs sent ahead of their time', () => {
     const message = sent.find((s) => s.instanceId === id);
     expect(message?.startInMs).toBeGreaterThan(0);
     expect(message?.startInMs).toBeLessThanOrEqual(LEAD_MS);
+    // Counted from a whole-ms `sentAt`, the delay names the due time exactly:
+    // runs due together start together whichever batch brought them.
+    expect(Number.isInteger(message?.sentAt)).toBe(true);
+    expect((message?.sentAt as number) + (message?.startInMs as number)).toBe(due);
+    // Stamped again once encoded, for the worker to measure transit from.
+    const publishedAt = Number(message?.publishedAt);
+    expect(publishedAt).toBeGreaterThanOrEqual(message?.sentAt as number);
+    expect(publishedAt).toBeLessThan((message?.sentAt as number) + CLOCK_SLACK_MS);
     // Its timeout counts from its time, not from the send.
     expect(held.deadlineAt).toBe(due + TIMEOUT_MS);
 

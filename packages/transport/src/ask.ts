@@ -14,6 +14,8 @@ import { decodeReply } from './reply-codec.js';
 export interface AskOptions extends MessageMeta {
   /** Per-try timeout; the route's default when omitted. */
   timeoutMs?: number;
+  /** Stamps the message with this clock's reading once encoded (`Drover-Sent-At`). */
+  stampSentAt?: () => number;
 }
 
 /**
@@ -35,7 +37,9 @@ export async function ask<R extends Route>(
   try {
     const msg = await nc.request(subject, payload, {
       timeout: timeoutMs,
-      headers: toHeaders(options),
+      headers: toHeaders(
+        options.stampSentAt ? { ...options, sentAt: options.stampSentAt() } : options,
+      ),
     });
     reply = msg.data;
   } catch (err) {

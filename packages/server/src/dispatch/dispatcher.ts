@@ -399,9 +399,11 @@ export class Dispatcher {
     await Promise.all([
       ...undeliverable,
       ...chunks.map(async (chunk) => {
-        // `startInMs` counts from the worker's receipt: measured from now,
-        // not from before the batches were sized (500 runs: ~2 ms late).
-        const sentAt = this.clock.now();
+        // `startInMs` counts from `sentAt`: measured from now, not from before
+        // the batches were sized (500 runs: ~2 ms late). A whole millisecond,
+        // so each run's `startInMs` (whole ms to its due time) is exact, and
+        // runs due together but sent in different batches start together.
+        const sentAt = Math.floor(this.clock.now());
         const answers = await this.askRunJobs(app, worker, chunk.map(messageAt(sentAt)), sentAt);
         const accepted: Offer[] = [];
         const failing: Promise<void>[] = [];
@@ -480,6 +482,7 @@ export class Dispatcher {
         routes.tt.runJobs,
         { app, workerId },
         { runs, sentAt, senderClock: this.clock.id },
+        { stampSentAt: () => this.clock.now() },
       );
       const byId = new Map(reply.results.map((r) => [r.instanceId, r]));
       return runs.map((run): Answer => {

@@ -22,7 +22,10 @@ interface Sample {
  * `clock_timestamp()`; the offset kept is that of the recent sync with the
  * shortest round trip (as NTP does): under load one round trip may take
  * hundreds of ms, unevenly split, and taking its midpoint would put every
- * fire time that far off.
+ * fire time that far off. It reads the earliest the database's clock can
+ * be (that reading's offset less half its round trip), never later: a
+ * timed run sent ahead to a worker then starts at its time or a fraction of
+ * a millisecond after, never before it.
  */
 export class DbClock {
   private readonly samples: Sample[] = [];
@@ -63,7 +66,8 @@ export class DbClock {
     }
     this.samples.push(sample);
     if (this.samples.length > SAMPLES) this.samples.shift();
-    this.offset = this.best()?.offset;
+    const kept = this.best();
+    this.offset = kept && kept.offset - kept.rttMs / 2;
   }
 
   private best(): Sample | undefined {

@@ -434,7 +434,7 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
       const arrivedAt =
         req.sentAt === undefined || req.senderClock === undefined
           ? ctx.receivedAt
-          : ctx.receivedAt - transits.excess(req.senderClock, req.sentAt, ctx.receivedAt);
+          : transits.arrivedAt(req.senderClock, req.sentAt, ctx.receivedAt, ctx.meta.sentAt);
       return {
         results: req.runs.map((run) => {
           const answer = takeRun(run, arrivedAt);

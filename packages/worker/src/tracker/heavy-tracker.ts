@@ -249,12 +249,15 @@ export class HeavyTracker {
     await this.stopProcessorTrackers();
     await this.logs.flush();
     const status = this.control.reportedStatus(outcome.status);
-    const report = {
-      ...this.message(status),
+    const end = {
+      run: this.run,
+      workerId: this.workerId,
+      status,
+      progress: this.store.progress(),
       startedAt,
       contextUpdate: status === 'SUCCEEDED' ? this.contextUpdate?.value() : undefined,
     };
-    await reportFinal(this.finals, this.bus, this.app, report, outcome, this.log);
+    await reportFinal(this.finals, this.bus, this.app, end, outcome, this.log);
   }
 
   private ctx(): ProcessorContext<never> {

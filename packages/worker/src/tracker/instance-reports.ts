@@ -41,41 +41,61 @@ export async function reportRunning(
   }
 }
 
+/** What a TaskTracker knows of its run when it ends. */
+export interface RunEnd {
+  run: { instanceId: string; epoch: number };
+  workerId: string;
+  status: Report['status'];
+  progress: Report['progress'];
+  /** When its processor first started: the run's started_at when no RUNNING report was written. */
+  startedAt: number | undefined;
+  /** A workflow node's run: what it added to the workflow context. */
+  contextUpdate: Report['contextUpdate'];
+}
+
 /**
  * A run's final report: SUCCEEDED, FAILED and STOPPED go through the worker's
  * FinalReporter (batched, retried until acknowledged, the run reported
  * RUNNING meanwhile); a hand-back (WAITING_DISPATCH) goes alone, as before.
+ * Built field by field: thousands of runs end at once (a CRON slot), and
+ * object spreads here cost ~15 µs a run on the worker's main thread.
  */
 export async function reportFinal(
   reporter: FinalReporter,
   bus: Bus,
   app: string,
-  { startedAt, ...report }: Report & { startedAt?: number },
+  end: RunEnd,
   outcome: { result: JsonValue; nonRetryable?: boolean },
   log: Logger,
 ): Promise<void> {
-  const fitted = fitFinalResult(report.status, outcome.result);
-  if (fitted.warning) log.warn({ status: report.status }, fitted.warning);
+  const fitted = fitFinalResult(end.status, outcome.result);
+  if (fitted.warning) log.warn({ status: end.status }, fitted.warning);
   const status = fitted.status as Report['status'];
-  if (status === 'WAITING_DISPATCH')
-    return handBackRun(bus, app, { ...report, status, result: fitted.result }, log);
+  if (status === 'WAITING_DISPATCH') {
+    const report = statusReport(end.run, end.workerId, status, end.progress);
+    report.result = fitted.result;
+    return handBackRun(bus, app, report, log);
+  }
   if (status !== 'SUCCEEDED' && status !== 'FAILED' && status !== 'STOPPED')
     throw new Error(`a TaskTracker cannot report ${status} as final`);
-  // A NonRetryableError failure: the server does not retry the instance either.
-  const nonRetryable = status === 'FAILED' && outcome.nonRetryable ? true : undefined;
   const beat = async () => {
-    const reply = await reportRunning(
-      bus,
-      app,
-      { ...report, status: 'RUNNING', reportedAt: Date.now() },
-      log,
-    );
+    const running = statusReport(end.run, end.workerId, 'RUNNING', end.progress);
+    const reply = await reportRunning(bus, app, running, log);
     return !reply?.stop;
   };
-  const { workerId: _workerId, wantsWorkers: _wants, ...final } = report;
-  // The processor's start: the run's started_at when no RUNNING report was recorded.
   const answer = await reporter.report(
-    { ...final, status, result: fitted.result, nonRetryable, startedAt, reportedAt: Date.now() },
+    {
+      instanceId: end.run.instanceId,
+      epoch: end.run.epoch,
+      status,
+      progress: end.progress,
+      result: fitted.result,
+      // A NonRetryableError failure: the server does not retry the instance either.
+      nonRetryable: status === 'FAILED' && outcome.nonRetryable ? true : undefined,
+      startedAt: end.startedAt,
+      reportedAt: Date.now(),
+      contextUpdate: end.contextUpdate,
+    },
     beat,
   );
   if (!answer) return;

@@ -122,12 +122,15 @@ export class StandaloneTracker {
     const outcome = await supervised;
     await this.logs.flush();
     const status = this.control.reportedStatus(outcome.status);
-    const report = {
-      ...this.statusMessage(status),
+    const end = {
+      run: this.run,
+      workerId: this.workerId,
+      status,
+      progress: this.progress,
       startedAt: this.startedAt,
       contextUpdate: status === 'SUCCEEDED' ? this.contextUpdate?.value() : undefined,
     };
-    await reportFinal(this.finals, this.bus, this.app, report, outcome, this.log);
+    await reportFinal(this.finals, this.bus, this.app, end, outcome, this.log);
   }
 
   private async outcome(): Promise<Outcome> {
