@@ -12,7 +12,8 @@ export interface HeldRun<P> {
 /**
  * Takes held runs a little before their time (`leadMs`) to get them ready:
  * `take` says whether it did (it then owns the run and starts its processor
- * at `at`, not before); the others are handed to `due` at their time.
+ * at `at`, its exact time, not before); the others are handed to `due` at
+ * their time.
  */
 export interface EarlyTake<P> {
   leadMs: number;
@@ -29,7 +30,8 @@ export interface EarlyTake<P> {
  * starts are left for the due moment.
  */
 export class TimedRuns<P = never> {
-  private readonly runs = new Map<string, HeldRun<P> & { at: number }>();
+  /** Each with its bucket (`at`, whole ms) and its own time (`startAt`, to the µs). */
+  private readonly runs = new Map<string, HeldRun<P> & { at: number; startAt: number }>();
   private readonly buckets = new Map<number, { ids: string[]; timer: NodeJS.Timeout }>();
 
   constructor(
@@ -49,7 +51,7 @@ export class TimedRuns<P = never> {
   add(run: RunJob, startAt: number, prepared?: P): void {
     // Whole milliseconds, rounded up: a run never starts before its time.
     const at = Math.ceil(startAt);
-    this.runs.set(run.instanceId, { run, at, prepared });
+    this.runs.set(run.instanceId, { run, at, startAt, prepared });
     const bucket = this.buckets.get(at);
     if (bucket) {
       bucket.ids.push(run.instanceId);
@@ -99,7 +101,8 @@ export class TimedRuns<P = never> {
     for (const id of bucket.ids) {
       const held = this.runs.get(id);
       if (!held || held.at !== at) continue;
-      if (this.early.take(held, at)) this.runs.delete(id);
+      // Its own time, not the bucket's whole ms: the wait for it is exact.
+      if (this.early.take(held, held.startAt)) this.runs.delete(id);
       else left.push(id);
     }
     bucket.ids = left;
