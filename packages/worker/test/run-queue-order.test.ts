@@ -1,3 +1,4 @@
+import { ttMessages } from '@drover/protocol';
 import { expect, it } from 'vitest';
 import { RunQueue } from '../src/runtime/run-queue.js';
 import { standaloneRun } from './support/standalone-run.js';
@@ -5,7 +6,8 @@ import { standaloneRun } from './support/standalone-run.js';
 // The worker's queue of accepted runs waiting for a slot: oldest first,
 // whatever was removed, queued again or replaced meanwhile, at any size.
 
-const run = (id: string, epoch = 1) => standaloneRun(id, 'p', epoch);
+// As the worker holds them: parsed at its edge.
+const run = (id: string, epoch = 1) => ttMessages.RunJob.parse(standaloneRun(id, 'p', epoch));
 const drain = (q: RunQueue) => q.takeAll().map((r) => `${r.instanceId}@${r.epoch}`);
 
 it('takes runs oldest first, skipping removed ones; a run queued again goes to the back', () => {
