@@ -54,7 +54,9 @@ export function renderProtocolDoc(): string {
     '',
     'Payloads are msgpack (plain maps, no extensions). Every `ask` reply is',
     '`{ok: true, data}` or `{ok: false, error: {code, message, retryable?, issues?}}`.',
-    'Headers: `Drover-Idempotency-Key` (same on every retry), `Drover-Attempt`, `Drover-Trace-Id`.',
+    'Headers: `Drover-Idempotency-Key` (same on every retry), `Drover-Attempt`, `Drover-Trace-Id`;',
+    '`Drover-Sent-At` on `run_jobs`: the sender clock (`senderClock`) in fractional epoch ms once the',
+    "batch was encoded, used only within 50 ms after the body's `sentAt`.",
     '',
   ];
   for (const route of allRoutes) {

@@ -46,7 +46,7 @@ describe('DbClock', () => {
   it('forgets readings older than its window', () => {
     const clock = new DbClock();
     clock.add({ offset: TRUE_OFFSET, rttMs: 0.1 });
-    // A slow drift (within each reading's error) outlives the best reading's window.
+    // A slow drift (within the step detector's slack) outlives the best reading's window.
     for (let i = 1; i <= 20; i++) clock.add({ offset: TRUE_OFFSET + 6, rttMs: 4 });
     const off = clock.now() - performance.now() - TRUE_OFFSET;
     expect(off).toBeCloseTo(4, 0); // those readings' earliest: 6 - 4 / 2

@@ -188,7 +188,8 @@ describe('timed runs sent ahead of their time', () => {
     const due = await dueAt(id);
     await waitForInstance(app, id, (i) => i.status === 'SUCCEEDED');
     const message = sent.find((s) => s.instanceId === id);
-    expect(message?.startInMs).toBeUndefined();
+    // At its time: held by its worker for at most the ms or two it came early.
+    expect(message?.startInMs ?? 0).toBeLessThanOrEqual(2);
     expect(message?.seenAt).toBeGreaterThanOrEqual(due - CLOCK_SLACK_MS);
   });
 

@@ -28,6 +28,9 @@ it('takes a message held up past the bound off in full: one stall is not a clock
   expect(floor.excess('a', 1_010, 1_085)).toBe(74);
   // The next is on time, against the floor from before the stall.
   expect(floor.excess('a', 1_020, 1_023)).toBe(2);
+  // Two stalls seconds apart, with no batch between them (slots 5 s apart), are two stalls.
+  expect(floor.excess('a', 6_000, 6_081)).toBe(80);
+  expect(floor.excess('a', 9_000, 9_071)).toBe(70);
 });
 
 it('takes gaps over the bound for a second on end, or one of a second, for a clock step: a new floor', () => {

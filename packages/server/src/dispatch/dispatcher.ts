@@ -380,9 +380,12 @@ export class Dispatcher {
       }
     }
     if (sendable.length === 0) return;
+    // A worker that holds timed runs gets `startInMs` even a ms or two ahead
+    // (sent at its time, the run would start that much before it).
     const messageAt = (now: number) => (o: Offer) => {
       const ahead = startIn(o, now);
-      return runJobMessage(o.ctx, o.epoch, o.workers, ahead > ON_TIME_MS ? ahead : undefined);
+      const held = ahead > ON_TIME_MS || (timed && ahead > 0);
+      return runJobMessage(o.ctx, o.epoch, o.workers, held ? ahead : undefined);
     };
     const { chunks, tooLarge } = runBatches(sendable, messageAt(now), this.bus.maxPayload);
     const undeliverable = tooLarge.map(({ item, bytes }) =>

@@ -24,8 +24,10 @@ interface Sample {
  * hundreds of ms, unevenly split, and taking its midpoint would put every
  * fire time that far off. It reads the earliest the database's clock can
  * be (that reading's offset less half its round trip), never later: a
- * timed run sent ahead to a worker then starts at its time or a fraction of
- * a millisecond after, never before it.
+ * timed run sent ahead to a worker then starts at its time, late by at most
+ * that round trip (~0.2 ms idle), never before it. (This assumes the two
+ * clocks drift apart by less than half a round trip over the ~10 s a
+ * reading is kept: true on one host, and for NTP-disciplined hosts.)
  */
 export class DbClock {
   private readonly samples: Sample[] = [];
@@ -44,9 +46,12 @@ export class DbClock {
 
   async sync(db: Queryable): Promise<void> {
     const sent = monotonicMs();
-    const { rows } = await db.query<{ now: Date }>('SELECT clock_timestamp() AS now');
+    // Epoch ms as a float: a timestamp read as a JS Date loses its µs (up to 1 ms).
+    const { rows } = await db.query<{ now: number }>(
+      'SELECT (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS now',
+    );
     const received = monotonicMs();
-    const dbNow = rows[0]?.now.getTime();
+    const dbNow = rows[0]?.now;
     if (dbNow !== undefined)
       this.add({ offset: dbNow - (sent + received) / 2, rttMs: received - sent });
   }

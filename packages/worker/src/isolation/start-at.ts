@@ -13,11 +13,13 @@ export const toProcessClock = (at: number): number => at - performance.now() + p
 // nothing starts before its time (a processor reading the clock must see its
 // slot) and the start is not late by the timer's rounding.
 const SPIN_LIMIT_MS = 1;
-// The rest is slept (a futex wait, to the microsecond), not spun: four
-// processor threads spinning at a CRON slot on two cores kept each other,
-// and the main threads, off the CPU, and whole threads' starts came a
-// scheduler timeslice (~5 ms) late.
-const sleeper = new Int32Array(new SharedArrayBuffer(4));
+// The rest is slept (a futex wait; it wakes ~0.1 ms late at most, timer
+// slack, and what is left then is spun), not spun: four processor threads
+// spinning at a CRON slot on two cores kept each other, and the main
+// threads, off the CPU, and whole threads' starts came a scheduler
+// timeslice (~5 ms) late. Where SharedArrayBuffer is missing, it spins.
+const sleeper =
+  typeof SharedArrayBuffer === 'function' ? new Int32Array(new SharedArrayBuffer(4)) : undefined;
 
 interface Group {
   /** The latest time of the group's calls: none starts before its own. */
@@ -60,7 +62,7 @@ export class StartAt {
       return;
     }
     const rest = group.until - processClockMs();
-    if (rest > 0) Atomics.wait(sleeper, 0, 0, rest);
+    if (rest > 0 && sleeper) Atomics.wait(sleeper, 0, 0, rest);
     while (processClockMs() < group.until); // what the wake-up left: microseconds
     this.groups.delete(key);
     for (const call of group.calls) call();

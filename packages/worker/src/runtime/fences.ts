@@ -18,8 +18,8 @@ export const FENCED = 'FENCED';
 export type FencedKind = 'runJob' | 'stopInstance' | 'startTasks' | 'mapTask';
 
 /**
- * A map that forgets its oldest entries past `max` (`max` + 1/16 at most);
- * a write refreshes an entry's age.
+ * A map that forgets its oldest entries past `max` (holding `max` + max/16,
+ * or + 1 when that is 0, at most); a write refreshes an entry's age.
  */
 export class BoundedMemory<V> {
   private readonly entries = new Map<string, V>();

@@ -8,7 +8,7 @@ const WINDOW_MS = 10_000;
 export const MAX_CORRECTION_MS = 50;
 /**
  * Messages beyond MAX_CORRECTION_MS for this long, with none on time
- * between, mean the sender's clock stepped: a new floor is taken. Until then
+ * between and none a second after the last, mean the sender's clock stepped: a new floor is taken. Until then
  * each is taken as held up, and its whole delay is taken off (a run then
  * starts late only by the quickest transit, not by a stall); a delay this
  * long is a step at once.
@@ -34,8 +34,8 @@ export class TransitFloor {
   // Per sender clock, samples with increasing offsets: the first is the
   // window's quickest (a sliding-window minimum, O(1) per message).
   private readonly senders = new Map<string, Sample[]>();
-  /** Per sender clock, when its current run of messages beyond MAX_CORRECTION_MS began. */
-  private readonly lateSince = new Map<string, number>();
+  /** Per sender clock, its current run of messages beyond MAX_CORRECTION_MS: when it began, its latest. */
+  private readonly lateRuns = new Map<string, { since: number; last: number }>();
 
   /** The delay of this message beyond the quickest recent one from `sender` (0 after a clock step). */
   excess(sender: string, sentAt: number, receivedAt: number): number {
@@ -53,15 +53,20 @@ export class TransitFloor {
     samples.push({ receivedAt, offset });
     const excess = offset - (samples[0] as Sample).offset;
     if (excess <= MAX_CORRECTION_MS) {
-      this.lateSince.delete(sender);
+      this.lateRuns.delete(sender);
       return excess;
     }
-    const since = this.lateSince.get(sender) ?? receivedAt;
-    if (receivedAt - since < STEP_CONFIRM_MS && excess < STEP_CONFIRM_MS) {
-      this.lateSince.set(sender, since);
+    // Late messages a second apart are two stalls, not one lasting clock step.
+    const previous = this.lateRuns.get(sender);
+    const run =
+      previous && receivedAt - previous.last < STEP_CONFIRM_MS
+        ? { since: previous.since, last: receivedAt }
+        : { since: receivedAt, last: receivedAt };
+    if (receivedAt - run.since < STEP_CONFIRM_MS && excess < STEP_CONFIRM_MS) {
+      this.lateRuns.set(sender, run);
       return excess;
     }
-    this.lateSince.delete(sender);
+    this.lateRuns.delete(sender);
     samples.splice(0, samples.length - 1);
     return 0;
   }
@@ -86,7 +91,7 @@ export class TransitFloor {
       const last = samples[samples.length - 1];
       if (!last || last.receivedAt < now - WINDOW_MS) {
         this.senders.delete(sender);
-        this.lateSince.delete(sender);
+        this.lateRuns.delete(sender);
       }
     }
   }

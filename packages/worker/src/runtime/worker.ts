@@ -349,8 +349,13 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
     }
   };
 
-  /** Takes an offered run: starts it, queues it, or says why not (same rules for run_job and run_jobs). */
-  const takeRun = (run: RunJob, receivedAt: number): RunAnswer => {
+  /**
+   * Takes an offered run: starts it, queues it, or says why not (same rules
+   * for run_job and run_jobs). `exact`: its `startInMs` names its due time
+   * exactly (a server that stamps Drover-Sent-At); otherwise its start is
+   * rounded up to a whole ms, to cover an older server's rounding of it.
+   */
+  const takeRun = (run: RunJob, receivedAt: number, exact = false): RunAnswer => {
     const current = trackers.get(run.instanceId);
     const queued = current ? undefined : heldRun(run.instanceId);
     // A retried dispatch.
@@ -382,10 +387,11 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
           reason: `worker at capacity (${queue.capacity} runs queued or held until their time)`,
         };
       // Counted from the message's arrival: time it waited here is not added.
+      const startAt = receivedAt + startInMs;
       return accept(() =>
         timed.add(
           run,
-          receivedAt + startInMs,
+          exact ? startAt : Math.ceil(startAt),
           isStandalone(run) ? standaloneTracker(run, 'held') : undefined,
         ),
       );
@@ -437,7 +443,7 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
           : transits.arrivedAt(req.senderClock, req.sentAt, ctx.receivedAt, ctx.meta.sentAt);
       return {
         results: req.runs.map((run) => {
-          const answer = takeRun(run, arrivedAt);
+          const answer = takeRun(run, arrivedAt, ctx.meta.sentAt !== undefined);
           if (answer.fenced)
             fences.count(
               'runJob',
