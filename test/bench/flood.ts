@@ -10,6 +10,7 @@ import { startNatsServer } from '../harness/nats-server.js';
 import { startPostgres } from '../harness/postgres.js';
 import { type ReadyProcess, stopProcess } from '../harness/process.js';
 import { serviceStats } from '../harness/service-stats.js';
+import { startTogether } from '../harness/start-together.js';
 import { databaseUrl } from '../harness/template.js';
 import { quantile, round } from './stats.js';
 
@@ -51,7 +52,7 @@ async function latencies(api: ApiClient, app: string, jobId: string) {
 }
 
 export async function benchFlood(): Promise<Record<string, unknown>> {
-  const [nats, postgres] = await Promise.all([startNatsServer(), startPostgres()]);
+  const [nats, postgres] = await startTogether(startNatsServer, () => startPostgres());
   const admin = new pg.Client({ connectionString: postgres.adminUrl });
   await admin.connect();
   await admin.query('CREATE DATABASE bench');

@@ -6,6 +6,7 @@ import { spawnDrover } from '../harness/drover-process.js';
 import { startNatsServer } from '../harness/nats-server.js';
 import { startPostgres } from '../harness/postgres.js';
 import { type ReadyProcess, stopProcess } from '../harness/process.js';
+import { startTogether } from '../harness/start-together.js';
 import { databaseUrl } from '../harness/template.js';
 import { wallNow } from './peer-cluster.js';
 import { quantile, round } from './stats.js';
@@ -48,7 +49,7 @@ async function finished(api: ApiClient, app: string, id: string) {
 
 export async function benchMapReduce(): Promise<Record<string, unknown>> {
   const sizes = (process.env.BENCH_TASKS ?? '100000,1000000').split(',').map(Number);
-  const [nats, postgres] = await Promise.all([startNatsServer(), startPostgres()]);
+  const [nats, postgres] = await startTogether(startNatsServer, () => startPostgres());
   const admin = new pg.Client({ connectionString: postgres.adminUrl });
   await admin.connect();
   await admin.query('CREATE DATABASE bench');

@@ -10,6 +10,7 @@ import { spawnBuiltDrover } from '../harness/drover-process.js';
 import { startNatsServer } from '../harness/nats-server.js';
 import { startPostgres } from '../harness/postgres.js';
 import { type ReadyProcess, stopProcess } from '../harness/process.js';
+import { startTogether } from '../harness/start-together.js';
 import { databaseUrl } from '../harness/template.js';
 import { cpuSeconds, treeCpuSeconds } from './proc-cpu.js';
 import { round } from './stats.js';
@@ -103,7 +104,9 @@ export async function startPeerCluster(): Promise<PeerCluster> {
   const dir = await mkdtemp(join(tmpdir(), 'drover-bench-'));
   const processors = join(dir, 'noop.mjs');
   await writeFile(processors, NOOP_MODULE);
-  const [nats, postgres] = await Promise.all([startNatsServer(), startPostgres({ durable: true })]);
+  const [nats, postgres] = await startTogether(startNatsServer, () =>
+    startPostgres({ durable: true }),
+  );
   const started: ReadyProcess[] = [];
   const sql = new pg.Client({ connectionString: databaseUrl(postgres.adminUrl, 'bench') });
   const stop = async () => {

@@ -7,6 +7,7 @@ import { ApiClient } from '../../packages/server/test/support/api-client.js';
 import { FakeWorker } from '../../packages/server/test/support/fake-worker.js';
 import { startNatsServer } from '../harness/nats-server.js';
 import { startPostgres } from '../harness/postgres.js';
+import { startTogether } from '../harness/start-together.js';
 import { databaseUrl } from '../harness/template.js';
 import { quantile, round } from './stats.js';
 
@@ -21,7 +22,7 @@ const log = pino({ level: process.env.BENCH_LOG ?? 'silent' });
 async function withCluster<T>(
   fn: (c: { server: DroverServer; nats: string; sql: pg.Client }) => Promise<T>,
 ): Promise<T> {
-  const [nats, postgres] = await Promise.all([startNatsServer(), startPostgres()]);
+  const [nats, postgres] = await startTogether(startNatsServer, () => startPostgres());
   const admin = new pg.Client({ connectionString: postgres.adminUrl });
   await admin.connect();
   await admin.query('CREATE DATABASE bench');
