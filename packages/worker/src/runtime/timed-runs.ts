@@ -30,8 +30,8 @@ export interface EarlyTake<P> {
  * starts are left for the due moment.
  */
 export class TimedRuns<P = never> {
-  /** Each with its bucket (`at`, whole ms) and its own time (`startAt`, to the µs). */
-  private readonly runs = new Map<string, HeldRun<P> & { at: number; startAt: number }>();
+  /** Each with its own time (`startAt`, to the µs); its bucket is that time's whole ms (`bucketOf`). */
+  private readonly runs = new Map<string, HeldRun<P> & { startAt: number }>();
   private readonly buckets = new Map<number, { ids: string[]; timer: NodeJS.Timeout }>();
 
   constructor(
@@ -49,9 +49,8 @@ export class TimedRuns<P = never> {
 
   /** Holds `run` until `startAt` (monotonic ms). */
   add(run: RunJob, startAt: number, prepared?: P): void {
-    // Whole milliseconds, rounded up: a run never starts before its time.
-    const at = Math.ceil(startAt);
-    this.runs.set(run.instanceId, { run, at, startAt, prepared });
+    const at = bucketOf(startAt);
+    this.runs.set(run.instanceId, { run, startAt, prepared });
     const bucket = this.buckets.get(at);
     if (bucket) {
       bucket.ids.push(run.instanceId);
@@ -100,7 +99,7 @@ export class TimedRuns<P = never> {
     const left: string[] = [];
     for (const id of bucket.ids) {
       const held = this.runs.get(id);
-      if (!held || held.at !== at) continue;
+      if (!held || bucketOf(held.startAt) !== at) continue;
       // Its own time, not the bucket's whole ms: the wait for it is exact.
       if (this.early.take(held, held.startAt)) this.runs.delete(id);
       else left.push(id);
@@ -121,10 +120,15 @@ export class TimedRuns<P = never> {
     for (const id of bucket.ids) {
       const held = this.runs.get(id);
       // Removed (stopped), or re-added for another time since.
-      if (!held || held.at !== at) continue;
+      if (!held || bucketOf(held.startAt) !== at) continue;
       this.runs.delete(id);
       runs.push(held);
     }
     if (runs.length) this.due(runs);
   }
+}
+
+/** A held time's bucket: its whole ms, rounded up (a bucket's timer never fires before a run's time). */
+function bucketOf(startAt: number): number {
+  return Math.ceil(startAt);
 }

@@ -7,11 +7,11 @@ const WINDOW_MS = 10_000;
  */
 export const MAX_CORRECTION_MS = 50;
 /**
- * Messages beyond MAX_CORRECTION_MS for this long, with none on time
- * between and none a second after the last, mean the sender's clock stepped: a new floor is taken. Until then
- * each is taken as held up, and its whole delay is taken off (a run then
- * starts late only by the quickest transit, not by a stall); a delay this
- * long is a step at once.
+ * Messages beyond MAX_CORRECTION_MS for this long, with none on time between
+ * and no gap of this long among them, mean the sender's clock stepped: a new
+ * floor is taken. Until then each is taken as held up, and its whole delay
+ * is taken off (a run then starts late only by the quickest transit, not by
+ * a stall); a delay this long is a step at once.
  */
 export const STEP_CONFIRM_MS = 1_000;
 
