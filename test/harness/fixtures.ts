@@ -79,6 +79,18 @@ export function useDatabase(): DatabaseFixture {
     const client = admin();
     await client.connect();
     try {
+      // A pool's end() resolves before its connections have closed: terminated
+      // now (FORCE), a closing one errors, and a pool without an 'error'
+      // listener throws it uncaught (seen in CI). Their sessions go first,
+      // within a bound; FORCE ends any left.
+      for (let i = 0; i < 100; i++) {
+        const { rows } = await client.query<{ n: number }>(
+          'SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1',
+          [name],
+        );
+        if (rows[0]?.n === 0) break;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
       await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
     } finally {
       await client.end();
