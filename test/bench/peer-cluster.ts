@@ -105,7 +105,7 @@ export async function startPeerCluster(): Promise<PeerCluster> {
   const processors = join(dir, 'noop.mjs');
   await writeFile(processors, NOOP_MODULE);
   const [nats, postgres] = await startTogether(startNatsServer, () =>
-    startPostgres({ durable: true }),
+    startPostgres({ durable: true, statementStats: process.env.BENCH_STATEMENTS === '1' }),
   );
   const started: ReadyProcess[] = [];
   const sql = new pg.Client({ connectionString: databaseUrl(postgres.adminUrl, 'bench') });

@@ -7,6 +7,7 @@ import {
   startPeerCluster,
   wallNow,
 } from './peer-cluster.js';
+import { resetStatementStats, statementStats } from './statement-stats.js';
 import { quantile, round } from './stats.js';
 
 // Runs at peer speed (issue 13), the shape job systems are compared in: how
@@ -19,6 +20,8 @@ import { quantile, round } from './stats.js';
 const FAR_DELAY_MS = 30 * 24 * 3_600_000;
 const BULK_SIZE = 1_000;
 const IN_FLIGHT = 50;
+// BENCH_PHASES: which phases to run (default all: add,e2e,pickup).
+const PHASES = new Set((process.env.BENCH_PHASES ?? 'add,e2e,pickup').split(','));
 // Bulk calls in flight at once (BENCH_BULK_LANES).
 const BULK_LANES = Number(process.env.BENCH_BULK_LANES ?? 2);
 const FINISHED = `('SUCCEEDED', 'FAILED', 'STOPPED', 'CANCELED')`;
@@ -155,6 +158,7 @@ async function endToEnd(c: PeerCluster, bulkApi: boolean) {
   await submit(warm, Math.min(2_000, total));
   await untilAllFinished(c, warm, 100);
   const job = await noopJob(c, 'end-to-end');
+  await resetStatementStats(c.sql);
   const load0 = loadAverage();
   const cpu0 = c.cpu();
   const t0 = Date.now();
@@ -162,6 +166,7 @@ async function endToEnd(c: PeerCluster, bulkApi: boolean) {
   const submitted = Date.now();
   await untilAllFinished(c, job, 200);
   const cpu1 = c.cpu();
+  const statements = await statementStats(c.sql);
   // The end is when the last run finished (Postgres's clock, this machine's),
   // not when the poll noticed.
   const { rows } = await c.sql.query(
@@ -176,6 +181,7 @@ async function endToEnd(c: PeerCluster, bulkApi: boolean) {
     seconds: round(seconds, 2),
     runsPerSec: Math.round(total / seconds),
     ...cpuBetween(cpu0, cpu1, total),
+    statements,
     loadAverage: { before: load0, after: loadAverage() },
   };
 }
@@ -189,8 +195,10 @@ async function pickup(c: PeerCluster) {
   const rate = Number(process.env.BENCH_PICKUP_RATE ?? 100);
   const count = Math.round(rate * Number(process.env.BENCH_PICKUP_SECONDS ?? 10));
   const job = await noopJob(c, 'pickup');
+  await resetStatementStats(c.sql);
   const calledAt = new Map<string, number>();
   const calls: Promise<void>[] = [];
+  const cpu0 = c.cpu();
   const t0 = performance.now();
   for (let i = 0; i < count; i++) {
     // The open loop's schedule: the next call's moment, not an event to await.
@@ -208,6 +216,8 @@ async function pickup(c: PeerCluster) {
   await Promise.all(calls);
   const sentSeconds = (performance.now() - t0) / 1_000;
   await untilAllFinished(c, job, 100);
+  const cpu1 = c.cpu();
+  const statements = await statementStats(c.sql);
   const { rows } = await c.sql.query<{ id: string; result: string }>(
     `SELECT id::text, result FROM instances WHERE job_id = $1 AND status = 'SUCCEEDED'`,
     [job],
@@ -224,6 +234,9 @@ async function pickup(c: PeerCluster) {
     p95Ms: round(quantile(ms, 0.95), 2),
     p99Ms: round(quantile(ms, 0.99), 2),
     maxMs: round(ms[ms.length - 1] ?? Number.NaN, 2),
+    // At this rate nothing is batched: each run pays its own statements, messages and wake-ups.
+    ...cpuBetween(cpu0, cpu1, count),
+    statements,
     loadAverage: loadAverage(),
   };
 }
@@ -233,9 +246,11 @@ export async function benchRuns(): Promise<Record<string, unknown>> {
   const loadAtStart = loadAverage();
   const c = await startPeerCluster();
   try {
-    const { bulkApi, add } = await addFigures(c);
-    const e2e = await endToEnd(c, bulkApi);
-    const pick = await pickup(c);
+    const { bulkApi, add } = PHASES.has('add')
+      ? await addFigures(c)
+      : { bulkApi: true, add: undefined };
+    const e2e = PHASES.has('e2e') ? await endToEnd(c, bulkApi) : undefined;
+    const pick = PHASES.has('pickup') ? await pickup(c) : undefined;
     return {
       bench: 'runs',
       ...measured,

@@ -51,6 +51,8 @@ export interface PostgresOptions {
    * on), for benchmarks; default: tuned for tests, nothing synced.
    */
   durable?: boolean;
+  /** Loads pg_stat_statements with planning tracked, for benchmarks that say where Postgres spends its time. */
+  statementStats?: boolean;
 }
 
 /** A throwaway Postgres cluster on a free loopback port, tuned for tests (no fsync) unless `durable`. */
@@ -94,6 +96,14 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
           `full_page_writes=${sync}`,
           '-c',
           'max_connections=300',
+          ...(options.statementStats
+            ? [
+                '-c',
+                'shared_preload_libraries=pg_stat_statements',
+                '-c',
+                'pg_stat_statements.track_planning=on',
+              ]
+            : []),
         ],
         { ...user, ready: /database system is ready to accept connections/, timeoutMs: 60_000 },
       );

@@ -74,6 +74,7 @@ export async function startServer(
         workflowHooks: EngineHooks;
         timers: DispatchTimers;
         intake: RunIntake;
+        dispatcher: Dispatcher;
         handlers: Handler[];
         publisher: EventPublisher;
         monitoring: { stop(): Promise<void> };
@@ -263,6 +264,8 @@ export async function startServer(
     // A retry waits out its backoff; a finished run may free a concurrency slot for a queued one.
     // A retry or hand-back (WAITING_DISPATCH) frees its slot too, and is armed for its own turn.
     events.onChange((instance) => {
+      // RUNNING frees nothing and arms nothing; its run's facts are needed at its end.
+      if (instance.status === 'RUNNING') return;
       const limit = facts.get(instance.id)?.concurrencyLimit;
       if (instance.status === 'WAITING_DISPATCH')
         timers.arm(instance.id, instance.nextDispatchAt - clock.now());
@@ -271,6 +274,7 @@ export async function startServer(
       void dispatcher.startQueued(instance.jobId);
     });
     events.onChange((instance) => publisher.instance(instance));
+    events.onChange((instance) => dispatcher.instanceChanged(instance));
     const workflowEvents = new WorkflowEvents(conn, pool, log.child({ actor: 'workflow-events' }));
     const workflows = new WorkflowAdvancer(
       pool,
@@ -346,6 +350,7 @@ export async function startServer(
       workflowHooks,
       timers,
       intake,
+      dispatcher,
       handlers,
       publisher,
       monitoring,
@@ -401,6 +406,7 @@ export async function startServer(
         ]);
         await Promise.all(parts.handlers.map((h) => h.stop()));
         await parts.intake.close();
+        await parts.dispatcher.close();
         await parts.timers.close();
       }
       await api.close();

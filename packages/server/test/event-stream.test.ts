@@ -83,7 +83,7 @@ describe('GET /api/v1/apps/{app}/events', () => {
     await w.report(run, 'SUCCEEDED', 'done');
 
     const running = await all.next(
-      (m) => m.event === 'instance' && m.data?.includes(first.id) === true,
+      (m) => m.event === 'instance' && m.data?.includes(`"instanceId":"${first.id}"`) === true,
     );
     expect(JSON.parse(running.data ?? '')).toMatchObject({
       type: 'instance',

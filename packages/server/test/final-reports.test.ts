@@ -5,6 +5,7 @@ import { pino } from 'pino';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { z } from 'zod';
 import { uniqueName } from '../../../test/harness/fixtures.js';
+import { ACCEPT_WRITE_DELAY_MS } from '../src/dispatch/held-accepts.js';
 import { useDispatchSetup } from './support/dispatch-setup.js';
 import type { FakeWorker } from './support/fake-worker.js';
 import { createTestApp, type TestApp, waitForInstance } from './support/server-fixture.js';
@@ -86,18 +87,27 @@ function sendFinals(w: FakeWorker, reports: FinalReport[], app = s.app.name) {
   );
 }
 
-/** Counts the UPDATEs of instances the server sends that name one of `ids` (all of pg's queries go through Client#query). */
-function countInstanceUpdates(ids: string[]): () => number {
+/**
+ * Counts the UPDATEs of instances the server sends that name one of `ids`,
+ * and the statements matching `also` (all of pg's queries go through Client#query).
+ */
+function countQueries(ids: string[], also = /^$/) {
   const wanted = new Set(ids);
   let n = 0;
+  let matching = 0;
   const query = pg.Client.prototype.query;
   vi.spyOn(pg.Client.prototype, 'query').mockImplementation(function (
     this: pg.Client,
     ...args: unknown[]
   ) {
     const [text, params] = args as [unknown, unknown];
-    const sqlText = typeof text === 'string' ? text : (text as { text?: string })?.text;
-    const values = Array.isArray(params) ? params.flat() : [];
+    const config =
+      typeof text === 'string' ? undefined : (text as { text?: string; values?: unknown });
+    const sqlText = config ? config.text : (text as string);
+    // A named statement (a config object) carries its values in the config.
+    const given = config?.values ?? params;
+    const values = Array.isArray(given) ? given.flat() : [];
+    if (also.test(sqlText ?? '')) matching++;
     if (
       /^\s*(WITH[\s\S]*)?UPDATE instances/.test(sqlText ?? '') &&
       values.some((v) => wanted.has(String(v)))
@@ -105,7 +115,7 @@ function countInstanceUpdates(ids: string[]): () => number {
       n++;
     return (query as (...a: unknown[]) => unknown).apply(this, args);
   } as typeof query);
-  return () => n;
+  return { updates: () => n, matching: () => matching };
 }
 
 describe('report_finals', () => {
@@ -117,7 +127,7 @@ describe('report_finals', () => {
       freeSlots: 100,
     });
     const runs = await runsOn(w, 50);
-    const updates = countInstanceUpdates(runs.map((r) => r.instanceId));
+    const { updates } = countQueries(runs.map((r) => r.instanceId));
     const reply = await sendFinals(
       w,
       runs.map((r) => final(r, 'SUCCEEDED')),
@@ -308,5 +318,34 @@ describe('report_finals', () => {
     const done = await waitForInstance(s.app, run.instanceId, (i) => i.status === 'SUCCEEDED');
     expect(done.startedAt).toBe(startedAt);
     await expect.poll(statuses).toEqual(['RUNNING', 'RUNNING', 'SUCCEEDED']);
+  });
+
+  it('writes a run that ends before its accept is written once (no RUNNING write), RUNNING then SUCCEEDED published, no queued-run lookup', async () => {
+    const w = await s.worker({ processors: ['quick'], reportProgress: false, freeSlots: 100 });
+    const job = await s.createJob({ processorName: 'quick' });
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) ids.push((await s.run(job)).id);
+    await w.until(() => ids.every((id) => w.runs.some((r) => r.instanceId === id)));
+    const { updates, matching: lookups } = countQueries(ids, /WITH line AS/);
+    const runs = ids.map((id) => ({
+      instanceId: id,
+      epoch: w.runs.find((r) => r.instanceId === id)?.epoch as number,
+    }));
+    const reply = await sendFinals(
+      w,
+      runs.map((r) => final(r, 'SUCCEEDED')),
+    );
+    expect(reply.results.every((r) => r.accepted)).toBe(true);
+    // The non-event is the bound: past the accept write delay and its check, nothing more written.
+    await new Promise((r) => setTimeout(r, ACCEPT_WRITE_DELAY_MS + 300));
+    expect(updates()).toBe(1);
+    // A job without a concurrency limit frees no slot anyone waits for.
+    expect(lookups()).toBe(0);
+    for (const id of ids) {
+      const statuses = events
+        .filter((e) => e.type === 'instance' && e.instanceId === id)
+        .map((e) => (e as { status: string }).status);
+      expect(statuses, id).toEqual(['RUNNING', 'SUCCEEDED']);
+    }
   });
 });

@@ -2,11 +2,25 @@ import { withoutCredentials } from '@drover/transport';
 import pRetry from 'p-retry';
 import pg from 'pg';
 import type { Logger } from 'pino';
+import { parseTimestamptz, TIMESTAMPTZ_OID } from './timestamptz-parser.js';
 import { isTransientDbError } from './transient-error.js';
+
+/** pg's type parsers, but timestamptz read by the server's own (faster) one. */
+export const POOL_TYPES = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === TIMESTAMPTZ_OID && format !== 'binary'
+      ? parseTimestamptz
+      : pg.types.getTypeParser(oid, format ?? 'text')) as typeof pg.types.getTypeParser,
+};
 
 // bigint (int8) columns come back as decimal strings: ids stay exact.
 export function createPool(connectionString: string, max: number, log: Logger): pg.Pool {
-  const pool = new pg.Pool({ connectionString, max, connectionTimeoutMillis: 5_000 });
+  const pool = new pg.Pool({
+    connectionString,
+    max,
+    connectionTimeoutMillis: 5_000,
+    types: POOL_TYPES,
+  });
   // An idle client losing its connection must not crash the process.
   pool.on('error', (err) => log.warn({ err: err.message }, 'idle database connection failed'));
   // Nor may a checked-out one (a transaction, the scheduler's claim): node-postgres

@@ -17,6 +17,7 @@ import {
   waitForWorker,
 } from '../store/instance-transitions.js';
 import { countActive, getInstance, nextInLine } from '../store/instances.js';
+import { HeldAccepts } from './held-accepts.js';
 import { type DispatchContext, loadForDispatch } from './load-for-dispatch.js';
 import { runBatches } from './run-batches.js';
 import type { RunFacts } from './run-facts.js';
@@ -63,6 +64,10 @@ export class Dispatcher {
   // Set by `sendAhead`: how early timed runs are sent, and who wakes those that cannot go early.
   private leadMs = 0;
   private tooEarly: (instanceId: string, dueInMs: number) => void = () => {};
+
+  private readonly heldAccepts = new HeldAccepts<Offer>((app, worker, offers) =>
+    this.writeAccepted(app, worker, offers),
+  );
 
   constructor(
     private readonly pool: pg.Pool,
@@ -421,7 +426,8 @@ export class Dispatcher {
             refused.push(o);
           }
         });
-        await Promise.all([...failing, this.recordAccepted(app, worker, accepted)]);
+        this.recordAccepted(app, worker, accepted);
+        await Promise.all(failing);
       }),
     ]);
   }
@@ -432,21 +438,60 @@ export class Dispatcher {
     if (failed) this.onFailed(failed);
   }
 
-  /** Records accepted runs RUNNING in one write; a run that ended meanwhile is checked on its own. */
-  private async recordAccepted(app: string, worker: string, accepted: Offer[]): Promise<void> {
-    if (accepted.length === 0) return;
-    // The worker runs them now: losing this write to a database fault would get them run twice.
-    const started = await retryWhileUnavailable(
-      this.pool,
-      () =>
-        markAcceptedMany(
-          this.pool,
-          accepted.map((o) => ({ id: o.ctx.instance.id, epoch: o.epoch })),
-        ),
-      this.log,
-      `recording that ${worker} accepted ${accepted.length} run(s)`,
-      this.stopping,
+  /** Holds accepted runs, to be written RUNNING unless they end first (see HeldAccepts). */
+  private recordAccepted(app: string, worker: string, accepted: Offer[]): void {
+    this.heldAccepts.hold(
+      app,
+      worker,
+      accepted.map((o) => ({
+        instanceId: o.ctx.instance.id,
+        epoch: o.epoch,
+        item: o,
+      })),
     );
+  }
+
+  /** An instance's state was written (any server path): a held accept it makes moot is dropped. */
+  instanceChanged(instance: Instance): void {
+    this.heldAccepts.changed(instance.id, instance.epoch, instance.status);
+  }
+
+  /** Writes the accepts still held (the server is stopping). */
+  close(): Promise<void> {
+    return this.heldAccepts.close();
+  }
+
+  /** Records accepted runs RUNNING in one write; a run that ended meanwhile is checked on its own. */
+  private async writeAccepted(app: string, worker: string, accepted: Offer[]): Promise<void> {
+    try {
+      await this.writeAcceptedOrThrow(app, worker, accepted);
+    } catch (err) {
+      this.log.warn({ err, worker, runs: accepted.length }, 'could not record accepted runs');
+    }
+  }
+
+  private async writeAcceptedOrThrow(
+    app: string,
+    worker: string,
+    accepted: Offer[],
+  ): Promise<void> {
+    if (accepted.length === 0) return;
+    const write = () =>
+      markAcceptedMany(
+        this.pool,
+        accepted.map((o) => ({ id: o.ctx.instance.id, epoch: o.epoch })),
+      );
+    // The worker runs them now: losing this write to a database fault would get them run
+    // twice. Once the server stops, one try: the sweeper finds an accept lost then.
+    const started = this.stopping?.aborted
+      ? await write()
+      : await retryWhileUnavailable(
+          this.pool,
+          write,
+          this.log,
+          `recording that ${worker} accepted ${accepted.length} run(s)`,
+          this.stopping,
+        );
     const recorded = new Set<string>();
     for (const instance of started ?? []) {
       recorded.add(instance.id);

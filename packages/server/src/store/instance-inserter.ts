@@ -162,21 +162,26 @@ export class InstanceInserter<T extends NewInstance = NewInstance> {
    */
   private async insertRows(input: T[]): Promise<Map<number, Instance>> {
     this.statements++;
-    const { rows: out } = await this.db.query<Partial<RawInstance> & { ord: string }>(INSERT_SQL, [
-      input.map((r) => r.appId),
-      input.map((r) => r.jobId),
-      input.map((r) => r.triggerType),
-      input.map((r) => JSON.stringify(r.params ?? null)),
-      input.map((r) => Math.max(0, Math.round(r.delayMs ?? 0))),
-      input.map((r) => r.idempotencyKey ?? null),
-      input.map((r) => r.retryOf ?? null),
-      input.map((r) => r.claim?.workerId ?? null),
-      input.map((r) => r.claim?.timeoutMs ?? 0),
-      input.map((r) => r.workflow?.runId ?? null),
-      input.map((r) => r.workflow?.nodeId ?? null),
-      input.map((r) => r.workflow?.attempt ?? null),
-      input.map((r) => (r.retryPolicy === undefined ? null : JSON.stringify(r.retryPolicy))),
-    ]);
+    // Named: prepared once per connection (planning it took ~0.2 ms a call).
+    const { rows: out } = await this.db.query<Partial<RawInstance> & { ord: string }>({
+      name: 'drover.insert-instances',
+      text: INSERT_SQL,
+      values: [
+        input.map((r) => r.appId),
+        input.map((r) => r.jobId),
+        input.map((r) => r.triggerType),
+        input.map((r) => JSON.stringify(r.params ?? null)),
+        input.map((r) => Math.max(0, Math.round(r.delayMs ?? 0))),
+        input.map((r) => r.idempotencyKey ?? null),
+        input.map((r) => r.retryOf ?? null),
+        input.map((r) => r.claim?.workerId ?? null),
+        input.map((r) => r.claim?.timeoutMs ?? 0),
+        input.map((r) => r.workflow?.runId ?? null),
+        input.map((r) => r.workflow?.nodeId ?? null),
+        input.map((r) => r.workflow?.attempt ?? null),
+        input.map((r) => (r.retryPolicy === undefined ? null : JSON.stringify(r.retryPolicy))),
+      ],
+    });
     const created = new Map<number, Instance>();
     out.forEach((raw, k) => {
       if (raw.id) created.set(k, toInstance(raw as RawInstance));

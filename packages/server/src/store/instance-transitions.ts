@@ -107,15 +107,17 @@ export async function markAcceptedMany(
   accepts: { id: string; epoch: number }[],
 ): Promise<Instance[]> {
   // One round trip: the setting comes with the statement (read as soon as a row is updated).
-  const { rows } = await db.query<RawInstance>(
-    `WITH async_commit AS (SELECT set_config('synchronous_commit', 'off', true))
+  const { rows } = await db.query<RawInstance>({
+    // Named: prepared once per connection (planning it took ~0.3 ms a call).
+    name: 'drover.accept-instances',
+    text: `WITH async_commit AS (SELECT set_config('synchronous_commit', 'off', true))
      UPDATE instances i SET status = 'RUNNING', started_at = coalesce(i.started_at, now()),
        last_report_at = now(), dispatch_failures = 0
      FROM unnest($1::bigint[], $2::int[]) AS a(id, epoch), async_commit
      WHERE i.id = a.id AND i.epoch = a.epoch AND i.status IN ('WAITING_WORKER_RECEIVE', 'RUNNING')
      RETURNING ${prefixed('i')}`,
-    [accepts.map((a) => a.id), accepts.map((a) => a.epoch)],
-  );
+    values: [accepts.map((a) => a.id), accepts.map((a) => a.epoch)],
+  });
   return rows.map(toInstance);
 }
 
@@ -354,8 +356,10 @@ export async function finishMany(
   finals: FinalRow[],
 ): Promise<{ instance: Instance; was: InstanceStatus }[]> {
   if (!finals.length) return [];
-  const { rows } = await db.query<RawInstance & { was: InstanceStatus }>(
-    `WITH prev AS (
+  const { rows } = await db.query<RawInstance & { was: InstanceStatus }>({
+    // Named: prepared once per connection (planning it took ~0.5 ms a call).
+    name: 'drover.finish-instances',
+    text: `WITH prev AS (
        SELECT p.id, p.status FROM instances p
        WHERE p.id = ANY($2::bigint[]) AND p.app_id = (SELECT a.id FROM apps a WHERE a.name = $1)
        ORDER BY p.id FOR UPDATE
@@ -381,7 +385,7 @@ export async function finishMany(
          OR i.run_attempt >= coalesce(
            (coalesce(i.retry_policy, j.spec->'instanceRetry')->>'maximumAttempts')::int, 0))
      RETURNING prev.status AS was, ${prefixed('i')}`,
-    [
+    values: [
       app,
       finals.map((f) => f.id),
       finals.map((f) => f.epoch),
@@ -392,6 +396,6 @@ export async function finishMany(
       finals.map((f) => f.nonRetryable === true),
       finals.map((f) => (f.contextUpdate ? JSON.stringify(f.contextUpdate) : null)),
     ],
-  );
+  });
   return rows.map((r) => ({ instance: toInstance(r), was: r.was }));
 }

@@ -162,10 +162,12 @@ export async function setJobEnabled(
 }
 
 export async function getJob(db: Queryable, appId: string, id: string): Promise<JobRow | null> {
-  const { rows } = await db.query<RawJob>(
-    `SELECT ${COLUMNS} FROM jobs WHERE app_id = $1 AND id = $2`,
-    [appId, id],
-  );
+  const { rows } = await db.query<RawJob>({
+    // Named: prepared once per connection, not parsed and planned for every run added.
+    name: 'drover.get-job',
+    text: `SELECT ${COLUMNS} FROM jobs WHERE app_id = $1 AND id = $2`,
+    values: [appId, id],
+  });
   return rows[0] ? toJob(rows[0]) : null;
 }
 
