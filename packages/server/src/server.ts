@@ -28,6 +28,7 @@ import { WorkerKeys } from './nats-auth/worker-keys.js';
 import { DbClock } from './scheduling/db-clock.js';
 import { Scheduler } from './scheduling/scheduler.js';
 import { AppAuthenticator } from './store/apps.js';
+import { JobCache } from './store/job-cache.js';
 import { registerKey } from './store/nats-keys.js';
 import { countWaitingRuns } from './store/waiting-runs.js';
 import { WorkflowAdvancer } from './workflows/workflow-advancer.js';
@@ -362,6 +363,7 @@ export async function startServer(
       dispatcher,
       timers,
       intake,
+      jobs: new JobCache(pool),
       scheduler,
       events,
       clock,

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { MAX_PARAMS_BYTES } from '../src/jobs/params-size.js';
 import { useDispatchSetup } from './support/dispatch-setup.js';
 
@@ -11,6 +11,7 @@ beforeAll(async () => {
   await sql.connect();
 });
 afterAll(() => sql.end());
+afterEach(() => vi.restoreAllMocks());
 
 interface View {
   id: string;
@@ -192,4 +193,46 @@ describe('insert and claim', () => {
         workerId: w.options.workerId,
       });
   });
+
+  it('adds runs from the job as edited on another server; reads an unedited job once; 404 once deleted', async () => {
+    const w = await s.worker({ processors: ['kept'] });
+    const jobId = await s.createJob({ processorName: 'kept', jobParams: 'v1' });
+    const jobParamsOf = async (id: string) => {
+      await w.until(() => w.runs.some((r) => r.instanceId === id));
+      return w.runs.find((r) => r.instanceId === id)?.jobParams;
+    };
+    const reads = countJobReads();
+    expect(await jobParamsOf((await s.run(jobId)).id)).toBe('v1');
+    expect(await jobParamsOf((await s.run(jobId)).id)).toBe('v1');
+    expect(reads()).toBe(1); // the second run was added from the kept job
+    // Edited elsewhere (another server writes the row): this server's copy is old.
+    await sql.query(
+      `UPDATE jobs SET spec = jsonb_set(spec, '{jobParams}', '"v2"'), version = version + 1 WHERE id = $1`,
+      [jobId],
+    );
+    const res = await bulk(jobId, [{}, {}]);
+    expect(res.status).toBe(201);
+    for (const i of res.body.instances as View[]) expect(await jobParamsOf(i.id)).toBe('v2');
+    expect(await jobParamsOf((await s.run(jobId)).id)).toBe('v2');
+    expect(reads()).toBe(2);
+    await sql.query('DELETE FROM instances WHERE job_id = $1', [jobId]);
+    await sql.query('DELETE FROM jobs WHERE id = $1', [jobId]);
+    const gone = await s.app.api.post(`/api/v1/apps/${s.app.name}/jobs/${jobId}/run`, {});
+    expect(gone.status).toBe(404);
+    expect(await countRuns(jobId)).toBe(0);
+  });
 });
+
+/** Counts the server's reads of one job (the statement `getJob` prepares). */
+function countJobReads(): () => number {
+  let n = 0;
+  const query = pg.Client.prototype.query;
+  vi.spyOn(pg.Client.prototype, 'query').mockImplementation(function (
+    this: pg.Client,
+    ...args: unknown[]
+  ) {
+    if ((args[0] as { name?: string } | undefined)?.name === 'drover.get-job') n++;
+    return (query as (...a: unknown[]) => unknown).apply(this, args);
+  } as typeof query);
+  return () => n;
+}

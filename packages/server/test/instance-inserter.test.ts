@@ -1,7 +1,11 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { uniqueName, useDatabase } from '../../../test/harness/fixtures.js';
-import { InstanceInserter, type NewInstance } from '../src/store/instance-inserter.js';
+import {
+  InstanceInserter,
+  JobChangedError,
+  type NewInstance,
+} from '../src/store/instance-inserter.js';
 import { pruneFinished } from '../src/store/instance-retention.js';
 
 const db = useDatabase();
@@ -104,6 +108,37 @@ describe('InstanceInserter', () => {
     expect(bad.status).toBe('rejected');
     expect(good.status === 'fulfilled' && good.value[0]?.instance.params).toBe('good');
     expect(alsoGood.status === 'fulfilled' && alsoGood.value[0]?.instance.params).toBe('also good');
+  });
+
+  it('adds a call built from an old version of its job nowhere, the other calls of its statement as usual', async () => {
+    const { rows } = await pool.query<{ version: string }>(
+      'SELECT version::text FROM jobs WHERE id = $1',
+      [jobId],
+    );
+    const version = rows[0]?.version as string;
+    const inserter = new InstanceInserter(pool);
+    const [stale, fresh, unversioned] = await Promise.allSettled([
+      inserter.insert([
+        run({ jobVersion: String(BigInt(version) - 1n), params: 'stale', idempotencyKey: 'v' }),
+        run({ jobVersion: String(BigInt(version) - 1n), params: 'stale' }),
+      ]),
+      inserter.insert([run({ jobVersion: version, params: 'fresh' })]),
+      inserter.insert([run({ params: 'unversioned' })]),
+    ]);
+    expect(inserter.statements).toBeLessThan(3); // they shared a statement
+    expect(stale.status === 'rejected' && stale.reason).toBeInstanceOf(JobChangedError);
+    expect(fresh.status === 'fulfilled' && fresh.value[0]?.instance.params).toBe('fresh');
+    expect(unversioned.status === 'fulfilled' && unversioned.value[0]?.instance.params).toBe(
+      'unversioned',
+    );
+    const added = await pool.query(
+      `SELECT count(*)::int AS n FROM instances WHERE job_id = $1 AND params = '"stale"'`,
+      [jobId],
+    );
+    expect(added.rows[0].n).toBe(0);
+    // Nothing of it holds its idempotency key: built anew from the job, it is added.
+    const again = await inserter.insert([run({ jobVersion: version, idempotencyKey: 'v' })]);
+    expect(again[0]?.created).toBe(true);
   });
 
   it('tells its hook of each batch’s created rows only, before the callers hear back', async () => {

@@ -9,6 +9,7 @@ import type { WorkerKeys } from '../nats-auth/worker-keys.js';
 import type { DbClock } from '../scheduling/db-clock.js';
 import type { Scheduler } from '../scheduling/scheduler.js';
 import type { AppAuthenticator } from '../store/apps.js';
+import type { JobCache } from '../store/job-cache.js';
 import { ApiError } from './api-error.js';
 
 /** What the API routes work with, available once the server is ready. */
@@ -20,6 +21,8 @@ export interface Core {
   timers: DispatchTimers;
   /** New API runs and retries: group-committed, claimed at insert where it can. */
   intake: RunIntake;
+  /** Jobs as last read, for adding runs (each checked against the job's version). */
+  jobs: JobCache;
   scheduler: Scheduler;
   events: InstanceEvents;
   /** The database's clock: for times stored and compared with stored ones. */

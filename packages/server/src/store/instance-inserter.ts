@@ -27,6 +27,19 @@ export interface NewInstance {
   workflow?: { runId: string; nodeId: string; attempt: number };
   /** Overrides the job's instanceRetry for this run (a workflow node's retry). */
   retryPolicy?: unknown;
+  /**
+   * The job's version the run was built from (a kept copy of the job): added
+   * only while the job is still at it, else the call fails with JobChangedError.
+   */
+  jobVersion?: string;
+}
+
+/** A call's job was edited (or deleted) since the copy its runs were built from: nothing of it was added. */
+export class JobChangedError extends Error {
+  override name = 'JobChangedError';
+  constructor(readonly jobId: string) {
+    super(`job ${jobId} changed while its runs were being added`);
+  }
 }
 
 export interface Inserted {
@@ -45,15 +58,18 @@ interface Group<T extends NewInstance> {
 const MAX_ROWS_PER_STATEMENT = 2_000;
 
 // Ids are drawn in the CTE (in input order) so each inserted row is matched to
-// its input by id; rows skipped by an idempotency-key conflict come back null.
+// its input by id; rows skipped by an idempotency-key conflict come back null,
+// and rows whose job is no longer at their job_version do not come back.
 const INSERT_SQL = `WITH input AS (
     SELECT nextval(pg_get_serial_sequence('instances', 'id')) AS id, r.*
     FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::text[],
                 $7::bigint[], $8::text[], $9::bigint[], $10::bigint[], $11::text[], $12::int[],
-                $13::text[])
+                $13::text[], $14::bigint[])
       WITH ORDINALITY AS r(app_id, job_id, trigger_type, params, delay_ms, idempotency_key,
                            retry_of, worker_id, timeout_ms, workflow_run_id, workflow_node_id,
-                           workflow_node_attempt, retry_policy, ord)
+                           workflow_node_attempt, retry_policy, job_version, ord)
+    WHERE r.job_version IS NULL
+       OR EXISTS (SELECT 1 FROM jobs j WHERE j.id = r.job_id AND j.version = r.job_version)
     ORDER BY r.ord),
   ins AS (
     INSERT INTO instances (id, app_id, job_id, status, trigger_type, params, next_dispatch_at, due_at,
@@ -127,8 +143,9 @@ export class InstanceInserter<T extends NewInstance = NewInstance> {
   private async write(batch: Group<T>[]): Promise<void> {
     const rows = batch.flatMap((g) => g.rows);
     let inserted: Map<number, Instance>;
+    let current: Set<number>;
     try {
-      inserted = await this.insertRows(rows);
+      ({ inserted, current } = await this.insertRows(rows));
     } catch (err) {
       // A broken connection may have committed it: only a statement Postgres
       // refused (e.g. one call's job deleted meanwhile) is written again, each
@@ -142,25 +159,30 @@ export class InstanceInserter<T extends NewInstance = NewInstance> {
     }
     const created = [...inserted].map(([i, instance]) => ({ row: rows[i] as T, instance }));
     if (created.length) this.onCreated(created);
-    let answers: Inserted[];
+    let answers: (Inserted | undefined)[];
     try {
-      answers = await this.answers(rows, inserted);
+      answers = await this.answers(rows, inserted, current);
     } catch (err) {
       for (const group of batch) group.reject(err);
       return;
     }
     let at = 0;
     for (const group of batch) {
-      group.resolve(answers.slice(at, at + group.rows.length));
+      // A call's rows share one job and version: all of them were current, or none.
+      if (current.has(at)) group.resolve(answers.slice(at, at + group.rows.length) as Inserted[]);
+      else group.reject(new JobChangedError((group.rows[0] as T).jobId));
       at += group.rows.length;
     }
   }
 
   /**
-   * Writes the rows; returns the ones created by index. A key conflict skips
-   * a row: with a run before, or with an earlier row of the same statement.
+   * Writes the rows; returns the ones created by index, and the indexes of
+   * rows whose job was at their version (all without one). A key conflict
+   * skips a row: with a run before, or with an earlier row of the same statement.
    */
-  private async insertRows(input: T[]): Promise<Map<number, Instance>> {
+  private async insertRows(
+    input: T[],
+  ): Promise<{ inserted: Map<number, Instance>; current: Set<number> }> {
     this.statements++;
     // Named: prepared once per connection (planning it took ~0.2 ms a call).
     const { rows: out } = await this.db.query<Partial<RawInstance> & { ord: string }>({
@@ -180,20 +202,29 @@ export class InstanceInserter<T extends NewInstance = NewInstance> {
         input.map((r) => r.workflow?.nodeId ?? null),
         input.map((r) => r.workflow?.attempt ?? null),
         input.map((r) => (r.retryPolicy === undefined ? null : JSON.stringify(r.retryPolicy))),
+        input.map((r) => r.jobVersion ?? null),
       ],
     });
-    const created = new Map<number, Instance>();
-    out.forEach((raw, k) => {
-      if (raw.id) created.set(k, toInstance(raw as RawInstance));
-    });
-    return created;
+    const inserted = new Map<number, Instance>();
+    const current = new Set<number>();
+    for (const raw of out) {
+      const k = Number(raw.ord) - 1;
+      current.add(k);
+      if (raw.id) inserted.set(k, toInstance(raw as RawInstance));
+    }
+    return { inserted, current };
   }
 
-  /** Each row's answer: its new instance, or the one holding its idempotency key. */
-  private async answers(rows: T[], inserted: Map<number, Instance>): Promise<Inserted[]> {
-    const conflicts = rows.filter((_, i) => !inserted.has(i));
+  /** Each current row's answer: its new instance, or the one holding its idempotency key. */
+  private async answers(
+    rows: T[],
+    inserted: Map<number, Instance>,
+    current: Set<number>,
+  ): Promise<(Inserted | undefined)[]> {
+    const conflicts = rows.filter((_, i) => current.has(i) && !inserted.has(i));
     const existing = conflicts.length ? await this.existing(conflicts) : new Map();
     return rows.map((row, i) => {
+      if (!current.has(i)) return undefined;
       const own = inserted.get(i);
       if (own) return { instance: own, created: true };
       const instance = existing.get(keyOf(row.jobId, row.idempotencyKey ?? ''));

@@ -14,6 +14,8 @@ export interface JobRow {
   anchorAt: number;
   createdAt: number;
   updatedAt: number;
+  /** Bumped by every edit (bigint as a string): a run added from a copy of the job names it. */
+  version: string;
 }
 
 interface RawJob {
@@ -25,9 +27,11 @@ interface RawJob {
   anchor_at: Date;
   created_at: Date;
   updated_at: Date;
+  version: string;
 }
 
-const COLUMNS = 'id, app_id, spec, enabled, next_trigger_at, anchor_at, created_at, updated_at';
+const COLUMNS =
+  'id, app_id, spec, enabled, next_trigger_at, anchor_at, created_at, updated_at, version';
 
 function toJob(r: RawJob): JobRow {
   return {
@@ -39,6 +43,7 @@ function toJob(r: RawJob): JobRow {
     anchorAt: r.anchor_at.getTime(),
     createdAt: r.created_at.getTime(),
     updatedAt: r.updated_at.getTime(),
+    version: r.version,
   };
 }
 
@@ -128,7 +133,7 @@ export async function replaceJob(
       const anchor = sameSchedule(old.spec, spec) ? old.anchor_at.getTime() : now;
       const { rows } = await tx.query<RawJob>(
         `UPDATE jobs SET name = $3, spec = $4, time_expression_type = $5, enabled = $6,
-           next_trigger_at = $7, anchor_at = $8, updated_at = now()
+           next_trigger_at = $7, anchor_at = $8, updated_at = now(), version = version + 1
          WHERE app_id = $1 AND id = $2 RETURNING ${COLUMNS}`,
         [
           appId,

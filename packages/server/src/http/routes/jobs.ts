@@ -5,6 +5,7 @@ import { type JobSpec, JobSpecInput } from '../../jobs/job-spec.js';
 import { MAX_PARAMS_BYTES, paramsBytes, paramsTooLarge } from '../../jobs/params-size.js';
 import { isFrequent, previewTriggers } from '../../jobs/time-expression.js';
 import type { RunRequest } from '../../lifecycle/run-intake.js';
+import { type Inserted, JobChangedError } from '../../store/instance-inserter.js';
 import { stopInstance } from '../../store/instance-transitions.js';
 import { listInstances } from '../../store/instances.js';
 import {
@@ -13,6 +14,7 @@ import {
   insertJob,
   JobInUseError,
   JobNameTakenError,
+  type JobRow,
   jobInUse,
   listJobs,
   replaceJob,
@@ -250,11 +252,9 @@ export function jobRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
       },
       async (request, reply) => {
         const app = await authenticateApp(ctx, request, request.params.app);
-        const { pool, intake } = ctx.core();
-        const job = await getJob(pool, app.id, request.params.jobId);
-        if (!job) throw notFound(`job ${request.params.jobId}`);
-        checkParamsSize(job.spec, request.body.params, 'body.params');
-        const [run] = await intake.create([runRequest(app, job, request.body)]);
+        const [run] = await addRuns(ctx, app, request.params.jobId, [request.body], (job) =>
+          checkParamsSize(job.spec, request.body.params, 'body.params'),
+        );
         if (!run) throw new Error('no instance for the run');
         return reply.status(run.created ? 202 : 200).send(run.instance);
       },
@@ -277,22 +277,51 @@ export function jobRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
       },
       async (request, reply) => {
         const app = await authenticateApp(ctx, request, request.params.app);
-        const { pool, intake } = ctx.core();
-        const job = await getJob(pool, app.id, request.params.jobId);
-        if (!job) throw notFound(`job ${request.params.jobId}`);
-        request.body.runs.forEach((run, i) => {
-          checkParamsSize(job.spec, run.params, `body.runs[${i}].params`);
+        const runs = await addRuns(ctx, app, request.params.jobId, request.body.runs, (job) => {
+          request.body.runs.forEach((run, i) => {
+            checkParamsSize(job.spec, run.params, `body.runs[${i}].params`);
+          });
         });
-        const runs = await intake.create(request.body.runs.map((r) => runRequest(app, job, r)));
         return reply.status(201).send({ instances: runs.map((r) => r.instance) });
       },
     );
   };
 }
 
+// Reads of the job per call at most: the kept copy, then once more for each
+// edit that lands between a read and the insert.
+const JOB_READS = 3;
+
+/**
+ * Adds runs of a job as built from the job this server keeps, each added only
+ * while the job is still at that version; read again and checked again
+ * (`check`) when it was edited meanwhile, on this server or another.
+ */
+async function addRuns(
+  ctx: ApiContext,
+  app: { id: string; name: string },
+  jobId: string,
+  bodies: z.output<typeof RunBody>[],
+  check: (job: JobRow) => void,
+): Promise<Inserted[]> {
+  const { jobs, intake } = ctx.core();
+  for (let read = 1; ; read++) {
+    const job = await jobs.get(app.id, jobId, read > 1);
+    if (!job) throw notFound(`job ${jobId}`);
+    check(job);
+    try {
+      return await intake.create(bodies.map((b) => runRequest(app, job, b)));
+    } catch (err) {
+      if (!(err instanceof JobChangedError)) throw err;
+      if (read >= JOB_READS)
+        throw new ApiError(409, 'CONFLICT', `job ${jobId} is being edited; add the runs again`);
+    }
+  }
+}
+
 function runRequest(
   app: { id: string; name: string },
-  job: { id: string; spec: JobSpec },
+  job: { id: string; spec: JobSpec; version: string },
   body: z.output<typeof RunBody>,
 ): RunRequest {
   return {
@@ -300,6 +329,7 @@ function runRequest(
     spec: job.spec,
     appId: app.id,
     jobId: job.id,
+    jobVersion: job.version,
     triggerType: 'API',
     params: body.params,
     delayMs: body.delayMs,
