@@ -348,4 +348,23 @@ describe('report_finals', () => {
       expect(statuses, id).toEqual(['RUNNING', 'SUCCEEDED']);
     }
   });
+
+  it('announces a run first written RUNNING by its progress report (its accept held) once, as an accept', async () => {
+    const w = await s.worker({ processors: ['beating'] }); // reports RUNNING every 300 ms
+    const job = await s.createJob({ processorName: 'beating' });
+    const { id } = await s.run(job);
+    const statuses = () =>
+      events
+        .filter((e) => e.type === 'instance' && e.instanceId === id)
+        .map((e) => (e as { status: string }).status);
+    // RUNNING written by the report, well before the accept's write; it ends at once.
+    await waitForInstance(s.app, id, (i) => i.status === 'RUNNING');
+    const run = w.runs.find((r) => r.instanceId === id);
+    if (!run) throw new Error('the worker got no run');
+    await w.report(run, 'SUCCEEDED', 'done');
+    await expect.poll(statuses).toEqual(['RUNNING', 'SUCCEEDED']);
+    // The non-event is the bound: past the accept write delay, no RUNNING after its end.
+    await new Promise((r) => setTimeout(r, ACCEPT_WRITE_DELAY_MS + 300));
+    expect(statuses()).toEqual(['RUNNING', 'SUCCEEDED']);
+  });
 });

@@ -42,6 +42,8 @@ interface Offer {
   failures: string[];
   /** The worker whose free slots already count this run (reserved when it was picked). */
   reservedOn: string | null;
+  /** When its worker accepted it (database clock): its started_at until its worker reports one. */
+  acceptedAt?: number;
 }
 
 /** How a worker answered one offered run. */
@@ -440,6 +442,8 @@ export class Dispatcher {
 
   /** Holds accepted runs, to be written RUNNING unless they end first (see HeldAccepts). */
   private recordAccepted(app: string, worker: string, accepted: Offer[]): void {
+    const now = this.clock.now();
+    for (const o of accepted) o.acceptedAt = now;
     this.heldAccepts.hold(
       app,
       worker,
@@ -479,7 +483,7 @@ export class Dispatcher {
     const write = () =>
       markAcceptedMany(
         this.pool,
-        accepted.map((o) => ({ id: o.ctx.instance.id, epoch: o.epoch })),
+        accepted.map((o) => ({ id: o.ctx.instance.id, epoch: o.epoch, acceptedAt: o.acceptedAt })),
       );
     // The worker runs them now: losing this write to a database fault would get them run
     // twice. Once the server stops, one try: the sweeper finds an accept lost then.

@@ -96,7 +96,10 @@ export function serveServerRoutes(deps: {
     }
     requireKnownWorker(appOfSubject(ctx.subject), req.workerId);
     if (req.status === 'RUNNING') {
-      if (await recordProgress(pool, req.instanceId, req.epoch, req.progress)) {
+      const recorded = await recordProgress(pool, req.instanceId, req.epoch, req.progress);
+      if (recorded) {
+        // First written RUNNING here (its accept still held): announced as an accept is.
+        if (recorded.was === 'WAITING_WORKER_RECEIVE') events.changed(recorded.instance);
         const workers = req.wantsWorkers
           ? await runWorkers.eligible(req.instanceId, appOfSubject(ctx.subject))
           : undefined;

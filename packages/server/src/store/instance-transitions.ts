@@ -104,19 +104,25 @@ export function markAccepted(db: Queryable, id: string, epoch: number, timeoutMs
  */
 export async function markAcceptedMany(
   db: Queryable,
-  accepts: { id: string; epoch: number }[],
+  /** `acceptedAt`: when the worker accepted (database clock, ms), written later (held accepts). */
+  accepts: { id: string; epoch: number; acceptedAt?: number }[],
 ): Promise<Instance[]> {
   // One round trip: the setting comes with the statement (read as soon as a row is updated).
   const { rows } = await db.query<RawInstance>({
     // Named: prepared once per connection (planning it took ~0.3 ms a call).
     name: 'drover.accept-instances',
     text: `WITH async_commit AS (SELECT set_config('synchronous_commit', 'off', true))
-     UPDATE instances i SET status = 'RUNNING', started_at = coalesce(i.started_at, now()),
+     UPDATE instances i SET status = 'RUNNING',
+       started_at = coalesce(i.started_at, least(now(), to_timestamp(a.accepted_ms / 1000.0))),
        last_report_at = now(), dispatch_failures = 0
-     FROM unnest($1::bigint[], $2::int[]) AS a(id, epoch), async_commit
+     FROM unnest($1::bigint[], $2::int[], $3::float8[]) AS a(id, epoch, accepted_ms), async_commit
      WHERE i.id = a.id AND i.epoch = a.epoch AND i.status IN ('WAITING_WORKER_RECEIVE', 'RUNNING')
      RETURNING ${prefixed('i')}`,
-    values: [accepts.map((a) => a.id), accepts.map((a) => a.epoch)],
+    values: [
+      accepts.map((a) => a.id),
+      accepts.map((a) => a.epoch),
+      accepts.map((a) => a.acceptedAt ?? null),
+    ],
   });
   return rows.map(toInstance);
 }
@@ -230,20 +236,27 @@ export function failUndeliverable(db: Queryable, id: string, epoch: number, reas
   );
 }
 
-/** A RUNNING report from the TaskTracker of the current epoch. */
-export function recordProgress(
+/**
+ * A RUNNING report from the TaskTracker of the current epoch; with the status
+ * the run had, so that a run first written RUNNING by it (its accept still
+ * held) is announced as an accept is.
+ */
+export async function recordProgress(
   db: Queryable,
   id: string,
   epoch: number,
   progress: Instance['progress'],
-) {
-  return one(
-    db,
-    `UPDATE instances SET status = 'RUNNING', progress = $3, last_report_at = now(),
-       started_at = coalesce(started_at, now())
-     WHERE id = $1 AND epoch = $2 AND status IN ('WAITING_WORKER_RECEIVE', 'RUNNING')`,
+): Promise<{ instance: Instance; was: InstanceStatus } | null> {
+  const { rows } = await db.query<RawInstance & { was: InstanceStatus }>(
+    `UPDATE instances i SET status = 'RUNNING', progress = $3, last_report_at = now(),
+       started_at = coalesce(i.started_at, now())
+     FROM (SELECT id, status FROM instances WHERE id = $1 FOR UPDATE) prev
+     WHERE i.id = prev.id AND i.epoch = $2 AND i.status IN ('WAITING_WORKER_RECEIVE', 'RUNNING')
+     RETURNING prev.status AS was, ${prefixed('i')}`,
     [id, epoch, JSON.stringify(progress)],
   );
+  const row = rows[0];
+  return row ? { instance: toInstance(row), was: row.was } : null;
 }
 
 /** Locks an unfinished instance for a decision (settle); null if final or gone. */
