@@ -2,6 +2,7 @@ import { consoleDir } from '@drover/console';
 import { routes, Timing } from '@drover/protocol';
 import { parseUserSeed } from '@drover/transport';
 import { z } from 'zod';
+import { ACCEPT_WRITE_DELAY_MS } from './dispatch/held-accepts.js';
 
 const DAY_MS = 24 * 3_600_000;
 
@@ -25,6 +26,8 @@ const NatsAuth = z.strictObject({
 /** Server settings. Strict: a misspelt setting is an error, not a silent default. */
 // The longest a dispatch waits for a worker's answer (a batch, or one run).
 const DISPATCH_ASK_TIMEOUT_MS = Math.max(routes.tt.runJob.timeoutMs, routes.tt.runJobs.timeoutMs);
+// An accept's write lands up to the ask timeout, the hold and its 100 ms check after the dispatch.
+const MIN_ACCEPT_TIMEOUT_MS = DISPATCH_ASK_TIMEOUT_MS + ACCEPT_WRITE_DELAY_MS + 500;
 
 export const ServerConfig = z
   .strictObject({
@@ -88,9 +91,9 @@ export const ServerConfig = z
     message:
       'is needed with natsAuth (--nats-auth-file): the server registers its own key before it connects',
   })
-  .refine((c) => c.acceptTimeoutMs > DISPATCH_ASK_TIMEOUT_MS, {
+  .refine((c) => c.acceptTimeoutMs >= MIN_ACCEPT_TIMEOUT_MS, {
     path: ['acceptTimeoutMs'],
-    message: `must exceed the run_job / run_jobs ask timeout (${DISPATCH_ASK_TIMEOUT_MS} ms), or a slow accept is taken back while still in flight`,
+    message: `must be at least ${MIN_ACCEPT_TIMEOUT_MS} ms: the run_job / run_jobs ask timeout (${DISPATCH_ASK_TIMEOUT_MS} ms) and the ${ACCEPT_WRITE_DELAY_MS} ms an accept is held before it is written, or a slow accept is taken back while still in flight`,
   });
 
 export type ServerConfigInput = z.input<typeof ServerConfig>;

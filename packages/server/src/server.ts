@@ -408,8 +408,9 @@ export async function startServer(
         ]);
         await Promise.all(parts.handlers.map((h) => h.stop()));
         await parts.intake.close();
-        await parts.dispatcher.close();
         await parts.timers.close();
+        // Last: dispatches closed above may have had accepts answered meanwhile.
+        await parts.dispatcher.close();
       }
       await api.close();
       await nc?.drain().catch(() => nc?.close());

@@ -367,4 +367,25 @@ describe('report_finals', () => {
     await new Promise((r) => setTimeout(r, ACCEPT_WRITE_DELAY_MS + 300));
     expect(statuses()).toEqual(['RUNNING', 'SUCCEEDED']);
   });
+
+  it('leaves a held accept alone once another server wrote its run RUNNING or ended it: no second event, no stop', async () => {
+    const w = await s.worker({ processors: ['elsewhere'], reportProgress: false, freeSlots: 100 });
+    const job = await s.createJob({ processorName: 'elsewhere' });
+    const reported = (await s.run(job)).id;
+    const ended = (await s.run(job)).id;
+    await w.until(() => [reported, ended].every((id) => w.runs.some((r) => r.instanceId === id)));
+    // What another server's report handlers write (and announce themselves).
+    await sql.query(`UPDATE instances SET status = 'RUNNING' WHERE id = $1`, [reported]);
+    await sql.query(
+      `UPDATE instances SET status = 'SUCCEEDED', finished_at = now() WHERE id = $1`,
+      [ended],
+    );
+    // The non-event is the bound: past the accept write delay and its check.
+    await new Promise((r) => setTimeout(r, ACCEPT_WRITE_DELAY_MS + 300));
+    const announced = events.filter(
+      (e) => e.type === 'instance' && [reported, ended].includes(e.instanceId),
+    );
+    expect(announced).toEqual([]);
+    expect(w.stops.filter((x) => [reported, ended].includes(x.instanceId))).toEqual([]);
+  });
 });

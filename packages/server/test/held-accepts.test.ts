@@ -47,4 +47,11 @@ describe('HeldAccepts', () => {
     expect(writes).toEqual([{ app: 'a', worker: 'w1', items: ['1', '2'] }]);
     expect(accepts.size).toBe(0);
   });
+
+  it('writes an accept held after it closed at once (a dispatch answered while the server stops)', async () => {
+    const { accepts, writes } = held(60_000);
+    await accepts.close();
+    accepts.hold('a', 'w1', runs('7'));
+    expect(writes).toEqual([{ app: 'a', worker: 'w1', items: ['7'] }]);
+  });
 });

@@ -51,6 +51,23 @@ describe('sweeper', () => {
     await w.until(() => w.stops.some((x) => x.instanceId === instance.id));
   });
 
+  it('fails a run past its timeout whose accept is not written yet (held), and stops its TaskTracker', async () => {
+    const w = await s.worker({ processors: ['held-slow'], reportProgress: false });
+    const jobId = await s.createJob({ processorName: 'held-slow' });
+    // Accepted by a live worker, its accept not written (a server holds it a second), past its deadline.
+    const { rows } = await sql.query(
+      `INSERT INTO instances (app_id, job_id, status, trigger_type, epoch, worker_id, dispatched_at, deadline_at)
+       SELECT app_id, id, 'WAITING_WORKER_RECEIVE', 'API', 1, $2, now(), now()
+       FROM jobs WHERE id = $1 RETURNING id`,
+      [jobId, w.options.workerId],
+    );
+    const id = rows[0].id as string;
+    // Well within the accept timeout (6.5 s), after which the lost-accept check would act instead.
+    const failed = await waitForInstance(s.app, id, (i) => i.status === 'FAILED', 4_000);
+    expect(failed.reason).toMatch(/timed out/);
+    await w.until(() => w.stops.some((x) => x.instanceId === id));
+  });
+
   it('dispatches again when a dispatch was never confirmed (server died after claiming)', async () => {
     const w = await s.worker({ processors: ['orphan'] });
     const jobId = await s.createJob({ processorName: 'orphan' });

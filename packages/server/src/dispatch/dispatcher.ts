@@ -10,13 +10,14 @@ import type { Instance } from '../store/instance-row.js';
 import {
   claimForDispatch,
   claimMany,
+  currentEpochs,
   failUndeliverable,
   failWaiting,
   markAcceptedMany,
   queueForSlot,
   waitForWorker,
 } from '../store/instance-transitions.js';
-import { countActive, getInstance, nextInLine } from '../store/instances.js';
+import { countActive, nextInLine } from '../store/instances.js';
 import { HeldAccepts } from './held-accepts.js';
 import { type DispatchContext, loadForDispatch } from './load-for-dispatch.js';
 import { runBatches } from './run-batches.js';
@@ -501,24 +502,21 @@ export class Dispatcher {
       recorded.add(instance.id);
       this.onStarted(instance);
     }
+    const unrecorded = accepted.filter((o) => !recorded.has(o.ctx.instance.id));
+    if (unrecorded.length === 0) return;
+    // Written meanwhile at its epoch (RUNNING by a report, ended, stopped, handed
+    // back; on any server) is that TaskTracker's own story. Taken over by another
+    // epoch, or gone, means this TaskTracker must stop.
+    const epochs = await currentEpochs(
+      this.pool,
+      unrecorded.map((o) => o.ctx.instance.id),
+    );
     await Promise.all(
-      accepted
-        .filter((o) => !recorded.has(o.ctx.instance.id))
-        .map(async ({ ctx, epoch }) => {
-          // A fast run may have reported its result before this line: that is fine.
-          // Anything else (stopped, taken over) means this TaskTracker must stop.
-          const now = await getInstance(this.pool, ctx.instance.id);
-          const finishedHere =
-            now?.epoch === epoch && (now.status === 'SUCCEEDED' || now.status === 'FAILED');
-          if (!finishedHere)
-            await this.stopTracker(
-              app,
-              worker,
-              ctx.instance.id,
-              epoch,
-              'instance ended before it started',
-            );
-        }),
+      unrecorded
+        .filter((o) => epochs.get(o.ctx.instance.id) !== o.epoch)
+        .map((o) =>
+          this.stopTracker(app, worker, o.ctx.instance.id, o.epoch, 'instance taken over or gone'),
+        ),
     );
   }
 

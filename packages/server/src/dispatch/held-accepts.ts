@@ -36,6 +36,7 @@ export class HeldAccepts<T> {
   private readonly held = new Map<string, Held<T>>();
   private timer: NodeJS.Timeout | undefined;
   private readonly writing = new Set<Promise<void>>();
+  private closed = false;
 
   constructor(
     /** Writes one worker's accepts (RUNNING), each at its epoch. */
@@ -50,7 +51,9 @@ export class HeldAccepts<T> {
     for (const r of runs) {
       this.held.set(r.instanceId, { app, worker, epoch: r.epoch, item: r.item, writeAt });
     }
-    if (this.held.size && !this.timer) {
+    // The server stopping: an accept answered now (a dispatch in flight) is written at once.
+    if (this.closed) this.writeDue(true);
+    else if (this.held.size && !this.timer) {
       this.timer = setInterval(() => this.writeDue(false), CHECK_EVERY_MS);
       this.timer.unref();
     }
@@ -68,8 +71,9 @@ export class HeldAccepts<T> {
     return this.held.size;
   }
 
-  /** Writes every held accept now and waits for all writes (the server is stopping). */
+  /** Writes every held accept now, and any held later at once; waits for the writes (the server is stopping). */
   async close(): Promise<void> {
+    this.closed = true;
     this.writeDue(true);
     await Promise.allSettled([...this.writing]);
   }

@@ -178,7 +178,10 @@ export class Sweeper {
   }
 
   private async timeouts(): Promise<void> {
-    const rows = await this.stuck(`i.status = 'RUNNING' AND i.deadline_at < now()`);
+    // Its accept not written yet (held a second) counts: the deadline runs from the dispatch.
+    const rows = await this.stuck(
+      `i.status IN ('WAITING_WORKER_RECEIVE', 'RUNNING') AND i.deadline_at < now()`,
+    );
     await this.eachRow(rows, (r) => this.end(r, 'instance timed out'));
   }
 

@@ -97,7 +97,9 @@ export function markAccepted(db: Queryable, id: string, epoch: number, timeoutMs
 
 /**
  * Many accepts (a `run_jobs` reply) in one statement, fenced by epoch like
- * `markAccepted`; returns the rows recorded RUNNING. Committed without
+ * `markAccepted`; returns the rows recorded RUNNING: only rows still
+ * WAITING_WORKER_RECEIVE (one a report wrote RUNNING first, on any server,
+ * was announced then). Committed without
  * waiting for the WAL flush (synchronous_commit off, for this transaction
  * only): an accept lost to a crash leaves its row WAITING_WORKER_RECEIVE,
  * and the sweeper's lost-accept check asks the worker and confirms it.
@@ -116,7 +118,7 @@ export async function markAcceptedMany(
        started_at = coalesce(i.started_at, least(now(), to_timestamp(a.accepted_ms / 1000.0))),
        last_report_at = now(), dispatch_failures = 0
      FROM unnest($1::bigint[], $2::int[], $3::float8[]) AS a(id, epoch, accepted_ms), async_commit
-     WHERE i.id = a.id AND i.epoch = a.epoch AND i.status IN ('WAITING_WORKER_RECEIVE', 'RUNNING')
+     WHERE i.id = a.id AND i.epoch = a.epoch AND i.status = 'WAITING_WORKER_RECEIVE'
      RETURNING ${prefixed('i')}`,
     values: [
       accepts.map((a) => a.id),
@@ -125,6 +127,15 @@ export async function markAcceptedMany(
     ],
   });
   return rows.map(toInstance);
+}
+
+/** The epochs of these instances, by id (an id not there is gone). */
+export async function currentEpochs(db: Queryable, ids: string[]): Promise<Map<string, number>> {
+  const { rows } = await db.query<{ id: string; epoch: number }>(
+    'SELECT id, epoch FROM instances WHERE id = ANY($1::bigint[])',
+    [ids],
+  );
+  return new Map(rows.map((r) => [r.id, r.epoch]));
 }
 
 /**

@@ -133,7 +133,7 @@ export async function replaceJob(
       const anchor = sameSchedule(old.spec, spec) ? old.anchor_at.getTime() : now;
       const { rows } = await tx.query<RawJob>(
         `UPDATE jobs SET name = $3, spec = $4, time_expression_type = $5, enabled = $6,
-           next_trigger_at = $7, anchor_at = $8, updated_at = now(), version = version + 1
+           next_trigger_at = $7, anchor_at = $8, updated_at = now()
          WHERE app_id = $1 AND id = $2 RETURNING ${COLUMNS}`,
         [
           appId,

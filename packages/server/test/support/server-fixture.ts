@@ -11,7 +11,7 @@ export const FAST: Partial<ServerConfigInput> = {
   scanIntervalMs: 100,
   lookaheadMs: 1_000,
   sweepIntervalMs: 200,
-  acceptTimeoutMs: 5_500,
+  acceptTimeoutMs: 6_500,
   silentMs: 1_500,
   workerDeadMs: 2_000,
   // Fake workers vanish to test the silence bound; lost workers (no-responders
