@@ -466,7 +466,7 @@ export class Dispatcher {
     return this.heldAccepts.close();
   }
 
-  /** Records accepted runs RUNNING in one write; a run that ended meanwhile is checked on its own. */
+  /** Records held accepts RUNNING in one write; the runs it did not find waiting are read in one query. */
   private async writeAccepted(app: string, worker: string, accepted: Offer[]): Promise<void> {
     try {
       await this.writeAcceptedOrThrow(app, worker, accepted);
