@@ -1,12 +1,13 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { uniqueName, useDatabase } from '../../../test/harness/fixtures.js';
+import { useDatabase } from '../../../test/harness/fixtures.js';
 import {
   InstanceInserter,
   JobChangedError,
   type NewInstance,
 } from '../src/store/instance-inserter.js';
 import { pruneFinished } from '../src/store/instance-retention.js';
+import { insertApp, insertJob } from './support/app-rows.js';
 
 const db = useDatabase();
 let pool: pg.Pool;
@@ -15,16 +16,8 @@ let jobId: string;
 
 beforeAll(async () => {
   pool = new pg.Pool({ connectionString: db.url, max: 4 });
-  const app = await pool.query<{ id: string }>(
-    `INSERT INTO apps (name, secret_hash) VALUES ($1, 'x') RETURNING id`,
-    [uniqueName('app')],
-  );
-  appId = app.rows[0]?.id as string;
-  const job = await pool.query<{ id: string }>(
-    `INSERT INTO jobs (app_id, name, spec, time_expression_type) VALUES ($1, 'j', '{}', 'API') RETURNING id`,
-    [appId],
-  );
-  jobId = job.rows[0]?.id as string;
+  appId = (await insertApp(pool)).id;
+  jobId = await insertJob(pool, appId);
 });
 afterAll(() => pool.end());
 

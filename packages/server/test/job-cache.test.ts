@@ -1,7 +1,8 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { uniqueName, useDatabase } from '../../../test/harness/fixtures.js';
+import { useDatabase } from '../../../test/harness/fixtures.js';
 import { JobCache } from '../src/store/job-cache.js';
+import { insertApp, insertJob } from './support/app-rows.js';
 
 // The jobs a server keeps for adding runs: bounded by bytes (a job's
 // jobParams may take 512 KiB), read again when asked `fresh`, and each edit
@@ -13,21 +14,11 @@ let appId: string;
 
 beforeAll(async () => {
   pool = new pg.Pool({ connectionString: db.url, max: 2 });
-  const app = await pool.query<{ id: string }>(
-    `INSERT INTO apps (name, secret_hash) VALUES ($1, 'x') RETURNING id`,
-    [uniqueName('app')],
-  );
-  appId = app.rows[0]?.id as string;
+  appId = (await insertApp(pool)).id;
 });
 afterAll(() => pool.end());
 
-async function job(jobParams: unknown): Promise<string> {
-  const { rows } = await pool.query<{ id: string }>(
-    `INSERT INTO jobs (app_id, name, spec, time_expression_type) VALUES ($1, $2, $3, 'API') RETURNING id`,
-    [appId, uniqueName('j'), { jobParams }],
-  );
-  return rows[0]?.id as string;
-}
+const job = (jobParams: unknown) => insertJob(pool, appId, { jobParams });
 
 describe('JobCache', () => {
   it('keeps at most its bytes, counting jobParams: the oldest go first', async () => {

@@ -1,7 +1,8 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { uniqueName, useDatabase } from '../../../test/harness/fixtures.js';
+import { useDatabase } from '../../../test/harness/fixtures.js';
 import { redispatchFromLostWorker, runningOn } from '../src/store/lost-worker-transitions.js';
+import { insertApp, insertJob } from './support/app-rows.js';
 
 // A lost worker's runs are queued again: those RUNNING on it, and those it
 // accepted whose accept the server still held (WAITING_WORKER_RECEIVE bound
@@ -15,17 +16,8 @@ let jobId: string;
 
 beforeAll(async () => {
   pool = new pg.Pool({ connectionString: db.url, max: 2 });
-  app = uniqueName('app');
-  const a = await pool.query<{ id: string }>(
-    `INSERT INTO apps (name, secret_hash) VALUES ($1, 'x') RETURNING id`,
-    [app],
-  );
-  appId = a.rows[0]?.id as string;
-  const j = await pool.query<{ id: string }>(
-    `INSERT INTO jobs (app_id, name, spec, time_expression_type) VALUES ($1, 'j', '{}', 'API') RETURNING id`,
-    [appId],
-  );
-  jobId = j.rows[0]?.id as string;
+  ({ name: app, id: appId } = await insertApp(pool));
+  jobId = await insertJob(pool, appId);
 });
 afterAll(() => pool.end());
 
