@@ -12,6 +12,7 @@ import { startPostgres } from '../harness/postgres.js';
 import { type ReadyProcess, stopProcess } from '../harness/process.js';
 import { startTogether } from '../harness/start-together.js';
 import { databaseUrl } from '../harness/template.js';
+import { LeanHttp } from './lean-http.js';
 import { cpuSeconds, treeCpuSeconds } from './proc-cpu.js';
 import { round } from './stats.js';
 
@@ -92,6 +93,8 @@ export interface PeerCluster {
   /** The worker's `--concurrency` (BENCH_CONCURRENCY, default 50). */
   concurrency: number;
   api: ApiClient;
+  /** The same API through node:http (kept-alive connections), for timing calls. */
+  lean: LeanHttp;
   /** A client of the bench database, for reading what the processors wrote. */
   sql: pg.Client;
   /** CPU seconds used so far by each process (Postgres: the postmaster and all its backends). */
@@ -150,6 +153,7 @@ export async function startPeerCluster(): Promise<PeerCluster> {
     });
     if (created.status !== 201) throw new Error(`app not created: ${JSON.stringify(created)}`);
     const api = new ApiClient(url, secret);
+    const lean = new LeanHttp(url, secret);
     // BENCH_WORKERS (1) drover-worker processes, each with --concurrency.
     const workerCount = Number(process.env.BENCH_WORKERS ?? 1);
     const workers: ReadyProcess[] = [];
@@ -196,6 +200,7 @@ export async function startPeerCluster(): Promise<PeerCluster> {
       app,
       concurrency: Number(concurrency),
       api,
+      lean,
       sql,
       cpu: () => ({
         server: cpuSeconds(pids.server),
@@ -204,7 +209,10 @@ export async function startPeerCluster(): Promise<PeerCluster> {
         nats: cpuSeconds(pids.nats),
         client: process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6,
       }),
-      stop,
+      stop: async () => {
+        lean.close();
+        await stop();
+      },
     };
   } catch (err) {
     await stop();

@@ -187,9 +187,9 @@ async function endToEnd(c: PeerCluster, bulkApi: boolean) {
 }
 
 /**
- * Pickup latency, open loop: a POST /run every 1/rate s whatever the answers,
- * each measured from just before its call to its processor's start (the
- * no-op's result, read from Postgres).
+ * Pickup latency, open loop: a POST /run every 1/rate s whatever the answers
+ * (node:http, see LeanHttp), each measured from just before its call to its
+ * processor's start (the no-op's result, read from Postgres).
  */
 async function pickup(c: PeerCluster) {
   const rate = Number(process.env.BENCH_PICKUP_RATE ?? 100);
@@ -206,7 +206,7 @@ async function pickup(c: PeerCluster) {
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     const at = wallNow();
     calls.push(
-      c.api.post(`/api/v1/apps/${c.app}/jobs/${job}/run`, {}).then((res) => {
+      c.lean.post(`/api/v1/apps/${c.app}/jobs/${job}/run`, {}).then((res) => {
         if (res.status < 200 || res.status > 299)
           throw new Error(`POST /run answered ${JSON.stringify(res)}`);
         calledAt.set(String(res.body.id), at);
@@ -227,6 +227,7 @@ async function pickup(c: PeerCluster) {
     .filter(Number.isFinite)
     .sort((a, b) => a - b);
   return {
+    client: 'node:http, kept-alive connections',
     runs: count,
     measured: ms.length,
     ratePerSec: Math.round(count / sentSeconds),

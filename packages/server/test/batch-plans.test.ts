@@ -47,7 +47,9 @@ function explaining(plans: PlanNode[]): Queryable {
           `EXPLAIN (ANALYZE, FORMAT JSON) ${text}`,
           typeof q === 'string' ? values : q.values,
         );
-        plans.push((rows[0]?.['QUERY PLAN'][0] as { Plan: PlanNode }).Plan);
+        const plan = rows[0]?.['QUERY PLAN'][0]?.Plan;
+        if (!plan) throw new Error(`no plan for: ${text}`);
+        plans.push(plan);
         return { rows: [] };
       } finally {
         await client.query('ROLLBACK');
