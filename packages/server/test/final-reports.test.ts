@@ -323,8 +323,13 @@ describe('report_finals', () => {
   it('writes a run that ends before its accept is written once (no RUNNING write), RUNNING then SUCCEEDED published, no queued-run lookup', async () => {
     const w = await s.worker({ processors: ['quick'], reportProgress: false, freeSlots: 100 });
     const job = await s.createJob({ processorName: 'quick' });
-    const ids: string[] = [];
-    for (let i = 0; i < 5; i++) ids.push((await s.run(job)).id);
+    // One call, one accept: the finals must come within the accept's 1 s hold,
+    // which five calls in turn could use up on a loaded machine.
+    const created = await s.app.api.post(`/api/v1/apps/${s.app.name}/jobs/${job}/runs`, {
+      runs: [{}, {}, {}, {}, {}],
+    });
+    expect(created.status).toBe(201);
+    const ids = (created.body.instances as { id: string }[]).map((i) => i.id);
     await w.until(() => ids.every((id) => w.runs.some((r) => r.instanceId === id)));
     const { updates, matching: lookups } = countQueries(ids, /WITH line AS/);
     const runs = ids.map((id) => ({
