@@ -140,6 +140,49 @@ describe('FinalReporter', () => {
     }
   });
 
+  it('keeps two report_finals in flight: the next batch leaves while the first waits, a third waits', async () => {
+    const app = uniqueName('inflight');
+    const received: string[][] = [];
+    let release: () => void = () => {};
+    const answered = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const handler = nats.bus.handle(routes.server.reportFinals, { app }, async (req) => {
+      received.push(req.reports.map((r) => r.instanceId));
+      await answered; // a busy server: no batch is answered until released
+      return {
+        results: req.reports.map((r) => ({
+          instanceId: r.instanceId,
+          accepted: true,
+          stop: false,
+        })),
+      };
+    });
+    const bus = await nats.connect('inflight-reporter');
+    const reporter = new FinalReporter(bus, app, 'w-3', testLogger('inflight-reporter'));
+    const beat = () => Promise.resolve(true);
+    try {
+      const first = reporter.report(report('1'), beat);
+      await expect.poll(() => received.length).toBe(1);
+      const second = reporter.report(report('2'), beat);
+      await expect.poll(() => received.length).toBe(2);
+      const third = reporter.report(report('3'), beat);
+      // Its batch would have left on the next turn of the event loop.
+      await new Promise((r) => setImmediate(r));
+      await new Promise((r) => setImmediate(r));
+      expect(reporter.batchesInFlight).toBe(2);
+      expect(received).toEqual([['1'], ['2']]);
+      release();
+      for (const answer of await Promise.all([first, second, third]))
+        expect(answer).toMatchObject({ accepted: true, stop: false });
+      expect(received).toEqual([['1'], ['2'], ['3']]);
+    } finally {
+      release();
+      reporter.close();
+      await handler.stop();
+    }
+  });
+
   it('reports a run RUNNING while its final is not acknowledged', async () => {
     const app = uniqueName('held');
     let acknowledge = false;
