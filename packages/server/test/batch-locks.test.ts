@@ -2,7 +2,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useDatabase } from '../../../test/harness/fixtures.js';
 import { claimMany, finishMany, markAcceptedMany } from '../src/store/instance-transitions.js';
-import { insertApp, insertJob } from './support/app-rows.js';
+import { insertApp, insertJob, insertRuns } from './support/app-rows.js';
 
 // Servers claim, accept and end overlapping batches of the same runs at once
 // (two servers seeing one CRON slot, a final racing its held accept). Each
@@ -48,12 +48,7 @@ async function together(batch: () => Promise<string[]>) {
 describe('batches over the same runs at once', () => {
   it('never deadlock, and claim and end each run once', async () => {
     for (let round = 0; round < ROUNDS; round++) {
-      const { rows } = await pool.query<{ id: string }>(
-        `INSERT INTO instances (app_id, job_id, status, trigger_type)
-         SELECT $1, $2, 'WAITING_DISPATCH', 'API' FROM generate_series(1, $3) RETURNING id`,
-        [appId, jobId, RUNS],
-      );
-      const ids = rows.map((r) => r.id);
+      const ids = await insertRuns(pool, appId, jobId, 'WAITING_DISPATCH', RUNS);
       const claims = await together(async () => {
         const claimed = await claimMany(
           pool,

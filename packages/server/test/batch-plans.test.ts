@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useDatabase } from '../../../test/harness/fixtures.js';
 import type { Queryable } from '../src/db/pool.js';
 import { claimMany, finishMany, markAcceptedMany } from '../src/store/instance-transitions.js';
-import { insertApp, insertJob } from './support/app-rows.js';
+import { insertApp, insertJob, insertRuns } from './support/app-rows.js';
 
 // The per-batch statements (claim, accept, final) find each of their rows by
 // its id, once, whatever the statistics say and whether planned for their
@@ -93,14 +93,7 @@ function explaining(
   } as unknown as Queryable;
 }
 
-async function runs(status: string, n: number): Promise<string[]> {
-  const { rows } = await pool.query<{ id: string }>(
-    `INSERT INTO instances (app_id, job_id, status, trigger_type, epoch, worker_id, dispatched_at)
-     SELECT $1, $2, $3, 'API', 1, 'w-1', now() FROM generate_series(1, $4) RETURNING id`,
-    [appId, jobId, status, n],
-  );
-  return rows.map((r) => r.id);
-}
+const runs = (status: string, n: number) => insertRuns(pool, appId, jobId, status, n);
 
 beforeAll(async () => {
   pool = new pg.Pool({ connectionString: db.url, max: 2 });

@@ -91,6 +91,11 @@ describe('short runs on a real worker', () => {
   });
 });
 
+/** A server's answer accepting every report of a batch. */
+const acceptedAll = (reports: { instanceId: string }[]) => ({
+  results: reports.map((r) => ({ instanceId: r.instanceId, accepted: true, stop: false })),
+});
+
 describe('FinalReporter', () => {
   const report = (instanceId: string): FinalReport => ({
     instanceId,
@@ -150,13 +155,7 @@ describe('FinalReporter', () => {
     const handler = nats.bus.handle(routes.server.reportFinals, { app }, async (req) => {
       received.push(req.reports.map((r) => r.instanceId));
       await answered; // a busy server: no batch is answered until released
-      return {
-        results: req.reports.map((r) => ({
-          instanceId: r.instanceId,
-          accepted: true,
-          stop: false,
-        })),
-      };
+      return acceptedAll(req.reports);
     });
     const bus = await nats.connect('inflight-reporter');
     const reporter = new FinalReporter(bus, app, 'w-3', testLogger('inflight-reporter'));
@@ -192,13 +191,7 @@ describe('FinalReporter', () => {
       // Postgres cannot take it yet: retryable, as the server answers then.
       if (!acknowledge)
         throw new HandlerError('DATABASE_UNAVAILABLE', 'database away', { retryable: true });
-      return {
-        results: req.reports.map((r) => ({
-          instanceId: r.instanceId,
-          accepted: true,
-          stop: false,
-        })),
-      };
+      return acceptedAll(req.reports);
     });
     const bus = await nats.connect('held-reporter');
     const reporter = new FinalReporter(bus, app, 'w-2', testLogger('held-reporter'));
