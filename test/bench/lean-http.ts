@@ -34,9 +34,14 @@ export class LeanHttp {
           res.on('data', (chunk: string) => {
             answer += chunk;
           });
-          res.on('end', () =>
-            resolve({ status: res.statusCode ?? 0, body: answer ? JSON.parse(answer) : {} }),
-          );
+          res.on('end', () => {
+            // A body that is not JSON fails this call, not the bench process.
+            try {
+              resolve({ status: res.statusCode ?? 0, body: answer ? JSON.parse(answer) : {} });
+            } catch (err) {
+              reject(err);
+            }
+          });
           res.on('error', reject);
         },
       );
