@@ -1,11 +1,16 @@
+import { monotonicMs } from '@drover/protocol';
 import { LogLimiter } from '@drover/transport';
 import type { Logger } from 'pino';
 
 /**
- * Runs `round` every `intervalMs`, never two at once, and at once when
- * triggered (triggers arriving meanwhile share one extra round). A failing
- * round is logged (at most every 10 s) and the loop goes on: it survives its
- * own errors, e.g. while Postgres is away.
+ * Runs `round` every `intervalMs`, start to start, never two at once, and at
+ * once when triggered (triggers arriving meanwhile share one extra round). A
+ * round's own time does not stretch the period: the bounds that count on
+ * "one period" (the sweeper's, the scheduler's) hold while rounds take time.
+ * A round longer than the period is followed after a tenth of it, so a slow
+ * database is not asked back to back. A failing round is logged (at most
+ * every 10 s) and the loop goes on: it survives its own errors, e.g. while
+ * Postgres is away.
  */
 export class PeriodicLoop {
   private timer: NodeJS.Timeout | undefined;
@@ -33,9 +38,11 @@ export class PeriodicLoop {
     if (this.queued || this.stopped) return;
     this.queued = true;
     clearTimeout(this.timer);
+    let startedAt = 0;
     this.round = this.round
       .then(() => {
         this.queued = false;
+        startedAt = monotonicMs();
         return this.body();
       })
       .catch((err: unknown) => {
@@ -47,7 +54,8 @@ export class PeriodicLoop {
       .finally(() => {
         if (this.stopped || this.queued) return;
         clearTimeout(this.timer);
-        this.timer = setTimeout(() => this.trigger(), this.intervalMs);
+        const left = this.intervalMs - (monotonicMs() - startedAt);
+        this.timer = setTimeout(() => this.trigger(), Math.max(left, this.intervalMs / 10));
       });
   }
 

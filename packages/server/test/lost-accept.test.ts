@@ -51,4 +51,35 @@ describe('an accept that was not recorded', () => {
     await w.until(() => w.runs.filter((r) => r.instanceId === instance.id).length === 2);
     expect(w.runs.map((r) => r.epoch)).toEqual([1, 2]);
   });
+
+  it('asked of a hung worker, does not hold up the sweeper’s other judgements', async () => {
+    const w = await s.worker({
+      processors: ['unanswered'],
+      reportProgress: false,
+      hangStatusQueries: true,
+    });
+    const instance = await s.run(await s.createJob({ processorName: 'unanswered' }));
+    await waitForInstance(s.app, instance.id, (i) => i.status === 'RUNNING');
+    await sql.query(
+      `UPDATE instances SET status = 'WAITING_WORKER_RECEIVE', started_at = NULL,
+         dispatched_at = now() - interval '1 minute' WHERE id = $1`,
+      [instance.id],
+    );
+    // The sweeper now waits for the worker's answer (until its ask times out, 3 s)…
+    await w.until(() => w.statusQueries > 0);
+    // …while another run is past its deadline.
+    const { rows } = await sql.query(
+      `INSERT INTO instances (app_id, job_id, status, trigger_type, epoch, worker_id, dispatched_at,
+         started_at, last_report_at, deadline_at, next_dispatch_at)
+       SELECT app_id, id, 'RUNNING', 'API', 1, 'gone', now(), now(), now(),
+         now() - interval '1 second', now()
+       FROM jobs WHERE id = $1 RETURNING id`,
+      [await s.createJob()],
+    );
+    const late = await waitForInstance(s.app, rows[0].id, (i) => i.status === 'FAILED');
+    expect(late.reason).toMatch(/timed out/);
+    // The unanswered check is still under way: the run is as it was.
+    const waiting = await waitForInstance(s.app, instance.id, () => true);
+    expect(waiting).toMatchObject({ status: 'WAITING_WORKER_RECEIVE', epoch: 1 });
+  });
 });

@@ -8,6 +8,18 @@ import type { DroverCluster } from '../../harness/drover-cluster.js';
 
 const FINAL = ['SUCCEEDED', 'FAILED', 'STOPPED', 'CANCELED'];
 
+/**
+ * docs/guarantees.md: a run whose TaskTracker falls silent ends within
+ * Timing.INSTANCE_SILENT_MS + one sweep period, plus the sweep's own
+ * statements and its timer's lateness (milliseconds; more on a loaded machine).
+ */
+export const SILENCE_BOUND_MS = 15_000 + 1_000 + 250;
+/**
+ * A test that sees the end by polling the API (every 50 ms, an HTTP round
+ * trip each) sees it late by up to that, on a loaded machine more.
+ */
+export const POLL_SLACK_MS = 250;
+
 export async function expectSettled(databaseUrl: string): Promise<void> {
   const db = new pg.Client({ connectionString: databaseUrl });
   await db.connect();

@@ -9,7 +9,7 @@ import {
   startDroverCluster,
 } from '../../harness/drover-cluster.js';
 import { uniqueName, useDatabase } from '../../harness/fixtures.js';
-import { expectSettled, expectSurvivorsAlive } from './checks.js';
+import { expectSettled, expectSurvivorsAlive, POLL_SLACK_MS, SILENCE_BOUND_MS } from './checks.js';
 
 // Waits longer than a Node timer holds (2^31-1 ms, about 24.8 days): the
 // documented 30-day maximum timeout, 3e9 ms instance and task retry
@@ -20,11 +20,6 @@ import { expectSettled, expectSurvivorsAlive } from './checks.js';
 const db = useDatabase();
 const DAY_MS = 24 * 3_600_000;
 const HUGE_MS = 3e9;
-// Timing.INSTANCE_SILENT_MS + one sweep (docs/guarantees.md).
-const SILENCE_BOUND_MS = 15_000 + 1_000;
-// This test sees the end by polling the API (every 50 ms, an HTTP round trip
-// each): its view of the end is late by up to that, on a loaded machine more.
-const POLL_SLACK_MS = 250;
 let cluster: DroverCluster;
 let other: ClusterApp;
 let serverReadyAt: number;

@@ -3,7 +3,7 @@ import { waitForInstance } from '../../../packages/server/test/support/server-fi
 import { type DroverCluster, startDroverCluster } from '../../harness/drover-cluster.js';
 import { type FakeClock, fakeClock } from '../../harness/fake-clock.js';
 import { uniqueName, useDatabase } from '../../harness/fixtures.js';
-import { expectSettled, expectSurvivorsAlive } from './checks.js';
+import { expectSettled, expectSurvivorsAlive, POLL_SLACK_MS, SILENCE_BOUND_MS } from './checks.js';
 
 // A server whose wall clock is behind Postgres's (30 s, then stepped to 10
 // minutes while it runs; libfaketime moves only CLOCK_REALTIME) still
@@ -16,11 +16,6 @@ const db = useDatabase();
 const ON_TIME_MS = 1_000;
 // Timers and the clock offset are good to a few ms: a hair early is not early.
 const EARLY_MS = 100;
-// Timing.INSTANCE_SILENT_MS + one sweep (docs/guarantees.md).
-const SILENCE_BOUND_MS = 15_000 + 1_000;
-// This test sees the end by polling the API (every 50 ms, an HTTP round trip
-// each): its view of the end is late by up to that, on a loaded machine more.
-const POLL_SLACK_MS = 250;
 let cluster: DroverCluster;
 let clock: FakeClock;
 let serverReadyAt: number;

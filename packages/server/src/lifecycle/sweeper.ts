@@ -39,6 +39,12 @@ const PRUNE_MIN_BUDGET_MS = 250;
  */
 export class Sweeper {
   private readonly loop: PeriodicLoop;
+  /**
+   * The lost-accept check asks workers over NATS, and a hung one holds it for
+   * the ask's timeout (3 s): on its own loop it never delays the silence,
+   * timeout and give-up judgements, which read only Postgres.
+   */
+  private readonly acceptLoop: PeriodicLoop;
   private readonly log: Logger;
   private readonly rowFailures: LogLimiter;
   /**
@@ -59,26 +65,32 @@ export class Sweeper {
     this.rowFailures = new LogLimiter(log);
     this.blindUntil = monotonicMs() + options.silentMs;
     this.loop = new PeriodicLoop('sweeper', options.intervalMs, () => this.sweep(), log);
+    this.acceptLoop = new PeriodicLoop(
+      'lost-accept sweeper',
+      options.intervalMs,
+      () => this.pass([this.lostAccepts]),
+      log,
+    );
   }
 
   start(): void {
     this.loop.start();
+    this.acceptLoop.start();
   }
 
-  stop(): Promise<void> {
-    return this.loop.stop();
+  async stop(): Promise<void> {
+    await Promise.all([this.loop.stop(), this.acceptLoop.stop()]);
   }
 
-  /** One full pass; a failing step does not keep the others from running. */
-  async sweep(): Promise<void> {
+  /** One pass of the steps that read only Postgres. */
+  sweep(): Promise<void> {
+    return this.pass([this.silentTrackers, this.timeouts, this.giveUps, this.prune]);
+  }
+
+  /** Runs the steps in turn; a failing step does not keep the others from running. */
+  private async pass(steps: (() => Promise<void>)[]): Promise<void> {
     const failed: string[] = [];
-    for (const step of [
-      this.lostAccepts,
-      this.silentTrackers,
-      this.timeouts,
-      this.giveUps,
-      this.prune,
-    ]) {
+    for (const step of steps) {
       try {
         await step.call(this);
       } catch (err) {
@@ -146,8 +158,9 @@ export class Sweeper {
       const requeued = await requeue(this.pool, r.id, r.epoch, 0, reason);
       if (requeued) {
         this.events.changed(requeued);
+        // Not waited for, as in end(): a hung worker would hold the pass.
         if (r.worker_id)
-          await this.dispatcher.stopTracker(r.app, r.worker_id, r.id, r.epoch, reason);
+          void this.dispatcher.stopTracker(r.app, r.worker_id, r.id, r.epoch, reason);
       }
     });
   }

@@ -27,6 +27,8 @@ export interface FakeWorkerOptions {
    * worker does: the server then never takes them for silent (default false).
    */
   trackRuns?: boolean;
+  /** Never answer query_instance_status, like a hung worker: the server's ask times out. */
+  hangStatusQueries?: boolean;
 }
 
 /**
@@ -39,6 +41,8 @@ export class FakeWorker {
   /** The seq of the last heartbeat sent. */
   seq = 0;
   readonly stops: { instanceId: string; epoch?: number; reason: string }[] = [];
+  /** query_instance_status asks received. */
+  statusQueries = 0;
   private readonly handlers: Handler[] = [];
   private beat: NodeJS.Timeout | undefined;
   private markVanished: () => void = () => {};
@@ -77,7 +81,10 @@ export class FakeWorker {
         return { accepted: answer === 'accept', reason: answer === 'refuse' ? 'busy' : undefined };
       }),
       // Like a worker: the epoch of a run it holds, or UNKNOWN_INSTANCE.
-      this.bus.handle(routes.tt.queryInstanceStatus, address, (req) => {
+      this.bus.handle(routes.tt.queryInstanceStatus, address, async (req) => {
+        this.statusQueries++;
+        this.notify();
+        if (this.options.hangStatusQueries) await this.vanished;
         const epoch = this.active.get(req.instanceId);
         if (epoch === undefined)
           throw new HandlerError('UNKNOWN_INSTANCE', `no TaskTracker for ${req.instanceId}`);
