@@ -1,4 +1,4 @@
-import { decode, routeSubject, routes } from '@drover/protocol';
+import { decode, routeSubject, routes, ttMessages } from '@drover/protocol';
 import type { Subscription } from '@nats-io/nats-core';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -75,17 +75,23 @@ function startTheWorker(): Promise<DroverWorker> {
 /** Counts the messages and runs arriving on a worker route (a second subscriber sees them too). */
 interface Seen {
   messages: number;
+  /** Messages in the compact form (job fields once, `jobs` and `compact`). */
+  compact: number;
   /** Instance ids of the runs carried, in order. */
   runs: string[];
   sub: Subscription;
 }
 function count(subject: string): Seen {
-  const seen = { messages: 0, runs: [] as string[] } as Seen;
+  const seen = { messages: 0, compact: 0, runs: [] as string[] } as Seen;
   seen.sub = nats.nc.subscribe(subject, {
     callback: (_err, msg) => {
       seen.messages++;
-      const body = decode(msg.data) as { runs?: { instanceId: string }[]; instanceId?: string };
-      for (const run of body.runs ?? [body]) if (run.instanceId) seen.runs.push(run.instanceId);
+      const body = decode(msg.data) as { compact?: unknown[]; instanceId?: string };
+      if (body.compact) seen.compact++;
+      const runs = subject.endsWith(routes.tt.runJobs.handler)
+        ? ttMessages.RunJobs.parse(body).runs
+        : [body];
+      for (const run of runs) if (run.instanceId) seen.runs.push(run.instanceId);
     },
   });
   return seen;
@@ -128,6 +134,8 @@ describe('batched dispatch to a real worker', () => {
     // Every run is RUNNING; the queued ones sent no report: only the accept write made them so.
     for (const id of ids) await waitForInstance(app, id, (i) => i.status === 'RUNNING');
     expect(batches.messages).toBe(1);
+    // The worker's heartbeat says it takes the compact form: the job's fields went once.
+    expect(batches.compact).toBe(1);
     expect([...batches.runs].sort()).toEqual([...ids].sort());
     expect(singles.messages).toBe(0);
     expect(started).toHaveLength(CONCURRENCY);

@@ -1,4 +1,4 @@
-import { decode, Header, routeSubject, routes } from '@drover/protocol';
+import { decode, Header, routeSubject, routes, ttMessages } from '@drover/protocol';
 import type { Subscription } from '@nats-io/nats-core';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -82,10 +82,8 @@ beforeAll(async () => {
     routeSubject(route, { app: app.name, workerId: WORKER });
   sniff = nats.nc.subscribe(`${onSubject(routes.tt.runJobs)}`, {
     callback: (_err, msg) => {
-      const body = decode(msg.data) as {
-        runs: { instanceId: string; startInMs?: number }[];
-        sentAt?: number;
-      };
+      // Whole runs, as the worker's handler sees them (the batch comes in the compact form).
+      const body = ttMessages.RunJobs.parse(decode(msg.data));
       const publishedAt = msg.headers?.get(Header.SENT_AT);
       for (const r of body.runs)
         sent.push({

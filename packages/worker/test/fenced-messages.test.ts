@@ -4,7 +4,7 @@ import {
   encode,
   routeSubject,
   routes,
-  type ttMessages,
+  ttMessages,
   workerStatusSubject,
 } from '@drover/protocol';
 import type { Msg, MsgHdrs, NatsConnection, Subscription } from '@nats-io/nats-core';
@@ -133,7 +133,8 @@ type RunJob = z.output<typeof ttMessages.RunJob>;
 
 /** The run of `instanceId` among captured `run_jobs` batches (the dispatcher sends runs in batches). */
 function dispatchedRun(msgs: Captured[], instanceId: string): RunJob {
-  const runs = msgs.flatMap((m) => (m.decoded.runs ?? []) as RunJob[]);
+  // Whole runs, as the worker's handler sees them (a batch may come in the compact form).
+  const runs = msgs.flatMap((m) => ttMessages.RunJobs.parse(m.decoded).runs);
   return runs.find((r) => r.instanceId === instanceId) as RunJob;
 }
 

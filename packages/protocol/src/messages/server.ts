@@ -43,6 +43,8 @@ export const WorkerHeartbeat = z.object({
   trackedInstances: z.array(DecimalId).max(100_000),
   /** Honours `startInMs` of run_job(s): timed runs may be sent to it ahead of their time. */
   timedStarts: z.boolean().optional(),
+  /** Takes `run_jobs` in the compact form (`jobs` and `compact`): each job's fields once a batch. */
+  compactRuns: z.boolean().optional(),
 });
 
 export const ReportInstanceStatus = z.object({

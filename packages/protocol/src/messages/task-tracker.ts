@@ -45,18 +45,104 @@ export const RunJob = InstanceRef.extend({
 });
 export const RunJobReply = z.object({ accepted: z.boolean(), reason: z.string().optional() });
 
-/** Many runs for one worker in one message (a dispatch batch); each is fenced and answered on its own. */
-export const RunJobs = z.object({
-  runs: z.array(RunJob).min(1).max(MAX_RUNS_PER_BATCH),
-  /**
-   * The sender's database-clock time (epoch ms) when it measured the runs'
-   * `startInMs`, and an id of that clock (new when the sender restarts or its
-   * clock estimate steps): the worker counts `startInMs` from when the
-   * message would have arrived without delays on the way, not from its receipt.
-   */
-  sentAt: z.number().nonnegative().optional(),
-  senderClock: OpaqueId.optional(),
+/** What the runs of one job share in a compact `run_jobs` batch: sent once, not with each run. */
+export const RunJobShared = RunJob.pick({
+  jobId: true,
+  executeType: true,
+  processorName: true,
+  jobParams: true,
+  timeoutMs: true,
+  taskRetry: true,
+  concurrencyPerWorker: true,
+  workers: true,
+  maxWorkerCount: true,
+  logLevel: true,
+  frequency: true,
 });
+/** A run of a compact `run_jobs` batch: its own fields, and the index of its job's entry in `jobs`. */
+export const CompactRun = RunJob.pick({
+  instanceId: true,
+  epoch: true,
+  instanceParams: true,
+  runAttempt: true,
+  startInMs: true,
+  workflow: true,
+}).extend({ job: z.number().int().min(0) });
+
+type Shared = z.output<typeof RunJobShared>;
+type Compact = z.output<typeof CompactRun>;
+
+/** A compact run as the whole RunJob it stands for. */
+function wholeRun(c: Compact, j: Shared): z.output<typeof RunJob> {
+  return {
+    instanceId: c.instanceId,
+    epoch: c.epoch,
+    jobId: j.jobId,
+    executeType: j.executeType,
+    processorName: j.processorName,
+    // Each run its own copy, as when each came whole: a processor may change it.
+    jobParams:
+      j.jobParams !== null && typeof j.jobParams === 'object'
+        ? structuredClone(j.jobParams)
+        : j.jobParams,
+    instanceParams: c.instanceParams,
+    timeoutMs: j.timeoutMs,
+    taskRetry: j.taskRetry,
+    concurrencyPerWorker: j.concurrencyPerWorker,
+    workers: j.workers,
+    maxWorkerCount: j.maxWorkerCount,
+    logLevel: j.logLevel,
+    frequency: j.frequency,
+    runAttempt: c.runAttempt,
+    startInMs: c.startInMs,
+    workflow: c.workflow,
+  };
+}
+
+/**
+ * Many runs for one worker in one message (a dispatch batch); each is fenced
+ * and answered on its own, in order (`runs`, then `compact`). Compact runs
+ * name their job's shared fields in `jobs` (sent only to workers whose
+ * heartbeat says `compactRuns`); a receiver sees every run whole in `runs`.
+ */
+export const RunJobs = z
+  .object({
+    runs: z.array(RunJob).max(MAX_RUNS_PER_BATCH).optional(),
+    jobs: z.array(RunJobShared).max(MAX_RUNS_PER_BATCH).optional(),
+    compact: z.array(CompactRun).max(MAX_RUNS_PER_BATCH).optional(),
+    /**
+     * The sender's database-clock time (epoch ms) when it measured the runs'
+     * `startInMs`, and an id of that clock (new when the sender restarts or its
+     * clock estimate steps): the worker counts `startInMs` from when the
+     * message would have arrived without delays on the way, not from its receipt.
+     */
+    sentAt: z.number().nonnegative().optional(),
+    senderClock: OpaqueId.optional(),
+  })
+  .superRefine((m, ctx) => {
+    const count = (m.runs?.length ?? 0) + (m.compact?.length ?? 0);
+    if (count < 1 || count > MAX_RUNS_PER_BATCH)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['runs'],
+        message: `a batch carries 1 to ${MAX_RUNS_PER_BATCH} runs (runs and compact together), not ${count}`,
+      });
+    const jobs = m.jobs?.length ?? 0;
+    m.compact?.forEach((c, i) => {
+      if (c.job >= jobs)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['compact', i, 'job'],
+          message: `no jobs[${c.job}] (the batch has ${jobs})`,
+        });
+    });
+  })
+  .transform((m) => {
+    const runs = m.runs ?? [];
+    const { jobs = [], compact = [] } = m;
+    for (const c of compact) runs.push(wholeRun(c, jobs[c.job] as Shared));
+    return { runs, sentAt: m.sentAt, senderClock: m.senderClock };
+  });
 export const RunJobsReply = z.object({
   /** One per run, in the request's order. */
   results: z

@@ -18,6 +18,7 @@ import {
   waitForWorker,
 } from '../store/instance-transitions.js';
 import { countActive, nextInLine } from '../store/instances.js';
+import { compactRuns } from './compact-runs.js';
 import { HeldAccepts } from './held-accepts.js';
 import { type DispatchContext, loadForDispatch } from './load-for-dispatch.js';
 import { runBatches } from './run-batches.js';
@@ -415,7 +416,13 @@ export class Dispatcher {
         // so each run's `startInMs` (whole ms to its due time) is exact, and
         // runs due together but sent in different batches start together.
         const sentAt = Math.floor(this.clock.now());
-        const answers = await this.askRunJobs(app, worker, chunk.map(messageAt(sentAt)), sentAt);
+        const message = messageAt(sentAt);
+        const answers = await this.askRunJobs(
+          app,
+          worker,
+          chunk.map((o) => ({ spec: o.ctx.spec, run: message(o) })),
+          sentAt,
+        );
         const accepted: Offer[] = [];
         const failing: Promise<void>[] = [];
         chunk.forEach((o, i) => {
@@ -524,14 +531,16 @@ export class Dispatcher {
   private async askRunJobs(
     app: string,
     workerId: string,
-    runs: RunJob[],
+    items: { spec: JobSpec; run: RunJob }[],
     sentAt: number,
   ): Promise<Answer[]> {
+    const runs = items.map((i) => i.run);
     try {
+      const batch = this.registry.get(app, workerId)?.compactRuns ? compactRuns(items) : { runs };
       const reply = await this.bus.ask(
         routes.tt.runJobs,
         { app, workerId },
-        { runs, sentAt, senderClock: this.clock.id },
+        { ...batch, sentAt, senderClock: this.clock.id },
         { stampSentAt: () => this.clock.now() },
       );
       const byId = new Map(reply.results.map((r) => [r.instanceId, r]));

@@ -271,6 +271,7 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
           metrics: currentMetrics(concurrency, busy()),
           trackedInstances: [...trackers.keys(), ...queue.ids(), ...timed.ids()],
           timedStarts: true,
+          compactRuns: true,
         },
       );
     } catch (err) {
