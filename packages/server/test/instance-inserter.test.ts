@@ -7,6 +7,7 @@ import {
   type NewInstance,
 } from '../src/store/instance-inserter.js';
 import { pruneFinished } from '../src/store/instance-retention.js';
+import { getInstance } from '../src/store/instances.js';
 import { insertApp, insertJob } from './support/app-rows.js';
 
 const db = useDatabase();
@@ -180,5 +181,19 @@ describe('pruneFinished', () => {
         )
       ).rows[0].n,
     ).toBeGreaterThanOrEqual(10);
+  });
+
+  it('answers each new run exactly as it reads back from the database', async () => {
+    const inserter = new InstanceInserter(pool);
+    const [retried] = await inserter.insert([run()]);
+    const answers = await inserter.insert([
+      run({ params: { b: 1, a: [2, { c: null }] } }),
+      run({ delayMs: 1_234.4, idempotencyKey: 'read-back' }),
+      run({ claim: { workerId: 'w-1', timeoutMs: 60_000 }, retryOf: retried?.instance.id }),
+      run({ claim: { workerId: 'w-2', timeoutMs: 0 }, triggerType: 'WORKFLOW' }),
+    ]);
+    for (const { instance } of answers) {
+      expect(instance).toEqual(await getInstance(pool, instance.id));
+    }
   });
 });
