@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useDispatchSetup } from './support/dispatch-setup.js';
+import type { FakeWorker, FakeWorkerOptions } from './support/fake-worker.js';
 import { waitForInstance } from './support/server-fixture.js';
 
 // A worker accepted a run but the server could not record it (Postgres away
@@ -17,18 +18,31 @@ beforeAll(async () => {
 });
 afterAll(() => sql.end());
 
+/**
+ * A run RUNNING on a new fake worker (which reports no progress: only the
+ * sweeper can find out the run is under way), then as if its accept had been
+ * lost: still waiting for the worker, long past the accept bound.
+ */
+async function lostAccept(
+  processor: string,
+  options: Partial<FakeWorkerOptions> = {},
+  beforeLoss?: (w: FakeWorker, instanceId: string) => void,
+): Promise<{ w: FakeWorker; instance: { id: string } }> {
+  const w = await s.worker({ processors: [processor], reportProgress: false, ...options });
+  const instance = await s.run(await s.createJob({ processorName: processor }));
+  await waitForInstance(s.app, instance.id, (i) => i.status === 'RUNNING');
+  beforeLoss?.(w, instance.id);
+  await sql.query(
+    `UPDATE instances SET status = 'WAITING_WORKER_RECEIVE', started_at = NULL,
+         dispatched_at = now() - interval '1 minute' WHERE id = $1`,
+    [instance.id],
+  );
+  return { w, instance };
+}
+
 describe('an accept that was not recorded', () => {
   it('is recorded from the worker that runs it, not dispatched again', async () => {
-    // No progress reports: only the sweeper can find out the run is under way.
-    const w = await s.worker({ processors: ['unrecorded'], reportProgress: false });
-    const instance = await s.run(await s.createJob({ processorName: 'unrecorded' }));
-    await waitForInstance(s.app, instance.id, (i) => i.status === 'RUNNING');
-    // As if the accept had been lost: still waiting for the worker, long past the accept bound.
-    await sql.query(
-      `UPDATE instances SET status = 'WAITING_WORKER_RECEIVE', started_at = NULL,
-         dispatched_at = now() - interval '1 minute' WHERE id = $1`,
-      [instance.id],
-    );
+    const { w, instance } = await lostAccept('unrecorded');
     const started = await waitForInstance(s.app, instance.id, (i) => i.status === 'RUNNING');
     expect(started.epoch).toBe(1);
     await w.report({ instanceId: instance.id, epoch: 1 }, 'SUCCEEDED', 'once');
@@ -39,32 +53,14 @@ describe('an accept that was not recorded', () => {
   });
 
   it('is dispatched again when the bound worker does not run it', async () => {
-    const w = await s.worker({ processors: ['forgotten'], reportProgress: false });
-    const instance = await s.run(await s.createJob({ processorName: 'forgotten' }));
-    await waitForInstance(s.app, instance.id, (i) => i.status === 'RUNNING');
-    w.active.delete(instance.id); // its TaskTracker is gone
-    await sql.query(
-      `UPDATE instances SET status = 'WAITING_WORKER_RECEIVE', started_at = NULL,
-         dispatched_at = now() - interval '1 minute' WHERE id = $1`,
-      [instance.id],
-    );
+    // Its TaskTracker is gone.
+    const { w, instance } = await lostAccept('forgotten', {}, (w, id) => w.active.delete(id));
     await w.until(() => w.runs.filter((r) => r.instanceId === instance.id).length === 2);
     expect(w.runs.map((r) => r.epoch)).toEqual([1, 2]);
   });
 
   it('asked of a hung worker, does not hold up the sweeper’s other judgements', async () => {
-    const w = await s.worker({
-      processors: ['unanswered'],
-      reportProgress: false,
-      hangStatusQueries: true,
-    });
-    const instance = await s.run(await s.createJob({ processorName: 'unanswered' }));
-    await waitForInstance(s.app, instance.id, (i) => i.status === 'RUNNING');
-    await sql.query(
-      `UPDATE instances SET status = 'WAITING_WORKER_RECEIVE', started_at = NULL,
-         dispatched_at = now() - interval '1 minute' WHERE id = $1`,
-      [instance.id],
-    );
+    const { w, instance } = await lostAccept('unanswered', { hangStatusQueries: true });
     // The sweeper now waits for the worker's answer (until its ask times out, 3 s)…
     await w.until(() => w.statusQueries > 0);
     // …while another run is past its deadline.
