@@ -7,8 +7,9 @@ import type { Logger } from 'pino';
  * once when triggered (triggers arriving meanwhile share one extra round). A
  * round's own time does not stretch the period: the bounds that count on
  * "one period" (the sweeper's, the scheduler's) hold while rounds take time.
- * A round longer than the period is followed after a tenth of it, so a slow
- * database is not asked back to back. A failing round is logged (at most
+ * A round longer than half the period is followed after half a period, as a
+ * rest for a slow database (one loop keeps it busy at most 2/3 of the time
+ * while rounds take up to a period). A failing round is logged (at most
  * every 10 s) and the loop goes on: it survives its own errors, e.g. while
  * Postgres is away.
  */
@@ -55,7 +56,7 @@ export class PeriodicLoop {
         if (this.stopped || this.queued) return;
         clearTimeout(this.timer);
         const left = this.intervalMs - (monotonicMs() - startedAt);
-        this.timer = setTimeout(() => this.trigger(), Math.max(left, this.intervalMs / 10));
+        this.timer = setTimeout(() => this.trigger(), Math.max(left, this.intervalMs / 2));
       });
   }
 

@@ -77,17 +77,24 @@ interface Seen {
   messages: number;
   /** Messages in the compact form (job fields once, `jobs` and `compact`). */
   compact: number;
+  /** Job entries those carried (`jobs`). */
+  jobEntries: number;
   /** Instance ids of the runs carried, in order. */
   runs: string[];
   sub: Subscription;
 }
 function count(subject: string): Seen {
-  const seen = { messages: 0, compact: 0, runs: [] as string[] } as Seen;
+  const seen = { messages: 0, compact: 0, jobEntries: 0, runs: [] as string[] } as Seen;
   seen.sub = nats.nc.subscribe(subject, {
     callback: (_err, msg) => {
       seen.messages++;
-      const body = decode(msg.data) as { compact?: unknown[]; instanceId?: string };
+      const body = decode(msg.data) as {
+        compact?: unknown[];
+        jobs?: unknown[];
+        instanceId?: string;
+      };
       if (body.compact) seen.compact++;
+      seen.jobEntries += body.jobs?.length ?? 0;
       const runs = subject.endsWith(routes.tt.runJobs.handler)
         ? ttMessages.RunJobs.parse(body).runs
         : [body];
@@ -136,6 +143,7 @@ describe('batched dispatch to a real worker', () => {
     expect(batches.messages).toBe(1);
     // The worker's heartbeat says it takes the compact form: the job's fields went once.
     expect(batches.compact).toBe(1);
+    expect(batches.jobEntries).toBe(1);
     expect([...batches.runs].sort()).toEqual([...ids].sort());
     expect(singles.messages).toBe(0);
     expect(started).toHaveLength(CONCURRENCY);

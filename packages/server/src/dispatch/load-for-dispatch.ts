@@ -31,9 +31,18 @@ export async function loadForDispatch(pool: pg.Pool, ids: string[]): Promise<Dis
      WHERE i.id = ANY($1::bigint[]) AND i.status IN ('WAITING_DISPATCH', 'WAITING_WORKER')`,
     [ids],
   );
+  // One object per job: its rows come from one snapshot, so they hold the same
+  // spec, and a compact run_jobs batch gives runs of one spec one entry.
+  const specs = new Map<string, JobSpec>();
+  const specOf = (row: { job_id: string; spec: JobSpec }) => {
+    const known = specs.get(row.job_id);
+    if (known) return known;
+    specs.set(row.job_id, row.spec);
+    return row.spec;
+  };
   return rows.map((row) => ({
     instance: toInstance(row),
-    spec: row.spec,
+    spec: specOf(row),
     app: row.app,
     dispatchFailures: row.dispatch_failures,
     workflow:
