@@ -31,6 +31,12 @@ const MAX_CANDIDATES_PER_ROUND = 3;
 // A run this close to its time goes at once, without a start delay (timer and clock jitter).
 const ON_TIME_MS = 2;
 
+/** The worker a new run is bound to by its INSERT; `unpick` when the run is not created. */
+export interface InsertPick {
+  workerId: string;
+  unpick(): void;
+}
+
 /** One run being offered: the workers to try, and the worker its epoch is bound to now. */
 interface Offer {
   ctx: DispatchContext;
@@ -120,12 +126,18 @@ export class Dispatcher {
    * worker is picked too (the best one, as a dispatch would): it queues the
    * run, or refuses it as full and the run goes on to the next candidates.
    */
-  pickAtInsert(app: string, spec: JobSpec): string | undefined {
+  pickAtInsert(app: string, spec: JobSpec): InsertPick | undefined {
     if (spec.maxConcurrentInstances > 0) return undefined;
     const workerId = selectWorkers(this.registry.alive(app), spec).ordered[0]?.workerId;
+    if (workerId === undefined) return undefined;
     // Counted at once, so the next picks of the same batch spread over the workers.
-    if (workerId !== undefined) this.registry.reserve(app, workerId, 1);
-    return workerId;
+    const reserved = this.registry.reserve(app, workerId, 1);
+    return {
+      workerId,
+      unpick: () => {
+        if (reserved) this.registry.unreserve(reserved, 1);
+      },
+    };
   }
 
   /**

@@ -113,11 +113,26 @@ export class WorkerRegistry {
    * Counts `runs` just sent to a worker against its free slots until its
    * next heartbeat, so the next picks spread a burst over the other workers.
    */
-  reserve(app: string, workerId: string, runs: number): void {
+  reserve(app: string, workerId: string, runs: number): WorkerInfo | undefined {
     const w = this.workers.get(`${app}/${workerId}`);
-    if (!w || runs <= 0) return;
+    if (!w || runs <= 0) return undefined;
     w.beatFreeSlots ??= w.metrics.freeSlots;
     w.metrics = { ...w.metrics, freeSlots: Math.max(0, w.metrics.freeSlots - runs) };
+    return w;
+  }
+
+  /**
+   * Gives back `runs` reserved on `reserved` that will not be sent (e.g. runs
+   * an idempotency key made repeats), unless a heartbeat has replaced that
+   * record since: its count is fresh, and reservations died with the old one.
+   */
+  unreserve(reserved: WorkerInfo, runs: number): void {
+    if (this.workers.get(`${reserved.app}/${reserved.workerId}`) !== reserved || runs <= 0) return;
+    const free = Math.min(
+      reserved.beatFreeSlots ?? reserved.metrics.freeSlots,
+      reserved.metrics.freeSlots + runs,
+    );
+    reserved.metrics = { ...reserved.metrics, freeSlots: free };
   }
 
   /**

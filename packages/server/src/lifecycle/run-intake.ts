@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Queryable } from '../db/pool.js';
 import type { DispatchTimers } from '../dispatch/dispatch-timers.js';
-import type { Dispatcher } from '../dispatch/dispatcher.js';
+import type { Dispatcher, InsertPick } from '../dispatch/dispatcher.js';
 import type { DispatchContext } from '../dispatch/load-for-dispatch.js';
 import type { JobSpec } from '../jobs/job-spec.js';
 import { isFrequent } from '../jobs/time-expression.js';
@@ -45,16 +45,31 @@ export class RunIntake {
   }
 
   /** Each request's instance in order; `created: false` for an idempotency-key repeat. */
-  create(requests: RunRequest[]): Promise<Inserted[]> {
-    return this.inserter.insert(
-      requests.map((r) => {
-        if ((r.delayMs ?? 0) > 0) return r;
-        const workerId = this.dispatcher.pickAtInsert(r.app, r.spec);
-        if (workerId === undefined) return r;
-        const timeoutMs = isFrequent(r.spec.timeExpressionType) ? 0 : r.spec.instanceTimeoutMs;
-        return { ...r, claim: { workerId, timeoutMs } };
-      }),
-    );
+  async create(requests: RunRequest[]): Promise<Inserted[]> {
+    // By request: the worker each run was bound to at its insert.
+    const picks: (InsertPick | undefined)[] = [];
+    const rows = requests.map((r, i) => {
+      if ((r.delayMs ?? 0) > 0) return r;
+      const pick = this.dispatcher.pickAtInsert(r.app, r.spec);
+      if (pick === undefined) return r;
+      picks[i] = pick;
+      const timeoutMs = isFrequent(r.spec.timeExpressionType) ? 0 : r.spec.instanceTimeoutMs;
+      return { ...r, claim: { workerId: pick.workerId, timeoutMs } };
+    });
+    // A run not created (a repeated idempotency key, a job edited meanwhile, a
+    // failed write) is never sent: its worker's slot is free again at once,
+    // not only at its next heartbeat.
+    let answers: Inserted[];
+    try {
+      answers = await this.inserter.insert(rows);
+    } catch (err) {
+      for (const pick of picks) pick?.unpick();
+      throw err;
+    }
+    answers.forEach((answer, i) => {
+      if (!answer.created) picks[i]?.unpick();
+    });
+    return answers;
   }
 
   /**

@@ -29,6 +29,8 @@ export interface FakeWorkerOptions {
   trackRuns?: boolean;
   /** Never answer query_instance_status, like a hung worker: the server's ask times out. */
   hangStatusQueries?: boolean;
+  /** Heartbeat (and progress report) interval; default 200 ms. */
+  beatEveryMs?: number;
 }
 
 /**
@@ -104,7 +106,7 @@ export class FakeWorker {
     this.beat = setInterval(() => {
       this.heartbeat();
       if (this.options.reportProgress !== false) this.reportActive();
-    }, 200);
+    }, this.options.beatEveryMs ?? 200);
     return this;
   }
 
