@@ -4,7 +4,7 @@ import { decode, encode, ttMessages } from '../src/index.js';
 // run_jobs in the compact form (each job's fields once a batch) must reach
 // the worker's handler as the same whole runs the full form carries.
 
-const { RunJob, RunJobs, RunJobShared, CompactRun } = ttMessages;
+const { RunJob, RunJobs, RunJobShared, CompactRun, sharedPartOf, ownPartOf } = ttMessages;
 
 const shared = {
   jobId: '7',
@@ -37,6 +37,19 @@ describe('run_jobs, compact form', () => {
   it('splits every field of a run between the job’s part and the run’s own', () => {
     const fields = [...Object.keys(RunJobShared.shape), ...Object.keys(CompactRun.shape)];
     expect(fields.filter((f) => f !== 'job').sort()).toEqual(Object.keys(RunJob.shape).sort());
+  });
+
+  it('splits and rebuilds a run with every field set, leaving none out', () => {
+    const run = RunJob.parse({
+      ...shared,
+      ...own(0),
+      executeType: 'STANDALONE',
+      frequency: { type: 'FIXED_RATE', intervalMs: 1_000 },
+      runAttempt: 3,
+      workflow: { runId: '9', nodeId: 'n1', context: { k: 'v' }, contextLimitBytes: 1_024 },
+    });
+    const batch = { jobs: [sharedPartOf(run, run.workers)], compact: [ownPartOf(run, 0)] };
+    expect(RunJobs.parse(decode(encode(batch))).runs).toStrictEqual([run]);
   });
 
   it('reaches the handler as the same whole runs, in order, each with its own jobParams', () => {

@@ -1,4 +1,4 @@
-import type { ttMessages } from '@drover/protocol';
+import { ttMessages } from '@drover/protocol';
 import type { z } from 'zod';
 import type { RunJob } from './run-job-message.js';
 
@@ -28,29 +28,9 @@ export function compactRuns(items: { spec: object; run: RunJob }[]): Compacted {
     if (job === undefined) {
       job = jobs.length;
       entries.set(workersKey, job);
-      jobs.push({
-        jobId: r.jobId,
-        executeType: r.executeType,
-        processorName: r.processorName,
-        jobParams: r.jobParams,
-        timeoutMs: r.timeoutMs,
-        taskRetry: r.taskRetry,
-        concurrencyPerWorker: r.concurrencyPerWorker,
-        workers: standalone ? [] : r.workers,
-        maxWorkerCount: r.maxWorkerCount,
-        logLevel: r.logLevel,
-        frequency: r.frequency,
-      });
+      jobs.push(ttMessages.sharedPartOf(r, standalone ? [] : r.workers));
     }
-    compact.push({
-      instanceId: r.instanceId,
-      epoch: r.epoch,
-      instanceParams: r.instanceParams,
-      runAttempt: r.runAttempt,
-      startInMs: r.startInMs,
-      workflow: r.workflow,
-      job,
-    });
+    compact.push(ttMessages.ownPartOf(r, job));
   }
   return { jobs, compact };
 }

@@ -90,13 +90,16 @@ const INSERT_SQL = `WITH input AS (
 
 const keyOf = (jobId: string, key: string) => `${jobId}\u0000${key}`;
 
+/** The whole ms a row's run waits before it is due, as written. */
+const delayOf = (row: NewInstance) => Math.max(0, Math.round(row.delayMs ?? 0));
+
 /**
  * The row INSERT_SQL wrote for `row`, as it would read back: its times are
  * the statement's now() (whole ms, as every instance time reads) plus the
  * row's whole-ms delay or timeout.
  */
 function newInstance(row: NewInstance, id: string, params: unknown, nowMs: number): Instance {
-  const dueAt = nowMs + Math.max(0, Math.round(row.delayMs ?? 0));
+  const dueAt = nowMs + delayOf(row);
   const claim = row.claim;
   return {
     id,
@@ -230,7 +233,7 @@ export class InstanceInserter<T extends NewInstance = NewInstance> {
         input.map((r) => r.jobId),
         input.map((r) => r.triggerType),
         input.map((r) => JSON.stringify(r.params ?? null)),
-        input.map((r) => Math.max(0, Math.round(r.delayMs ?? 0))),
+        input.map(delayOf),
         input.map((r) => r.idempotencyKey ?? null),
         input.map((r) => r.retryOf ?? null),
         input.map((r) => r.claim?.workerId ?? null),
