@@ -2,6 +2,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useDatabase } from '../../../test/harness/fixtures.js';
 import type { Queryable } from '../src/db/pool.js';
+import { InstanceInserter } from '../src/store/instance-inserter.js';
 import { claimMany, finishMany, markAcceptedMany } from '../src/store/instance-transitions.js';
 import { insertApp, insertJob, insertRuns } from './support/app-rows.js';
 
@@ -65,6 +66,8 @@ function literal(value: unknown): string {
 function explaining(
   plans: PlanNode[],
   mode: 'force_custom_plan' | 'force_generic_plan',
+  /** Then runs it for real, answering its rows (a caller that reads them). */
+  andRun = false,
 ): Queryable {
   return {
     query: async (q: string | { text: string; values?: unknown[] }, values?: unknown[]) => {
@@ -83,12 +86,12 @@ function explaining(
         const plan = rows[0]?.['QUERY PLAN'][0]?.Plan;
         if (!plan) throw new Error(`no plan for: ${text}`);
         plans.push(plan);
-        return { rows: [] };
       } finally {
         await client.query('ROLLBACK');
         await client.query('DEALLOCATE ALL');
         client.release();
       }
+      return andRun ? pool.query(text, args) : { rows: [] };
     },
   } as unknown as Queryable;
 }
@@ -132,6 +135,12 @@ describe('batch statement plans', () => {
         })),
       );
       expect(plans).toHaveLength(3);
+      // The insert reads no run by status; it joins its input to the rows it wrote once.
+      const inserted = await new InstanceInserter(explaining(plans, mode, true)).insert(
+        Array.from({ length: BATCH }, () => ({ appId, jobId, triggerType: 'API' })),
+      );
+      expect(inserted.filter((i) => i.created)).toHaveLength(BATCH);
+      expect(repeatedWork(plans.pop() as PlanNode)).toEqual([]);
       for (const plan of plans) {
         const scans = instanceScans(plan);
         expect(scans.length).toBeGreaterThan(0);
@@ -142,4 +151,39 @@ describe('batch statement plans', () => {
       }
     },
   );
+});
+
+describe('named batch statements', () => {
+  it('are planned once per connection, not again at every call', async () => {
+    // Postgres keeps a prepared statement's generic plan only once it is
+    // estimated no dearer than the plans made for each call's values; a call
+    // of one run made every plan look cheaper, and each call was planned anew.
+    // One connection: a statement is prepared, and its plans kept, per connection.
+    const client = new pg.Pool({ connectionString: db.url, max: 1 });
+    try {
+      const inserter = new InstanceInserter(client);
+      for (let call = 0; call < 8; call++) {
+        const [added] = await inserter.insert([{ appId, jobId, triggerType: 'API' }]);
+        const id = added?.instance.id as string;
+        const epoch = (await claimMany(client, [{ id, workerId: 'w-1', timeoutMs: 0 }])).get(id);
+        expect(epoch).toBe(1);
+        expect(await markAcceptedMany(client, [{ id, epoch: 1 }])).toHaveLength(1);
+        expect(await finishMany(client, app, [{ id, epoch: 1, status: 'SUCCEEDED' }])).toHaveLength(
+          1,
+        );
+      }
+      const { rows } = await client.query<{ name: string; generic: boolean }>(
+        `SELECT name, generic_plans > 0 AS generic FROM pg_prepared_statements
+         WHERE name LIKE 'drover.%' ORDER BY name`,
+      );
+      expect(rows).toEqual([
+        { name: 'drover.accept-instances', generic: true },
+        { name: 'drover.claim-instances', generic: true },
+        { name: 'drover.finish-instances', generic: true },
+        { name: 'drover.insert-instances', generic: true },
+      ]);
+    } finally {
+      await client.end();
+    }
+  });
 });

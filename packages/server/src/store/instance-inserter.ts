@@ -1,5 +1,6 @@
 import type { Queryable } from '../db/pool.js';
 import { isTransientDbError } from '../db/transient-error.js';
+import { unnestParams } from '../db/unnest-params.js';
 import { type Instance, prefixed, type RawInstance, toInstance } from './instance-row.js';
 
 export interface NewInstance {
@@ -59,12 +60,42 @@ const MAX_ROWS_PER_STATEMENT = 2_000;
 // reading 22 columns back was ~10 µs a run of the server's CPU.
 const INSERT_SQL = `WITH input AS (
     SELECT nextval(pg_get_serial_sequence('instances', 'id')) AS id, r.*
-    FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::text[],
-                $7::bigint[], $8::text[], $9::bigint[], $10::bigint[], $11::text[], $12::int[],
-                $13::text[], $14::bigint[])
-      WITH ORDINALITY AS r(app_id, job_id, trigger_type, params, delay_ms, idempotency_key,
-                           retry_of, worker_id, timeout_ms, workflow_run_id, workflow_node_id,
-                           workflow_node_attempt, retry_policy, job_version, ord)
+    FROM ${unnestParams(
+      [
+        '$1::bigint[]',
+        '$2::bigint[]',
+        '$3::text[]',
+        '$4::text[]',
+        '$5::bigint[]',
+        '$6::text[]',
+        '$7::bigint[]',
+        '$8::text[]',
+        '$9::bigint[]',
+        '$10::bigint[]',
+        '$11::text[]',
+        '$12::int[]',
+        '$13::text[]',
+        '$14::bigint[]',
+      ],
+      'r',
+      [
+        'app_id',
+        'job_id',
+        'trigger_type',
+        'params',
+        'delay_ms',
+        'idempotency_key',
+        'retry_of',
+        'worker_id',
+        'timeout_ms',
+        'workflow_run_id',
+        'workflow_node_id',
+        'workflow_node_attempt',
+        'retry_policy',
+        'job_version',
+        'ord',
+      ],
+    )}
     WHERE r.job_version IS NULL
        OR EXISTS (SELECT 1 FROM jobs j WHERE j.id = r.job_id AND j.version = r.job_version)
     ORDER BY r.ord),
@@ -219,7 +250,7 @@ export class InstanceInserter<T extends NewInstance = NewInstance> {
     input: T[],
   ): Promise<{ inserted: Map<number, Instance>; current: Set<number> }> {
     this.statements++;
-    // Named: prepared once per connection (planning it took ~0.2 ms a call).
+    // Named and planned once per connection (see unnestParams): planning took ~0.2-0.3 ms a call.
     const { rows: out } = await this.db.query<{
       ord: string;
       id: string | null;
