@@ -106,7 +106,12 @@ function countQueries(ids: string[], also = /^$/) {
     const sqlText = config ? config.text : (text as string);
     // A named statement (a config object) carries its values in the config.
     const given = config?.values ?? params;
-    const values = Array.isArray(given) ? given.flat() : [];
+    // An array parameter goes as its array literal's text (pgArray): its quoted elements.
+    const values = (Array.isArray(given) ? given.flat() : []).flatMap((v) =>
+      typeof v === 'string' && v.startsWith('{')
+        ? [...v.matchAll(/"([^"]*)"/g)].map((m) => m[1])
+        : [v],
+    );
     if (also.test(sqlText ?? '')) matching++;
     if (
       /^\s*(WITH[\s\S]*)?UPDATE instances/.test(sqlText ?? '') &&

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { WorkerInfo } from '../src/dispatch/worker-registry.js';
-import { selectWorkers } from '../src/dispatch/worker-selection.js';
+import { bestWorker, eligibleWorkers, selectWorkers } from '../src/dispatch/worker-selection.js';
 
 function worker(
   workerId: string,
@@ -91,5 +91,43 @@ describe('worker selection', () => {
       (w) => w.workerId,
     );
     expect(order).toEqual(['b', 'c', 'd', 'a']);
+  });
+});
+
+describe('bestWorker', () => {
+  // A seeded generator: the same cases on every run.
+  let seed = 42;
+  const next = () => {
+    seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
+    return seed / 2_147_483_648;
+  };
+
+  it('picks the worker selectWorkers orders first, ties, full and overloaded workers included', () => {
+    for (let round = 0; round < 500; round++) {
+      const workers = Array.from({ length: 1 + Math.floor(next() * 5) }, (_, i) =>
+        worker(`w${i}`, {
+          // Few distinct values: ties are common.
+          freeSlots: Math.floor(next() * 3),
+          totalSlots: 2,
+          cpuLoad: Math.floor(next() * 3) / 2,
+        }),
+      );
+      const spec = { ...job, maxWorkerCount: Math.floor(next() * 3) };
+      const eligible = eligibleWorkers(workers, spec).workers;
+      expect(bestWorker(eligible, 'HEALTH_FIRST')?.workerId).toBe(
+        selectWorkers(workers, spec).ordered[0]?.workerId,
+      );
+    }
+  });
+
+  it('picks at random among workers with a free slot, any worker when all are full', () => {
+    const free = [worker('full', { freeSlots: 0 }), worker('a'), worker('b')];
+    const picked = new Set(
+      Array.from({ length: 200 }, () => bestWorker(free, 'RANDOM', next)?.workerId),
+    );
+    expect([...picked].sort()).toEqual(['a', 'b']);
+    const full = [worker('x', { freeSlots: 0 }), worker('y', { freeSlots: 0 })];
+    expect(bestWorker(full, 'RANDOM', next)?.workerId).toMatch(/^[xy]$/);
+    expect(bestWorker([], 'RANDOM', next)).toBeUndefined();
   });
 });

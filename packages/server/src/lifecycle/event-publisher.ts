@@ -17,6 +17,7 @@ const LOG_EVENT_BYTES = 256 * 1024;
  */
 export class EventPublisher {
   private readonly appNames = new Map<string, Promise<string | undefined>>();
+  private readonly knownNames = new Map<string, string>();
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -35,27 +36,37 @@ export class EventPublisher {
   }
 
   instance(instance: Instance): void {
+    // Once its app's name is known, at once: a promise reaction per event
+    // was ~0.5 µs of two or three a run.
+    const known = this.knownNames.get(instance.appId);
+    if (known !== undefined) {
+      this.publishInstance(known, instance);
+      return;
+    }
     this.appName(instance.appId).then(
       (app) => {
-        if (!app) return;
-        publishEvent(
-          this.nc,
-          {
-            type: 'instance',
-            app,
-            instanceId: instance.id,
-            jobId: instance.jobId,
-            status: instance.status,
-            workerId: instance.workerId,
-            epoch: instance.epoch,
-            result: instance.result,
-            reason: instance.reason,
-            at: Date.now(),
-          },
-          this.log,
-        );
+        if (app) this.publishInstance(app, instance);
       },
       (err: Error) => this.log.debug({ err: err.message }, 'instance event not published'),
+    );
+  }
+
+  private publishInstance(app: string, instance: Instance): void {
+    publishEvent(
+      this.nc,
+      {
+        type: 'instance',
+        app,
+        instanceId: instance.id,
+        jobId: instance.jobId,
+        status: instance.status,
+        workerId: instance.workerId,
+        epoch: instance.epoch,
+        result: instance.result,
+        reason: instance.reason,
+        at: Date.now(),
+      },
+      this.log,
     );
   }
 
@@ -100,10 +111,13 @@ export class EventPublisher {
       .query<{ name: string }>('SELECT name FROM apps WHERE id = $1', [appId])
       .then(({ rows }) => rows[0]?.name);
     this.appNames.set(appId, lookup);
-    // A failed or empty lookup is tried again next time.
+    // A failed or empty lookup is tried again next time. The name is known
+    // here before any event waiting on the lookup is published (this reaction
+    // is the lookup's first), so events of one app keep their order.
     lookup.then(
       (name) => {
-        if (!name) this.appNames.delete(appId);
+        if (name) this.knownNames.set(appId, name);
+        else this.appNames.delete(appId);
       },
       () => this.appNames.delete(appId),
     );

@@ -48,9 +48,10 @@ export class RunIntake {
   async create(requests: RunRequest[]): Promise<Inserted[]> {
     // By request: the worker each run was bound to at its insert.
     const picks: (InsertPick | undefined)[] = [];
+    const pickAtInsert = this.dispatcher.insertPicker();
     const rows = requests.map((r, i) => {
       if ((r.delayMs ?? 0) > 0) return r;
-      const pick = this.dispatcher.pickAtInsert(r.app, r.spec);
+      const pick = pickAtInsert(r.app, r.spec);
       if (pick === undefined) return r;
       picks[i] = pick;
       const timeoutMs = isFrequent(r.spec.timeExpressionType) ? 0 : r.spec.instanceTimeoutMs;

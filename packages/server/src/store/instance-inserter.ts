@@ -1,3 +1,4 @@
+import { pgArray } from '../db/pg-array.js';
 import type { Queryable } from '../db/pool.js';
 import { isTransientDbError } from '../db/transient-error.js';
 import { unnestParams } from '../db/unnest-params.js';
@@ -260,20 +261,22 @@ export class InstanceInserter<T extends NewInstance = NewInstance> {
       name: 'drover.insert-instances',
       text: INSERT_SQL,
       values: [
-        input.map((r) => r.appId),
-        input.map((r) => r.jobId),
-        input.map((r) => r.triggerType),
-        input.map((r) => JSON.stringify(r.params ?? null)),
-        input.map(delayOf),
-        input.map((r) => r.idempotencyKey ?? null),
-        input.map((r) => r.retryOf ?? null),
-        input.map((r) => r.claim?.workerId ?? null),
-        input.map((r) => r.claim?.timeoutMs ?? 0),
-        input.map((r) => r.workflow?.runId ?? null),
-        input.map((r) => r.workflow?.nodeId ?? null),
-        input.map((r) => r.workflow?.attempt ?? null),
-        input.map((r) => (r.retryPolicy === undefined ? null : JSON.stringify(r.retryPolicy))),
-        input.map((r) => r.jobVersion ?? null),
+        pgArray(input.map((r) => r.appId)),
+        pgArray(input.map((r) => r.jobId)),
+        pgArray(input.map((r) => r.triggerType)),
+        pgArray(input.map((r) => JSON.stringify(r.params ?? null))),
+        pgArray(input.map(delayOf)),
+        pgArray(input.map((r) => r.idempotencyKey ?? null)),
+        pgArray(input.map((r) => r.retryOf ?? null)),
+        pgArray(input.map((r) => r.claim?.workerId ?? null)),
+        pgArray(input.map((r) => r.claim?.timeoutMs ?? 0)),
+        pgArray(input.map((r) => r.workflow?.runId ?? null)),
+        pgArray(input.map((r) => r.workflow?.nodeId ?? null)),
+        pgArray(input.map((r) => r.workflow?.attempt ?? null)),
+        pgArray(
+          input.map((r) => (r.retryPolicy === undefined ? null : JSON.stringify(r.retryPolicy))),
+        ),
+        pgArray(input.map((r) => r.jobVersion ?? null)),
       ],
     });
     const inserted = new Map<number, Instance>();

@@ -1,4 +1,5 @@
 import type { InstanceStatus, JsonValue } from '@drover/protocol';
+import { pgArray } from '../db/pg-array.js';
 import type { Queryable } from '../db/pool.js';
 import { unnestParams } from '../db/unnest-params.js';
 import {
@@ -104,9 +105,9 @@ export async function claimMany(
      WHERE i.id = cur.id AND cur.row_status IN ('WAITING_DISPATCH', 'WAITING_WORKER')
      RETURNING i.id, i.epoch`,
     values: [
-      claims.map((c) => c.id),
-      claims.map((c) => c.workerId),
-      claims.map((c) => c.timeoutMs),
+      pgArray(claims.map((c) => c.id)),
+      pgArray(claims.map((c) => c.workerId)),
+      pgArray(claims.map((c) => c.timeoutMs)),
     ],
   });
   return new Map(rows.map((r) => [r.id, r.epoch]));
@@ -154,9 +155,9 @@ export async function markAcceptedMany(
      WHERE i.id = cur.id AND cur.row_epoch = cur.epoch AND cur.row_status = 'WAITING_WORKER_RECEIVE'
      RETURNING ${prefixed('i')}`,
     values: [
-      accepts.map((a) => a.id),
-      accepts.map((a) => a.epoch),
-      accepts.map((a) => a.acceptedAt ?? null),
+      pgArray(accepts.map((a) => a.id)),
+      pgArray(accepts.map((a) => a.epoch)),
+      pgArray(accepts.map((a) => a.acceptedAt ?? null)),
     ],
   });
   return rows.map(toInstance);
@@ -464,14 +465,14 @@ export async function finishMany(
      RETURNING r.row_status AS was, ${prefixed('i')}`,
     values: [
       app,
-      finals.map((f) => f.id),
-      finals.map((f) => f.epoch),
-      finals.map((f) => f.status),
-      finals.map((f) => (f.result === undefined ? null : JSON.stringify(f.result))),
-      finals.map((f) => (f.progress ? JSON.stringify(f.progress) : null)),
-      finals.map((f) => f.startedAt ?? null),
-      finals.map((f) => f.nonRetryable === true),
-      finals.map((f) => (f.contextUpdate ? JSON.stringify(f.contextUpdate) : null)),
+      pgArray(finals.map((f) => f.id)),
+      pgArray(finals.map((f) => f.epoch)),
+      pgArray(finals.map((f) => f.status)),
+      pgArray(finals.map((f) => (f.result === undefined ? null : JSON.stringify(f.result)))),
+      pgArray(finals.map((f) => (f.progress ? JSON.stringify(f.progress) : null))),
+      pgArray(finals.map((f) => f.startedAt ?? null)),
+      pgArray(finals.map((f) => f.nonRetryable === true)),
+      pgArray(finals.map((f) => (f.contextUpdate ? JSON.stringify(f.contextUpdate) : null))),
     ],
   });
   return rows.map((r) => ({ instance: toInstance(r), was: r.was }));
