@@ -1,6 +1,6 @@
 /**
- * A FROM item of the rows of array parameters zipped together (`unnest`,
- * WITH ORDINALITY when `columns` ends in `ord`), for a named statement that
+ * A FROM item of the rows of array parameters zipped together (`unnest`;
+ * `ord`: a last column of each row's place, WITH ORDINALITY), for a named statement that
  * should be planned once per connection, not at every call.
  *
  * Postgres plans a prepared statement anew at each call (a custom plan)
@@ -16,10 +16,11 @@ export function unnestParams(
   params: readonly string[],
   alias: string,
   columns: readonly string[],
+  { ord = false }: { ord?: boolean } = {},
 ): string {
   const arrays = params.map((p, i) => `${p} AS a${i + 1}`).join(', ');
   const refs = params.map((_, i) => `arrays.a${i + 1}`).join(', ');
-  const ordinality = columns[columns.length - 1] === 'ord' ? ' WITH ORDINALITY' : '';
+  const names = ord ? [...columns, 'ord'] : columns;
   return `(SELECT u.* FROM (SELECT ${arrays} OFFSET 0) arrays,
-      unnest(${refs})${ordinality} AS u(${columns.join(', ')})) AS ${alias}`;
+      unnest(${refs})${ord ? ' WITH ORDINALITY' : ''} AS u(${names.join(', ')})) AS ${alias}`;
 }

@@ -126,14 +126,10 @@ export class Dispatcher {
    * worker is picked too (the best one, as a dispatch would): it queues the
    * run, or refuses it as full and the run goes on to the next candidates.
    */
-  pickAtInsert(app: string, spec: JobSpec): InsertPick | undefined {
-    return this.insertPicker()(app, spec);
-  }
-
   /**
-   * `pickAtInsert` for the runs of one call: each job's eligible workers are
-   * found once (a bulk call of 1,000 runs filtered and sorted them 1,000
-   * times), each pick still made on the slots its predecessors reserved.
+   * Picks for the runs of one call: each job's eligible workers are found
+   * once (a bulk call of 1,000 runs filtered and sorted them 1,000 times),
+   * each pick still made on the slots its predecessors reserved.
    */
   insertPicker(): (app: string, spec: JobSpec) => InsertPick | undefined {
     const eligible = new Map<JobSpec, WorkerInfo[]>();
@@ -164,9 +160,17 @@ export class Dispatcher {
    */
   dispatchClaimed(items: { ctx: DispatchContext; epoch: number }[]): Promise<void> {
     // The claimed worker first, then the job's others in dispatch order: once
-    // per job and claimed worker, not once per run (runs only read the list).
+    // per job and claimed worker, not once per run (runs only read the list);
+    // a RANDOM job's order is drawn for each run.
     const lists = new Map<JobSpec, Map<string | null, string[]>>();
+    const ordered = (ctx: DispatchContext, claimed: string | null): string[] => {
+      const ids = selectWorkers(this.registry.alive(ctx.app), ctx.spec).ordered.map(
+        (w) => w.workerId,
+      );
+      return [...ids.filter((w) => w === claimed), ...ids.filter((w) => w !== claimed)];
+    };
     const candidates = (ctx: DispatchContext, claimed: string | null): string[] => {
+      if (ctx.spec.dispatchStrategy === 'RANDOM') return ordered(ctx, claimed);
       let byClaimed = lists.get(ctx.spec);
       if (!byClaimed) {
         byClaimed = new Map();
@@ -174,10 +178,7 @@ export class Dispatcher {
       }
       let list = byClaimed.get(claimed);
       if (!list) {
-        const ordered = selectWorkers(this.registry.alive(ctx.app), ctx.spec).ordered.map(
-          (w) => w.workerId,
-        );
-        list = [...ordered.filter((w) => w === claimed), ...ordered.filter((w) => w !== claimed)];
+        list = ordered(ctx, claimed);
         byClaimed.set(claimed, list);
       }
       return list;
@@ -192,7 +193,7 @@ export class Dispatcher {
             candidates(ctx, claimed),
             epoch,
             claimed,
-            claimed, // pickAtInsert reserved its slot
+            claimed, // its pick at insert reserved its slot
           );
         }),
       ),

@@ -96,7 +96,15 @@ export async function claimMany(
   const { rows } = await db.query<{ id: string; epoch: number }>({
     // Named, as the other batch statements: planned once per connection.
     name: 'drover.claim-instances',
-    text: `WITH ${lockedRows('cur', unnestParams(['$1::bigint[]', '$2::text[]', '$3::bigint[]'], 'c', ['id', 'worker_id', 'timeout_ms', 'ord']))}
+    text: `WITH ${lockedRows(
+      'cur',
+      unnestParams(
+        ['$1::bigint[]', '$2::text[]', '$3::bigint[]'],
+        'c',
+        ['id', 'worker_id', 'timeout_ms'],
+        { ord: true },
+      ),
+    )}
      UPDATE instances i SET status = 'WAITING_WORKER_RECEIVE', epoch = i.epoch + 1, worker_id = cur.worker_id,
        dispatched_at = now(), reason = NULL,
        deadline_at = ${deadlineFrom('cur.timeout_ms', 'greatest(now(), i.next_dispatch_at)')},
@@ -147,7 +155,15 @@ export async function markAcceptedMany(
     // Named and planned once per connection (see unnestParams): planning took ~0.3 ms a call.
     name: 'drover.accept-instances',
     text: `WITH async_commit AS (SELECT set_config('synchronous_commit', 'off', true)),
-       ${lockedRows('cur', unnestParams(['$1::bigint[]', '$2::int[]', '$3::float8[]'], 'a', ['id', 'epoch', 'accepted_ms', 'ord']))}
+       ${lockedRows(
+         'cur',
+         unnestParams(
+           ['$1::bigint[]', '$2::int[]', '$3::float8[]'],
+           'a',
+           ['id', 'epoch', 'accepted_ms'],
+           { ord: true },
+         ),
+       )}
      UPDATE instances i SET status = 'RUNNING',
        started_at = coalesce(i.started_at, least(now(), to_timestamp(cur.accepted_ms / 1000.0))),
        last_report_at = now(), dispatch_failures = 0
@@ -440,8 +456,8 @@ export async function finishMany(
           'started_ms',
           'non_retryable',
           'context_update',
-          'ord',
         ],
+        { ord: true },
       ),
       'AND app_id = (SELECT a.id FROM apps a WHERE a.name = $1)',
     )}
