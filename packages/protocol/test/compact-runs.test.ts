@@ -4,7 +4,15 @@ import { decode, encode, ttMessages } from '../src/index.js';
 // run_jobs in the compact form (each job's fields once a batch) must reach
 // the worker's handler as the same whole runs the full form carries.
 
-const { RunJob, RunJobs, RunJobShared, CompactRun, sharedPartOf, ownPartOf } = ttMessages;
+const {
+  RunJob,
+  RunJobs,
+  RunJobShared,
+  CompactRun,
+  sharedPartOf,
+  ownPartOf,
+  MAX_EXPANDED_JOB_PARAMS_BYTES,
+} = ttMessages;
 
 const shared = {
   jobId: '7',
@@ -76,5 +84,20 @@ describe('run_jobs, compact form', () => {
     expect(missing.error?.issues.map((i) => i.path.join('.'))).toEqual(['compact.0.job']);
     const empty = RunJobs.safeParse({ jobs: [shared], compact: [] });
     expect(empty.error?.issues.map((i) => i.path.join('.'))).toEqual(['runs']);
+  });
+
+  it('refuses a batch whose runs would copy one large jobParams past the bound, naming compact', () => {
+    // 100 KB of jobParams named by 400 runs: 40 MB of copies from a 100 KB message.
+    const large = { ...shared, jobParams: { blob: 'x'.repeat(100_000) } };
+    const runs = (n: number) => Array.from({ length: n }, (_, i) => ({ ...own(i), job: 0 }));
+    const refused = RunJobs.safeParse(decode(encode({ jobs: [large], compact: runs(400) })));
+    expect(refused.success).toBe(false);
+    expect(refused.error?.issues.map((i) => [i.path.join('.'), i.message])).toEqual([
+      ['compact', expect.stringContaining(`over ${MAX_EXPANDED_JOB_PARAMS_BYTES}`)],
+    ]);
+    // Under the bound (300 copies, 30 MB) it is taken, each run with its own copy.
+    const taken = RunJobs.parse(decode(encode({ jobs: [large], compact: runs(300) })));
+    expect(taken.runs).toHaveLength(300);
+    expect(taken.runs[0]?.jobParams).not.toBe(taken.runs[1]?.jobParams);
   });
 });

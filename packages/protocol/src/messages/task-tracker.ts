@@ -1,4 +1,5 @@
 import { z } from 'zod/v4';
+import { encode } from '../codec.js';
 import { ExecuteType, enumValues, InstanceStatus } from '../enums.js';
 import { Count, DecimalId, EpochMs, OpaqueId, WorkerId } from '../tokens.js';
 import {
@@ -142,6 +143,19 @@ function wholeRun(c: Compact, j: Shared): z.output<typeof RunJob> {
  * name their job's shared fields in `jobs` (sent only to workers whose
  * heartbeat says `compactRuns`); a receiver sees every run whole in `runs`.
  */
+/**
+ * The most bytes of jobParams a compact batch may expand to, its runs'
+ * copies together. A server sizes a batch by its runs' whole form, at most
+ * half of NATS max_payload (64 MiB at most), so no batch it sends comes
+ * near; a batch naming one large entry from every run would be copied that
+ * many times on the worker.
+ */
+export const MAX_EXPANDED_JOB_PARAMS_BYTES = 32 * 1024 * 1024;
+
+/** What one run's copy of these jobParams weighs (encoded): nothing for a value not copied. */
+const copiedBytes = (jobParams: unknown): number =>
+  jobParams !== null && typeof jobParams === 'object' ? encode(jobParams).byteLength : 0;
+
 export const RunJobs = z
   .object({
     runs: z.array(RunJob).max(MAX_RUNS_PER_BATCH).optional(),
@@ -165,14 +179,30 @@ export const RunJobs = z
         message: `a batch carries 1 to ${MAX_RUNS_PER_BATCH} runs (runs and compact together), not ${count}`,
       });
     const jobs = m.jobs?.length ?? 0;
+    const weights = new Map<number, number>();
+    let expanded = 0;
     m.compact?.forEach((c, i) => {
-      if (c.job >= jobs)
+      if (c.job >= jobs) {
         ctx.addIssue({
           code: 'custom',
           path: ['compact', i, 'job'],
           message: `no jobs[${c.job}] (the batch has ${jobs})`,
         });
+        return;
+      }
+      let weight = weights.get(c.job);
+      if (weight === undefined) {
+        weight = copiedBytes(m.jobs?.[c.job]?.jobParams);
+        weights.set(c.job, weight);
+      }
+      expanded += weight;
     });
+    if (expanded > MAX_EXPANDED_JOB_PARAMS_BYTES)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['compact'],
+        message: `the runs' copies of their jobs' jobParams would take ${expanded} bytes, over ${MAX_EXPANDED_JOB_PARAMS_BYTES}`,
+      });
   })
   .transform((m) => {
     const runs = m.runs ?? [];
