@@ -31,6 +31,11 @@ export interface FakeWorkerOptions {
   hangStatusQueries?: boolean;
   /** Heartbeat (and progress report) interval; default 200 ms. */
   beatEveryMs?: number;
+  /**
+   * Serve run_jobs too, each run answered as run_job answers it: a worker
+   * older than the compact form (its heartbeat does not say compactRuns).
+   */
+  runJobs?: boolean;
 }
 
 /**
@@ -64,24 +69,19 @@ export class FakeWorker {
 
   async start(): Promise<this> {
     const address = { app: this.options.app, workerId: this.options.workerId };
+    if (this.options.runJobs)
+      this.handlers.push(
+        this.bus.handle(routes.tt.runJobs, address, async (req) => ({
+          results: await Promise.all(
+            req.runs.map(async (run) => ({
+              instanceId: run.instanceId,
+              ...(await this.take(run)),
+            })),
+          ),
+        })),
+      );
     this.handlers.push(
-      this.bus.handle(routes.tt.runJob, address, async (req) => {
-        const answer = this.options.onRunJob?.(req) ?? 'accept';
-        // A worker that never answers: the ask times out on the server's side.
-        if (answer === 'ignore') await this.vanished;
-        if (answer === 'accept') {
-          this.runs.push(req);
-          this.active.set(req.instanceId, req.epoch);
-          if (this.options.succeedBeforeAnswer) await this.report(req, 'SUCCEEDED', 'quick');
-          if (this.options.autoSucceed) {
-            setImmediate(() => {
-              this.report(req, 'SUCCEEDED', 'ok').catch(() => undefined);
-            });
-          }
-        }
-        this.notify();
-        return { accepted: answer === 'accept', reason: answer === 'refuse' ? 'busy' : undefined };
-      }),
+      this.bus.handle(routes.tt.runJob, address, (req) => this.take(req)),
       // Like a worker: the epoch of a run it holds, or UNKNOWN_INSTANCE.
       this.bus.handle(routes.tt.queryInstanceStatus, address, async (req) => {
         this.statusQueries++;
@@ -108,6 +108,25 @@ export class FakeWorker {
       if (this.options.reportProgress !== false) this.reportActive();
     }, this.options.beatEveryMs ?? 200);
     return this;
+  }
+
+  /** Answers one offered run as `onRunJob` says (accept by default). */
+  private async take(req: RunJob): Promise<{ accepted: boolean; reason?: string }> {
+    const answer = this.options.onRunJob?.(req) ?? 'accept';
+    // A worker that never answers: the ask times out on the server's side.
+    if (answer === 'ignore') await this.vanished;
+    if (answer === 'accept') {
+      this.runs.push(req);
+      this.active.set(req.instanceId, req.epoch);
+      if (this.options.succeedBeforeAnswer) await this.report(req, 'SUCCEEDED', 'quick');
+      if (this.options.autoSucceed) {
+        setImmediate(() => {
+          this.report(req, 'SUCCEEDED', 'ok').catch(() => undefined);
+        });
+      }
+    }
+    this.notify();
+    return { accepted: answer === 'accept', reason: answer === 'refuse' ? 'busy' : undefined };
   }
 
   /** Sends the next heartbeat (or one with this seq, e.g. a replay). */
