@@ -1,7 +1,6 @@
-import { pgArray } from '../db/pg-array.js';
 import type { Queryable } from '../db/pool.js';
 import { isTransientDbError } from '../db/transient-error.js';
-import { unnestParams } from '../db/unnest-params.js';
+import { type BatchColumns, columnValues, unnestParams } from '../db/unnest-params.js';
 import { type Instance, prefixed, type RawInstance, toInstance } from './instance-row.js';
 
 export interface NewInstance {
@@ -53,6 +52,29 @@ interface Group<T extends NewInstance> {
 // Rows per statement; a group (one call) is never split, so one statement may hold a little more.
 const MAX_ROWS_PER_STATEMENT = 2_000;
 
+/** The whole ms a row's run waits before it is due, as written. */
+const delayOf = (row: NewInstance) => Math.max(0, Math.round(row.delayMs ?? 0));
+
+const INSERT_COLUMNS: BatchColumns<NewInstance> = {
+  app_id: ['bigint', (r) => r.appId],
+  job_id: ['bigint', (r) => r.jobId],
+  trigger_type: ['text', (r) => r.triggerType],
+  params: ['text', (r) => JSON.stringify(r.params ?? null)],
+  delay_ms: ['bigint', delayOf],
+  idempotency_key: ['text', (r) => r.idempotencyKey ?? null],
+  retry_of: ['bigint', (r) => r.retryOf ?? null],
+  worker_id: ['text', (r) => r.claim?.workerId ?? null],
+  timeout_ms: ['bigint', (r) => r.claim?.timeoutMs ?? 0],
+  workflow_run_id: ['bigint', (r) => r.workflow?.runId ?? null],
+  workflow_node_id: ['text', (r) => r.workflow?.nodeId ?? null],
+  workflow_node_attempt: ['int', (r) => r.workflow?.attempt ?? null],
+  retry_policy: [
+    'text',
+    (r) => (r.retryPolicy === undefined ? null : JSON.stringify(r.retryPolicy)),
+  ],
+  job_version: ['bigint', (r) => r.jobVersion ?? null],
+};
+
 // Ids are drawn in the CTE (in input order) so each inserted row is matched to
 // its input by id; rows skipped by an idempotency-key conflict come back null,
 // and rows whose job is no longer at their job_version do not come back. A
@@ -64,42 +86,7 @@ const MAX_ROWS_PER_STATEMENT = 2_000;
 // planned instead, for one run as for a thousand.
 const INSERT_SQL = `WITH input AS (
     SELECT nextval(pg_get_serial_sequence('instances', 'id')) AS id, r.*
-    FROM ${unnestParams(
-      [
-        '$1::bigint[]',
-        '$2::bigint[]',
-        '$3::text[]',
-        '$4::text[]',
-        '$5::bigint[]',
-        '$6::text[]',
-        '$7::bigint[]',
-        '$8::text[]',
-        '$9::bigint[]',
-        '$10::bigint[]',
-        '$11::text[]',
-        '$12::int[]',
-        '$13::text[]',
-        '$14::bigint[]',
-      ],
-      'r',
-      [
-        'app_id',
-        'job_id',
-        'trigger_type',
-        'params',
-        'delay_ms',
-        'idempotency_key',
-        'retry_of',
-        'worker_id',
-        'timeout_ms',
-        'workflow_run_id',
-        'workflow_node_id',
-        'workflow_node_attempt',
-        'retry_policy',
-        'job_version',
-      ],
-      { ord: true },
-    )}
+    FROM ${unnestParams(INSERT_COLUMNS, 'r', { ord: true })}
     WHERE r.job_version IS NULL
        OR EXISTS (SELECT 1 FROM jobs j WHERE j.id = r.job_id AND j.version = r.job_version OFFSET 0)
     ORDER BY r.ord),
@@ -124,9 +111,6 @@ const INSERT_SQL = `WITH input AS (
   FROM input LEFT JOIN ins ON ins.id = input.id ORDER BY input.ord`;
 
 const keyOf = (jobId: string, key: string) => `${jobId}\u0000${key}`;
-
-/** The whole ms a row's run waits before it is due, as written. */
-const delayOf = (row: NewInstance) => Math.max(0, Math.round(row.delayMs ?? 0));
 
 /**
  * The row INSERT_SQL wrote for `row`, as it would read back: its times are
@@ -263,24 +247,7 @@ export class InstanceInserter<T extends NewInstance = NewInstance> {
     }>({
       name: 'drover.insert-instances',
       text: INSERT_SQL,
-      values: [
-        pgArray(input.map((r) => r.appId)),
-        pgArray(input.map((r) => r.jobId)),
-        pgArray(input.map((r) => r.triggerType)),
-        pgArray(input.map((r) => JSON.stringify(r.params ?? null))),
-        pgArray(input.map(delayOf)),
-        pgArray(input.map((r) => r.idempotencyKey ?? null)),
-        pgArray(input.map((r) => r.retryOf ?? null)),
-        pgArray(input.map((r) => r.claim?.workerId ?? null)),
-        pgArray(input.map((r) => r.claim?.timeoutMs ?? 0)),
-        pgArray(input.map((r) => r.workflow?.runId ?? null)),
-        pgArray(input.map((r) => r.workflow?.nodeId ?? null)),
-        pgArray(input.map((r) => r.workflow?.attempt ?? null)),
-        pgArray(
-          input.map((r) => (r.retryPolicy === undefined ? null : JSON.stringify(r.retryPolicy))),
-        ),
-        pgArray(input.map((r) => r.jobVersion ?? null)),
-      ],
+      values: columnValues(INSERT_COLUMNS, input),
     });
     const inserted = new Map<number, Instance>();
     const current = new Set<number>();

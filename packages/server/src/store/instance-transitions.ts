@@ -1,7 +1,6 @@
 import type { InstanceStatus, JsonValue } from '@drover/protocol';
-import { pgArray } from '../db/pg-array.js';
 import type { Queryable } from '../db/pool.js';
-import { unnestParams } from '../db/unnest-params.js';
+import { type BatchColumns, columnValues, unnestParams } from '../db/unnest-params.js';
 import {
   FINAL_SQL,
   INSTANCE_COLUMNS,
@@ -85,6 +84,12 @@ export function claimForDispatch(
   );
 }
 
+const CLAIM_COLUMNS: BatchColumns<{ id: string; workerId: string; timeoutMs: number }> = {
+  id: ['bigint', (c) => c.id],
+  worker_id: ['text', (c) => c.workerId],
+  timeout_ms: ['bigint', (c) => c.timeoutMs],
+};
+
 /**
  * Binds many waiting instances to their workers under new epochs, each with
  * its deadline; returns the epoch of each one claimed.
@@ -96,15 +101,7 @@ export async function claimMany(
   const { rows } = await db.query<{ id: string; epoch: number }>({
     // Named, as the other batch statements: planned once per connection.
     name: 'drover.claim-instances',
-    text: `WITH ${lockedRows(
-      'cur',
-      unnestParams(
-        ['$1::bigint[]', '$2::text[]', '$3::bigint[]'],
-        'c',
-        ['id', 'worker_id', 'timeout_ms'],
-        { ord: true },
-      ),
-    )}
+    text: `WITH ${lockedRows('cur', unnestParams(CLAIM_COLUMNS, 'c', { ord: true }))}
      UPDATE instances i SET status = 'WAITING_WORKER_RECEIVE', epoch = i.epoch + 1, worker_id = cur.worker_id,
        dispatched_at = now(), reason = NULL,
        deadline_at = ${deadlineFrom('cur.timeout_ms', 'greatest(now(), i.next_dispatch_at)')},
@@ -112,11 +109,7 @@ export async function claimMany(
      FROM cur
      WHERE i.id = cur.id AND cur.row_status IN ('WAITING_DISPATCH', 'WAITING_WORKER')
      RETURNING i.id, i.epoch`,
-    values: [
-      pgArray(claims.map((c) => c.id)),
-      pgArray(claims.map((c) => c.workerId)),
-      pgArray(claims.map((c) => c.timeoutMs)),
-    ],
+    values: columnValues(CLAIM_COLUMNS, claims),
   });
   return new Map(rows.map((r) => [r.id, r.epoch]));
 }
@@ -135,6 +128,12 @@ export function markAccepted(db: Queryable, id: string, epoch: number, timeoutMs
     [id, epoch, timeoutMs],
   );
 }
+
+const ACCEPT_COLUMNS: BatchColumns<{ id: string; epoch: number; acceptedAt?: number }> = {
+  id: ['bigint', (a) => a.id],
+  epoch: ['int', (a) => a.epoch],
+  accepted_ms: ['float8', (a) => a.acceptedAt ?? null],
+};
 
 /**
  * Many accepts (a `run_jobs` reply) in one statement, fenced by epoch like
@@ -155,26 +154,14 @@ export async function markAcceptedMany(
     // Named and planned once per connection (see unnestParams): planning took ~0.3 ms a call.
     name: 'drover.accept-instances',
     text: `WITH async_commit AS (SELECT set_config('synchronous_commit', 'off', true)),
-       ${lockedRows(
-         'cur',
-         unnestParams(
-           ['$1::bigint[]', '$2::int[]', '$3::float8[]'],
-           'a',
-           ['id', 'epoch', 'accepted_ms'],
-           { ord: true },
-         ),
-       )}
+       ${lockedRows('cur', unnestParams(ACCEPT_COLUMNS, 'a', { ord: true }))}
      UPDATE instances i SET status = 'RUNNING',
        started_at = coalesce(i.started_at, least(now(), to_timestamp(cur.accepted_ms / 1000.0))),
        last_report_at = now(), dispatch_failures = 0
      FROM async_commit, cur
      WHERE i.id = cur.id AND cur.row_epoch = cur.epoch AND cur.row_status = 'WAITING_WORKER_RECEIVE'
      RETURNING ${prefixed('i')}`,
-    values: [
-      pgArray(accepts.map((a) => a.id)),
-      pgArray(accepts.map((a) => a.epoch)),
-      pgArray(accepts.map((a) => a.acceptedAt ?? null)),
-    ],
+    values: columnValues(ACCEPT_COLUMNS, accepts),
   });
   return rows.map(toInstance);
 }
@@ -416,6 +403,18 @@ export interface FinalRow {
   contextUpdate?: Record<string, JsonValue>;
 }
 
+// After $1, the app's name.
+const FINAL_COLUMNS: BatchColumns<FinalRow> = {
+  id: ['bigint', (f) => f.id],
+  epoch: ['int', (f) => f.epoch],
+  status: ['text', (f) => f.status],
+  result: ['jsonb', (f) => (f.result === undefined ? null : JSON.stringify(f.result))],
+  progress: ['jsonb', (f) => (f.progress ? JSON.stringify(f.progress) : null)],
+  started_ms: ['float8', (f) => f.startedAt ?? null],
+  non_retryable: ['bool', (f) => f.nonRetryable === true],
+  context_update: ['jsonb', (f) => (f.contextUpdate ? JSON.stringify(f.contextUpdate) : null)],
+};
+
 /**
  * Ends many runs of one app in one statement: each only from its own epoch
  * while bound to its worker (WAITING_WORKER_RECEIVE or RUNNING), and a FAILED
@@ -435,30 +434,7 @@ export async function finishMany(
     name: 'drover.finish-instances',
     text: `WITH ${lockedRows(
       'r',
-      unnestParams(
-        [
-          '$2::bigint[]',
-          '$3::int[]',
-          '$4::text[]',
-          '$5::jsonb[]',
-          '$6::jsonb[]',
-          '$7::float8[]',
-          '$8::bool[]',
-          '$9::jsonb[]',
-        ],
-        'r',
-        [
-          'id',
-          'epoch',
-          'status',
-          'result',
-          'progress',
-          'started_ms',
-          'non_retryable',
-          'context_update',
-        ],
-        { ord: true },
-      ),
+      unnestParams(FINAL_COLUMNS, 'r', { first: 2, ord: true }),
       'AND app_id = (SELECT a.id FROM apps a WHERE a.name = $1)',
     )}
      -- An accept committed while this waited for the row lock may have stamped
@@ -479,17 +455,7 @@ export async function finishMany(
          OR i.run_attempt >= coalesce(
            (coalesce(i.retry_policy, j.spec->'instanceRetry')->>'maximumAttempts')::int, 0))
      RETURNING r.row_status AS was, ${prefixed('i')}`,
-    values: [
-      app,
-      pgArray(finals.map((f) => f.id)),
-      pgArray(finals.map((f) => f.epoch)),
-      pgArray(finals.map((f) => f.status)),
-      pgArray(finals.map((f) => (f.result === undefined ? null : JSON.stringify(f.result)))),
-      pgArray(finals.map((f) => (f.progress ? JSON.stringify(f.progress) : null))),
-      pgArray(finals.map((f) => f.startedAt ?? null)),
-      pgArray(finals.map((f) => f.nonRetryable === true)),
-      pgArray(finals.map((f) => (f.contextUpdate ? JSON.stringify(f.contextUpdate) : null))),
-    ],
+    values: [app, ...columnValues(FINAL_COLUMNS, finals)],
   });
   return rows.map((r) => ({ instance: toInstance(r), was: r.was }));
 }
