@@ -7,6 +7,7 @@ import {
   routeSubject,
 } from '@drover/protocol';
 import type { NatsConnection } from '@nats-io/nats-core';
+import { AfterReply } from './after-reply.js';
 import { type AskOptions, ask } from './ask.js';
 import {
   answer,
@@ -106,8 +107,13 @@ export class Bus {
       badInput: new LogLimiter(handlerLog, options?.warnIntervalMs),
       failures: new LogLimiter(handlerLog, options?.warnIntervalMs),
     };
-    const serve: LocalServe = (request, meta) =>
-      answer(route, fn, request, { subject, meta, receivedAt: monotonicMs() }, warn, counters);
+    const serve: LocalServe = async (request, meta) => {
+      const after = new AfterReply();
+      const ctx = { subject, meta, receivedAt: monotonicMs(), afterReply: after.add };
+      const reply = await answer(route, fn, request, ctx, warn, counters);
+      after.run(warn.failures);
+      return reply;
+    };
     this.local.set(subject, serve);
     return {
       subject,

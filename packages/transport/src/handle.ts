@@ -15,6 +15,7 @@ import {
   routeSubject,
 } from '@drover/protocol';
 import type { Msg, NatsConnection } from '@nats-io/nats-core';
+import { AfterReply } from './after-reply.js';
 import { fromHeaders, type MessageMeta } from './headers.js';
 import { zodIssues } from './issues.js';
 import { LogLimiter } from './log-limiter.js';
@@ -30,6 +31,12 @@ export interface HandlerContext {
   receivedAt: number;
   /** Counts a message the handler refuses with a normal reply (e.g. `accepted: false`) as an error in `$SRV.STATS`. */
   refused(reason: string): void;
+  /**
+   * Runs `fn` once this message's reply is written to the connection (or, in
+   * process, returned), whatever the reply: what the handler starts there
+   * cannot end this process before the reply is on its way.
+   */
+  afterReply(fn: () => void): void;
 }
 
 export type HandlerFn<R extends Route> = (
@@ -201,8 +208,15 @@ export function handle<R extends Route>(
       return;
     }
     const receivedAt = arrivals.get(msg) ?? monotonicMs();
-    const ctx = { subject: msg.subject, meta: fromHeaders(msg.headers), receivedAt };
+    const after = new AfterReply();
+    const ctx = {
+      subject: msg.subject,
+      meta: fromHeaders(msg.headers),
+      receivedAt,
+      afterReply: after.add,
+    };
     respond(msg, await answer(route, fn, raw, ctx, { badInput, failures }, counters));
+    after.run(failures);
   };
 
   const start = (msg: Msg): void => {

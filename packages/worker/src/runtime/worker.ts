@@ -228,7 +228,7 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
       for (const { run, prepared } of held) {
         if (!startsNow(run)) queue.add(run);
         else if (prepared) beginTracker(prepared);
-        else startTracker(run, 'now');
+        else startTracker(run);
       }
     },
     {
@@ -298,11 +298,11 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
       start,
     );
 
-  /** `start`: see TrackerStart (`now` for a held run, whose accept went long ago). */
-  const startTracker = (run: RunJob, start: TrackerStart = 'next-turn') => {
+  /** Starts a run whose accept went long ago (queued, or held until its time). */
+  const startTracker = (run: RunJob) => {
     // Light tracker for single runs; heavy (task store, ProcessorTrackers) for the rest.
     const tracker = isStandalone(run)
-      ? standaloneTracker(run, start)
+      ? standaloneTracker(run, 'now')
       : new HeavyTracker(
           bus,
           options.app,
@@ -313,6 +313,19 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
           finals,
         );
     track(tracker);
+  };
+
+  /**
+   * Starts a run just accepted. It is tracked at once (it holds its slot, and
+   * a retried dispatch finds it), and its processor starts once the accept is
+   * written: a processor that ends its worker at once cannot leave the server
+   * without an answer (it would move the run on, uncounted).
+   */
+  const startAccepted = (run: RunJob, afterReply: (start: () => void) => void) => {
+    if (!isStandalone(run)) return startTracker(run);
+    const tracker = standaloneTracker(run, 'held');
+    track(tracker);
+    afterReply(() => tracker.begin());
   };
 
   /** A held run's tracker, built ahead of its time: its processor starts now, or at `at`. */
@@ -356,7 +369,12 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
    * exactly (a server that stamps Drover-Sent-At); otherwise its start is
    * rounded up to a whole ms, to cover an older server's rounding of it.
    */
-  const takeRun = (run: RunJob, receivedAt: number, exact = false): RunAnswer => {
+  const takeRun = (
+    run: RunJob,
+    receivedAt: number,
+    afterReply: (start: () => void) => void,
+    exact = false,
+  ): RunAnswer => {
     const current = trackers.get(run.instanceId);
     const queued = current ? undefined : heldRun(run.instanceId);
     // A retried dispatch.
@@ -400,9 +418,9 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
     if (current)
       return accept(() => {
         current.stop(`superseded by epoch ${run.epoch}`);
-        startTracker(run);
+        startAccepted(run, afterReply);
       });
-    if (startsNow(run)) return accept(() => startTracker(run));
+    if (startsNow(run)) return accept(() => startAccepted(run, afterReply));
     // At its cap, and its queue full: the server offers the run to the next worker, or waits.
     if (queue.full)
       return {
@@ -422,7 +440,7 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
   });
   const handlers: Handler[] = [
     bus.handle(routes.tt.runJob, address, (run, ctx) => {
-      const answer = takeRun(run, ctx.receivedAt);
+      const answer = takeRun(run, ctx.receivedAt, ctx.afterReply);
       if (answer.fenced)
         throw fences.refuse(
           'runJob',
@@ -444,7 +462,7 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
           : transits.arrivedAt(req.senderClock, req.sentAt, ctx.receivedAt, ctx.meta.sentAt);
       return {
         results: req.runs.map((run) => {
-          const answer = takeRun(run, arrivedAt, ctx.meta.sentAt !== undefined);
+          const answer = takeRun(run, arrivedAt, ctx.afterReply, ctx.meta.sentAt !== undefined);
           if (answer.fenced)
             fences.count(
               'runJob',

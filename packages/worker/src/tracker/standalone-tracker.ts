@@ -14,11 +14,10 @@ import { parseRunParams } from './run-params.js';
 type RunJob = z.output<typeof ttMessages.RunJob>;
 
 /**
- * When the processor starts: `next-turn` (after the accept is on the wire),
- * `now` (a held run whose accept went long ago), or `held` (built ahead of
- * its time; `begin()` starts it).
+ * When the processor starts: `now`, or `held` until `begin()` (a run built
+ * ahead of its time, or one whose accept is not written yet).
  */
-export type TrackerStart = 'next-turn' | 'now' | 'held';
+export type TrackerStart = 'now' | 'held';
 
 /**
  * The light TaskTracker: owns one STANDALONE run (or a FIXED_RATE /
@@ -50,21 +49,16 @@ export class StandaloneTracker {
     private readonly log: Logger,
     private readonly executor: ProcessorExecutor,
     private readonly finals: FinalReporter,
-    start: TrackerStart = 'next-turn',
+    start: TrackerStart,
   ) {
     this.logs = new RunLogShipper(bus, app, workerId, run.instanceId, run.logLevel, log);
     this.contextUpdate = run.workflow ? new ContextUpdate(run.workflow) : undefined;
-    // `next-turn`: the accept of run_job(s) is on the wire first, so a
-    // processor that kills its worker at once cannot leave the server without
-    // an answer (it would move the run on uncounted).
     const outcome =
       start === 'now'
         ? this.supervise()
-        : start === 'held'
-          ? new Promise<Outcome>((resolve) => {
-              this.beginHeld = () => resolve(this.supervise());
-            })
-          : new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.supervise());
+        : new Promise<Outcome>((resolve) => {
+            this.beginHeld = () => resolve(this.supervise());
+          });
     this.processed = outcome.then(
       () => undefined,
       () => undefined,
