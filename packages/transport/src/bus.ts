@@ -110,9 +110,11 @@ export class Bus {
     const serve: LocalServe = async (request, meta) => {
       const after = new AfterReply();
       const ctx = { subject, meta, receivedAt: monotonicMs(), afterReply: after.add };
-      const reply = await answer(route, fn, request, ctx, warn, counters);
-      after.run(warn.failures);
-      return reply;
+      try {
+        return await answer(route, fn, request, ctx, warn, counters);
+      } finally {
+        after.run(warn.failures);
+      }
     };
     this.local.set(subject, serve);
     return {

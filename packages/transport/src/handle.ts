@@ -183,7 +183,17 @@ export function handle<R extends Route>(
 
   const respond = (msg: Msg, body: unknown): void => {
     if (!msg.reply) return;
-    let bytes = encode(body);
+    let bytes: Uint8Array;
+    try {
+      bytes = encode(body);
+    } catch (err) {
+      // A handler's answer msgpack cannot carry: the asker hears why, not a timeout.
+      failures.warn({ err }, 'reply not encodable');
+      bytes = encode({
+        ok: false,
+        error: errorBody(new Error(`reply not encodable: ${(err as Error).message}`)),
+      });
+    }
     if (bytes.byteLength > maxPayload(nc)) {
       const tooLarge = new PayloadTooLargeError(msg.reply, bytes.byteLength, maxPayload(nc));
       bytes = encode({ ok: false, error: errorBody(tooLarge) });
@@ -215,8 +225,12 @@ export function handle<R extends Route>(
       receivedAt,
       afterReply: after.add,
     };
-    respond(msg, await answer(route, fn, raw, ctx, { badInput, failures }, counters));
-    after.run(failures);
+    // Whatever happens to the reply: a run accepted waits for these to start.
+    try {
+      respond(msg, await answer(route, fn, raw, ctx, { badInput, failures }, counters));
+    } finally {
+      after.run(failures);
+    }
   };
 
   const start = (msg: Msg): void => {

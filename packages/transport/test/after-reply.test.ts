@@ -44,6 +44,22 @@ describe('afterReply', () => {
     expect((await exited)[0]).toBe(0);
   });
 
+  it('runs when the reply cannot be encoded, and the asker hears why', async () => {
+    const ran: string[] = [];
+    handlers.push(
+      server.handle(routes.tt.stopInstance, address(), (_req, ctx) => {
+        ctx.afterReply(() => ran.push('after'));
+        // msgpack cannot encode an integer past 64 bits: the reply never leaves.
+        return { stopped: 2n ** 70n } as unknown as { stopped: boolean };
+      }),
+    );
+    await server.nc.flush();
+    await expect(asker.ask(routes.tt.stopInstance, address(), request)).rejects.toThrow(
+      /reply not encodable/,
+    );
+    expect(ran).toEqual(['after']);
+  });
+
   it('runs after the reply, in order, even when the handler fails; in process too', async () => {
     const order: string[] = [];
     handlers.push(
