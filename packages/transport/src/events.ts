@@ -13,16 +13,15 @@ const MAX_CACHED_APPS = 1_024;
 
 function subjectOf(app: string, type: string): string {
   let byType = subjects.get(app);
+  const known = byType?.get(type);
+  if (known !== undefined) return known;
+  const subject = eventsSubject(app, type); // throws for an invalid app: nothing kept
   if (!byType) {
     if (subjects.size >= MAX_CACHED_APPS) subjects.clear();
     byType = new Map();
     subjects.set(app, byType);
   }
-  let subject = byType.get(type);
-  if (subject === undefined) {
-    subject = eventsSubject(app, type);
-    byType.set(type, subject);
-  }
+  byType.set(type, subject);
   return subject;
 }
 

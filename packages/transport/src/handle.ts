@@ -32,9 +32,9 @@ export interface HandlerContext {
   /** Counts a message the handler refuses with a normal reply (e.g. `accepted: false`) as an error in `$SRV.STATS`. */
   refused(reason: string): void;
   /**
-   * Runs `fn` once this message's reply is written to the connection (or, in
-   * process, returned), whatever the reply: what the handler starts there
-   * cannot end this process before the reply is on its way.
+   * Runs `fn` once this message's reply is handed to the connection's socket
+   * (or, in process, returned), whatever the reply: what the handler starts
+   * there cannot end this process before the reply is on its way.
    */
   afterReply(fn: () => void): void;
 }

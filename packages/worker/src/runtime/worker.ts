@@ -348,9 +348,20 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
     // a burst queued here flows at processor speed, not report round trips.
     void tracker.processed.then(() => {
       standaloneRunning--;
-      startQueued();
+      startQueuedNextTurn();
       // Room again after being full: tell the servers now, not at the next beat.
       if (standaloneRunning + queue.size === concurrency - 1) heartbeat();
+    });
+  };
+
+  // Slots freed in one turn start queued runs in the next: runs that end at
+  // once would otherwise start the whole queue in one turn, holding up timers,
+  // heartbeats and NATS meanwhile.
+  let queuedStart: NodeJS.Immediate | undefined;
+  const startQueuedNextTurn = () => {
+    queuedStart ??= setImmediate(() => {
+      queuedStart = undefined;
+      startQueued();
     });
   };
 
