@@ -12,39 +12,87 @@ export interface WorkerMetricSources {
   routeStats(): RouteStats;
 }
 
+/** A count not yet handed to prom-client. */
+interface Cell {
+  n: number;
+}
+
+/**
+ * A counter with one label, counted in plain numbers and handed to
+ * prom-client at scrape: prom-client's own `inc` (a label child's too)
+ * hashes and checks the labels at every call, and a worker counts three
+ * times a run.
+ */
+class LabelCounter {
+  private readonly cells = new Map<string, Cell>();
+
+  constructor(
+    name: string,
+    help: string,
+    label: string,
+    registers: Registry[],
+    zeros: string[] = [],
+  ) {
+    const cells = this.cells;
+    const counter = new Counter({
+      name,
+      help,
+      labelNames: [label],
+      registers,
+      collect() {
+        for (const [value, cell] of cells) {
+          this.inc({ [label]: value }, cell.n);
+          cell.n = 0;
+        }
+      },
+    });
+    for (const value of zeros) counter.inc({ [label]: value }, 0);
+  }
+
+  /** The count of one label value: add to its `n`. */
+  cell(value: string): Cell {
+    let cell = this.cells.get(value);
+    if (!cell) {
+      cell = { n: 0 };
+      this.cells.set(value, cell);
+    }
+    return cell;
+  }
+}
+
 /**
  * A worker's Prometheus metrics, served on `--metrics-port` (see
- * metrics-server.ts). Counters are plain increments on paths taken once per
+ * metrics-server.ts). Counters are plain additions on paths taken once per
  * run or task; gauges are read at scrape. Names and labels: docs/metrics.md.
  */
 export class WorkerMetrics {
   readonly registry = new Registry();
-  private readonly runsStarted: Counter<'execute_type'>;
-  private readonly runsFinished: Counter<'status'>;
-  private readonly tasks: Counter<'outcome'>;
+  private readonly runsStarted: LabelCounter;
+  private readonly runsFinished: LabelCounter;
+  private readonly tasks: LabelCounter;
   private readonly bus: BusMetrics;
 
   constructor(sources: WorkerMetricSources) {
     const registers = [this.registry];
-    this.runsStarted = new Counter({
-      name: 'drover_worker_runs_started_total',
-      help: 'Runs whose TaskTracker started here, by execute type',
-      labelNames: ['execute_type'],
+    this.runsStarted = new LabelCounter(
+      'drover_worker_runs_started_total',
+      'Runs whose TaskTracker started here, by execute type',
+      'execute_type',
       registers,
-    });
-    this.runsFinished = new Counter({
-      name: 'drover_worker_runs_finished_total',
-      help: 'Runs whose TaskTracker here reported a final status, by status',
-      labelNames: ['status'],
+    );
+    this.runsFinished = new LabelCounter(
+      'drover_worker_runs_finished_total',
+      'Runs whose TaskTracker here reported a final status, by status',
+      'status',
       registers,
-    });
-    this.tasks = new Counter({
-      name: 'drover_worker_tasks_total',
-      help: 'Processor calls (a standalone run, a map or reduce task) that ended here, by outcome (succeeded, failed: the processor threw)',
-      labelNames: ['outcome'],
+    );
+    this.tasks = new LabelCounter(
+      'drover_worker_tasks_total',
+      'Processor calls (a standalone run, a map or reduce task) that ended here, by outcome (succeeded, failed: the processor threw)',
+      'outcome',
       registers,
-    });
-    for (const outcome of ['succeeded', 'failed']) this.tasks.inc({ outcome }, 0);
+      ['succeeded', 'failed'],
+    );
     const gauge = (name: string, help: string, read: () => number) =>
       new Gauge({
         name,
@@ -72,43 +120,29 @@ export class WorkerMetrics {
     this.bus = registerBusMetrics(this.registry, () => sources.routeStats());
   }
 
-  // Label children made once: `inc({label})` hashes the labels on every call.
-  private readonly started = new Map<string, { inc(): void }>();
-  private readonly finished = new Map<string, { inc(): void }>();
-
   runStarted(executeType: string): void {
-    let child = this.started.get(executeType);
-    if (!child) {
-      child = this.runsStarted.labels(executeType);
-      this.started.set(executeType, child);
-    }
-    child.inc();
+    this.runsStarted.cell(executeType).n++;
   }
 
   runFinished(status: string): void {
-    let child = this.finished.get(status);
-    if (!child) {
-      child = this.runsFinished.labels(status);
-      this.finished.set(status, child);
-    }
-    child.inc();
+    this.runsFinished.cell(status).n++;
   }
 
   watch: BusMetrics['watch'] = (nc) => this.bus.watch(nc);
 
   /** `executor`, counting each processor call's outcome. */
   counting(executor: ProcessorExecutor): ProcessorExecutor {
-    const succeeded = this.tasks.labels('succeeded');
-    const failed = this.tasks.labels('failed');
+    const succeeded = this.tasks.cell('succeeded');
+    const failed = this.tasks.cell('failed');
     return {
       process(processor, run, task, hooks, abort, startAt) {
         return executor.process(processor, run, task, hooks, abort, startAt).then(
           (outcome) => {
-            succeeded.inc();
+            succeeded.n++;
             return outcome;
           },
           (err: unknown) => {
-            failed.inc();
+            failed.n++;
             throw err;
           },
         );
