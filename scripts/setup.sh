@@ -10,6 +10,8 @@ packages=()
 command -v nats-server >/dev/null 2>&1 || packages+=(nats-server)
 # libfaketime: the clock-fault tests step a Drover process's wall clock with it.
 command -v faketime >/dev/null 2>&1 || packages+=(faketime)
+# openssl: the NATS TLS test makes its own certificate authority and server certificate.
+command -v openssl >/dev/null 2>&1 || packages+=(openssl)
 # script (bsdutils, essential on Debian): the `drover up` log test gives it a terminal.
 command -v script >/dev/null 2>&1 || packages+=(bsdutils)
 # chromium: the console's browser tests drive Debian's build with playwright-core

@@ -25,8 +25,10 @@ export interface AuthorizedNats extends NatsServer {
   connect(name: string, seed?: Uint8Array): Promise<NatsConnection>;
 }
 
-/** A fresh authorized nats-server on a free port (its folder removed on stop). */
-export async function startAuthorizedNats(): Promise<AuthorizedNats> {
+/** A fresh authorized nats-server on a free port (its folder removed on stop); `config`: more lines (e.g. a `tls` block). */
+export async function startAuthorizedNats(
+  options: { config?: string } = {},
+): Promise<AuthorizedNats> {
   const dir = await mkdtemp(join(tmpdir(), 'drover-auth-nats-'));
   const files = {
     dir,
@@ -37,7 +39,7 @@ export async function startAuthorizedNats(): Promise<AuthorizedNats> {
   const serverSeed = await ensureSeedFile(files.serverSeedFile);
   const serverKey = nkeys.fromSeed(serverSeed).getPublicKey();
   await writeFile(files.authFile, bootstrapAuthConfig(serverKey), { mode: 0o600 });
-  const config = `pid_file: ${JSON.stringify(files.pidFile)}\ninclude "auth.conf"\n`;
+  const config = `pid_file: ${JSON.stringify(files.pidFile)}\ninclude "auth.conf"\n${options.config ?? ''}`;
   let current: NatsServer;
   try {
     current = await startNatsServer({ dir, config });

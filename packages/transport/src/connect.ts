@@ -4,6 +4,7 @@ import pRetry from 'p-retry';
 import type { DroverLogger as Logger } from './logger.js';
 import { requireSecuredNats } from './nats-security.js';
 import { serversForLog } from './safe-url.js';
+import { tlsCertificateProblem } from './tls-problem.js';
 
 export interface ConnectOptions {
   servers: string | string[];
@@ -63,9 +64,12 @@ export async function connectNats(options: ConnectOptions): Promise<NatsConnecti
       shouldRetry: ({ error }) => !(options.failOnAuthError && isNatsAuthError(error)),
       onFailedAttempt: ({ error, attemptNumber }) => {
         if (options.failOnAuthError && isNatsAuthError(error)) return;
+        const tls = tlsCertificateProblem(error);
         log.warn(
           { attempt: attemptNumber, url, reason: error.message },
-          `NATS at ${url} not reachable yet, retrying connect`,
+          tls
+            ? `NATS at ${url} refused: ${tls}; retrying connect`
+            : `NATS at ${url} not reachable yet, retrying connect`,
         );
       },
     },

@@ -1,0 +1,25 @@
+import { describe, expect, it } from 'vitest';
+import { tlsCertificateProblem } from '../src/tls-problem.js';
+
+const failure = (code: string) => Object.assign(new Error('refused'), { code });
+
+describe('tlsCertificateProblem', () => {
+  it('names what to do about each kind of refused certificate', () => {
+    for (const code of [
+      'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+      'SELF_SIGNED_CERT_IN_CHAIN',
+      'DEPTH_ZERO_SELF_SIGNED_CERT',
+    ])
+      expect(tlsCertificateProblem(failure(code))).toMatch(/NODE_EXTRA_CA_CERTS/);
+    expect(tlsCertificateProblem(failure('ERR_TLS_CERT_ALTNAME_INVALID'))).toMatch(
+      /does not name the URL's host/,
+    );
+    expect(tlsCertificateProblem(failure('CERT_HAS_EXPIRED'))).toMatch(/expired/);
+  });
+
+  it('says nothing of other failures', () => {
+    expect(tlsCertificateProblem(failure('ECONNREFUSED'))).toBeUndefined();
+    expect(tlsCertificateProblem(new Error('timeout'))).toBeUndefined();
+    expect(tlsCertificateProblem(undefined)).toBeUndefined();
+  });
+});
