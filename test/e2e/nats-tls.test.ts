@@ -1,8 +1,6 @@
-import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { waitForInstance } from '../../packages/server/test/support/server-fixture.js';
 import { type AuthorizedNats, startAuthorizedNats } from '../harness/authorized-nats.js';
@@ -10,13 +8,13 @@ import { type DroverCluster, startDroverCluster } from '../harness/drover-cluste
 import { spawnDrover } from '../harness/drover-process.js';
 import { uniqueName, useDatabase } from '../harness/fixtures.js';
 import { stopProcess } from '../harness/process.js';
+import { makeTlsFiles } from '../harness/tls-certificates.js';
 
 // NATS over TLS, as docs/security.md tells an operator to set it up: a
 // `tls { cert_file, key_file }` block in nats.conf, `tls://` URLs, and the
 // private CA given to Drover's processes with NODE_EXTRA_CA_CERTS. A worker
 // that does not trust the CA says why and keeps retrying; it never connects.
 
-const run = promisify(execFile);
 const db = useDatabase();
 let dir: string;
 let nats: AuthorizedNats;
@@ -24,61 +22,9 @@ let cluster: DroverCluster;
 let tlsUrl: string;
 let caFile: string;
 
-/** A CA and a certificate for `localhost` (and 127.0.0.1) signed by it. */
-async function makeCertificates(into: string) {
-  const at = (name: string) => join(into, name);
-  const openssl = (...args: string[]) => run('openssl', args);
-  await openssl(
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-days',
-    '2',
-    '-keyout',
-    at('ca.key'),
-    '-out',
-    at('ca.pem'),
-    '-subj',
-    '/CN=Drover test CA',
-  );
-  await openssl(
-    'req',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-keyout',
-    at('server.key'),
-    '-out',
-    at('server.csr'),
-    '-subj',
-    '/CN=localhost',
-  );
-  await writeFile(at('san.cnf'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\n');
-  await openssl(
-    'x509',
-    '-req',
-    '-in',
-    at('server.csr'),
-    '-CA',
-    at('ca.pem'),
-    '-CAkey',
-    at('ca.key'),
-    '-CAcreateserial',
-    '-days',
-    '2',
-    '-extfile',
-    at('san.cnf'),
-    '-out',
-    at('server.pem'),
-  );
-  return { ca: at('ca.pem'), cert: at('server.pem'), key: at('server.key') };
-}
-
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'drover-tls-'));
-  const certs = await makeCertificates(dir);
+  const certs = await makeTlsFiles(dir);
   caFile = certs.ca;
   nats = await startAuthorizedNats({
     config: `tls { cert_file: ${JSON.stringify(certs.cert)}, key_file: ${JSON.stringify(certs.key)} }\n`,

@@ -42,6 +42,13 @@ function runAs(): { uid?: number; gid?: number } {
   return { uid, gid };
 }
 
+/** Hands files (e.g. its TLS key and certificate) to the user the test Postgres runs as. */
+export async function ownedByPostgres(...paths: string[]): Promise<void> {
+  const { uid, gid } = runAs();
+  if (uid === undefined || gid === undefined) return;
+  for (const path of paths) await chown(path, uid, gid);
+}
+
 // The same probe `drover up` uses for its Postgres port.
 export { freePort };
 
@@ -53,6 +60,8 @@ export interface PostgresOptions {
   durable?: boolean;
   /** Loads pg_stat_statements with planning tracked, for benchmarks that say where Postgres spends its time. */
   statementStats?: boolean;
+  /** More settings (`name=value`), e.g. `ssl=on`. */
+  settings?: string[];
 }
 
 /** A throwaway Postgres cluster on a free loopback port, tuned for tests (no fsync) unless `durable`. */
@@ -104,6 +113,7 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
                 'pg_stat_statements.track_planning=on',
               ]
             : []),
+          ...(options.settings ?? []).flatMap((setting) => ['-c', setting]),
         ],
         { ...user, ready: /database system is ready to accept connections/, timeoutMs: 60_000 },
       );

@@ -4,7 +4,7 @@ import pRetry from 'p-retry';
 import type { DroverLogger as Logger } from './logger.js';
 import { requireSecuredNats } from './nats-security.js';
 import { serversForLog } from './safe-url.js';
-import { tlsCertificateProblem } from './tls-problem.js';
+import { NATS_TLS_ADVICE, tlsCertificateProblem } from './tls-problem.js';
 
 export interface ConnectOptions {
   servers: string | string[];
@@ -64,7 +64,7 @@ export async function connectNats(options: ConnectOptions): Promise<NatsConnecti
       shouldRetry: ({ error }) => !(options.failOnAuthError && isNatsAuthError(error)),
       onFailedAttempt: ({ error, attemptNumber }) => {
         if (options.failOnAuthError && isNatsAuthError(error)) return;
-        const tls = tlsCertificateProblem(error);
+        const tls = tlsCertificateProblem(error, NATS_TLS_ADVICE);
         log.warn(
           { attempt: attemptNumber, url, reason: error.message },
           tls

@@ -35,3 +35,4 @@ export type { RouteCounters } from './route-stats.js';
 export { RouteStats } from './route-stats.js';
 export { serversForLog, withoutCredentials } from './safe-url.js';
 export { tell } from './tell.js';
+export { type TlsAdvice, tlsCertificateProblem } from './tls-problem.js';

@@ -1,4 +1,4 @@
-// Node's codes for a TLS peer certificate it refused, and what an operator can do about each.
+// Node's codes for a TLS peer certificate it refused.
 const UNTRUSTED = new Set([
   'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
   'UNABLE_TO_GET_ISSUER_CERT',
@@ -9,19 +9,34 @@ const UNTRUSTED = new Set([
 ]);
 const OUT_OF_DATE = new Set(['CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID']);
 
+/** What the operator of one kind of connection can do about a refused certificate. */
+export interface TlsAdvice {
+  /** How to make this process trust the certificate's CA. */
+  untrusted: string;
+  /** How to make the URL's host match the certificate. */
+  wrongHost: string;
+}
+
+/** How a NATS client is told to trust a CA, and nats.js's check of an IP address URL. */
+export const NATS_TLS_ADVICE: TlsAdvice = {
+  untrusted: 'give the CA in NODE_EXTRA_CA_CERTS (a PEM file)',
+  wrongHost:
+    'use a host name the certificate lists (with an IP address in the URL, nats.js checks the name localhost)',
+};
+
 /**
- * What to do about a connection refused for the server's TLS certificate,
- * or undefined for any other failure. Retrying cannot cure these, but the
- * operator can (a new certificate, a trusted CA), so callers keep retrying
- * and say this instead of "not reachable".
+ * What is wrong with the server's TLS certificate, and what to do, when a
+ * connection was refused for it; undefined for any other failure. Retrying
+ * cannot cure these but the operator can (a trusted CA, a new certificate),
+ * so callers keep retrying and say this instead of "not reachable".
  */
-export function tlsCertificateProblem(err: unknown): string | undefined {
+export function tlsCertificateProblem(err: unknown, advice: TlsAdvice): string | undefined {
   const code = (err as { code?: unknown } | undefined)?.code;
   if (typeof code !== 'string') return undefined;
   if (UNTRUSTED.has(code))
-    return 'its TLS certificate is not signed by a CA this process trusts: give the CA in NODE_EXTRA_CA_CERTS (a PEM file)';
+    return `its TLS certificate is not signed by a CA this process trusts: ${advice.untrusted}`;
   if (code === 'ERR_TLS_CERT_ALTNAME_INVALID')
-    return "its TLS certificate does not name the URL's host: use a host name the certificate lists (with an IP address in the URL, nats.js checks the name localhost)";
+    return `its TLS certificate does not name the URL's host: ${advice.wrongHost}`;
   if (OUT_OF_DATE.has(code))
     return "its TLS certificate is expired or not yet valid: renew it, or check this machine's clock";
   return undefined;

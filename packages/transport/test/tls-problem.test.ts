@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { tlsCertificateProblem } from '../src/tls-problem.js';
+import { NATS_TLS_ADVICE, tlsCertificateProblem } from '../src/tls-problem.js';
 
 const failure = (code: string) => Object.assign(new Error('refused'), { code });
 
@@ -10,16 +10,16 @@ describe('tlsCertificateProblem', () => {
       'SELF_SIGNED_CERT_IN_CHAIN',
       'DEPTH_ZERO_SELF_SIGNED_CERT',
     ])
-      expect(tlsCertificateProblem(failure(code))).toMatch(/NODE_EXTRA_CA_CERTS/);
-    expect(tlsCertificateProblem(failure('ERR_TLS_CERT_ALTNAME_INVALID'))).toMatch(
+      expect(tlsCertificateProblem(failure(code), NATS_TLS_ADVICE)).toMatch(/NODE_EXTRA_CA_CERTS/);
+    expect(tlsCertificateProblem(failure('ERR_TLS_CERT_ALTNAME_INVALID'), NATS_TLS_ADVICE)).toMatch(
       /does not name the URL's host/,
     );
-    expect(tlsCertificateProblem(failure('CERT_HAS_EXPIRED'))).toMatch(/expired/);
+    expect(tlsCertificateProblem(failure('CERT_HAS_EXPIRED'), NATS_TLS_ADVICE)).toMatch(/expired/);
   });
 
   it('says nothing of other failures', () => {
-    expect(tlsCertificateProblem(failure('ECONNREFUSED'))).toBeUndefined();
-    expect(tlsCertificateProblem(new Error('timeout'))).toBeUndefined();
-    expect(tlsCertificateProblem(undefined)).toBeUndefined();
+    expect(tlsCertificateProblem(failure('ECONNREFUSED'), NATS_TLS_ADVICE)).toBeUndefined();
+    expect(tlsCertificateProblem(new Error('timeout'), NATS_TLS_ADVICE)).toBeUndefined();
+    expect(tlsCertificateProblem(undefined, NATS_TLS_ADVICE)).toBeUndefined();
   });
 });

@@ -1,4 +1,4 @@
-import { withoutCredentials } from '@drover/transport';
+import { type TlsAdvice, tlsCertificateProblem, withoutCredentials } from '@drover/transport';
 import pRetry from 'p-retry';
 import pg from 'pg';
 import type { Logger } from 'pino';
@@ -38,6 +38,12 @@ export function postgresForLog(pool: pg.Pool): string {
   return withoutCredentials(pool.options.connectionString ?? '(PG* environment)');
 }
 
+/** How node-postgres is told to trust a CA and check the host (`sslmode=verify-full`). */
+const POSTGRES_TLS_ADVICE: TlsAdvice = {
+  untrusted: 'give the CA with sslrootcert=<PEM file> in the database URL',
+  wrongHost: 'use a host name or address the certificate lists',
+};
+
 /** Waits until the database answers, retrying with exponential backoff and jitter. */
 export function waitForDatabase(pool: pg.Pool, log: Logger, signal?: AbortSignal): Promise<void> {
   const url = postgresForLog(pool);
@@ -52,11 +58,15 @@ export function waitForDatabase(pool: pg.Pool, log: Logger, signal?: AbortSignal
       factor: 2,
       randomize: true,
       signal,
-      onFailedAttempt: ({ error, attemptNumber }) =>
+      onFailedAttempt: ({ error, attemptNumber }) => {
+        const tls = tlsCertificateProblem(error, POSTGRES_TLS_ADVICE);
         log.warn(
           { attempt: attemptNumber, postgres: url, reason: error.message },
-          `Postgres at ${url} not reachable yet, retrying connect`,
-        ),
+          tls
+            ? `Postgres at ${url} refused: ${tls}; retrying connect`
+            : `Postgres at ${url} not reachable yet, retrying connect`,
+        );
+      },
     },
   );
 }
