@@ -4,7 +4,11 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { waitForInstance } from '../../packages/server/test/support/server-fixture.js';
-import { type DroverCluster, startDroverCluster } from '../harness/drover-cluster.js';
+import {
+  type DroverCluster,
+  serverNatsArgs,
+  startDroverCluster,
+} from '../harness/drover-cluster.js';
 import { spawnDrover } from '../harness/drover-process.js';
 import { ownedByPostgres, type PostgresServer, startPostgres } from '../harness/postgres.js';
 import { stopProcess } from '../harness/process.js';
@@ -72,16 +76,7 @@ it('keeps a server that does not trust the CA waiting, saying why', async () => 
   const { nats } = cluster;
   const server = await spawnDrover(
     'server',
-    [
-      '--http-port',
-      '0',
-      '--nats-nkey-file',
-      nats.serverSeedFile,
-      '--nats-auth-file',
-      nats.authFile,
-      '--nats-pid-file',
-      nats.pidFile,
-    ],
+    ['--http-port', '0', ...serverNatsArgs(nats)],
     {
       DROVER_NATS_URL: nats.url,
       DROVER_DATABASE_URL: databaseUrl('sslmode=verify-full'),

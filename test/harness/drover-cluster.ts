@@ -77,6 +77,16 @@ export interface ClusterOptions {
   serverEnv?: NodeJS.ProcessEnv;
 }
 
+/** drover-server's NATS flags, as in production: its own key, and the authorization it writes and reloads. */
+export const serverNatsArgs = (nats: AuthorizedNats) => [
+  '--nats-nkey-file',
+  nats.serverSeedFile,
+  '--nats-auth-file',
+  nats.authFile,
+  '--nats-pid-file',
+  nats.pidFile,
+];
+
 /** A real drover-server process on the test database, an app, and worker processes on demand. */
 export async function startDroverCluster(
   databaseUrl: string,
@@ -94,17 +104,7 @@ export async function startDroverCluster(
   const startServer = async (port: string) => {
     const started = await spawnDrover(
       'server',
-      [
-        '--http-port',
-        port,
-        // As in production: its own key, and the authorization it writes and reloads.
-        '--nats-nkey-file',
-        nats.serverSeedFile,
-        '--nats-auth-file',
-        nats.authFile,
-        '--nats-pid-file',
-        nats.pidFile,
-      ],
+      ['--http-port', port, ...serverNatsArgs(nats)],
       serverEnv,
       /"msg":"drover-server listening"/,
     );

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import { natsUrl, useNats } from '../../../test/harness/fixtures.js';
 import { testLogger } from '../../../test/harness/logger.js';
 import { basicProcessor, type DroverWorker, startWorker } from '../src/index.js';
+import { acceptReports } from './support/accept-reports.js';
 import { standaloneRun } from './support/standalone-run.js';
 
 // Runs sent ahead of their time (`startInMs`) are held with their TaskTracker
@@ -16,18 +17,11 @@ const started: { instanceId: string; signalAborted: boolean }[] = [];
 const finals: { instanceId: string; epoch: number; status: string }[] = [];
 
 beforeAll(async () => {
-  nats.bus.handle(routes.server.reportFinals, { app: nats.app }, (req) => {
+  acceptReports(nats.bus, nats.app, (reports) => {
     finals.push(
-      ...req.reports.map((r) => ({ instanceId: r.instanceId, epoch: r.epoch, status: r.status })),
+      ...reports.map((r) => ({ instanceId: r.instanceId, epoch: r.epoch, status: r.status })),
     );
-    return {
-      results: req.reports.map((r) => ({ instanceId: r.instanceId, accepted: true, stop: false })),
-    };
   });
-  nats.bus.handle(routes.server.reportInstanceStatus, { app: nats.app }, () => ({
-    accepted: true,
-    stop: false,
-  }));
   await nats.nc.flush();
   worker = await startWorker({
     natsUrl: natsUrl(),

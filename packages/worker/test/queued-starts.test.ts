@@ -3,6 +3,7 @@ import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import { natsUrl, useNats } from '../../../test/harness/fixtures.js';
 import { testLogger } from '../../../test/harness/logger.js';
 import { basicProcessor, type DroverWorker, startWorker } from '../src/index.js';
+import { acceptReports } from './support/accept-reports.js';
 import { standaloneRun } from './support/standalone-run.js';
 
 // Runs that end at once free their slot within the turn they started in. The
@@ -25,16 +26,9 @@ const countTurns = () => {
 const startedInTurn: number[] = [];
 
 beforeAll(async () => {
-  nats.bus.handle(routes.server.reportFinals, { app: nats.app }, (req) => {
-    finals += req.reports.length;
-    return {
-      results: req.reports.map((r) => ({ instanceId: r.instanceId, accepted: true, stop: false })),
-    };
+  acceptReports(nats.bus, nats.app, (reports) => {
+    finals += reports.length;
   });
-  nats.bus.handle(routes.server.reportInstanceStatus, { app: nats.app }, () => ({
-    accepted: true,
-    stop: false,
-  }));
   await nats.nc.flush();
   worker = await startWorker({
     natsUrl: natsUrl(),

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import { natsUrl, useNats } from '../../../test/harness/fixtures.js';
 import { testLogger } from '../../../test/harness/logger.js';
 import { basicProcessor, type DroverWorker, startWorker } from '../src/index.js';
+import { acceptReports } from './support/accept-reports.js';
 import { standaloneRun } from './support/standalone-run.js';
 
 // A standalone run's slot frees when its processor is done, not when the
@@ -25,18 +26,10 @@ const releaseAll = () => {
 const run = (instanceId: string) => standaloneRun(instanceId, 'quick');
 
 beforeAll(async () => {
-  nats.bus.handle(routes.server.reportFinals, { app: nats.app }, (req) => {
-    finals.push(...req.reports.map((r) => r.instanceId));
-    const answer = {
-      results: req.reports.map((r) => ({ instanceId: r.instanceId, accepted: true, stop: false })),
-    };
-    if (!holding) return answer;
-    return new Promise<typeof answer>((resolve) => held.push(() => resolve(answer)));
+  acceptReports(nats.bus, nats.app, (reports) => {
+    finals.push(...reports.map((r) => r.instanceId));
+    if (holding) return new Promise<void>((resolve) => held.push(resolve));
   });
-  nats.bus.handle(routes.server.reportInstanceStatus, { app: nats.app }, () => ({
-    accepted: true,
-    stop: false,
-  }));
   await nats.nc.flush();
   worker = await startWorker({
     natsUrl: natsUrl(),
