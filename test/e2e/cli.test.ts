@@ -182,6 +182,42 @@ describe('drover CLI', () => {
     expect(both.stderr).toContain('--wait follows one run');
   });
 
+  it('reads --params from a file (@file) or stdin (@-), naming the file when it cannot', async () => {
+    const created = await cli(
+      '--json',
+      'job',
+      'create',
+      '--name',
+      uniqueName('at'),
+      '--processor',
+      'echo',
+    );
+    const jobId = JSON.parse(created.stdout).id as string;
+    const file = join(dir, 'params.json');
+    await writeFile(file, '{"text":"from a file"}');
+    const fromFile = await cli('--json', 'job', 'run', jobId, '--params', `@${file}`);
+    expect(fromFile.code).toBe(0);
+    expect(JSON.parse(fromFile.stdout).params).toEqual({ text: 'from a file' });
+    const fromStdin = await runCli(
+      ['--data-dir', dir, '--json', 'job', 'run', jobId, '--params', '@-'],
+      {
+        DROVER_SERVER_URL: cluster.serverUrl,
+        DROVER_APP: cluster.app.name,
+        DROVER_APP_SECRET: cluster.app.secret,
+      },
+      { ...BUILT, input: '{"text":"from stdin"}' },
+    );
+    expect(fromStdin.code).toBe(0);
+    expect(JSON.parse(fromStdin.stdout).params).toEqual({ text: 'from stdin' });
+    const missing = await cli('job', 'run', jobId, '--params', `@${join(dir, 'none.json')}`);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain(`--params: cannot read ${join(dir, 'none.json')}`);
+    await writeFile(file, '{nope');
+    const bad = await cli('job', 'run', jobId, '--params', `@${file}`);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain(`--params must be JSON (read from ${file})`);
+  });
+
   it('exits 1 when the awaited run fails, retries it, and stops a running one', async () => {
     const { stdout } = await cli(
       '--json',

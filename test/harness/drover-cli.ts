@@ -15,6 +15,8 @@ export interface CliOptions {
   user?: { uid: number; gid: number };
   /** In a process group of its own (spawnCli only): signal `-pid` as a terminal's Ctrl-C does. */
   detached?: boolean;
+  /** Written to its stdin (runCli only). */
+  input?: string;
 }
 
 const cliArgs = (o: CliOptions) => (o.built ? [BUILT_ENTRY.cli] : ARGS);
@@ -29,6 +31,7 @@ export function runCli(
     cwd: options.cwd ?? ROOT,
     env: { ...cleanEnv(), ...env },
     ...options.user,
+    input: options.input,
   });
 }
 

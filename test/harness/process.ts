@@ -130,6 +130,8 @@ export function runToEnd(
     timeoutMs?: number;
     uid?: number;
     gid?: number;
+    /** Written to its stdin, which then ends (default: no stdin). */
+    input?: string;
   } = {},
 ): Promise<ProcessResult> {
   return new Promise((resolve, reject) => {
@@ -138,8 +140,12 @@ export function runToEnd(
       uid: options.uid,
       gid: options.gid,
       env: options.env ?? process.env,
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: 'pipe',
     });
+    // No input: stdin ends at once, as /dev/null would. A child that exits
+    // without reading it (EPIPE) has failed, if at all, by its exit code.
+    child.stdin.on('error', () => undefined);
+    child.stdin.end(options.input ?? '');
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => {

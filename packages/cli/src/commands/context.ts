@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { envSecret, warnSecretInArgv } from '@drover/transport';
@@ -82,13 +83,30 @@ export function print(conn: { json: boolean }, data: unknown, human: () => strin
   console.log(conn.json ? JSON.stringify(data, null, 2) : human());
 }
 
-/** A JSON argument (params), or a usage error naming the flag. */
+/**
+ * A JSON argument (params): the JSON itself, `@path` for a file that holds
+ * it, or `@-` for stdin (JSON never starts with `@`), as curl reads data. A
+ * usage error names the flag (and the file).
+ */
 export function jsonFlag(flag: string, value: string | undefined): unknown {
   if (value === undefined) return undefined;
+  const usage = (message: string) =>
+    new CliError(message, Exit.USAGE, { issues: [{ path: flag, message }] });
+  const from = value.startsWith('@') ? value.slice(1) : undefined;
+  const where = from === '-' ? 'stdin' : from;
+  let text = value;
+  if (from !== undefined) {
+    if (from === '') throw usage(`${flag} @ needs a file name (@params.json, or @- for stdin)`);
+    try {
+      text = readFileSync(from === '-' ? 0 : from, 'utf8');
+    } catch (err) {
+      throw usage(`${flag}: cannot read ${where}: ${(err as Error).message}`);
+    }
+  }
   try {
-    return JSON.parse(value);
+    return JSON.parse(text);
   } catch (err) {
-    const message = `${flag} must be JSON: ${(err as Error).message}`;
-    throw new CliError(message, Exit.USAGE, { issues: [{ path: flag, message }] });
+    const source = where === undefined ? '' : ` (read from ${where})`;
+    throw usage(`${flag} must be JSON${source}: ${(err as Error).message}`);
   }
 }

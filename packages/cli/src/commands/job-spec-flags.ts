@@ -48,7 +48,7 @@ export function withJobSpecFlags(command: Command): Command {
     )
     .option('--every <expression>', 'the time expression: a CRON line, an interval in ms, a date')
     .option('--time-zone <zone>', 'IANA time zone of a CRON schedule, e.g. Europe/Paris (timeZone)')
-    .option('--params <json>', 'job params as JSON (jobParams)')
+    .option('--params <json>', 'job params as JSON (jobParams); @file reads a file, @- stdin')
     .option(
       '--concurrency <n>',
       'tasks per worker at once (concurrencyPerWorker)',

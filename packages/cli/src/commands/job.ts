@@ -152,7 +152,7 @@ export function jobCommands(program: Command, globals: () => GlobalOptions): voi
       'run a job now; with --wait, follow it to its end (exit 1 unless it succeeds); ' +
         'with --runs or --count, many runs through the bulk API',
     )
-    .option('--params <json>', 'this run’s params as JSON')
+    .option('--params <json>', 'this run’s params as JSON; @file reads a file, @- stdin')
     .option('--delay <ms>', 'start after this many milliseconds', integerAtLeast('--delay', 1))
     .option(
       '--idempotency-key <key>',

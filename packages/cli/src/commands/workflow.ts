@@ -119,7 +119,10 @@ export function workflowCommands(program: Command, globals: () => GlobalOptions)
       'run a workflow now; with --wait, follow it node by node to its end (exit 1 unless it ' +
         'succeeds). `run show <runId>`: a run with each node’s status, instance and result',
     )
-    .option('--params <json>', 'the run’s init params as JSON (an object is its starting context)')
+    .option(
+      '--params <json>',
+      'the run’s init params as JSON (an object is its starting context); @file reads a file, @- stdin',
+    )
     .option(
       '--idempotency-key <key>',
       'a run with a key already used for this workflow is not made again: the first one is shown',

@@ -357,10 +357,12 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
   // Slots freed in one turn start queued runs in the next: runs that end at
   // once would otherwise start the whole queue in one turn, holding up timers,
   // heartbeats and NATS meanwhile.
-  let queuedStart: NodeJS.Immediate | undefined;
+  let queuedStartArmed = false;
   const startQueuedNextTurn = () => {
-    queuedStart ??= setImmediate(() => {
-      queuedStart = undefined;
+    if (queuedStartArmed) return;
+    queuedStartArmed = true;
+    setImmediate(() => {
+      queuedStartArmed = false;
       startQueued();
     });
   };
