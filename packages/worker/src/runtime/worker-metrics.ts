@@ -1,6 +1,7 @@
 import { type BusMetrics, type RouteStats, registerBusMetrics } from '@drover/transport';
-import { Counter, Gauge, Registry } from 'prom-client';
+import { Gauge, Registry } from 'prom-client';
 import type { ProcessorExecutor } from '../isolation/executor.js';
+import { LabelCounter } from './label-counter.js';
 
 /** What the gauges read at scrape time. */
 export interface WorkerMetricSources {
@@ -10,54 +11,6 @@ export interface WorkerMetricSources {
   taskTrackers(): number;
   processorTrackers(): number;
   routeStats(): RouteStats;
-}
-
-/** A count not yet handed to prom-client. */
-interface Cell {
-  n: number;
-}
-
-/**
- * A counter with one label, counted in plain numbers and handed to
- * prom-client at scrape: prom-client's own `inc` (a label child's too)
- * hashes and checks the labels at every call, and a worker counts three
- * times a run.
- */
-class LabelCounter {
-  private readonly cells = new Map<string, Cell>();
-
-  constructor(
-    name: string,
-    help: string,
-    label: string,
-    registers: Registry[],
-    zeros: string[] = [],
-  ) {
-    const cells = this.cells;
-    const counter = new Counter({
-      name,
-      help,
-      labelNames: [label],
-      registers,
-      collect() {
-        for (const [value, cell] of cells) {
-          this.inc({ [label]: value }, cell.n);
-          cell.n = 0;
-        }
-      },
-    });
-    for (const value of zeros) counter.inc({ [label]: value }, 0);
-  }
-
-  /** The count of one label value: add to its `n`. */
-  cell(value: string): Cell {
-    let cell = this.cells.get(value);
-    if (!cell) {
-      cell = { n: 0 };
-      this.cells.set(value, cell);
-    }
-    return cell;
-  }
 }
 
 /**
