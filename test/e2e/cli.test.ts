@@ -198,6 +198,10 @@ describe('drover CLI', () => {
     const fromFile = await cli('--json', 'job', 'run', jobId, '--params', `@${file}`);
     expect(fromFile.code).toBe(0);
     expect(JSON.parse(fromFile.stdout).params).toEqual({ text: 'from a file' });
+    // As an editor may save it: with a byte order mark.
+    await writeFile(file, '\uFEFF{"text":"with a BOM"}');
+    const withBom = await cli('--json', 'job', 'run', jobId, '--params', `@${file}`);
+    expect(JSON.parse(withBom.stdout).params).toEqual({ text: 'with a BOM' });
     const fromStdin = await runCli(
       ['--data-dir', dir, '--json', 'job', 'run', jobId, '--params', '@-'],
       {

@@ -3,6 +3,7 @@ import { connect } from '@nats-io/transport-node';
 import pRetry from 'p-retry';
 import type { DroverLogger as Logger } from './logger.js';
 import { requireSecuredNats } from './nats-security.js';
+import { isTlsNotOffered, requiredTls } from './require-tls.js';
 import { serversForLog } from './safe-url.js';
 import { NATS_TLS_ADVICE, tlsCertificateProblem } from './tls-problem.js';
 
@@ -47,6 +48,7 @@ export async function connectNats(options: ConnectOptions): Promise<NatsConnecti
         pass: options.pass,
         ...(options.nkeySeed ? { authenticator: nkeyAuthenticator(options.nkeySeed) } : {}),
         ...(options.inboxPrefix ? { inboxPrefix: options.inboxPrefix } : {}),
+        ...requiredTls(options.servers),
         maxReconnectAttempts: -1,
         reconnectTimeWait: 250,
         reconnectJitter: 250,
@@ -64,7 +66,9 @@ export async function connectNats(options: ConnectOptions): Promise<NatsConnecti
       shouldRetry: ({ error }) => !(options.failOnAuthError && isNatsAuthError(error)),
       onFailedAttempt: ({ error, attemptNumber }) => {
         if (options.failOnAuthError && isNatsAuthError(error)) return;
-        const tls = tlsCertificateProblem(error, NATS_TLS_ADVICE);
+        const tls = isTlsNotOffered(error)
+          ? "it offers no TLS, which a tls:// URL requires (check the URL, and nats.conf's tls block)"
+          : tlsCertificateProblem(error, NATS_TLS_ADVICE);
         log.warn(
           { attempt: attemptNumber, url, reason: error.message },
           tls

@@ -1,5 +1,6 @@
 import { nkeyAuthenticator } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
+import { requiredTls } from './require-tls.js';
 
 export interface ProbeOptions {
   servers: string | string[];
@@ -24,6 +25,7 @@ export async function probeNatsCredential(options: ProbeOptions): Promise<void> 
         name: 'drover-credential-probe',
         authenticator: nkeyAuthenticator(options.nkeySeed),
         reconnect: false,
+        ...requiredTls(options.servers),
         timeout: Math.max(100, Math.min(2_000, deadline - Date.now())),
       });
       await nc.close();

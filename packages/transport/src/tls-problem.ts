@@ -8,6 +8,22 @@ const UNTRUSTED = new Set([
   'CERT_SIGNATURE_FAILURE',
 ]);
 const OUT_OF_DATE = new Set(['CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID']);
+// OpenSSL's other verification failures, as Node names them: the certificate
+// or its chain is unfit (purpose, CA flag, length, revoked, rejected).
+const REFUSED = new Set([
+  'INVALID_PURPOSE',
+  'INVALID_CA',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'CERT_REVOKED',
+  'CERT_CHAIN_TOO_LONG',
+  'PATH_LENGTH_EXCEEDED',
+  'UNABLE_TO_DECRYPT_CERT_SIGNATURE',
+  'UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY',
+  'ERROR_IN_CERT_NOT_BEFORE_FIELD',
+  'ERROR_IN_CERT_NOT_AFTER_FIELD',
+  'HOSTNAME_MISMATCH',
+]);
 
 /** What the operator of one kind of connection can do about a refused certificate. */
 export interface TlsAdvice {
@@ -39,5 +55,9 @@ export function tlsCertificateProblem(err: unknown, advice: TlsAdvice): string |
     return `its TLS certificate does not name the URL's host: ${advice.wrongHost}`;
   if (OUT_OF_DATE.has(code))
     return "its TLS certificate is expired or not yet valid: renew it, or check this machine's clock";
+  if (REFUSED.has(code)) {
+    const reason = err instanceof Error ? err.message : code;
+    return `its TLS certificate was refused (${reason}): check the certificate and its chain (purpose: server authentication; issuers: CAs)`;
+  }
   return undefined;
 }

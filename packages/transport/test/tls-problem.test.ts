@@ -15,6 +15,12 @@ describe('tlsCertificateProblem', () => {
       /does not name the URL's host/,
     );
     expect(tlsCertificateProblem(failure('CERT_HAS_EXPIRED'), NATS_TLS_ADVICE)).toMatch(/expired/);
+    const unfit = Object.assign(new Error('unsuitable certificate purpose'), {
+      code: 'INVALID_PURPOSE',
+    });
+    expect(tlsCertificateProblem(unfit, NATS_TLS_ADVICE)).toMatch(
+      /was refused \(unsuitable certificate purpose\)/,
+    );
   });
 
   it('says nothing of other failures', () => {

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { envSecret, warnSecretInArgv } from '@drover/transport';
@@ -83,12 +83,19 @@ export function print(conn: { json: boolean }, data: unknown, human: () => strin
   console.log(conn.json ? JSON.stringify(data, null, 2) : human());
 }
 
+/** All of stdin, read as a stream (a non-blocking stdin fails a synchronous read with EAGAIN). */
+export async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
 /**
  * A JSON argument (params): the JSON itself, `@path` for a file that holds
  * it, or `@-` for stdin (JSON never starts with `@`), as curl reads data. A
  * usage error names the flag (and the file).
  */
-export function jsonFlag(flag: string, value: string | undefined): unknown {
+export async function jsonFlag(flag: string, value: string | undefined): Promise<unknown> {
   if (value === undefined) return undefined;
   const usage = (message: string) =>
     new CliError(message, Exit.USAGE, { issues: [{ path: flag, message }] });
@@ -98,10 +105,12 @@ export function jsonFlag(flag: string, value: string | undefined): unknown {
   if (from !== undefined) {
     if (from === '') throw usage(`${flag} @ needs a file name (@params.json, or @- for stdin)`);
     try {
-      text = readFileSync(from === '-' ? 0 : from, 'utf8');
+      text = from === '-' ? await readStdin() : await readFile(from, 'utf8');
     } catch (err) {
       throw usage(`${flag}: cannot read ${where}: ${(err as Error).message}`);
     }
+    // An editor's byte order mark is not part of the JSON.
+    if (text.startsWith('\uFEFF')) text = text.slice(1);
   }
   try {
     return JSON.parse(text);

@@ -117,10 +117,10 @@ const asObject = (v: unknown): Record<string, unknown> =>
  * `base` (a file's spec, or the job's current one) with the flags given laid
  * over it; a retry flag changes one field of its policy and keeps the others.
  */
-export function applySpecFlags(
+export async function applySpecFlags(
   base: Record<string, unknown>,
   o: JobSpecFlags,
-): Record<string, unknown> {
+): Promise<Record<string, unknown>> {
   const spec = { ...base };
   const flags: Record<string, unknown> = {
     name: o.name,
@@ -129,7 +129,7 @@ export function applySpecFlags(
     timeExpressionType: o.schedule,
     timeExpression: o.every,
     timeZone: o.timeZone,
-    jobParams: jsonFlag('--params', o.params),
+    jobParams: await jsonFlag('--params', o.params),
     concurrencyPerWorker: o.concurrency,
     instanceTimeoutMs: o.timeout,
     scheduleToStartTimeoutMs: o.startTimeout,

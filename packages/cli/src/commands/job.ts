@@ -6,7 +6,7 @@ import { CliError, Exit } from '../client/exit-codes.js';
 import { resultText } from '../output/result-text.js';
 import { stateName } from '../output/states.js';
 import { table, when } from '../output/table.js';
-import { connect, type GlobalOptions, jsonFlag, print } from './context.js';
+import { connect, type GlobalOptions, jsonFlag, print, readStdin } from './context.js';
 import {
   applySpecFlags,
   integerAtLeast,
@@ -34,7 +34,7 @@ export function jobCommands(program: Command, globals: () => GlobalOptions): voi
       .description('create a job from flags or a JSON/YAML file (flags override the file)'),
   ).action(async (o: JobSpecFlags) => {
     const conn = await connect(globals());
-    const spec = applySpecFlags(o.file ? await specFile(o.file) : {}, o);
+    const spec = await applySpecFlags(o.file ? await specFile(o.file) : {}, o);
     spec.timeExpressionType ??= 'API';
     const created = await conn.api.call(apiViews.JobView, 'POST', `/apps/${conn.app}/jobs`, spec);
     print(conn, created, () => `job ${created.id} created (${String(created.spec.name)})`);
@@ -56,7 +56,7 @@ export function jobCommands(program: Command, globals: () => GlobalOptions): voi
       apiViews.JobView,
       'PUT',
       `/apps/${conn.app}/jobs/${jobId}`,
-      applySpecFlags(base, o),
+      await applySpecFlags(base, o),
     );
     print(conn, updated, () => `job ${updated.id} updated (${String(updated.spec.name)})`);
   });
@@ -69,7 +69,7 @@ export function jobCommands(program: Command, globals: () => GlobalOptions): voi
       ),
   ).action(async (o: JobSpecFlags) => {
     const conn = await connect(globals());
-    const spec = applySpecFlags(o.file ? await specFile(o.file) : {}, o);
+    const spec = await applySpecFlags(o.file ? await specFile(o.file) : {}, o);
     // Only the schedule matters here: stand-ins for what a saved job must name.
     spec.name ??= 'preview';
     spec.processorName ??= 'preview';
@@ -171,7 +171,7 @@ export function jobCommands(program: Command, globals: () => GlobalOptions): voi
     .action(async (jobId: string, o: RunOptions) => {
       const conn = await connect(globals());
       const body = {
-        params: jsonFlag('--params', o.params),
+        params: await jsonFlag('--params', o.params),
         delayMs: o.delay ?? 0,
         idempotencyKey: o.idempotencyKey,
       };
@@ -243,12 +243,6 @@ async function manyRuns(o: RunOptions, body: Record<string, unknown>): Promise<u
   if (!Array.isArray(runs) || runs.length === 0)
     throw new CliError(`${where} must hold a JSON array of run bodies (at least one)`, Exit.USAGE);
   return runs;
-}
-
-async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 /**

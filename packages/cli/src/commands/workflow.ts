@@ -140,7 +140,7 @@ export function workflowCommands(program: Command, globals: () => GlobalOptions)
         apiViews.WorkflowRunView,
         'POST',
         appPath(conn, `/workflows/${seg(target)}/run`),
-        { initParams: jsonFlag('--params', o.params), idempotencyKey: o.idempotencyKey },
+        { initParams: await jsonFlag('--params', o.params), idempotencyKey: o.idempotencyKey },
       );
       if (!o.wait) {
         print(conn, run, () => `workflow run ${run.id} ${run.status.toLowerCase()}`);

@@ -44,6 +44,14 @@ const POSTGRES_TLS_ADVICE: TlsAdvice = {
   wrongHost: 'use a host name or address the certificate lists',
 };
 
+/** A file the database URL names (`sslrootcert`, `sslcert`, `sslkey`) that pg could not read. */
+function unreadableFile(err: unknown): string | undefined {
+  const { code, path } = err as { code?: unknown; path?: unknown };
+  if (typeof path !== 'string' || !['ENOENT', 'EACCES', 'EISDIR'].includes(String(code)))
+    return undefined;
+  return `cannot read ${path}, a file the database URL names (${String(code)})`;
+}
+
 /** Waits until the database answers, retrying with exponential backoff and jitter. */
 export function waitForDatabase(pool: pg.Pool, log: Logger, signal?: AbortSignal): Promise<void> {
   const url = postgresForLog(pool);
@@ -59,12 +67,15 @@ export function waitForDatabase(pool: pg.Pool, log: Logger, signal?: AbortSignal
       randomize: true,
       signal,
       onFailedAttempt: ({ error, attemptNumber }) => {
+        const file = unreadableFile(error);
         const tls = tlsCertificateProblem(error, POSTGRES_TLS_ADVICE);
         log.warn(
           { attempt: attemptNumber, postgres: url, reason: error.message },
-          tls
-            ? `Postgres at ${url} refused: ${tls}; retrying connect`
-            : `Postgres at ${url} not reachable yet, retrying connect`,
+          file
+            ? `Postgres at ${url}: ${file}; retrying connect`
+            : tls
+              ? `Postgres at ${url} refused: ${tls}; retrying connect`
+              : `Postgres at ${url} not reachable yet, retrying connect`,
         );
       },
     },
