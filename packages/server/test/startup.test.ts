@@ -26,7 +26,9 @@ describe('startup and outages', () => {
         secret: 'a-long-enough-secret',
       });
       expect(refused.status).toBe(503);
-      expect(refused.body.error.message).toMatch(/Postgres/);
+      expect(refused.body.error.message).toMatch(
+        /Postgres not connected yet \(the server's log says why\)/,
+      );
 
       proxy.enable();
       await server.ready;

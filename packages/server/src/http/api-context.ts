@@ -47,7 +47,7 @@ export interface ApiContext {
   /** `GET /metrics`: answered before the server is ready too. */
   metrics?: Pick<ServerMetrics, 'text' | 'contentType'>;
   readiness(): Readiness;
-  /** The core, or a 503 while NATS or Postgres is not reachable yet. */
+  /** The core, or a 503 while NATS or Postgres is not connected yet. */
   core(): Core;
 }
 
@@ -58,6 +58,7 @@ export function unavailable(readiness: Readiness): ApiError {
   return new ApiError(
     503,
     'UNAVAILABLE',
-    `server not ready: ${missing ? `${missing} not reachable yet` : 'still starting'}`,
+    // Not "not reachable": a refused certificate keeps it waiting too (the log says which).
+    `server not ready: ${missing ? `${missing} not connected yet (the server's log says why)` : 'still starting'}`,
   );
 }
