@@ -78,7 +78,11 @@ export function eventRoutes(ctx: ApiContext, streams: EventStreams): FastifyPlug
           () => raw.end(),
         );
         if (!stream)
-          throw new ApiError(503, 'UNAVAILABLE', 'server not ready: NATS not reachable yet');
+          throw new ApiError(
+            503,
+            'UNAVAILABLE',
+            "server not ready: NATS not connected yet (the server's log says why)",
+          );
         // From here the response is ours: fastify neither serializes nor ends it.
         reply.hijack();
         raw.writeHead(200, {
