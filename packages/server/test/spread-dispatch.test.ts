@@ -30,7 +30,11 @@ function startTheWorker(workerId: string): Promise<DroverWorker> {
     insecureNats: true, // the suite's shared NATS has no authentication
     app: app.name,
     workerId,
-    concurrency: 500,
+    // Each pick moves a worker's free-slot ratio by 1/concurrency: at 100 a
+    // pick outweighs the drift of the machine's load average between the two
+    // workers' heartbeats (health counts both), which at 500 could send 78 of
+    // a burst to one worker on a busy machine.
+    concurrency: 100,
     processors: [basicProcessor({ name: 'noop', process: async () => 'ok' })],
     log: testLogger(workerId),
   });
