@@ -9,7 +9,14 @@ import {
   workerStatusSubject,
 } from '@drover/protocol';
 import type { DroverLogger as Logger } from '@drover/transport';
-import { Bus, connectNats, type Handler, publishEvent, serversForLog } from '@drover/transport';
+import {
+  Bus,
+  connectNats,
+  type Handler,
+  type HandlerContext,
+  publishEvent,
+  serversForLog,
+} from '@drover/transport';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { z } from 'zod/v4';
 import { InProcessExecutor, type ProcessorExecutor } from '../isolation/executor.js';
@@ -321,7 +328,7 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
    * written: a processor that ends its worker at once cannot leave the server
    * without an answer (it would move the run on, uncounted).
    */
-  const startAccepted = (run: RunJob, afterReply: (start: () => void) => void) => {
+  const startAccepted = (run: RunJob, afterReply: HandlerContext['afterReply']) => {
     if (!isStandalone(run)) return startTracker(run);
     const tracker = standaloneTracker(run, 'held');
     track(tracker);
@@ -385,7 +392,7 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
   const takeRun = (
     run: RunJob,
     receivedAt: number,
-    afterReply: (start: () => void) => void,
+    afterReply: HandlerContext['afterReply'],
     exact = false,
   ): RunAnswer => {
     const current = trackers.get(run.instanceId);

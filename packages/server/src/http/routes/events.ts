@@ -1,7 +1,7 @@
 import { AppName, type DroverEvent } from '@drover/protocol';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { ApiContext } from '../api-context.js';
+import { type ApiContext, unavailable } from '../api-context.js';
 import { ApiError } from '../api-error.js';
 import { authenticateApp } from '../auth.js';
 import {
@@ -77,12 +77,7 @@ export function eventRoutes(ctx: ApiContext, streams: EventStreams): FastifyPlug
           },
           () => raw.end(),
         );
-        if (!stream)
-          throw new ApiError(
-            503,
-            'UNAVAILABLE',
-            "server not ready: NATS not connected yet (the server's log says why)",
-          );
+        if (!stream) throw unavailable({ ...ctx.readiness(), nats: false });
         // From here the response is ours: fastify neither serializes nor ends it.
         reply.hijack();
         raw.writeHead(200, {
