@@ -90,6 +90,9 @@ export function commitMeasured(): { commit: string; packagesCommit: string } {
 
 export interface PeerCluster {
   app: string;
+  natsUrl: string;
+  /** Postgres as its superuser (the bench database is `bench`). */
+  adminUrl: string;
   /** The worker's `--concurrency` (BENCH_CONCURRENCY, default 50). */
   concurrency: number;
   api: ApiClient;
@@ -198,6 +201,8 @@ export async function startPeerCluster(): Promise<PeerCluster> {
     };
     return {
       app,
+      natsUrl: nats.url,
+      adminUrl: postgres.adminUrl,
       concurrency: Number(concurrency),
       api,
       lean,

@@ -1,3 +1,4 @@
+import { openLoop } from './open-loop.js';
 import {
   commitMeasured,
   cpuBetween,
@@ -7,6 +8,7 @@ import {
   startPeerCluster,
   wallNow,
 } from './peer-cluster.js';
+import { pickupFloor } from './pickup-floor.js';
 import { resetStatementStats, statementStats } from './statement-stats.js';
 import { quantile, round } from './stats.js';
 
@@ -20,8 +22,8 @@ import { quantile, round } from './stats.js';
 const FAR_DELAY_MS = 30 * 24 * 3_600_000;
 const BULK_SIZE = 1_000;
 const IN_FLIGHT = 50;
-// BENCH_PHASES: which phases to run (default all: add,e2e,pickup).
-const PHASES = new Set((process.env.BENCH_PHASES ?? 'add,e2e,pickup').split(','));
+// BENCH_PHASES: which phases to run (default all: add,e2e,pickup,floor; floor only with pickup).
+const PHASES = new Set((process.env.BENCH_PHASES ?? 'add,e2e,pickup,floor').split(','));
 // Bulk calls in flight at once (BENCH_BULK_LANES).
 const BULK_LANES = Number(process.env.BENCH_BULK_LANES ?? 2);
 const FINISHED = `('SUCCEEDED', 'FAILED', 'STOPPED', 'CANCELED')`;
@@ -197,24 +199,14 @@ async function pickup(c: PeerCluster) {
   const job = await noopJob(c, 'pickup');
   await resetStatementStats(c.sql);
   const calledAt = new Map<string, number>();
-  const calls: Promise<void>[] = [];
   const cpu0 = c.cpu();
-  const t0 = performance.now();
-  for (let i = 0; i < count; i++) {
-    // The open loop's schedule: the next call's moment, not an event to await.
-    const wait = t0 + (i * 1_000) / rate - performance.now();
-    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+  const sentSeconds = await openLoop(rate, count, async () => {
     const at = wallNow();
-    calls.push(
-      c.lean.post(`/api/v1/apps/${c.app}/jobs/${job}/run`, {}).then((res) => {
-        if (res.status < 200 || res.status > 299)
-          throw new Error(`POST /run answered ${JSON.stringify(res)}`);
-        calledAt.set(String(res.body.id), at);
-      }),
-    );
-  }
-  await Promise.all(calls);
-  const sentSeconds = (performance.now() - t0) / 1_000;
+    const res = await c.lean.post(`/api/v1/apps/${c.app}/jobs/${job}/run`, {});
+    if (res.status < 200 || res.status > 299)
+      throw new Error(`POST /run answered ${JSON.stringify(res)}`);
+    calledAt.set(String(res.body.id), at);
+  });
   await untilAllFinished(c, job, 100);
   const cpu1 = c.cpu();
   const statements = await statementStats(c.sql);
@@ -238,6 +230,8 @@ async function pickup(c: PeerCluster) {
     // At this rate nothing is batched: each run pays its own statements, messages and wake-ups.
     ...cpuBetween(cpu0, cpu1, count),
     statements,
+    // The same calls through the same hops with no Drover code (BENCH_PHASES=floor).
+    floor: PHASES.has('floor') ? await pickupFloor(c.natsUrl, c.adminUrl, rate, count) : undefined,
     loadAverage: loadAverage(),
   };
 }
