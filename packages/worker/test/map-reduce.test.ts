@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { natsUrl, uniqueName, useDatabase } from '../../../test/harness/fixtures.js';
 import { testLogger } from '../../../test/harness/logger.js';
 import type { DroverServer } from '../../server/src/index.js';
@@ -80,6 +81,16 @@ const processors: Processor[] = [
       });
     },
   }),
+  // No params given: the schema's defaults, on the TaskTracker and in every task.
+  mapReduceProcessor({
+    name: 'defaults',
+    params: z.object({ word: z.string().default('hi') }),
+    process: async (ctx) => {
+      if (ctx.isRootTask) await ctx.map(range(0, 4), 'item');
+      return ctx.params.word;
+    },
+    reduce: (ctx, results) => `${ctx.params.word}: ${results.map((r) => r.result).join(',')}`,
+  }),
   broadcastProcessor({
     name: 'everywhere',
     preProcess: () => 'prepared',
@@ -158,6 +169,16 @@ describe('map, map-reduce and broadcast across two workers', () => {
     const done = await waitForInstance(app, id, final, 30_000);
     expect(done.status).toBe('FAILED');
     expect(done.result).toMatch(/1 of 51 tasks failed; first: root\.1\.7: item 7 fails once/);
+  });
+
+  it("gives a run with no params its schema's defaults, in every task", async () => {
+    const id = await runJob({
+      processorName: 'defaults',
+      executeType: 'MAP_REDUCE',
+      concurrencyPerWorker: 2,
+    });
+    const done = await waitForInstance(app, id, final, 30_000);
+    expect(done).toMatchObject({ status: 'SUCCEEDED', result: 'hi: hi,hi,hi,hi,hi' });
   });
 
   it('broadcasts to every worker, between preProcess and postProcess', async () => {

@@ -3,14 +3,9 @@ import type { Bus, DroverLogger as Logger } from '@drover/transport';
 import type { z } from 'zod/v4';
 import type { ProcessorExecutor, RunData } from '../isolation/executor.js';
 import { type OnlineLogger, RunLogShipper } from '../sdk/online-logger.js';
-import {
-  isNonRetryable,
-  NonRetryableError,
-  type ParamsSchema,
-  type Processor,
-} from '../sdk/processor.js';
+import { isNonRetryable, NonRetryableError, type Processor } from '../sdk/processor.js';
 import { signalSource } from '../tracker/abort-source.js';
-import { checkParams } from '../tracker/run-params.js';
+import { parseRunParams } from '../tracker/run-params.js';
 import { mapBatches } from './map-batches.js';
 import { fitResult, nextBatchSize } from './result-batches.js';
 
@@ -159,12 +154,13 @@ export class ProcessorTracker {
   /** What the run's tasks share; params are checked once (a bad value fails every task alike). */
   private runData(processor: Processor): RunData {
     if (!this.run) {
-      const raw = this.start.instanceParams ?? this.start.jobParams;
+      const parsed = parseRunParams(processor, this.start);
+      if (!parsed.ok) throw new Error(parsed.result);
       this.run = {
         instanceId: this.start.instanceId,
         jobId: this.start.jobId,
         jobParams: this.start.jobParams,
-        params: processor.params ? paramsOrThrow(processor.params, raw) : raw,
+        params: parsed.params,
         runAttempt: this.start.runAttempt ?? 1,
         // Tasks read the workflow context; setting it is the TaskTracker's (see ctx.workflow.set).
         workflow: this.start.workflow,
@@ -280,11 +276,4 @@ export class ProcessorTracker {
     });
     return this.flushing;
   }
-}
-
-/** The checked params; a mismatch throws, failing the task (the TaskTracker checked them already). */
-function paramsOrThrow(schema: ParamsSchema<unknown>, raw: unknown): unknown {
-  const checked = checkParams(schema, raw);
-  if (!checked.ok) throw new Error(`invalid params: ${checked.problem}`);
-  return checked.params;
 }

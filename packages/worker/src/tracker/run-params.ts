@@ -1,6 +1,11 @@
 import type { ParamsSchema, Processor } from '../sdk/processor.js';
 import type { StandardSchemaIssue } from '../sdk/standard-schema.js';
 
+// No params at all (stored as null) read as whichever of these the schema
+// takes first: a schema with defaults (`z.object({ n: z.number().default(1) })`)
+// then gets them, as a user who gave no params expects.
+const NO_PARAMS: readonly unknown[] = [null, undefined, {}];
+
 /** A run's params (its own, or the job's when it has none), checked by the processor's schema. */
 export function parseRunParams(
   processor: Processor,
@@ -8,11 +13,19 @@ export function parseRunParams(
 ): { ok: true; params: unknown } | { ok: false; result: string } {
   const raw = run.instanceParams ?? run.jobParams;
   if (!processor.params) return { ok: true, params: raw };
+  const none = raw === null || raw === undefined;
   const checked = checkParams(processor.params, raw);
   if (checked.ok) return checked;
+  if (none) {
+    for (const absent of NO_PARAMS) {
+      const read = checkParams(processor.params, absent);
+      if (read.ok) return read;
+    }
+  }
+  const given = none ? ' (the run and its job have no params)' : '';
   return {
     ok: false,
-    result: `invalid params for processor "${processor.name}": ${checked.problem}`,
+    result: `invalid params for processor "${processor.name}": ${checked.problem}${given}`,
   };
 }
 
@@ -20,7 +33,7 @@ export function parseRunParams(
  * Checks params with any Standard Schema (zod 3 or 4, ...), synchronously as
  * zod's own `safeParse` does: a schema that only validates asynchronously is refused.
  */
-export function checkParams(
+function checkParams(
   schema: ParamsSchema<unknown>,
   raw: unknown,
 ): { ok: true; params: unknown } | { ok: false; problem: string } {
