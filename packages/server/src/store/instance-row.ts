@@ -1,4 +1,4 @@
-import type { InstanceStatus, JsonValue } from '@drover/protocol';
+import { FINAL_INSTANCE_STATUSES, type InstanceStatus, type JsonValue } from '@drover/protocol';
 
 // An instance as the API and the server's logic see it: ids as strings,
 // times as epoch milliseconds.
@@ -69,6 +69,19 @@ export function prefixed(alias: string): string {
 
 const ms = (d: Date | null) => (d ? d.getTime() : null);
 
+const FINAL: ReadonlySet<string> = new Set(FINAL_INSTANCE_STATUSES);
+
+/**
+ * A final run has no task running, whatever its last progress report said:
+ * a run stopped or failed by the server keeps the worker's last report
+ * (its final report, if it comes, is fenced off).
+ */
+function progressOf(r: RawInstance): Instance['progress'] {
+  const p = r.progress;
+  if (!p?.running || !FINAL.has(r.status)) return p;
+  return { total: p.total, succeeded: p.succeeded, failed: p.failed, running: 0 };
+}
+
 export function toInstance(r: RawInstance): Instance {
   return {
     id: r.id,
@@ -87,7 +100,7 @@ export function toInstance(r: RawInstance): Instance {
     lastReportAt: ms(r.last_report_at),
     deadlineAt: ms(r.deadline_at),
     finishedAt: ms(r.finished_at),
-    progress: r.progress,
+    progress: progressOf(r),
     result: r.result,
     reason: r.reason,
     retryOf: r.retry_of,

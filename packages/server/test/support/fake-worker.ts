@@ -183,7 +183,7 @@ export class FakeWorker {
           total: 1,
           succeeded: status === 'SUCCEEDED' ? 1 : 0,
           failed: status === 'FAILED' ? 1 : 0,
-          running: 0,
+          running: status === 'RUNNING' ? 1 : 0, // its processor is running
         },
         result,
         reportedAt: Date.now(),
