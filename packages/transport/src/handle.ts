@@ -124,10 +124,15 @@ async function validateAndRun<R extends Route>(
     return { ok: true, data: route.pattern === 'tell' ? null : data };
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
-    // A HandlerError is an answer the handler chose (unknown worker, stale epoch): a refusal, not a bug.
-    if (err instanceof HandlerError) countRejection(counters, 'refused', message);
-    else countRejection(counters, 'failed', message);
-    warn.failures.warn({ err }, 'handler failed');
+    // A HandlerError is an answer the handler chose (unknown worker, stale epoch):
+    // a refusal, not a bug, logged as one line with no stack.
+    if (err instanceof HandlerError) {
+      countRejection(counters, 'refused', message);
+      warn.failures.warn({ code: err.code, reason: message }, 'request refused');
+    } else {
+      countRejection(counters, 'failed', message);
+      warn.failures.warn({ err }, 'handler failed');
+    }
     return { ok: false, error: errorBody(err) };
   }
 }
