@@ -84,6 +84,22 @@ describe('the admin token on app routes', () => {
       expect(res.body.error.code).toBe('UNAUTHORIZED');
     }
   });
+
+  it('says whether a secret was sent, the same for a wrong one and an unknown app', async () => {
+    const how = 'send the app secret (or the admin token) as "Authorization: Bearer <secret>"';
+    const none = await anonymous.get(`/api/v1/apps/${a.name}/jobs`);
+    expect(none.body.error.message).toBe(how);
+    const wrong = await b.api.get(`/api/v1/apps/${a.name}/jobs`);
+    expect(wrong.body.error.message).toBe(
+      `the secret sent is not app "${a.name}"'s (or there is no such app); ${how}`,
+    );
+    const unknown = uniqueName('none');
+    const missing = await b.api.get(`/api/v1/apps/${unknown}/jobs`);
+    expect(missing.status).toBe(401);
+    expect(missing.body.error.message).toBe(
+      `the secret sent is not app "${unknown}"'s (or there is no such app); ${how}`,
+    );
+  });
 });
 
 describe('a server without an admin token', () => {

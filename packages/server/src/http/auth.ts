@@ -10,11 +10,14 @@ function bearer(request: FastifyRequest): string | undefined {
   return match?.[1];
 }
 
-const unauthorized = () =>
+const HOW = 'send the app secret (or the admin token) as "Authorization: Bearer <secret>"';
+
+// One answer for a wrong secret and an unknown app: a caller learns no app names.
+const unauthorized = (app: string, sent: boolean) =>
   new ApiError(
     401,
     'UNAUTHORIZED',
-    'send the app secret (or the admin token) as "Authorization: Bearer <secret>"',
+    sent ? `the secret sent is not app "${app}"'s (or there is no such app); ${HOW}` : HOW,
   );
 
 /** Whether the bearer token is the server's admin token (constant-time: no prefix is told). */
@@ -36,7 +39,7 @@ export async function authenticateApp(
   app: string,
 ): Promise<AppRow> {
   const secret = bearer(request);
-  if (!secret) throw unauthorized();
+  if (!secret) throw unauthorized(app, false);
   if (isAdminToken(ctx, secret)) {
     const row = await findApp(ctx.core().pool, app);
     if (!row) throw new ApiError(404, 'NOT_FOUND', `app "${app}" not found`);
@@ -51,7 +54,7 @@ export async function authenticateApp(
         'retry-after': String(err.retryAfterS),
       });
     });
-  if (!row) throw unauthorized();
+  if (!row) throw unauthorized(app, true);
   return row;
 }
 
