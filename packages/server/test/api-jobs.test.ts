@@ -183,6 +183,37 @@ describe('jobs', () => {
     }
   });
 
+  it('refuses an enabled schedule that would never fire, naming the field, and saves nothing', async () => {
+    const before = (await app.api.get(`${jobs}?limit=1000`)).body.jobs.length;
+    const past = '2020-01-01T00:00:00Z';
+    for (const [bad, path] of [
+      [{ timeExpressionType: 'ONE_SHOT', timeExpression: past }, 'body.timeExpression'],
+      [{ timeExpressionType: 'ONE_SHOT', timeExpression: '0' }, 'body.timeExpression'],
+      [{ timeExpressionType: 'CRON', timeExpression: '0 0 0 1 1 * 2020' }, 'body.timeExpression'],
+      [
+        { timeExpressionType: 'CRON', timeExpression: '* * * * * *', lifecycle: { end: past } },
+        'body.lifecycle.end',
+      ],
+    ] as const) {
+      const res = await app.api.post(jobs, { name: uniqueName('j'), processorName: 'p', ...bad });
+      expect(res.status, JSON.stringify(bad)).toBe(400);
+      expect(res.body.error.issues).toEqual([
+        { path, message: expect.stringMatching(/^the job would never fire: /) },
+      ]);
+    }
+    expect((await app.api.get(`${jobs}?limit=1000`)).body.jobs.length).toBe(before);
+    // Disabled, it is kept as written (a draft), and cannot be enabled by a replace.
+    const draft = { name: uniqueName('j'), processorName: 'p', timeExpressionType: 'ONE_SHOT' };
+    const kept = await app.api.post(jobs, { ...draft, timeExpression: past, enabled: false });
+    expect(kept.status).toBe(201);
+    const enabling = await app.api.put(`${jobs}/${kept.body.id}`, {
+      ...draft,
+      timeExpression: '2021-01-01T00:00:00Z',
+    });
+    expect(enabling.status).toBe(400);
+    expect((await app.api.get(`${jobs}/${kept.body.id}`)).body.spec.enabled).toBe(false);
+  });
+
   it('replaces, enables, disables, lists with paging and deletes', async () => {
     const a = (await app.api.post(jobs, { ...cronJob, name: 'a' })).body;
     const b = (await app.api.post(jobs, { ...cronJob, name: 'b' })).body;

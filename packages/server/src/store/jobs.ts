@@ -1,7 +1,12 @@
 import type pg from 'pg';
 import { inTransaction, type Queryable } from '../db/pool.js';
 import type { JobSpec } from '../jobs/job-spec.js';
-import { isFrequent, nextTrigger, type Schedule } from '../jobs/time-expression.js';
+import {
+  isFrequent,
+  isSlotScheduled,
+  nextTrigger,
+  type Schedule,
+} from '../jobs/time-expression.js';
 import { lockWorkflowSaves } from '../workflows/store/workflows.js';
 
 export interface JobRow {
@@ -77,10 +82,52 @@ function sameSchedule(before: JobSpec, after: JobSpec): boolean {
   );
 }
 
+function sameLifecycle(before: JobSpec, after: JobSpec): boolean {
+  return (
+    before.lifecycle?.start === after.lifecycle?.start &&
+    before.lifecycle?.end === after.lifecycle?.end
+  );
+}
+
 /** The database clock: the scheduler claims slots by it, so anchors are taken from it too. */
 async function databaseNow(db: Queryable): Promise<number> {
   const { rows } = await db.query<{ now: Date }>('SELECT now()');
   return rows[0]?.now.getTime() ?? Date.now();
+}
+
+/** An enabled CRON or ONE_SHOT job whose schedule has no time to come: it would never fire. */
+export class JobNeverFiresError extends Error {
+  override name = 'JobNeverFiresError';
+  constructor(
+    /** The spec's field to change, e.g. `timeExpression`. */
+    readonly field: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Refuses a schedule, newly set and enabled, with no slot still to come: a
+ * ONE_SHOT time that has passed, a CRON pattern whose last time is behind
+ * it, a lifecycle that ended. Saved, it would sit enabled and never run.
+ */
+function checkFiresAgain(spec: JobSpec, nowMs: number, anchorMs: number): void {
+  if (!spec.enabled || !isSlotScheduled(spec.timeExpressionType)) return;
+  if (firstTriggerAt(spec, nowMs, anchorMs) !== null) return;
+  const end = spec.lifecycle?.end;
+  if (end !== undefined && new Date(end).getTime() <= nowMs)
+    throw new JobNeverFiresError(
+      'lifecycle.end',
+      'the job would never fire: its lifecycle has ended',
+    );
+  const now = new Date(nowMs).toISOString();
+  throw new JobNeverFiresError(
+    'timeExpression',
+    spec.timeExpressionType === 'ONE_SHOT'
+      ? `the job would never fire: its one time has passed (the server's clock says ${now}); give a time still to come`
+      : `the job would never fire: the pattern has no time after ${now}${spec.lifecycle ? ' within its lifecycle' : ''}`,
+  );
 }
 
 export class JobNameTakenError extends Error {
@@ -91,6 +138,7 @@ export class JobNameTakenError extends Error {
 
 export async function insertJob(db: pg.Pool, appId: string, spec: JobSpec): Promise<JobRow> {
   const now = await databaseNow(db);
+  checkFiresAgain(spec, now, now);
   const { rows } = await db.query<RawJob>(
     `INSERT INTO jobs (app_id, name, spec, time_expression_type, enabled, next_trigger_at, anchor_at)
      VALUES ($1, $2, $3, $4, $5, $6, $7)
@@ -131,6 +179,9 @@ export async function replaceJob(
       if (!old) return null;
       const now = old.now.getTime();
       const anchor = sameSchedule(old.spec, spec) ? old.anchor_at.getTime() : now;
+      // A schedule kept may have fired its last (a ONE_SHOT edited or enabled again): not refused.
+      if (!sameSchedule(old.spec, spec) || !sameLifecycle(old.spec, spec))
+        checkFiresAgain(spec, now, anchor);
       const { rows } = await tx.query<RawJob>(
         `UPDATE jobs SET name = $3, spec = $4, time_expression_type = $5, enabled = $6,
            next_trigger_at = $7, anchor_at = $8, updated_at = now()

@@ -14,6 +14,7 @@ import {
   insertJob,
   JobInUseError,
   JobNameTakenError,
+  JobNeverFiresError,
   type JobRow,
   jobInUse,
   listJobs,
@@ -62,6 +63,12 @@ async function withConflict<T>(work: Promise<T>): Promise<T> {
     return await work;
   } catch (err) {
     if (err instanceof JobInUseError) throw new ApiError(409, 'CONFLICT', err.message);
+    if (err instanceof JobNeverFiresError) {
+      const path = `body.${err.field}`;
+      throw new ApiError(400, 'INVALID_INPUT', `${path}: ${err.message}`, [
+        { path, message: err.message },
+      ]);
+    }
     if (err instanceof JobNameTakenError) {
       throw new ApiError(409, 'CONFLICT', err.message, [
         { path: 'body.name', message: err.message },
