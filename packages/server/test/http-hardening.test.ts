@@ -22,10 +22,19 @@ beforeAll(async () => {
 afterAll(() => server.stop());
 
 /** A GET with a Host header of our choosing (fetch does not let one set it). */
-function getWithHost(path: string, host: string): Promise<{ status: number; body: string }> {
+function getWithHost(
+  path: string,
+  host: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = request(
-      { host: '127.0.0.1', port, path, headers: { host, authorization: `Bearer ${app.secret}` } },
+      {
+        host: '127.0.0.1',
+        port,
+        path,
+        headers: { host, authorization: `Bearer ${app.secret}`, ...headers },
+      },
       (res) => {
         let body = '';
         res.setEncoding('utf8');
@@ -110,5 +119,30 @@ describe('Host header on loopback', () => {
     }
     // Health probes too: nothing on loopback answers a foreign page.
     expect((await getWithHost('/healthz', 'evil.example')).status).toBe(421);
+  });
+});
+
+describe('requests refused before a route runs', () => {
+  const get = (path: string, headers?: Record<string, string>) =>
+    getWithHost(path, `127.0.0.1:${port}`, headers);
+
+  it.each([
+    [
+      'a URL that is not valid percent-encoding',
+      () => get(`/api/v1/apps/x/instances/%zz`),
+      400,
+      'INVALID_INPUT',
+    ],
+    [
+      'headers past the limit',
+      () => get('/healthz', { 'x-big': 'a'.repeat(20_000) }),
+      431,
+      'HEADERS_TOO_LARGE',
+    ],
+    ['a path climbing out of the console files', () => get('/../../etc/passwd'), 403, 'FORBIDDEN'],
+  ] as const)('answers %s in the API envelope', async (_what, send, status, code) => {
+    const res = await send();
+    expect(res.status).toBe(status);
+    expect(JSON.parse(res.body)).toEqual({ error: { code, message: expect.any(String) } });
   });
 });

@@ -1,3 +1,5 @@
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import type { Logger } from 'pino';
@@ -27,9 +29,16 @@ export const notFound = (what: string) => new ApiError(404, 'NOT_FOUND', `${what
 /** Codes of the 4xx answers that fastify gives before a route runs, in the API's words. */
 const FRAMEWORK_CODES: Record<number, string> = {
   400: 'INVALID_INPUT',
+  401: 'UNAUTHORIZED',
+  403: 'FORBIDDEN',
   404: 'NOT_FOUND',
+  405: 'METHOD_NOT_ALLOWED',
+  406: 'NOT_ACCEPTABLE',
+  408: 'REQUEST_TIMEOUT',
   413: 'PAYLOAD_TOO_LARGE',
+  414: 'URI_TOO_LONG',
   415: 'UNSUPPORTED_MEDIA_TYPE',
+  431: 'HEADERS_TOO_LARGE',
 };
 
 function frameworkError(
@@ -47,6 +56,39 @@ function frameworkError(
     return { code, message: `body: larger than the ${limit} bytes a request may carry` };
   }
   return { code, message };
+}
+
+/**
+ * What fastify hands `frameworkErrors` (a URL that is not valid
+ * percent-encoding) answered in the API's envelope, not fastify's own.
+ */
+export function frameworkErrors(err: FastifyError, request: FastifyRequest, reply: FastifyReply) {
+  const status = err.statusCode && err.statusCode < 500 ? err.statusCode : 400;
+  const message =
+    err.code === 'FST_ERR_BAD_URL' ? `the URL is not valid: ${request.url}` : err.message;
+  return reply
+    .status(status)
+    .send({ error: { code: FRAMEWORK_CODES[status] ?? 'BAD_REQUEST', message } });
+}
+
+// Answers Node's HTTP parser gives before a request exists (headers too large,
+// a malformed request, a timeout), in the API's envelope; the connection ends.
+const CLIENT_ERRORS: Record<string, [number, string]> = {
+  HPE_HEADER_OVERFLOW: [431, 'the request headers are larger than the server takes (16 KiB)'],
+  ERR_HTTP_REQUEST_TIMEOUT: [408, 'the request did not arrive in time'],
+};
+
+/** fastify's `clientErrorHandler`: a raw HTTP answer on the socket, as nothing else can be sent. */
+export function clientErrorHandler(err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (!socket.writable) return;
+  const [status, message] = CLIENT_ERRORS[err.code ?? ''] ?? [400, 'the request is not valid HTTP'];
+  const body = JSON.stringify({
+    error: { code: FRAMEWORK_CODES[status] ?? 'BAD_REQUEST', message },
+  });
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
 }
 
 /** Unknown routes (and methods) answer in the same envelope as everything else. */

@@ -12,7 +12,7 @@ import {
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { type ApiContext, isReady, unavailable } from './api-context.js';
-import { errorHandler, notFoundHandler } from './api-error.js';
+import { clientErrorHandler, errorHandler, frameworkErrors, notFoundHandler } from './api-error.js';
 import { isConsolePage, serveConsole } from './console-files.js';
 import type { EventStreams } from './event-streams.js';
 import { hostCheck, isLoopbackHost } from './host-check.js';
@@ -58,7 +58,12 @@ export async function buildApi(
 ): Promise<FastifyInstance> {
   // Per-request lines are noise at info; errors still come through.
   const httpLog: FastifyBaseLogger = log.child({ actor: 'http' }, { level: 'warn' });
-  const api = Fastify({ loggerInstance: httpLog, bodyLimit: 1024 * 1024 });
+  const api = Fastify({
+    loggerInstance: httpLog,
+    bodyLimit: 1024 * 1024,
+    frameworkErrors,
+    clientErrorHandler,
+  });
   api.setValidatorCompiler(validatorCompiler);
   api.setSerializerCompiler(serializerCompiler);
   api.setErrorHandler(errorHandler(log));
