@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildBinaries } from '../harness/built-binaries.js';
-import { runCli, spawnCliInTerminal } from '../harness/drover-cli.js';
+import { runCli, spawnCli, spawnCliInTerminal } from '../harness/drover-cli.js';
 import { type DroverCluster, startDroverCluster } from '../harness/drover-cluster.js';
 import { uniqueName, useDatabase } from '../harness/fixtures.js';
 
@@ -118,5 +118,35 @@ describe('drover workflow run --wait', { timeout: 120_000 }, () => {
     expect(live.tail()).toMatch(/\x1b\[\d+A/);
     expect(live.tail()).toContain('\x1b[2K');
     expect(live.tail()).toMatch(/load: skipped/);
+  });
+
+  // Last: it restarts the cluster's server.
+  it('rides out a server restart and reports the run it followed', async () => {
+    const nap = await cli('job', 'create', '--name', 'nap', '--processor', 'nap');
+    expect(nap.code, nap.stderr).toBe(0);
+    const file = join(dir, `${uniqueName('wf')}.yaml`);
+    // A node of 2 s: the run is not final before the kill below.
+    await writeFile(
+      file,
+      [
+        `name: ${uniqueName('wf')}`,
+        'nodes:',
+        '  - { id: nap, kind: job, job: nap, params: { ms: 2000 } }',
+      ].join('\n'),
+    );
+    const created = await cli('--json', 'workflow', 'create', '-f', file);
+    expect(created.code, created.stderr).toBe(0);
+    const waiting = await spawnCli(
+      ['--data-dir', dir, 'workflow', 'run', JSON.parse(created.stdout).id, '--wait'],
+      /\(\d+\.\ds\)$/,
+      env,
+      { built: true },
+    );
+    await cluster.restartServer();
+    const code = await waiting.exited;
+    const out = waiting.tail();
+    expect(code, out).toBe(0);
+    expect(out).toMatch(/server unreachable \(.+\), asking again/);
+    expect(out).toMatch(/nap: succeeded instance \d+/);
   });
 });

@@ -2,8 +2,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TEST_ADMIN_TOKEN } from '../../packages/server/test/support/server-fixture.js';
 import { buildBinaries } from '../harness/built-binaries.js';
-import { runCli } from '../harness/drover-cli.js';
+import { runCli, spawnCli } from '../harness/drover-cli.js';
 import { type DroverCluster, startDroverCluster } from '../harness/drover-cluster.js';
 import { uniqueName, useDatabase } from '../harness/fixtures.js';
 
@@ -180,6 +181,10 @@ describe('drover CLI', () => {
     const both = await cli('job', 'run', jobId, '--count', '2', '--wait');
     expect(both.code).toBe(2);
     expect(both.stderr).toContain('--wait follows one run');
+    // One key for n copies would make one run, shown n times.
+    const keyed = await cli('job', 'run', jobId, '--count', '3', '--idempotency-key', 'once');
+    expect(keyed.code).toBe(2);
+    expect(keyed.stderr).toMatch(/--count .*--idempotency-key/);
   });
 
   it('reads --params from a file (@file) or stdin (@-), naming the file when it cannot', async () => {
@@ -281,6 +286,13 @@ describe('drover CLI', () => {
     expect(badJson.code).toBe(2);
     expect(badJson.stderr).toContain('--params must be JSON');
 
+    // Past the server's 1 MiB body limit: the input to fix, named by its flag.
+    const big = join(dir, 'big.json');
+    await writeFile(big, JSON.stringify({ text: 'x'.repeat(2 * 1024 * 1024) }));
+    const tooLarge = await cli('job', 'run', '1', '--params', `@${big}`);
+    expect(tooLarge.code).toBe(2);
+    expect(tooLarge.stderr).toContain('--params: larger than the 1048576 bytes');
+
     const badFlag = await cli('instance', 'list', '--limit', '0');
     expect(badFlag.code).toBe(2);
     expect(badFlag.stderr).toContain('--limit must be 1-1000');
@@ -313,4 +325,68 @@ describe('drover CLI', () => {
     expect(noServer.code).toBe(2);
     expect(noServer.stderr).toContain('drover up');
   });
+
+  it('takes an app secret of 12 characters, as the server does, and refuses a shorter one', async () => {
+    const asAdmin = (...args: string[]) =>
+      runCli(
+        ['--data-dir', dir, ...args],
+        { DROVER_SERVER_URL: cluster.serverUrl, DROVER_ADMIN_TOKEN: TEST_ADMIN_TOKEN },
+        BUILT,
+      );
+    const name = uniqueName('app12');
+    const created = await asAdmin('app', 'create', name, '--new-secret', 'twelve-chars');
+    expect(created.code, created.stderr).toBe(0);
+    expect(created.stdout).toContain(`app ${name} created`);
+    const short = await asAdmin(
+      'app',
+      'create',
+      uniqueName('app11'),
+      '--new-secret',
+      'eleven-char',
+    );
+    expect(short.code).toBe(2);
+    expect(short.stderr).toContain('--new-secret must be at least 12 characters');
+  });
+
+  // Last: it restarts the cluster's server.
+  it('rides out a server restart during `job run --wait` and reports the run it followed', async () => {
+    const created = await cli(
+      '--json',
+      'job',
+      'create',
+      '--name',
+      uniqueName('rs'),
+      '--processor',
+      'echo',
+    );
+    const jobId = JSON.parse(created.stdout).id as string;
+    // Due in 2 s: not final before the kill below, dispatched by the restarted server.
+    const waiting = await spawnCli(
+      [
+        '--data-dir',
+        dir,
+        'job',
+        'run',
+        jobId,
+        '--params',
+        '{"text":"survived"}',
+        '--delay',
+        '2000',
+        '--wait',
+      ],
+      /\(\d+\.\ds\)$/,
+      {
+        DROVER_SERVER_URL: cluster.serverUrl,
+        DROVER_APP: cluster.app.name,
+        DROVER_APP_SECRET: cluster.app.secret,
+      },
+      BUILT,
+    );
+    await cluster.restartServer();
+    const code = await waiting.exited;
+    const out = waiting.tail();
+    expect(code, out).toBe(0);
+    expect(out).toMatch(/server unreachable \(.+\), asking again/);
+    expect(out).toMatch(/instance \d+ succeeded: survived/);
+  }, 90_000);
 });

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { DroverApiError, DroverClient, DroverUnavailableError } from '@drover/client';
 import type { z } from 'zod';
 import { CliError, Exit } from './exit-codes.js';
@@ -8,8 +9,34 @@ const STATUS_EXIT: Record<number, number> = {
   403: Exit.UNAUTHORIZED,
   404: Exit.NOT_FOUND,
   409: Exit.USAGE,
+  // A body too large, not JSON, or headers too large: the input is what to fix.
+  413: Exit.USAGE,
+  415: Exit.USAGE,
+  431: Exit.USAGE,
   503: Exit.UNAVAILABLE,
 };
+
+/**
+ * How long `poll` rides out a server it cannot reach before it gives up: a
+ * restart takes seconds, a server away for a minute is down.
+ */
+export const OUTAGE_MS = 60_000;
+
+/**
+ * A server away or restarting (or a proxy before it saying so): what the
+ * client's `waitForInstance` rides out (its `isPassing`, not exported).
+ */
+function isPassing(err: unknown): err is DroverUnavailableError | DroverApiError {
+  if (err instanceof DroverUnavailableError) return true;
+  return err instanceof DroverApiError && [502, 503, 504].includes(err.status);
+}
+
+export interface PollOptions {
+  /** Told of each try the server did not answer, with why. */
+  onAway?: (reason: string) => void;
+  /** Added to the message when it gives up (e.g. how to look again later). */
+  hint?: string;
+}
 
 /**
  * The HTTP API as the CLI uses it: every call goes through
@@ -22,27 +49,65 @@ export class ApiClient {
   constructor(
     readonly baseUrl: string,
     secret?: string,
+    /** How long `poll` rides out an unreachable server (tests shorten it). */
+    private readonly outageMs = OUTAGE_MS,
   ) {
     // The CLI names the app in each path (and app creation has none), so the client's stays empty.
     this.client = new DroverClient({ url: baseUrl, app: '', secret });
   }
 
+  /** `bodyFrom`: the flag most of the body comes from (`--params`), named when it is too large. */
   async call<S extends z.ZodType>(
     schema: S,
     method: string,
     path: string,
     body?: unknown,
+    bodyFrom?: string,
   ): Promise<z.output<S>> {
     try {
       return await this.client.request(schema, method, path, body);
     } catch (err) {
-      throw toCliError(err);
+      throw toCliError(err, bodyFrom);
+    }
+  }
+
+  /**
+   * A GET that a wait repeats, riding out a server that cannot be reached or
+   * answers 502, 503 or 504 (a restart) by the rules of the client's
+   * `waitForInstance`: asked again from 50 ms, backing off to 1 s. Gives up
+   * (exit 5) once the server has been away `outageMs`.
+   */
+  async poll<S extends z.ZodType>(
+    schema: S,
+    path: string,
+    options: PollOptions = {},
+  ): Promise<z.output<S>> {
+    let awaySince: number | undefined;
+    for (let pause = 50; ; pause = Math.min(pause * 2, 1_000)) {
+      try {
+        return await this.client.request(schema, 'GET', path);
+      } catch (err) {
+        if (!isPassing(err)) throw toCliError(err);
+        const reason =
+          err instanceof DroverUnavailableError ? err.reason : `HTTP ${err.status}: ${err.message}`;
+        awaySince ??= Date.now();
+        if (Date.now() - awaySince >= this.outageMs) {
+          const seconds = ((Date.now() - awaySince) / 1_000).toFixed(1);
+          throw new CliError(
+            `gave up after ${seconds} s without an answer from the Drover server at ${this.baseUrl} ` +
+              `(${reason})${options.hint ? `; ${options.hint}` : ''}`,
+            Exit.UNAVAILABLE,
+          );
+        }
+        options.onAway?.(reason);
+        await sleep(pause);
+      }
     }
   }
 }
 
 /** A client error as the CLI reports it: its message with what to set, and its exit code. */
-export function toCliError(err: unknown): unknown {
+export function toCliError(err: unknown, bodyFrom?: string): unknown {
   if (err instanceof DroverUnavailableError) {
     return new CliError(
       `cannot reach the Drover server at ${err.url} (${err.reason}); ` +
@@ -53,6 +118,8 @@ export function toCliError(err: unknown): unknown {
   if (!(err instanceof DroverApiError)) return err;
   if (err.code === 'UNEXPECTED_ANSWER') return new CliError(err.message, Exit.SERVER_ERROR);
   let message = err.message;
+  // The server says `body: larger than…`; the user gave a flag, not a body.
+  if (err.status === 413 && bodyFrom) message = message.replace(/^body:/, `${bodyFrom}:`);
   if (err.issues.length) {
     message = `the server refused the request:\n${err.issues.map((i) => `  ${i.path || '(body)'}: ${i.message}`).join('\n')}`;
   }

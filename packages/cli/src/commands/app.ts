@@ -7,6 +7,9 @@ import { CliError, Exit } from '../client/exit-codes.js';
 import { readAdminToken } from '../up/cluster-files.js';
 import { type GlobalOptions, print, serverUrl } from './context.js';
 
+// The server's rule for an app secret (POST /apps in packages/server), said before asking it.
+const MIN_SECRET_LENGTH = 12;
+
 /** The admin token: --admin-token (warned), DROVER_ADMIN_TOKEN(_FILE), or the running `drover up`'s. */
 async function adminToken(flag: string | undefined, dataDir: string): Promise<string | undefined> {
   if (flag) {
@@ -26,7 +29,7 @@ export function appCommands(program: Command, globals: () => GlobalOptions): voi
     )
     .option(
       '--new-secret <secret>',
-      'the app’s secret, at least 16 characters (default: a random one, printed once; flags show in `ps`)',
+      `the app’s secret, at least ${MIN_SECRET_LENGTH} characters (default: a random one, printed once; flags show in \`ps\`)`,
     )
     .option(
       '--admin-token <token>',
@@ -36,8 +39,11 @@ export function appCommands(program: Command, globals: () => GlobalOptions): voi
       const g = globals();
       if (o.newSecret !== undefined) {
         warnSecretInArgv('--new-secret', 'a generated secret (leave the flag out)');
-        if (o.newSecret.length < 16)
-          throw new CliError('--new-secret must be at least 16 characters', Exit.USAGE);
+        if (o.newSecret.length < MIN_SECRET_LENGTH)
+          throw new CliError(
+            `--new-secret must be at least ${MIN_SECRET_LENGTH} characters`,
+            Exit.USAGE,
+          );
       }
       const secret = o.newSecret ?? randomBytes(24).toString('base64url');
       const admin = new ApiClient(await serverUrl(g), await adminToken(o.adminToken, g.dataDir));

@@ -188,6 +188,7 @@ export function jobCommands(program: Command, globals: () => GlobalOptions): voi
         'POST',
         `/apps/${conn.app}/jobs/${jobId}/run`,
         body,
+        '--params',
       );
       if (!o.wait) {
         print(conn, run, () => `instance ${run.id} ${run.status}`);
@@ -216,6 +217,12 @@ interface RunOptions {
 /** The bodies of --runs (a file or stdin), or --count copies of this run's body. */
 async function manyRuns(o: RunOptions, body: Record<string, unknown>): Promise<unknown[]> {
   if (o.wait) throw new CliError('--wait follows one run: not with --runs or --count', Exit.USAGE);
+  // n copies of one key are one run, shown n times: no way to ask for that on purpose.
+  if (o.idempotencyKey !== undefined && o.runs === undefined)
+    throw new CliError(
+      '--count makes n runs, --idempotency-key makes one: not both (give each run its own key with --runs)',
+      Exit.USAGE,
+    );
   if (o.runs === undefined) return Array.from({ length: o.count ?? 1 }, () => body);
   if (
     o.count !== undefined ||

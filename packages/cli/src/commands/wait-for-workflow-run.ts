@@ -24,6 +24,7 @@ function nodeLine(n: Node): string {
  * Follows a workflow run to its end, node by node. On a terminal: the run's
  * line and one line per node, redrawn in place. Otherwise (a pipe, or
  * `--json`, on stderr): a plain line each time a node or the run changes.
+ * A server that cannot be reached for a while (a restart) is waited for.
  */
 export async function waitForWorkflowRun(conn: Connection, runId: string): Promise<RunDetail> {
   const live = !conn.json && stdoutIsTerminal();
@@ -31,12 +32,22 @@ export async function waitForWorkflowRun(conn: Connection, runId: string): Promi
   const started = Date.now();
   const seen = new Map<string, string>();
   let drawn = 0;
+  let away = '';
+  // A server restarting under the wait is said once, and ridden out (ApiClient.poll).
+  const onAway = (reason: string) => {
+    const line = `server unreachable (${reason}), asking again`;
+    // On a terminal, on the line below the nodes (erased by the next redraw).
+    if (live) process.stdout.write(`\r\x1b[2K${line}  ${elapsed(started)}`);
+    else if (line !== away) say(`  ${line} (${elapsed(started)})`);
+    away = line;
+  };
   for (;;) {
-    const run = await conn.api.call(
+    const run = await conn.api.poll(
       apiViews.WorkflowRunDetailView,
-      'GET',
       `/apps/${encodeURIComponent(conn.app)}/workflow-runs/${encodeURIComponent(runId)}`,
+      { onAway, hint: `the run may go on: \`drover workflow run show ${runId}\`` },
     );
+    away = '';
     const final = FINAL.includes(run.status);
     if (live) {
       // Up over what was drawn last time, then each line erased and written again.
@@ -45,7 +56,7 @@ export async function waitForWorkflowRun(conn: Connection, runId: string): Promi
         ...run.nodes.map((n) => `  ${paintedState(n.status)}  ${nodeLine(n)}`),
       ];
       const up = drawn ? `\x1b[${drawn}A` : '';
-      process.stdout.write(`${up}${lines.map((l) => `\r\x1b[2K${l}\n`).join('')}`);
+      process.stdout.write(`\r\x1b[2K${up}${lines.map((l) => `\r\x1b[2K${l}\n`).join('')}`);
       drawn = lines.length;
     } else {
       // The run's last line after its nodes' (they ended first).
