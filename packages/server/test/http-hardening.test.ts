@@ -79,6 +79,32 @@ describe('JSON bodies', () => {
     }
   });
 
+  it('refuses bytes that are not UTF-8, which would be stored as U+FFFD', async () => {
+    const job = `/api/v1/apps/${app.name}/jobs`;
+    const name = uniqueName('job');
+    const body = Buffer.concat([
+      Buffer.from(
+        `{"name":"${name}","timeExpressionType":"API","processorName":"echo","description":"`,
+      ),
+      Buffer.from([0xff, 0xfe]),
+      Buffer.from('"}'),
+    ]);
+    const res = await fetch(`${server.url}${job}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${app.secret}` },
+      body,
+    });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({
+      error: {
+        code: 'INVALID_INPUT',
+        issues: [{ path: 'body', message: expect.stringContaining('UTF-8') }],
+      },
+    });
+    const saved = (await app.api.get(`${job}?limit=1000`)).body.jobs as { name: string }[];
+    expect(saved.map((j) => j.name)).not.toContain(name);
+  });
+
   it('takes 64 levels, and brackets inside strings do not count', async () => {
     const job = await app.api.post(`/api/v1/apps/${app.name}/jobs`, {
       name: uniqueName('job'),
@@ -144,5 +170,19 @@ describe('requests refused before a route runs', () => {
     const res = await send();
     expect(res.status).toBe(status);
     expect(JSON.parse(res.body)).toEqual({ error: { code, message: expect.any(String) } });
+  });
+});
+
+describe('routes that take no body', () => {
+  it('refuse a body with content, naming the route, and take none or {}', async () => {
+    const tokens = `/api/v1/apps/${app.name}/tokens`;
+    const named = await app.api.post(tokens, { name: 'ci' });
+    expect(named.status).toBe(400);
+    expect(named.body.error).toMatchObject({
+      code: 'INVALID_INPUT',
+      issues: [{ path: 'body', message: expect.stringContaining('takes no body') }],
+    });
+    expect((await app.api.post(tokens, {})).status).toBe(201);
+    expect((await app.api.post(tokens)).status).toBe(201);
   });
 });

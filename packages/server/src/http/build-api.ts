@@ -16,7 +16,7 @@ import { clientErrorHandler, errorHandler, frameworkErrors, notFoundHandler } fr
 import { isConsolePage, serveConsole } from './console-files.js';
 import type { EventStreams } from './event-streams.js';
 import { hostCheck, isLoopbackHost } from './host-check.js';
-import { acceptJsonBodiesOnly } from './json-body-parser.js';
+import { acceptJsonBodiesOnly, refuseBodiesWhereNoneIsTaken } from './json-body-parser.js';
 import { NO_AUTH, openApiOptions } from './openapi-document.js';
 import { appTokenRoutes } from './routes/app-tokens.js';
 import { appRoutes } from './routes/apps.js';
@@ -75,6 +75,7 @@ export async function buildApi(
     api.addHook('onRequest', hostCheck(options.allowedHosts, port));
   }
   acceptJsonBodiesOnly(api);
+  refuseBodiesWhereNoneIsTaken(api);
   await api.register(swagger, openApiOptions());
   // After swagger: its onRoute hook must see the static routes to leave them out.
   const consolePage = await serveConsole(api, options.consoleDir);
