@@ -7,6 +7,7 @@ import { buildBinaries } from '../harness/built-binaries.js';
 import { runCli, spawnCli } from '../harness/drover-cli.js';
 import { type DroverCluster, startDroverCluster } from '../harness/drover-cluster.js';
 import { uniqueName, useDatabase } from '../harness/fixtures.js';
+import { stopProcess } from '../harness/process.js';
 
 // The drover CLI against a live cluster (a drover-server and a drover-worker
 // process): human and --json output, bad input, and exit codes. The CLI runs
@@ -388,5 +389,46 @@ describe('drover CLI', () => {
     expect(code, out).toBe(0);
     expect(out).toMatch(/server unreachable \(.+\), asking again/);
     expect(out).toMatch(/instance \d+ succeeded: survived/);
+  }, 90_000);
+
+  it('follows logs across a server that is down when it starts and comes back', async () => {
+    const created = await cli(
+      '--json',
+      'job',
+      'create',
+      '--name',
+      uniqueName('lf'),
+      '--processor',
+      'echo',
+    );
+    const jobId = JSON.parse(created.stdout).id as string;
+    const ran = await cli(
+      '--json',
+      'job',
+      'run',
+      jobId,
+      '--params',
+      '{"text":"x"}',
+      '--delay',
+      '2000',
+    );
+    const id = JSON.parse(ran.stdout).id as string;
+    await stopProcess(cluster.server, 'SIGKILL');
+    const following = await spawnCli(
+      ['--data-dir', dir, 'instance', 'logs', id, '--follow'],
+      /server unreachable \(.+\), asking again/,
+      {
+        DROVER_SERVER_URL: cluster.serverUrl,
+        DROVER_APP: cluster.app.name,
+        DROVER_APP_SECRET: cluster.app.secret,
+      },
+      BUILT,
+    );
+    await cluster.restartServer();
+    // It ends once the run does (the restarted server dispatched it), with its lines.
+    expect(await following.exited, following.tail()).toBe(0);
+    expect(following.tail()).toContain(`echoing on ${id}`);
+    const shown = await cli('--json', 'instance', 'show', id);
+    expect(JSON.parse(shown.stdout), shown.stdout).toMatchObject({ status: 'SUCCEEDED' });
   }, 90_000);
 });

@@ -87,14 +87,26 @@ export function instanceCommands(program: Command, globals: () => GlobalOptions)
     .option('-f, --follow', 'keep printing new lines until the instance ends')
     .action(async (id: string, o: { follow?: boolean }) => {
       const conn = await connect(globals());
+      // Following, a server restarting is waited for (said once per outage), as `job run --wait` does.
+      let away = false;
+      const get = async <S extends z.ZodType>(schema: S, path: string): Promise<z.output<S>> => {
+        if (!o.follow) return conn.api.call(schema, 'GET', path);
+        const hint = `\`drover instance logs ${id}\` prints them all again`;
+        const onAway = (reason: string) => {
+          if (!away) console.error(`server unreachable (${reason}), asking again`);
+          away = true;
+        };
+        const answer = await conn.api.poll(schema, path, { onAway, hint });
+        away = false;
+        return answer;
+      };
       let after: string | null = null;
       /** Prints every line after the last one printed; true when there may be more at once. */
       const drain = async (): Promise<void> => {
         for (;;) {
           const query = new URLSearchParams({ limit: '1000', ...(after ? { after } : {}) });
-          const page: z.output<typeof LogPage> = await conn.api.call(
+          const page: z.output<typeof LogPage> = await get(
             LogPage,
-            'GET',
             `/apps/${conn.app}/instances/${id}/logs?${query}`,
           );
           for (const l of page.lines) {
@@ -111,11 +123,7 @@ export function instanceCommands(program: Command, globals: () => GlobalOptions)
       await drain();
       if (!o.follow) return;
       for (;;) {
-        const i = await conn.api.call(
-          apiViews.InstanceView,
-          'GET',
-          `/apps/${conn.app}/instances/${id}`,
-        );
+        const i = await get(apiViews.InstanceView, `/apps/${conn.app}/instances/${id}`);
         // Lines shipped just before the end land before its final state: one last page.
         await drain();
         if (FINAL.includes(i.status)) return;
