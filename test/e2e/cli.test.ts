@@ -294,6 +294,14 @@ describe('drover CLI', () => {
     expect(tooLarge.code).toBe(2);
     expect(tooLarge.stderr).toContain('--params: larger than the 1048576 bytes');
 
+    // Commander's own errors: one line and a pointer at --help, not the whole help.
+    const unknownFlag = await cli('job', 'list', '--nope');
+    expect(unknownFlag.code).toBe(2);
+    expect(unknownFlag.stderr.trim().split('\n')).toEqual([
+      "error: unknown option '--nope'",
+      '(add --help for the usage)',
+    ]);
+
     const badFlag = await cli('instance', 'list', '--limit', '0');
     expect(badFlag.code).toBe(2);
     expect(badFlag.stderr).toContain('--limit must be 1-1000');

@@ -71,7 +71,8 @@ ${Exit.NOT_FOUND} not found, ${Exit.UNAUTHORIZED} secret refused, ${Exit.UNAVAIL
       fail(message, Exit.USAGE, flag ? [{ path: flag, message }] : []);
     },
   });
-if (!jsonOutput) program.showHelpAfterError();
+// One line pointing at --help, not the whole help after the error (30 lines for `up`).
+if (!jsonOutput) program.showHelpAfterError('(add --help for the usage)');
 
 // The data dir as an absolute path: messages and the banner name the folder meant.
 const globals = (): GlobalOptions => {

@@ -127,7 +127,7 @@ describe('a built console', () => {
       expect(JSON.parse(res.body)).toMatchObject({
         error: {
           code: 'NOT_FOUND',
-          message: `no route ${method} ${path.split('?')[0]} (the routes: GET /api/v1/openapi.json)`,
+          message: `no route ${method} ${path.split('?')[0]} (every route is listed by GET /api/v1/openapi.json)`,
         },
       });
     }

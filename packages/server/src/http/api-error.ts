@@ -97,7 +97,7 @@ export function notFoundHandler(request: FastifyRequest, reply: FastifyReply) {
   return reply.status(404).send({
     error: {
       code: 'NOT_FOUND',
-      message: `no route ${request.method} ${path} (the routes: GET /api/v1/openapi.json)`,
+      message: `no route ${request.method} ${path} (every route is listed by GET /api/v1/openapi.json)`,
     },
   });
 }
