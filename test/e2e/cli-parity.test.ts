@@ -199,6 +199,16 @@ describe('drover CLI parity', { timeout: 120_000 }, () => {
     const plain = await cli('instance', 'show', '999999');
     expect(plain).toMatchObject({ code: 3, stdout: '' });
     expect(plain.stderr).toMatch(/^drover: /);
+    // A refused job spec names the flag that sets each field.
+    const noProcessor = await cli('job', 'create', '--name', 'x');
+    expect(noProcessor.code).toBe(2);
+    expect(noProcessor.stderr).toContain('  --processor (body.processorName): ');
+    const badEvery = await cli(
+      ...['job', 'create', '--name', 'x', '--processor', 'p', '--schedule', 'CRON'],
+      ...['--every', 'nope'],
+    );
+    expect(badEvery.code).toBe(2);
+    expect(badEvery.stderr).toContain('  --every (body.timeExpression): invalid cron pattern');
   });
 
   it('job run --wait into a pipe: plain lines with state names and elapsed time, no escape codes', async () => {

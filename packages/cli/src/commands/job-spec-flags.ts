@@ -82,6 +82,45 @@ export function withJobSpecFlags(command: Command): Command {
     .option('--tag <tag...>', 'only workers with all these tags run it (tags)');
 }
 
+/** The flag that sets each field of a job spec, as the server names the field in an issue. */
+const FLAG_OF_FIELD: Record<string, string> = {
+  'body.name': '--name',
+  'body.processorName': '--processor',
+  'body.executeType': '--execute',
+  'body.timeExpressionType': '--schedule',
+  'body.timeExpression': '--every',
+  'body.timeZone': '--time-zone',
+  'body.jobParams': '--params',
+  'body.concurrencyPerWorker': '--concurrency',
+  'body.instanceTimeoutMs': '--timeout',
+  'body.scheduleToStartTimeoutMs': '--start-timeout',
+  'body.tags': '--tag',
+  'body.instanceRetry.maximumAttempts': '--max-attempts',
+  'body.instanceRetry.initialIntervalMs': '--retry-interval',
+  'body.taskRetry.maximumAttempts': '--task-max-attempts',
+};
+
+/**
+ * Runs a call that sends a job spec; a refusal names, beside each field, the
+ * flag that sets it (`--processor (body.processorName): …`): the user typed
+ * flags, not the API's fields. The --json envelope keeps the server's issues.
+ */
+export async function namingFlags<T>(call: Promise<T>): Promise<T> {
+  try {
+    return await call;
+  } catch (err) {
+    if (!(err instanceof CliError) || err.issues.length === 0) throw err;
+    const lines = err.issues.map((i) => {
+      const flag = FLAG_OF_FIELD[i.path];
+      return `  ${flag ? `${flag} (${i.path})` : i.path || '(body)'}: ${i.message}`;
+    });
+    throw new CliError(`the server refused the request:\n${lines.join('\n')}`, err.exitCode, {
+      code: err.code,
+      issues: err.issues,
+    });
+  }
+}
+
 /** Reads a job spec file: one JSON or YAML object. */
 export async function specFile(path: string, what = 'job'): Promise<Record<string, unknown>> {
   let text: string;

@@ -11,6 +11,7 @@ import {
   applySpecFlags,
   integerAtLeast,
   type JobSpecFlags,
+  namingFlags,
   specFile,
   withJobSpecFlags,
 } from './job-spec-flags.js';
@@ -36,7 +37,9 @@ export function jobCommands(program: Command, globals: () => GlobalOptions): voi
     const conn = await connect(globals());
     const spec = await applySpecFlags(o.file ? await specFile(o.file) : {}, o);
     spec.timeExpressionType ??= 'API';
-    const created = await conn.api.call(apiViews.JobView, 'POST', `/apps/${conn.app}/jobs`, spec);
+    const created = await namingFlags(
+      conn.api.call(apiViews.JobView, 'POST', `/apps/${conn.app}/jobs`, spec),
+    );
     print(conn, created, () => `job ${created.id} created (${String(created.spec.name)})`);
   });
 
@@ -52,11 +55,9 @@ export function jobCommands(program: Command, globals: () => GlobalOptions): voi
     const base = o.file
       ? await specFile(o.file)
       : (await conn.api.call(JobDetail, 'GET', `/apps/${conn.app}/jobs/${jobId}`)).spec;
-    const updated = await conn.api.call(
-      apiViews.JobView,
-      'PUT',
-      `/apps/${conn.app}/jobs/${jobId}`,
-      await applySpecFlags(base, o),
+    const spec = await applySpecFlags(base, o);
+    const updated = await namingFlags(
+      conn.api.call(apiViews.JobView, 'PUT', `/apps/${conn.app}/jobs/${jobId}`, spec),
     );
     print(conn, updated, () => `job ${updated.id} updated (${String(updated.spec.name)})`);
   });
@@ -74,7 +75,9 @@ export function jobCommands(program: Command, globals: () => GlobalOptions): voi
     spec.name ??= 'preview';
     spec.processorName ??= 'preview';
     spec.timeExpressionType ??= 'API';
-    const { times } = await conn.api.call(Preview, 'POST', `/apps/${conn.app}/jobs/preview`, spec);
+    const { times } = await namingFlags(
+      conn.api.call(Preview, 'POST', `/apps/${conn.app}/jobs/preview`, spec),
+    );
     print(conn, { times }, () =>
       times.length
         ? times.map((t) => `${when(t)}  (${new Date(t).toISOString()})`).join('\n')
