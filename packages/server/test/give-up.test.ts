@@ -59,6 +59,19 @@ describe('give-up counts from when the run became due', () => {
     expect(seen.workerId).toBe(taker.options.workerId);
   });
 
+  it('says "not started again" of a run that ran, was handed back and found no worker', async () => {
+    const drained = await s.worker({ processors: ['handed-back-alone'] });
+    const instance = await s.run(
+      await s.createJob({ processorName: 'handed-back-alone', scheduleToStartTimeoutMs: 500 }),
+    );
+    await waitForInstance(s.app, instance.id, (i) => i.status === 'RUNNING');
+    drained.options.onRunJob = () => 'refuse'; // draining: takes no new work
+    await drained.report({ instanceId: instance.id, epoch: 1 }, 'WAITING_DISPATCH', 'draining');
+    const failed = await waitForInstance(s.app, instance.id, (i) => i.status === 'FAILED');
+    expect(failed.startedAt).not.toBeNull();
+    expect(failed.reason).toMatch(/^not started again within 500 ms of being due again/);
+  });
+
   it('does not count the wait for a slot of max concurrent instances', async () => {
     const w = await s.worker({ processors: ['one-at-a-time'] });
     const jobId = await s.createJob({ processorName: 'one-at-a-time', maxConcurrentInstances: 1 });

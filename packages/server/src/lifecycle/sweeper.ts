@@ -218,8 +218,14 @@ export class Sweeper {
    * job's own concurrency limit does not count.
    */
   private async giveUps(): Promise<void> {
-    const { rows } = await this.pool.query<{ id: string; app: string; limit_ms: number }>(
-      `SELECT i.id, a.name AS app, l.limit_ms FROM instances i JOIN jobs j ON j.id = i.job_id
+    const { rows } = await this.pool.query<{
+      id: string;
+      app: string;
+      limit_ms: number;
+      ran_before: boolean;
+    }>(
+      `SELECT i.id, a.name AS app, l.limit_ms, i.started_at IS NOT NULL AS ran_before
+       FROM instances i JOIN jobs j ON j.id = i.job_id
          JOIN apps a ON a.id = i.app_id,
          LATERAL (SELECT coalesce((j.spec->>'scheduleToStartTimeoutMs')::float8, $1) AS limit_ms) l
        WHERE i.status IN ('WAITING_DISPATCH', 'WAITING_WORKER') AND NOT i.queued
@@ -228,10 +234,13 @@ export class Sweeper {
       [this.options.waitingGiveUpMs],
     );
     await this.eachRow(rows, async (r) => {
+      // A run that started once (then lost its worker, or was handed back) keeps its started_at.
       const done = await failWaiting(
         this.pool,
         r.id,
-        `not started within ${r.limit_ms} ms of being due (no worker took it)`,
+        r.ran_before
+          ? `not started again within ${r.limit_ms} ms of being due again (it ran before; no worker took it since)`
+          : `not started within ${r.limit_ms} ms of being due (no worker took it)`,
       );
       if (done) this.events.changed(done);
     });
