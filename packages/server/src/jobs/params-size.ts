@@ -22,5 +22,9 @@ export function paramsTooLarge(what: string, bytes: number): string {
 export function refineJobParamsSize(spec: { jobParams?: unknown }, ctx: z.RefinementCtx): void {
   const bytes = paramsBytes(spec.jobParams);
   if (bytes > MAX_PARAMS_BYTES)
-    ctx.addIssue({ code: 'custom', path: ['jobParams'], message: paramsTooLarge('they take', bytes) });
+    ctx.addIssue({
+      code: 'custom',
+      path: ['jobParams'],
+      message: paramsTooLarge('they take', bytes),
+    });
 }
