@@ -1,8 +1,8 @@
 /**
  * Calls `call` `count` times at `rate` a second, each at its moment in the
  * schedule whatever the earlier calls' answers (an open loop: a slow answer
- * does not slow the offered load, as it would in a closed loop); resolves
- * with the seconds the calls took to send, once every call has settled.
+ * does not slow the offered load, as it would in a closed loop); resolves,
+ * once every call has settled, with the seconds from the first call until then.
  */
 export async function openLoop(
   rate: number,
@@ -17,7 +17,6 @@ export async function openLoop(
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     calls.push(call(i));
   }
-  const sentSeconds = (performance.now() - t0) / 1_000;
   await Promise.all(calls);
-  return sentSeconds;
+  return (performance.now() - t0) / 1_000;
 }

@@ -24,6 +24,9 @@ export class ApiError extends Error {
   }
 }
 
+/** A status's code where FRAMEWORK_CODES has none. */
+const codeOfStatus = (status: number) => (status >= 500 ? 'INTERNAL' : 'BAD_REQUEST');
+
 export const notFound = (what: string) => new ApiError(404, 'NOT_FOUND', `${what} not found`);
 
 /** Codes of the 4xx answers that fastify gives before a route runs, in the API's words. */
@@ -46,7 +49,7 @@ function frameworkError(
   message: string,
   request: FastifyRequest,
 ): { code: string; message: string } {
-  const code = FRAMEWORK_CODES[status] ?? 'BAD_REQUEST';
+  const code = FRAMEWORK_CODES[status] ?? codeOfStatus(status);
   if (status === 415) {
     const given = request.headers['content-type'] ?? 'none';
     return { code, message: `send the body as application/json (content type given: ${given})` };
@@ -63,12 +66,12 @@ function frameworkError(
  * percent-encoding) answered in the API's envelope, not fastify's own.
  */
 export function frameworkErrors(err: FastifyError, request: FastifyRequest, reply: FastifyReply) {
-  const status = err.statusCode && err.statusCode < 500 ? err.statusCode : 400;
+  const status = err.statusCode ?? 400;
   const message =
     err.code === 'FST_ERR_BAD_URL' ? `the URL is not valid: ${request.url}` : err.message;
   return reply
     .status(status)
-    .send({ error: { code: FRAMEWORK_CODES[status] ?? 'BAD_REQUEST', message } });
+    .send({ error: { code: FRAMEWORK_CODES[status] ?? codeOfStatus(status), message } });
 }
 
 // Answers Node's HTTP parser gives before a request exists (headers too large,
@@ -78,17 +81,26 @@ const CLIENT_ERRORS: Record<string, [number, string]> = {
   ERR_HTTP_REQUEST_TIMEOUT: [408, 'the request did not arrive in time'],
 };
 
-/** fastify's `clientErrorHandler`: a raw HTTP answer on the socket, as nothing else can be sent. */
+/**
+ * fastify's `clientErrorHandler`: a raw HTTP answer on the socket, as nothing
+ * else can be sent, then the connection ends from our side whatever the
+ * client does (Node turned its timeout off: a half-open one would stay).
+ */
 export function clientErrorHandler(err: NodeJS.ErrnoException, socket: Duplex): void {
-  if (!socket.writable) return;
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
   const [status, message] = CLIENT_ERRORS[err.code ?? ''] ?? [400, 'the request is not valid HTTP'];
   const body = JSON.stringify({
-    error: { code: FRAMEWORK_CODES[status] ?? 'BAD_REQUEST', message },
+    error: { code: FRAMEWORK_CODES[status] ?? codeOfStatus(status), message },
   });
-  socket.end(
+  socket.write(
     `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nContent-Type: application/json; charset=utf-8\r\n` +
       `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
   );
+  socket.destroy();
 }
 
 /** Unknown routes (and methods) answer in the same envelope as everything else. */
