@@ -89,8 +89,18 @@ describe('ApiClient.poll', () => {
     expect(err).toBeInstanceOf(CliError);
     expect((err as CliError).exitCode).toBe(5);
     expect((err as CliError).message).toMatch(
-      /^gave up after \d+\.\d s without an answer from the Drover server at http:\/\/127\.0\.0\.1:\d+ \(.*ECONNREFUSED.*\); look later$/,
+      /^cannot reach the Drover server at http:\/\/127\.0\.0\.1:\d+ \(.*ECONNREFUSED.*\); is `drover up` running\?.*\n\(gave up after \d+\.\d s of asking again; look later\)$/,
     );
     expect(away.length).toBeGreaterThan(1);
+  });
+
+  it('fails at once on a host name that does not resolve: waiting does not mend it', async () => {
+    const away: string[] = [];
+    const err = await new ApiClient('http://no-such-host.invalid')
+      .poll(z.object({}), '/x', { onAway: (r) => away.push(r) })
+      .catch((e: unknown) => e);
+    expect((err as CliError).exitCode).toBe(5);
+    expect((err as CliError).message).toContain('ENOTFOUND');
+    expect(away).toEqual([]);
   });
 });

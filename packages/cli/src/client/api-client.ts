@@ -27,9 +27,12 @@ export const OUTAGE_MS = 60_000;
  * client's `waitForInstance` rides out (its `isPassing`, not exported).
  */
 function isPassing(err: unknown): err is DroverUnavailableError | DroverApiError {
-  if (err instanceof DroverUnavailableError) return true;
+  if (err instanceof DroverUnavailableError) return !LASTING.test(err.reason);
   return err instanceof DroverApiError && [502, 503, 504].includes(err.status);
 }
+
+// Failures waiting does not mend: a host name that does not resolve, a certificate refused.
+const LASTING = /ENOTFOUND|certificate|CERT_|SSL|ERR_TLS/i;
 
 export interface PollOptions {
   /** Told of each try the server did not answer, with why. */
@@ -84,18 +87,20 @@ export class ApiClient {
   ): Promise<z.output<S>> {
     let awaySince: number | undefined;
     for (let pause = 50; ; pause = Math.min(pause * 2, 1_000)) {
+      // From the first try that failed, its own wait (up to the request timeout) included.
+      const asked = Date.now();
       try {
         return await this.client.request(schema, 'GET', path);
       } catch (err) {
         if (!isPassing(err)) throw toCliError(err);
         const reason =
           err instanceof DroverUnavailableError ? err.reason : `HTTP ${err.status}: ${err.message}`;
-        awaySince ??= Date.now();
+        awaySince ??= asked;
         if (Date.now() - awaySince >= this.outageMs) {
           const seconds = ((Date.now() - awaySince) / 1_000).toFixed(1);
+          const why = (toCliError(err) as Error).message;
           throw new CliError(
-            `gave up after ${seconds} s without an answer from the Drover server at ${this.baseUrl} ` +
-              `(${reason})${options.hint ? `; ${options.hint}` : ''}`,
+            `${why}\n(gave up after ${seconds} s of asking again${options.hint ? `; ${options.hint}` : ''})`,
             Exit.UNAVAILABLE,
           );
         }
