@@ -194,6 +194,22 @@ describe('jobs', () => {
         { timeExpressionType: 'CRON', timeExpression: '* * * * * *', lifecycle: { end: past } },
         'body.lifecycle.end',
       ],
+      [
+        {
+          timeExpressionType: 'ONE_SHOT',
+          timeExpression: '3000-01-01T00:00:00Z',
+          lifecycle: { start: '3000-06-01T00:00:00Z' },
+        },
+        'body.lifecycle.start',
+      ],
+      [
+        {
+          timeExpressionType: 'ONE_SHOT',
+          timeExpression: '3000-01-01T00:00:00Z',
+          lifecycle: { end: '2999-01-01T00:00:00Z' },
+        },
+        'body.lifecycle.end',
+      ],
     ] as const) {
       const res = await app.api.post(jobs, { name: uniqueName('j'), processorName: 'p', ...bad });
       expect(res.status, JSON.stringify(bad)).toBe(400);

@@ -121,6 +121,15 @@ function checkFiresAgain(spec: JobSpec, nowMs: number, anchorMs: number): void {
       'lifecycle.end',
       'the job would never fire: its lifecycle has ended',
     );
+  // Its time is still to come, outside the window (a ONE_SHOT before its start or after its end).
+  const unbounded = firstTriggerAt({ ...spec, lifecycle: undefined }, nowMs, anchorMs);
+  if (unbounded !== null) {
+    const afterEnd = end !== undefined && unbounded.getTime() >= new Date(end).getTime();
+    throw new JobNeverFiresError(
+      afterEnd ? 'lifecycle.end' : 'lifecycle.start',
+      `the job would never fire: its time (${unbounded.toISOString()}) is outside its lifecycle`,
+    );
+  }
   const now = new Date(nowMs).toISOString();
   throw new JobNeverFiresError(
     'timeExpression',
