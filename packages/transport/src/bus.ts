@@ -106,6 +106,7 @@ export class Bus {
     const warn = {
       badInput: new LogLimiter(handlerLog, options?.warnIntervalMs),
       failures: new LogLimiter(handlerLog, options?.warnIntervalMs),
+      refusals: new LogLimiter(handlerLog, options?.warnIntervalMs),
     };
     const serve: LocalServe = async (request, meta) => {
       const after = new AfterReply();

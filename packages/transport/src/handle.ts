@@ -79,6 +79,16 @@ export interface Handler {
   stop(): Promise<void>;
 }
 
+/**
+ * A handler's rate-limited warnings, one limiter each: a burst of refusals
+ * (unknown workers after a restart) must not hide a failure's stack.
+ */
+export interface HandlerWarnings {
+  badInput: LogLimiter;
+  failures: LogLimiter;
+  refusals: LogLimiter;
+}
+
 /** A reply envelope, before encoding. */
 export type ReplyBody = { ok: true; data: unknown } | { ok: false; error: ErrorBody };
 
@@ -91,7 +101,7 @@ export async function answer<R extends Route>(
   fn: HandlerFn<R>,
   raw: unknown,
   ctx: Omit<HandlerContext, 'refused'>,
-  warn: { badInput: LogLimiter; failures: LogLimiter },
+  warn: HandlerWarnings,
   counters: RouteCounters = newCounters(),
 ): Promise<ReplyBody> {
   counters.requests++;
@@ -108,7 +118,7 @@ async function validateAndRun<R extends Route>(
   fn: HandlerFn<R>,
   raw: unknown,
   ctx: Omit<HandlerContext, 'refused'>,
-  warn: { badInput: LogLimiter; failures: LogLimiter },
+  warn: HandlerWarnings,
   counters: RouteCounters,
 ): Promise<ReplyBody> {
   const parsed = route.request.safeParse(raw);
@@ -128,7 +138,7 @@ async function validateAndRun<R extends Route>(
     // a refusal, not a bug, logged as one line with no stack.
     if (err instanceof HandlerError) {
       countRejection(counters, 'refused', message);
-      warn.failures.warn({ code: err.code, reason: message }, 'request refused');
+      warn.refusals.warn({ code: err.code, reason: message }, 'request refused');
     } else {
       countRejection(counters, 'failed', message);
       warn.failures.warn({ err }, 'handler failed');
@@ -177,6 +187,7 @@ export function handle<R extends Route>(
   const handlerLog = log.child({ handler: route.handler });
   const badInput = new LogLimiter(handlerLog, options.warnIntervalMs);
   const failures = new LogLimiter(handlerLog, options.warnIntervalMs);
+  const refusals = new LogLimiter(handlerLog, options.warnIntervalMs);
   const shedding = new LogLimiter(handlerLog, options.warnIntervalMs);
   const queue: Msg[] = [];
   let queuedBytes = 0;
@@ -232,7 +243,7 @@ export function handle<R extends Route>(
     };
     // Whatever happens to the reply: a run accepted waits for these to start.
     try {
-      respond(msg, await answer(route, fn, raw, ctx, { badInput, failures }, counters));
+      respond(msg, await answer(route, fn, raw, ctx, { badInput, failures, refusals }, counters));
     } finally {
       after.run(failures);
     }

@@ -20,16 +20,20 @@ type Line = {
   err?: { stack?: string };
 };
 
-async function logOf(fail: () => never): Promise<Line[]> {
+/** The lines one handler logs for `fails`, each answering one request in turn. */
+async function logOf(...fails: (() => never)[]): Promise<Line[]> {
   const lines: Line[] = [];
   const server = await nats.connect('server');
   const log = pino({ level: 'warn' }, { write: (line: string) => lines.push(JSON.parse(line)) });
   const address = { app: nats.app, workerId: `w${handlers.length}` };
-  handlers.push(new Bus(server.nc, log).handle(routes.tt.stopInstance, address, fail));
+  let call = 0;
+  const handler = () => (fails[call++] as () => never)();
+  handlers.push(new Bus(server.nc, log).handle(routes.tt.stopInstance, address, handler));
   await server.nc.flush();
-  await expect(
-    nats.bus.ask(routes.tt.stopInstance, address, { instanceId: '1', reason: 'test' }),
-  ).rejects.toThrow();
+  for (const _ of fails)
+    await expect(
+      nats.bus.ask(routes.tt.stopInstance, address, { instanceId: '1', reason: 'test' }),
+    ).rejects.toThrow();
   return lines;
 }
 
@@ -46,6 +50,18 @@ describe('what a handler logs when it does not answer with data', () => {
       }),
     ]);
     expect(lines[0]?.err).toBeUndefined();
+  });
+
+  it('does not let a refusal hide a failure that follows it (each is rate-limited on its own)', async () => {
+    const lines = await logOf(
+      () => {
+        throw new HandlerError('UNKNOWN_WORKER', 'not yet');
+      },
+      () => {
+        throw new Error('a bug');
+      },
+    );
+    expect(lines.map((l) => l.msg)).toEqual(['request refused', 'handler failed']);
   });
 
   it('logs a failure with its stack', async () => {
