@@ -125,13 +125,13 @@ describe('drover workflow run --wait', { timeout: 120_000 }, () => {
     const nap = await cli('job', 'create', '--name', 'nap', '--processor', 'nap');
     expect(nap.code, nap.stderr).toBe(0);
     const file = join(dir, `${uniqueName('wf')}.yaml`);
-    // A node of 2 s: the run is not final before the kill below.
+    // A node of 6 s: the run is not final before the kill below, even on a loaded machine.
     await writeFile(
       file,
       [
         `name: ${uniqueName('wf')}`,
         'nodes:',
-        '  - { id: nap, kind: job, job: nap, params: { ms: 2000 } }',
+        '  - { id: nap, kind: job, job: nap, params: { ms: 6000 } }',
       ].join('\n'),
     );
     const created = await cli('--json', 'workflow', 'create', '-f', file);

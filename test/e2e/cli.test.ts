@@ -357,7 +357,7 @@ describe('drover CLI', () => {
     expect(short.stderr).toContain('--new-secret must be at least 12 characters');
   });
 
-  // Last: it restarts the cluster's server.
+  // The last two: they restart the cluster's server.
   it('rides out a server restart during `job run --wait` and reports the run it followed', async () => {
     const created = await cli(
       '--json',
@@ -369,7 +369,7 @@ describe('drover CLI', () => {
       'echo',
     );
     const jobId = JSON.parse(created.stdout).id as string;
-    // Due in 2 s: not final before the kill below, dispatched by the restarted server.
+    // Due in 6 s: not final before the kill below (even on a loaded machine), dispatched by the restarted server.
     const waiting = await spawnCli(
       [
         '--data-dir',
@@ -380,7 +380,7 @@ describe('drover CLI', () => {
         '--params',
         '{"text":"survived"}',
         '--delay',
-        '2000',
+        '6000',
         '--wait',
       ],
       /\(\d+\.\ds\)$/,
