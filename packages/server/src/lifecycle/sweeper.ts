@@ -234,12 +234,12 @@ export class Sweeper {
       [this.options.waitingGiveUpMs],
     );
     await this.eachRow(rows, async (r) => {
-      // A run that started once (then lost its worker, or was handed back) keeps its started_at.
+      // A run a worker took once (then lost, or handed back) keeps its started_at.
       const done = await failWaiting(
         this.pool,
         r.id,
         r.ran_before
-          ? `not started again within ${r.limit_ms} ms of being due again (it ran before; no worker took it since)`
+          ? `not started again within ${r.limit_ms} ms of being due again (a worker took it before; none took it since)`
           : `not started within ${r.limit_ms} ms of being due (no worker took it)`,
       );
       if (done) this.events.changed(done);

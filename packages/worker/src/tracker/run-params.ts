@@ -14,18 +14,16 @@ export function parseRunParams(
   const raw = run.instanceParams ?? run.jobParams;
   if (!processor.params) return { ok: true, params: raw };
   const none = raw === null || raw === undefined;
-  const checked = checkParams(processor.params, raw);
-  if (checked.ok) return checked;
-  if (none) {
-    for (const absent of NO_PARAMS) {
-      const read = checkParams(processor.params, absent);
-      if (read.ok) return read;
-    }
+  let problem = '';
+  for (const value of none ? NO_PARAMS : [raw]) {
+    const checked = checkParams(processor.params, value);
+    if (checked.ok) return checked;
+    problem ||= checked.problem; // the first reading's: null, for no params
   }
   const given = none ? ' (the run and its job have no params)' : '';
   return {
     ok: false,
-    result: `invalid params for processor "${processor.name}": ${checked.problem}${given}`,
+    result: `invalid params for processor "${processor.name}": ${problem}${given}`,
   };
 }
 
