@@ -25,19 +25,31 @@ beforeAll(async () => {
   cluster = await startDroverCluster(db.url);
   await cluster.startWorker('cli-1');
   dir = await mkdtemp(join(tmpdir(), 'drover-cli-'));
-  const { app } = cluster;
   // An empty data dir: everything comes from flags and variables.
-  cli = (...args) =>
-    runCli(
-      ['--data-dir', dir, ...args],
-      {
-        DROVER_SERVER_URL: cluster.serverUrl,
-        DROVER_APP: app.name,
-        DROVER_APP_SECRET: app.secret,
-      },
-      BUILT,
-    );
+  cli = (...args) => runCli(['--data-dir', dir, ...args], appEnv(), BUILT);
 });
+
+/** The variables that point the CLI at the cluster's server and app. */
+const appEnv = () => ({
+  DROVER_SERVER_URL: cluster.serverUrl,
+  DROVER_APP: cluster.app.name,
+  DROVER_APP_SECRET: cluster.app.secret,
+});
+
+/** A new job of the `echo` processor, by the CLI; its id. */
+async function echoJob(name: string): Promise<string> {
+  const created = await cli(
+    '--json',
+    'job',
+    'create',
+    '--name',
+    uniqueName(name),
+    '--processor',
+    'echo',
+  );
+  expect(created.code, created.stderr).toBe(0);
+  return JSON.parse(created.stdout).id as string;
+}
 afterAll(async () => {
   await cluster.stop();
   await rm(dir, { recursive: true, force: true });
@@ -136,16 +148,7 @@ describe('drover CLI', () => {
   });
 
   it('runs a job many times through the bulk API with --count and --runs', async () => {
-    const created = await cli(
-      '--json',
-      'job',
-      'create',
-      '--name',
-      uniqueName('bulk'),
-      '--processor',
-      'echo',
-    );
-    const jobId = JSON.parse(created.stdout).id as string;
+    const jobId = await echoJob('bulk');
     const counted = await cli(
       '--json',
       'job',
@@ -210,11 +213,7 @@ describe('drover CLI', () => {
     expect(JSON.parse(withBom.stdout).params).toEqual({ text: 'with a BOM' });
     const fromStdin = await runCli(
       ['--data-dir', dir, '--json', 'job', 'run', jobId, '--params', '@-'],
-      {
-        DROVER_SERVER_URL: cluster.serverUrl,
-        DROVER_APP: cluster.app.name,
-        DROVER_APP_SECRET: cluster.app.secret,
-      },
+      appEnv(),
       { ...BUILT, input: '{"text":"from stdin"}' },
     );
     expect(fromStdin.code).toBe(0);
@@ -359,16 +358,7 @@ describe('drover CLI', () => {
 
   // The last two: they restart the cluster's server.
   it('rides out a server restart during `job run --wait` and reports the run it followed', async () => {
-    const created = await cli(
-      '--json',
-      'job',
-      'create',
-      '--name',
-      uniqueName('rs'),
-      '--processor',
-      'echo',
-    );
-    const jobId = JSON.parse(created.stdout).id as string;
+    const jobId = await echoJob('rs');
     // Due in 6 s: not final before the kill below (even on a loaded machine), dispatched by the restarted server.
     const waiting = await spawnCli(
       [
@@ -384,11 +374,7 @@ describe('drover CLI', () => {
         '--wait',
       ],
       /\(\d+\.\ds\)$/,
-      {
-        DROVER_SERVER_URL: cluster.serverUrl,
-        DROVER_APP: cluster.app.name,
-        DROVER_APP_SECRET: cluster.app.secret,
-      },
+      appEnv(),
       BUILT,
     );
     await cluster.restartServer();
@@ -400,16 +386,7 @@ describe('drover CLI', () => {
   }, 90_000);
 
   it('follows logs across a server that is down when it starts and comes back', async () => {
-    const created = await cli(
-      '--json',
-      'job',
-      'create',
-      '--name',
-      uniqueName('lf'),
-      '--processor',
-      'echo',
-    );
-    const jobId = JSON.parse(created.stdout).id as string;
+    const jobId = await echoJob('lf');
     const ran = await cli(
       '--json',
       'job',
@@ -425,11 +402,7 @@ describe('drover CLI', () => {
     const following = await spawnCli(
       ['--data-dir', dir, 'instance', 'logs', id, '--follow'],
       /server unreachable \(.+\), asking again/,
-      {
-        DROVER_SERVER_URL: cluster.serverUrl,
-        DROVER_APP: cluster.app.name,
-        DROVER_APP_SECRET: cluster.app.secret,
-      },
+      appEnv(),
       BUILT,
     );
     await cluster.restartServer();

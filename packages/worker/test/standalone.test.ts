@@ -68,6 +68,14 @@ const processors = [
     },
   }),
   basicProcessor({
+    // Answers its abort with a value, as a processor returning what it has so far.
+    name: 'returns-on-abort',
+    process: (ctx) =>
+      new Promise<string>((resolve) => {
+        ctx.signal.addEventListener('abort', () => resolve('partial'), { once: true });
+      }),
+  }),
+  basicProcessor({
     name: 'waits',
     process: (ctx) =>
       new Promise<string>((_resolve, reject) => {
@@ -225,6 +233,12 @@ describe('standalone runs on a real worker', () => {
     const done = await waitForInstance(app, run.id, final);
     expect(done.status).toBe('FAILED');
     expect(`${done.result ?? ''} ${done.reason ?? ''}`).toMatch(/timed out/);
+  });
+
+  it('times a run out even when its processor answers the abort with a value', async () => {
+    const run = await runJob({ processorName: 'returns-on-abort', instanceTimeoutMs: 300 });
+    const done = await waitForInstance(app, run.id, final);
+    expect(done).toMatchObject({ status: 'FAILED', result: 'timed out after 300 ms' });
   });
 
   it('fires a FIXED_RATE job every interval in one long-lived run', async () => {

@@ -59,6 +59,8 @@ export async function withAttempts(
     try {
       // reduce, preProcess and postProcess run here, not through an executor: checked here too.
       const result = toJsonResult(await work(attempt));
+      // Told to stop meanwhile (a timeout, a stop, a hand-back): what it returns then does not count.
+      if (signal.aborted) break;
       return { status: 'SUCCEEDED', result };
     } catch (err) {
       last = describe(err);
