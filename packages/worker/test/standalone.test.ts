@@ -68,6 +68,15 @@ const processors = [
     },
   }),
   basicProcessor({
+    // 600 lines of 3 KB (1.8 MB: past NATS's 1 MiB in one batch of 500), then one of 5 MB.
+    name: 'wide-logs',
+    process: (ctx) => {
+      for (let i = 0; i < 600; i++) ctx.log.info(`${i} ${'w'.repeat(3_000)}`);
+      ctx.log.info('x'.repeat(5_000_000));
+      return 'logged';
+    },
+  }),
+  basicProcessor({
     // Answers its abort with a value, as a processor returning what it has so far.
     name: 'returns-on-abort',
     process: (ctx) =>
@@ -233,6 +242,19 @@ describe('standalone runs on a real worker', () => {
     const done = await waitForInstance(app, run.id, final);
     expect(done.status).toBe('FAILED');
     expect(`${done.result ?? ''} ${done.reason ?? ''}`).toMatch(/timed out/);
+  });
+
+  it('ships wide log lines in batches under NATS max_payload, cutting a line past the limit', async () => {
+    const run = await runJob({ processorName: 'wide-logs' });
+    const done = await waitForInstance(app, run.id, final);
+    expect(done.status).toBe('SUCCEEDED');
+    const logs = await app.api.get(`/api/v1/apps/${app.name}/instances/${run.id}/logs?limit=1000`);
+    const messages = logs.body.lines.map((l: { message: string }) => l.message) as string[];
+    expect(messages).toHaveLength(601);
+    expect(messages.slice(0, 600).map((m) => Number(m.split(' ')[0]))).toEqual(
+      Array.from({ length: 600 }, (_, i) => i),
+    );
+    expect(messages[600]).toMatch(/^x{65472} … \(4934528 characters cut\)$/);
   });
 
   it('times a run out even when its processor answers the abort with a value', async () => {

@@ -7,6 +7,11 @@ const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 4
 const FLUSH_MS = 500;
 const MAX_BATCH = 500;
 const MAX_BUFFER = 10_000;
+/** The longest message the server stores (LogLine's limit); a longer one is cut to it. */
+const MAX_MESSAGE = 65_536;
+// What a line weighs in a batch at most: UTF-8 takes up to 3 bytes a UTF-16
+// unit, plus its other fields and msgpack's framing.
+const lineBytes = (line: Line) => line.message.length * 3 + 128;
 
 export interface OnlineLogger {
   debug(message: string): void;
@@ -44,7 +49,7 @@ export class RunLogShipper {
 
   forTask(taskId?: string): OnlineLogger {
     const line = (level: LogLevel) => (message: string) =>
-      this.add({ ts: Date.now(), level, message: String(message), taskId });
+      this.add({ ts: Date.now(), level, message: cut(String(message)), taskId });
     return { debug: line('debug'), info: line('info'), warn: line('warn'), error: line('error') };
   }
 
@@ -76,8 +81,15 @@ export class RunLogShipper {
       });
       this.dropped = 0;
     }
+    // Half of NATS's max_payload a batch, as final reports: a batch of wide lines is split, not lost.
+    const budget = this.bus.maxPayload / 2;
     while (this.buffer.length) {
-      const lines = this.buffer.splice(0, MAX_BATCH);
+      let count = 0;
+      for (let bytes = 0; count < Math.min(MAX_BATCH, this.buffer.length); count++) {
+        bytes += lineBytes(this.buffer[count] as Line);
+        if (bytes > budget && count > 0) break;
+      }
+      const lines = this.buffer.splice(0, count);
       const batchId = randomUUID();
       try {
         await this.bus.reliableAsk(
@@ -94,4 +106,14 @@ export class RunLogShipper {
       }
     }
   }
+}
+
+/** A message past what the server stores, cut to it and saying so. */
+function cut(message: string): string {
+  if (message.length <= MAX_MESSAGE) return message;
+  // Not between the two halves of a surrogate pair: a lone half is text Postgres cannot store.
+  const end = /[\uD800-\uDBFF]/.test(message[MAX_MESSAGE - 65] ?? '')
+    ? MAX_MESSAGE - 65
+    : MAX_MESSAGE - 64;
+  return `${message.slice(0, end)} … (${message.length - end} characters cut)`;
 }
