@@ -202,7 +202,7 @@ describe('NATS authorization', () => {
     expect(worker.tail()).toContain(`NATS no longer accepts app ${appB.name}'s worker key`);
   }, 60_000);
 
-  it('makes drover monitor exit 4 on a key NATS does not know, and on a NATS without authentication', async () => {
+  it('makes drover monitor exit 4 on a key NATS does not know or that may not read events, and on a NATS without authentication', async () => {
     const stranger = join(cluster.nats.dir, 'monitor-stranger.nk');
     await writeFile(stranger, new TextDecoder().decode(nkeys.createUser().getSeed()), {
       mode: 0o600,
@@ -216,6 +216,18 @@ describe('NATS authorization', () => {
     ]);
     expect(refused.code).toBe(4);
     expect(refused.stderr).toContain(`NATS at ${cluster.nats.url} refused the credentials`);
+    // A key NATS knows but that may not read events (a worker's): refused, not a silent watch.
+    const workerKey = await runCli([
+      'monitor',
+      '--nats',
+      cluster.nats.url,
+      '--nats-nkey-file',
+      appA.workerSeedFile,
+    ]);
+    expect(workerKey.code).toBe(4);
+    expect(workerKey.stderr).toContain(
+      `NATS at ${cluster.nats.url} refused this key the events of every app`,
+    );
     // The suite's shared NATS lets anyone in: refused unless asked for.
     const open = await runCli(['monitor', '--nats', natsUrl()]);
     expect(open.code).toBe(4);

@@ -38,18 +38,25 @@ export function publishEvent(nc: NatsConnection, event: DroverEvent, log?: Logge
 /**
  * Receives the lifecycle events of one app (or every app with `*`), each
  * validated; a malformed one is skipped with a rate-limited warning.
+ * `onError` hears why the subscription ended, e.g. NATS refusing it to a key
+ * without the permission (the subscription then receives nothing).
  */
 export function subscribeEvents(
   nc: NatsConnection,
   app: string,
   onEvent: (event: DroverEvent) => void,
   log: Logger,
+  onError: (err: Error) => void = (err) =>
+    log.error({ err: err.message, subject: eventsSubject(app, '>') }, 'event subscription ended'),
 ): { stop(): void } {
   const subject = eventsSubject(app, '>');
   const bad = new LogLimiter(log.child({ subscription: subject }));
   const sub = nc.subscribe(subject, {
     callback: (err, msg) => {
-      if (err) return;
+      if (err) {
+        onError(err);
+        return;
+      }
       let raw: unknown;
       try {
         raw = JSON.parse(json.decode(msg.data));

@@ -4,6 +4,7 @@ import { createInbox, type NatsConnection } from '@nats-io/nats-core';
 import type { Command } from 'commander';
 import { pino } from 'pino';
 import { z } from 'zod';
+import { CliError, Exit } from '../client/exit-codes.js';
 import { resultText } from '../output/result-text.js';
 import { stateName } from '../output/states.js';
 import { progressText, table, when } from '../output/table.js';
@@ -230,6 +231,8 @@ export function monitorCommand(program: Command, globals: () => GlobalOptions): 
       };
       // A terminal gets the view redrawn in place; a pipe gets one line per event.
       const live = !g.json && stdoutIsTerminal();
+      // NATS refuses a key without the permission (a worker's key) after the SUB, before the flush's PONG.
+      let refused: Error | undefined;
       subscribeEvents(
         nc,
         app,
@@ -239,8 +242,19 @@ export function monitorCommand(program: Command, globals: () => GlobalOptions): 
           apply(view, e);
         },
         log,
+        (err) => {
+          refused = err;
+        },
       );
       await nc.flush();
+      if (refused) {
+        await nc.close();
+        throw new CliError(
+          `NATS at ${url} refused this key the events of ${app === '*' ? 'every app' : `app ${app}`} ` +
+            `(${refused.message}): monitor with the monitor key (--nats-nkey-file, or --data-dir of the running \`drover up\`; see docs/monitoring.md)`,
+          Exit.UNAUTHORIZED,
+        );
+      }
       if (!live) console.error(`watching drover.${app}.events.> on ${url}`);
       const found = (workerId: string) => {
         if (!live && !g.json) console.log(`${when(Date.now())} worker ${workerId} alive (ping)`);
