@@ -8,6 +8,7 @@ import {
   blockLater,
   blockThenStamp,
   blockThread,
+  throwsObject,
   wallStart,
   whichThread,
 } from './fixtures/thread-processors.js';
@@ -69,6 +70,10 @@ async function quickTasksPassBlocked(blocker: Processor): Promise<void> {
 }
 
 describe('processor threads', () => {
+  it('fails a task that throws a plain object with the object as JSON, not [object Object]', async () => {
+    await expect(run(throwsObject)).rejects.toThrow('{"code":"E_WEIRD","detail":"not an Error"}');
+  });
+
   it('gives a blocked thread no more tasks while another thread is free', async () => {
     await quickTasksPassBlocked(blockThread);
   }, 20_000);

@@ -2,6 +2,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { loadProcessors } from '../sdk/load-processors.js';
 import type { OnlineLogger } from '../sdk/online-logger.js';
 import { isNonRetryable, type MapContext } from '../sdk/processor.js';
+import { thrownText } from '../sdk/thrown-text.js';
 import { ContextUpdate, type WorkflowHandle } from '../sdk/workflow-context.js';
 import { LazyAbort } from '../tracker/abort-source.js';
 import { callProcessor } from './call-processor.js';
@@ -105,8 +106,7 @@ async function run(id: number, entry: ScopeEntry, scope: number, task: TaskData)
     finished.ok.push(id);
     finished.values.push(value);
   } catch (err) {
-    const e = err instanceof Error ? err : new Error(String(err));
-    finished.failed.push({ id, message: e.message, nonRetryable: isNonRetryable(e) });
+    finished.failed.push({ id, message: thrownText(err), nonRetryable: isNonRetryable(err) });
   } finally {
     leaveScope(entry, scope);
     done();

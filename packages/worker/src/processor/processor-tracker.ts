@@ -4,6 +4,7 @@ import type { z } from 'zod/v4';
 import type { ProcessorExecutor, RunData } from '../isolation/executor.js';
 import { type OnlineLogger, RunLogShipper } from '../sdk/online-logger.js';
 import { isNonRetryable, NonRetryableError, type Processor } from '../sdk/processor.js';
+import { thrownText } from '../sdk/thrown-text.js';
 import { signalSource } from '../tracker/abort-source.js';
 import { parseRunParams } from '../tracker/run-params.js';
 import { mapBatches } from './map-batches.js';
@@ -200,7 +201,7 @@ export class ProcessorTracker {
         this.bus.maxPayload,
       );
     } catch (err) {
-      const message = err instanceof Error ? err.message : String(err);
+      const message = thrownText(err);
       outcome = {
         taskId: task.taskId,
         attempt: task.attempt,

@@ -2,6 +2,7 @@ import type { common, JsonValue } from '@drover/protocol';
 import type { z } from 'zod/v4';
 import { toJsonResult } from '../sdk/json-result.js';
 import { isNonRetryable, type ProcessOutcome } from '../sdk/processor.js';
+import { thrownText } from '../sdk/thrown-text.js';
 import type { AbortSource } from './abort-source.js';
 import { setLongTimeout } from './long-timeout.js';
 
@@ -38,9 +39,7 @@ export function sleep(ms: number, abort: AbortSource): Promise<void> {
   });
 }
 
-function describe(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
+const describe = thrownText;
 
 /**
  * Runs `work` up to the policy's attempts with exponential backoff. A
