@@ -106,8 +106,14 @@ export async function startServer(
 
   const watchNats = async (conn: NatsConnection) => {
     for await (const status of conn.status()) {
-      if (status.type === 'disconnect') readiness.nats = false;
-      if (status.type === 'reconnect') readiness.nats = true;
+      if (status.type === 'disconnect') {
+        readiness.nats = false;
+        log.warn('NATS connection lost; reconnecting');
+      }
+      if (status.type === 'reconnect') {
+        readiness.nats = true;
+        log.info('NATS reconnected');
+      }
     }
   };
 

@@ -34,6 +34,13 @@ describe('nats-server restart mid-run', () => {
     const running = await waitForInstance(app, id, (i) => i.status === 'RUNNING', 30_000);
     await untilLeafLoggedBy(app, id, (w) => w !== running.workerId);
 
+    // Each process says it lost NATS and found it again (watched from before the restart).
+    const said = [cluster.server, ...cluster.workers.values()].map((p) =>
+      Promise.all([
+        p.waitFor(/"msg":"NATS connection lost; reconnecting"/, 90_000),
+        p.waitFor(/"msg":"NATS reconnected"/, 90_000),
+      ]),
+    );
     // Same port, same config: the authorization the server wrote is read again.
     await nats.restart();
 
@@ -47,5 +54,6 @@ describe('nats-server restart mid-run', () => {
     expect(done.progress).toMatchObject({ total: 201, succeeded: 201, failed: 0 });
     await expectSettled(db.url);
     expectSurvivorsAlive(cluster);
+    await Promise.all(said);
   }, 120_000);
 });

@@ -661,7 +661,10 @@ export async function startWorker(options: WorkerOptions): Promise<DroverWorker>
   // (After a flush: the reply must find this connection's subscriptions back in place.)
   void (async () => {
     for await (const status of nc.status()) {
+      // Said once each way: the client retries quietly, and an operator sees the gap in the log.
+      if (status.type === 'disconnect') log.warn('NATS connection lost; reconnecting');
       if (status.type !== 'reconnect') continue;
+      log.info('NATS reconnected');
       await nc.flush().catch(() => undefined);
       for (const t of trackers.values()) t.reportNow();
     }
