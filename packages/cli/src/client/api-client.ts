@@ -111,6 +111,14 @@ export class ApiClient {
   }
 }
 
+/** A refusal's issues, one a line, each under `label` of its path (the path itself by default). */
+export function refusedMessage(
+  issues: readonly { path: string; message: string }[],
+  label: (path: string) => string = (path) => path || '(body)',
+): string {
+  return `the server refused the request:\n${issues.map((i) => `  ${label(i.path)}: ${i.message}`).join('\n')}`;
+}
+
 /** A client error as the CLI reports it: its message with what to set, and its exit code. */
 export function toCliError(err: unknown, bodyFrom?: string): unknown {
   if (err instanceof DroverUnavailableError) {
@@ -126,7 +134,7 @@ export function toCliError(err: unknown, bodyFrom?: string): unknown {
   // The server says `body: larger than…`; the user gave a flag, not a body.
   if (err.status === 413 && bodyFrom) message = message.replace(/^body:/, `${bodyFrom}:`);
   if (err.issues.length) {
-    message = `the server refused the request:\n${err.issues.map((i) => `  ${i.path || '(body)'}: ${i.message}`).join('\n')}`;
+    message = refusedMessage(err.issues);
   }
   // Routes only the admin token opens say `needs "Authorization: Bearer <admin token>"`.
   if (err.status === 401 && /Bearer <admin token>/.test(message))

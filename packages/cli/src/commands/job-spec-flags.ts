@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { type Command, InvalidArgumentError } from 'commander';
 import { parse as parseYaml } from 'yaml';
+import { refusedMessage } from '../client/api-client.js';
 import { CliError, Exit } from '../client/exit-codes.js';
 import { jsonFlag } from './context.js';
 
@@ -110,11 +111,11 @@ export async function namingFlags<T>(call: Promise<T>): Promise<T> {
     return await call;
   } catch (err) {
     if (!(err instanceof CliError) || err.issues.length === 0) throw err;
-    const lines = err.issues.map((i) => {
-      const flag = FLAG_OF_FIELD[i.path];
-      return `  ${flag ? `${flag} (${i.path})` : i.path || '(body)'}: ${i.message}`;
-    });
-    throw new CliError(`the server refused the request:\n${lines.join('\n')}`, err.exitCode, {
+    const label = (path: string) => {
+      const flag = FLAG_OF_FIELD[path];
+      return flag ? `${flag} (${path})` : path || '(body)';
+    };
+    throw new CliError(refusedMessage(err.issues, label), err.exitCode, {
       code: err.code,
       issues: err.issues,
     });
